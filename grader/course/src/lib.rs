@@ -1,0 +1,1 @@
+//! The web course: lessons, lab pages, the TraceQL console and trace pictures.

@@ -1,0 +1,3 @@
+//! One module per `dojo` subcommand.
+
+pub mod up;

@@ -1,0 +1,38 @@
+//! The `dojo` command: one binary for the whole lab.
+//!
+//! `dojo up` starts the lab. Every part also runs as its own subcommand (`dojo service api`,
+//! `dojo loadgen`, …), which is how `dojo up` starts each service as a separate process from
+//! this one binary: it re-executes itself in each role. Each subcommand lives in its own file
+//! under `cmd/`; `main` only parses arguments and dispatches.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Tracing Dojo: a hands-on lab for distributed tracing.
+#[derive(Debug, Parser)]
+#[command(name = "dojo", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the whole lab: the sample services, the trace store, the course and the load generator.
+    Up(cmd::up::UpArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(args) => cmd::up::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("dojo: {error:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

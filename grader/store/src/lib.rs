@@ -1,0 +1,1 @@
+//! The embedded trace store: OTLP in, Grafana Tempo's HTTP API out.

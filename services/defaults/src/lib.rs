@@ -1,0 +1,56 @@
+//! The lab's default ports and the names of the environment variables it reads, in one place.
+//!
+//! Every binary, the compose file and the Kubernetes manifests must agree on these. A test in
+//! `tests/deploy` reads the deployment files and checks them against this module, so a port
+//! changed in one place only is caught.
+
+/// The dojo server: course site, grader API, instructor pages.
+pub const DOJO_PORT: u16 = 8080;
+/// The shop's user-facing tier.
+pub const FRONTEND_PORT: u16 = 8081;
+/// The shop's business tier.
+pub const API_PORT: u16 = 8082;
+/// The stand-in external payments provider.
+pub const PAYMENTS_PORT: u16 = 8083;
+/// The Tempo-compatible HTTP API of the trace store (Tempo's own default).
+pub const TEMPO_HTTP_PORT: u16 = 3200;
+/// OTLP over gRPC (the OpenTelemetry default).
+pub const OTLP_GRPC_PORT: u16 = 4317;
+/// OTLP over HTTP (the OpenTelemetry default).
+pub const OTLP_HTTP_PORT: u16 = 4318;
+
+/// The tenant used when a request carries no `X-Scope-OrgID` header (Tempo's own name).
+pub const DEFAULT_TENANT: &str = "single-tenant";
+/// The header that carries the tenant, as in Tempo.
+pub const TENANT_HEADER: &str = "X-Scope-OrgID";
+
+/// Environment variables, from the OpenTelemetry specification and the platform's docs.
+pub mod env {
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+    pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+    pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+    pub const TEMPO_URL: &str = "TEMPO_URL";
+    pub const TEMPO_OTLP_GRPC_ENDPOINT: &str = "TEMPO_OTLP_GRPC_ENDPOINT";
+    pub const TEMPO_OTLP_HTTP_ENDPOINT: &str = "TEMPO_OTLP_HTTP_ENDPOINT";
+    pub const TRACE_SAMPLING_PERCENTAGE: &str = "TRACE_SAMPLING_PERCENTAGE";
+    pub const TRACE_CLUSTER_NAME: &str = "TRACE_CLUSTER_NAME";
+    pub const TRACE_ENVIRONMENT: &str = "TRACE_ENVIRONMENT";
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    /// Where the frontend finds the api tier.
+    pub const API_URL: &str = "API_URL";
+    /// Where the api tier finds payments.
+    pub const PAYMENTS_URL: &str = "PAYMENTS_URL";
+    /// Where the load generator finds the frontend.
+    pub const FRONTEND_URL: &str = "FRONTEND_URL";
+    /// Guards each service's fault admin API when set.
+    pub const ADMIN_TOKEN: &str = "DOJO_ADMIN_TOKEN";
+    /// A scenario YAML file of faults to switch on at start.
+    pub const FAULT_SCENARIO: &str = "DOJO_FAULT_SCENARIO";
+    /// Guards the instructor pages.
+    pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
+    /// A real PostgreSQL server for tests (a superuser URL; each test creates its own database).
+    pub const TEST_POSTGRES_URL: &str = "DOJO_TEST_POSTGRES_URL";
+}

@@ -1,0 +1,1 @@
+//! Realistic user journeys against the frontend, with progress and a latency summary.

@@ -1,0 +1,1 @@
+//! The checks live in `tests/`; this library is empty on purpose.
