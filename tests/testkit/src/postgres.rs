@@ -45,7 +45,7 @@ pub async fn fresh_database() -> anyhow::Result<Option<TestDatabase>> {
     let mut admin = PgConnection::connect(&admin_url)
         .await
         .with_context(|| format!("connecting to the test PostgreSQL server at {TEST_POSTGRES_URL}"))?;
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .execute(&mut admin)
         .await
         .with_context(|| format!("creating test database {name}"))?;
