@@ -6,6 +6,8 @@
 //! under `cmd/`; `main` only parses arguments and dispatches.
 
 mod cmd;
+mod logbook;
+mod supervisor;
 
 use clap::{Parser, Subcommand};
 

@@ -1,13 +1,261 @@
-//! `dojo up`: starts the lab's processes, waits for health, prints the URLs, and stops them
-//! all on Ctrl-C.
+//! `dojo up`: the whole lab from one command.
+//!
+//! Starts the sample services (frontend, api, payments) and the load generator as separate
+//! processes of this same binary, waits until each answers its health check, prints the URLs,
+//! keeps a status line, restarts a crashed child, and stops everything cleanly on Ctrl-C.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-/// Flags of `dojo up`.
-#[derive(Debug, clap::Args)]
-pub struct UpArgs {}
+use anyhow::Context;
+use dojo_defaults::{env, API_PORT, DOJO_PORT, FRONTEND_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, PAYMENTS_PORT, TEMPO_HTTP_PORT};
 
-/// Starts the lab and runs until Ctrl-C.
-pub fn run(_args: UpArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("dojo up is being written")
+use crate::logbook::LogBook;
+use crate::supervisor::{ChildSpec, ChildState, Supervisor};
+
+/// How many service log lines the course can look back through.
+const LOG_LINES_KEPT: usize = 200_000;
+/// How long a service may take to answer its health check at start.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Flags of `dojo up`. Every port has the lab's default and can be changed.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// Address every part listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Course site, grader API and instructor pages.
+    #[arg(long, default_value_t = DOJO_PORT)]
+    pub port: u16,
+    #[arg(long, default_value_t = FRONTEND_PORT)]
+    pub frontend_port: u16,
+    #[arg(long, default_value_t = API_PORT)]
+    pub api_port: u16,
+    #[arg(long, default_value_t = PAYMENTS_PORT)]
+    pub payments_port: u16,
+    /// Tempo-compatible HTTP API of the embedded trace store.
+    #[arg(long, default_value_t = TEMPO_HTTP_PORT)]
+    pub tempo_port: u16,
+    #[arg(long, default_value_t = OTLP_GRPC_PORT)]
+    pub otlp_grpc_port: u16,
+    #[arg(long, default_value_t = OTLP_HTTP_PORT)]
+    pub otlp_http_port: u16,
+    /// Where the lab keeps its databases and logs.
+    #[arg(long, default_value = ".dojo")]
+    pub data_dir: PathBuf,
+    /// A fault scenario file (YAML) to switch on at start.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Requests per second of the load generator; 0 switches it off.
+    #[arg(long, default_value_t = 2.0)]
+    pub load_rate: f64,
+}
+
+/// The URLs of the running lab, printed at start.
+struct Urls {
+    frontend: String,
+    api: String,
+    payments: String,
+    otlp_http: String,
+}
+
+impl Urls {
+    fn new(args: &UpArgs) -> Urls {
+        let at = |port: u16| format!("http://{}:{port}", args.host);
+        Urls {
+            frontend: at(args.frontend_port),
+            api: at(args.api_port),
+            payments: at(args.payments_port),
+            otlp_http: at(args.otlp_http_port),
+        }
+    }
+}
+
+/// Starts the lab and runs until Ctrl-C or SIGTERM.
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(up(args))
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    let data_dir = args
+        .data_dir
+        .canonicalize()
+        .with_context(|| format!("finding {}", args.data_dir.display()))?;
+    let urls = Urls::new(&args);
+    let logbook = LogBook::new(LOG_LINES_KEPT);
+
+    let specs = child_specs(&args, &urls, &data_dir);
+    println!("Tracing Dojo is starting (data in {})…", data_dir.display());
+    let supervisor = Supervisor::start(specs, logbook.clone(), data_dir.join("logs"))?;
+
+    let services = [
+        ("payments", &urls.payments),
+        ("api", &urls.api),
+        ("frontend", &urls.frontend),
+    ];
+    let health = wait_for_health(&services);
+    tokio::select! {
+        result = health => {
+            if let Err(error) = result {
+                eprintln!("dojo: {error:#}");
+                supervisor.stop().await;
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        _ = shutdown_signal() => {
+            println!("\nStopping…");
+            supervisor.stop().await;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+
+    println!();
+    println!("  Shop (frontend)      {}", urls.frontend);
+    println!("  api                  {}", urls.api);
+    println!("  payments             {}", urls.payments);
+    println!("  OTLP/HTTP receiver   {}/v1/traces", urls.otlp_http);
+    println!("  Logs                 {}", data_dir.join("logs").display());
+    println!();
+    println!("The lab is up. Press Ctrl-C to stop it.");
+
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_secs(30));
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => print_status(&supervisor, started),
+            _ = shutdown_signal() => break,
+        }
+    }
+    println!("\nStopping the lab…");
+    supervisor.stop().await;
+    println!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The processes of the lab, each a role of this binary.
+fn child_specs(args: &UpArgs, urls: &Urls, data_dir: &std::path::Path) -> Vec<ChildSpec> {
+    let common = vec![
+        (env::OTEL_EXPORTER_OTLP_ENDPOINT.to_owned(), urls.otlp_http.clone()),
+        (env::OTEL_EXPORTER_OTLP_PROTOCOL.to_owned(), "http/protobuf".to_owned()),
+        (env::TRACE_ENVIRONMENT.to_owned(), "lab".to_owned()),
+    ];
+    let service = |name: &str, port: u16, extra: Vec<(String, String)>| {
+        let mut env = common.clone();
+        env.push((env::OTEL_SERVICE_NAME.to_owned(), name.to_owned()));
+        if let Some(scenario) = &args.scenario {
+            env.push((env::FAULT_SCENARIO.to_owned(), scenario.display().to_string()));
+        }
+        env.extend(extra);
+        ChildSpec {
+            name: name.to_owned(),
+            args: vec![
+                "service".into(),
+                name.into(),
+                "--host".into(),
+                args.host.clone(),
+                "--port".into(),
+                port.to_string(),
+            ],
+            env,
+        }
+    };
+    let shop_db = format!("sqlite://{}?mode=rwc", data_dir.join("shop.db").display());
+    let mut specs = vec![
+        service("payments", args.payments_port, vec![]),
+        service(
+            "api",
+            args.api_port,
+            vec![
+                (env::DATABASE_URL.to_owned(), shop_db),
+                (env::PAYMENTS_URL.to_owned(), urls.payments.clone()),
+            ],
+        ),
+        service("frontend", args.frontend_port, vec![(env::API_URL.to_owned(), urls.api.clone())]),
+    ];
+    if args.load_rate > 0.0 {
+        let mut env = common.clone();
+        env.push((env::OTEL_SERVICE_NAME.to_owned(), "loadgen".to_owned()));
+        specs.push(ChildSpec {
+            name: "loadgen".into(),
+            args: vec![
+                "loadgen".into(),
+                "--target".into(),
+                urls.frontend.clone(),
+                "--rate".into(),
+                args.load_rate.to_string(),
+            ],
+            env,
+        });
+    }
+    specs
+}
+
+/// Waits until every service answers `GET /health` with 200, or says which one did not.
+async fn wait_for_health(services: &[(&str, &String)]) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .context("building the health-check client")?;
+    let deadline = Instant::now() + HEALTH_TIMEOUT;
+    for (name, base) in services {
+        let url = format!("{base}/health");
+        loop {
+            match client.get(&url).send().await {
+                Ok(response) if response.status().is_success() => break,
+                _ if Instant::now() > deadline => anyhow::bail!(
+                    "{name} did not become healthy at {url} within {HEALTH_TIMEOUT:?}; \
+                     see its log in the data directory's logs/ folder"
+                ),
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        println!("  {name} is up");
+    }
+    Ok(())
+}
+
+fn print_status(supervisor: &Supervisor, started: Instant) {
+    let minutes = started.elapsed().as_secs() / 60;
+    let parts: Vec<String> = supervisor
+        .statuses()
+        .into_iter()
+        .map(|s| {
+            let state = match s.state {
+                ChildState::Starting => "starting",
+                ChildState::Running => "running",
+                ChildState::Restarting => "restarting",
+                ChildState::GaveUp => "STOPPED (crashed repeatedly)",
+                ChildState::Stopped => "stopped",
+            };
+            match s.restarts {
+                0 => format!("{} {state}", s.name),
+                n => format!("{} {state} ({n} restarts)", s.name),
+            }
+        })
+        .collect();
+    println!("[dojo · up {minutes}m] {}", parts.join(" · "));
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
 }
