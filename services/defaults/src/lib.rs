@@ -33,6 +33,9 @@ pub mod env {
     pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
     pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
     pub const TEMPO_URL: &str = "TEMPO_URL";
+    /// The Tempo tenant (sent as `X-Scope-OrgID`) that the grader reads traces from; unset means
+    /// Tempo's single tenant. The Kubernetes workshop sets one per learner.
+    pub const TEMPO_TENANT: &str = "TEMPO_TENANT";
     pub const TEMPO_OTLP_GRPC_ENDPOINT: &str = "TEMPO_OTLP_GRPC_ENDPOINT";
     pub const TEMPO_OTLP_HTTP_ENDPOINT: &str = "TEMPO_OTLP_HTTP_ENDPOINT";
     pub const TRACE_SAMPLING_PERCENTAGE: &str = "TRACE_SAMPLING_PERCENTAGE";
