@@ -1,0 +1,271 @@
+#!/bin/sh
+# Writes the workshop overlay's per-learner files for N learners (learner-1 … learner-N):
+#
+#   learners/learner-K/        the learner's namespace and sample app (with their own course and
+#                              grader reading tenant learner-K from the shared Tempo)
+#   kustomization.yaml         the overlay: the shared stack plus every learner
+#   shared/otel-gateway.yaml   the collector gateway, routing namespace learner-K to tenant learner-K
+#   shared/datasources.yaml    Grafana: one Tempo datasource per learner, plus one for them all
+#
+# Usage: k8s/overlays/workshop/generate-learners.sh N [OUTPUT_DIR]
+# OUTPUT_DIR defaults to the folder of this script. Running it again with another N replaces the
+# learners/ folder and the three files above; nothing else is touched.
+set -eu
+
+usage() {
+    echo "usage: $0 N [OUTPUT_DIR]   (N: the number of learners, 1 to 500)" >&2
+    exit 2
+}
+
+[ $# -ge 1 ] && [ $# -le 2 ] || usage
+count=$1
+case $count in
+    '' | *[!0-9]*) usage ;;
+esac
+[ "$count" -ge 1 ] && [ "$count" -le 500 ] || usage
+out=${2:-$(dirname -- "$0")}
+mkdir -p -- "$out/shared"
+
+# ---- learners/learner-K --------------------------------------------------------------------------
+rm -rf -- "$out/learners"
+k=1
+while [ "$k" -le "$count" ]; do
+    dir="$out/learners/learner-$k"
+    mkdir -p -- "$dir"
+    cat > "$dir/namespace.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: learner-$k
+  labels:
+    app.kubernetes.io/part-of: tracing-dojo
+    tracing-dojo/learner: learner-$k
+EOF
+    cat > "$dir/kustomization.yaml" <<EOF
+# Written by generate-learners.sh: learner-$k's own sample app, course and grader.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: learner-$k
+resources:
+  - namespace.yaml
+  - ../../../../base/app
+configMapGenerator:
+  - name: sample-app-env
+    behavior: merge
+    literals:
+      - OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-agent.observability.svc.cluster.local:4318
+      - TRACE_ENVIRONMENT=workshop
+      - TEMPO_URL=http://tempo.observability.svc.cluster.local:3200
+      - TEMPO_TENANT=learner-$k
+EOF
+    k=$((k + 1))
+done
+
+# ---- kustomization.yaml ----------------------------------------------------------------------------
+{
+    cat <<EOF
+# Written by generate-learners.sh: the workshop for $count learners.
+#
+#   kubectl apply -k k8s/overlays/workshop
+#
+# Regenerate for another class size with: k8s/overlays/workshop/generate-learners.sh N
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - shared
+EOF
+    k=1
+    while [ "$k" -le "$count" ]; do
+        echo "  - learners/learner-$k"
+        k=$((k + 1))
+    done
+} > "$out/kustomization.yaml"
+
+# ---- shared/otel-gateway.yaml ----------------------------------------------------------------------
+{
+    cat <<'EOF'
+# Written by generate-learners.sh. The collector gateway for the workshop: the base's pipeline
+# (mask literals, tail-sample whole traces), then a routing connector that sends each learner
+# namespace's traces to Tempo under that learner's tenant (the X-Scope-OrgID header).
+
+extensions:
+  health_check:
+    endpoint: 0.0.0.0:13133
+
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 0.0.0.0:4317
+
+processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_percentage: 80
+    spike_limit_percentage: 20
+
+  transform/mask-literals:
+    error_mode: ignore
+    trace_statements:
+      - context: span
+        statements:
+          - replace_pattern(attributes["db.query.text"], "'[^']*'", "'?'")
+          - replace_pattern(attributes["db.query.text"], "[0-9]{6,}", "?")
+
+  tail_sampling:
+    decision_wait: 10s
+    num_traces: 100000
+    expected_new_traces_per_sec: 100
+    policies:
+      - name: keep-errors
+        type: status_code
+        status_code:
+          status_codes: [ERROR]
+      - name: keep-slow
+        type: latency
+        latency:
+          threshold_ms: 500
+      - name: keep-a-share-of-the-rest
+        type: probabilistic
+        probabilistic:
+          sampling_percentage: 50
+
+  batch:
+    send_batch_size: 1024
+    timeout: 2s
+
+connectors:
+  routing:
+    # k8s.namespace.name was set by the agents' k8sattributes processor.
+    error_mode: ignore
+    default_pipelines: [traces/unassigned]
+    table:
+EOF
+    k=1
+    while [ "$k" -le "$count" ]; do
+        cat <<EOF
+      - context: resource
+        condition: attributes["k8s.namespace.name"] == "learner-$k"
+        pipelines: [traces/learner-$k]
+EOF
+        k=$((k + 1))
+    done
+    cat <<'EOF'
+
+exporters:
+  # Traces from outside every learner namespace are kept apart, not mixed into a learner's.
+  otlp_grpc/unassigned:
+    endpoint: tempo:4317
+    tls:
+      insecure: true
+    headers:
+      X-Scope-OrgID: unassigned
+EOF
+    k=1
+    while [ "$k" -le "$count" ]; do
+        cat <<EOF
+  otlp_grpc/learner-$k:
+    endpoint: tempo:4317
+    tls:
+      insecure: true
+    headers:
+      X-Scope-OrgID: learner-$k
+EOF
+        k=$((k + 1))
+    done
+    cat <<'EOF'
+
+service:
+  extensions: [health_check]
+  pipelines:
+    traces/in:
+      receivers: [otlp]
+      processors: [memory_limiter, transform/mask-literals, tail_sampling, batch]
+      exporters: [routing]
+    traces/unassigned:
+      receivers: [routing]
+      exporters: [otlp_grpc/unassigned]
+EOF
+    k=1
+    while [ "$k" -le "$count" ]; do
+        cat <<EOF
+    traces/learner-$k:
+      receivers: [routing]
+      exporters: [otlp_grpc/learner-$k]
+EOF
+        k=$((k + 1))
+    done
+} > "$out/shared/otel-gateway.yaml"
+
+# ---- shared/datasources.yaml -----------------------------------------------------------------------
+tempo_datasource() {
+    # $1 uid, $2 name, $3 tenant (a single tenant, or several joined by |)
+    cat <<EOF
+  - name: $2
+    type: tempo
+    uid: $1
+    access: proxy
+    url: http://tempo:3200
+    editable: false
+    jsonData:
+      httpHeaderName1: X-Scope-OrgID
+      tracesToMetrics:
+        datasourceUid: prometheus
+        spanStartTimeShift: -10m
+        spanEndTimeShift: 10m
+        tags:
+          - key: service.name
+            value: service
+          - key: k8s.namespace.name
+            value: k8s_namespace_name
+        queries:
+          - name: Request rate
+            query: sum by (span_name) (rate(traces_spanmetrics_calls_total{\$\$__tags}[5m]))
+          - name: Error rate
+            query: sum by (span_name) (rate(traces_spanmetrics_calls_total{\$\$__tags, status_code="STATUS_CODE_ERROR"}[5m]))
+      serviceMap:
+        datasourceUid: prometheus
+      nodeGraph:
+        enabled: true
+      streamingEnabled:
+        search: false
+        metrics: false
+    secureJsonData:
+      httpHeaderValue1: "$3"
+EOF
+}
+{
+    cat <<'EOF'
+# Written by generate-learners.sh. Grafana's datasources for the workshop: one Tempo datasource
+# per learner tenant, and "Tempo (all learners)" for the instructor (Tempo reads several tenants
+# at once when X-Scope-OrgID joins them with |). In this file `$$` stands for a literal dollar.
+apiVersion: 1
+
+datasources:
+  - name: Prometheus
+    type: prometheus
+    uid: prometheus
+    access: proxy
+    url: http://prometheus:9090
+    editable: false
+    jsonData:
+      httpMethod: POST
+      exemplarTraceIdDestinations:
+        - name: trace_id
+          datasourceUid: tempo
+EOF
+    all=""
+    k=1
+    while [ "$k" -le "$count" ]; do
+        all="${all:+$all|}learner-$k"
+        k=$((k + 1))
+    done
+    tempo_datasource tempo "Tempo (all learners)" "$all"
+    k=1
+    while [ "$k" -le "$count" ]; do
+        tempo_datasource "tempo-learner-$k" "Tempo (learner-$k)" "learner-$k"
+        k=$((k + 1))
+    done
+} > "$out/shared/datasources.yaml"
+
+echo "wrote the workshop overlay for $count learners in $out"
