@@ -32,6 +32,8 @@ pub mod env {
     pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
     pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+    /// `true` switches span export off (logs stay); the instrumentation benchmark's baseline.
+    pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
     pub const TEMPO_URL: &str = "TEMPO_URL";
     /// The Tempo tenant (sent as `X-Scope-OrgID`) that the grader reads traces from; unset means
     /// Tempo's single tenant. The Kubernetes workshop sets one per learner.

@@ -1,0 +1,197 @@
+//! Telemetry set up in one place: the tracer provider with a batching OTLP exporter, the
+//! `tracing` subscriber (JSON logs + the OpenTelemetry layer) and the guard that flushes.
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{Protocol, TelemetryConfig};
+use crate::export::ReportOnce;
+use crate::logs::JsonWithTraceIds;
+use crate::propagation::install_propagator;
+use crate::sampling::DojoSampler;
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The OTLP exporter rejected its settings (a malformed endpoint, usually).
+    #[error("cannot build the OTLP exporter for {endpoint}")]
+    Exporter {
+        endpoint: String,
+        #[source]
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
+    /// `RUST_LOG` does not parse.
+    #[error("RUST_LOG={filter:?} is not a valid log filter")]
+    LogFilter {
+        filter: String,
+        #[source]
+        source: tracing_subscriber::filter::ParseError,
+    },
+    /// Another subscriber was installed first (telemetry is initialised once per process).
+    #[error("telemetry was already initialised in this process")]
+    AlreadyInitialised(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Keeps the tracer provider alive; dropping it (or calling [`TelemetryGuard::shutdown`])
+/// exports the spans still queued, so the last requests before exit are not lost.
+#[must_use = "dropping the guard shuts telemetry down"]
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    /// Flushes queued spans and stops the exporter.
+    pub fn shutdown(mut self) {
+        self.shutdown_provider();
+    }
+
+    /// Exports what is queued now, without stopping (tests use it to avoid waiting for the
+    /// batch delay).
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider {
+            let _ = provider.force_flush();
+        }
+    }
+
+    fn shutdown_provider(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("telemetry: flushing spans at exit failed: {error}");
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        self.shutdown_provider();
+    }
+}
+
+/// Crates whose own spans would trace the exporter itself (or add noise to every request).
+const NOT_TRACED: [&str; 8] = [
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tonic",
+    "reqwest",
+    "tower",
+    "sqlx",
+    "opentelemetry",
+];
+
+/// Installs the propagator, the tracer provider and the subscriber for this process.
+pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    install_propagator();
+    let env_filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse(&config.log_filter)
+        .map_err(|source| TelemetryError::LogFilter {
+            filter: config.log_filter.clone(),
+            source,
+        })?;
+    // The SDK's own diagnostics repeat on every failed batch; ReportOnce says it once instead.
+    let not_sdk = filter_fn(|metadata| !metadata.target().starts_with("opentelemetry"));
+    let formatter = JsonWithTraceIds::new(&config.service_name);
+    let log_layer = tracing_subscriber::fmt::layer()
+        .event_format(formatter.clone())
+        .with_writer(std::io::stdout)
+        .with_filter(env_filter.and(not_sdk));
+
+    let (provider, otel_layer) = if config.tracing_enabled {
+        let provider = provider(config)?;
+        let tracer = provider.tracer("dojo");
+        let mut targets = Targets::new().with_default(LevelFilter::INFO);
+        for target in NOT_TRACED {
+            targets = targets.with_target(target, LevelFilter::OFF);
+        }
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_tracked_inactivity(false)
+            .with_threads(false)
+            .with_location(false)
+            .with_filter(targets);
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        (Some(provider), Some(layer))
+    } else {
+        (None, None)
+    };
+
+    let subscriber = tracing_subscriber::registry()
+        .with(log_layer)
+        .with(otel_layer);
+    let dispatch = tracing::Dispatch::new(subscriber);
+    formatter.attach(&dispatch);
+    dispatch.try_init()?;
+    Ok(TelemetryGuard { provider })
+}
+
+fn provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, TelemetryError> {
+    let build_error = |source| TelemetryError::Exporter {
+        endpoint: config.endpoint.clone(),
+        source,
+    };
+    let exporter = match config.protocol {
+        Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(config.endpoint.clone())
+            .with_timeout(config.export_timeout)
+            .build()
+            .map_err(build_error)?,
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            let protocol = if config.protocol == Protocol::HttpJson {
+                opentelemetry_otlp::Protocol::HttpJson
+            } else {
+                opentelemetry_otlp::Protocol::HttpBinary
+            };
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(protocol)
+                .with_endpoint(config.endpoint.clone())
+                .with_timeout(config.export_timeout)
+                .build()
+                .map_err(build_error)?
+        }
+    };
+    let exporter = ReportOnce::new(exporter, config.endpoint.clone());
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(DojoSampler::new(config.sampler))
+        .with_resource(resource(config))
+        .build())
+}
+
+fn resource(config: &TelemetryConfig) -> Resource {
+    let mut attributes: Vec<KeyValue> = config
+        .resource_attributes
+        .iter()
+        .map(|(key, value)| KeyValue::new(key.clone(), value.clone()))
+        .collect();
+    attributes.push(KeyValue::new(
+        "service.version",
+        config.service_version.clone(),
+    ));
+    if let Some(environment) = &config.environment {
+        attributes.push(KeyValue::new("deployment.environment", environment.clone()));
+        attributes.push(KeyValue::new(
+            "deployment.environment.name",
+            environment.clone(),
+        ));
+    }
+    if let Some(cluster) = &config.cluster_name {
+        attributes.push(KeyValue::new("k8s.cluster.name", cluster.clone()));
+    }
+    Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .with_attributes(attributes)
+        .build()
+}
