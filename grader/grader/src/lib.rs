@@ -1,1 +1,16 @@
-//! The grader: lab specs, the three kinds of check against live traces, and learner progress.
+//! The grader: lab specs, the three kinds of check against live traces, per-learner
+//! scenarios, and learner progress.
+//!
+//! Where to start reading:
+//! - [`spec`]: `labs/<lab>/lab.yaml`, loaded and validated;
+//! - [`backend`]: where traces come from (the embedded store, or Tempo over HTTP);
+//! - [`check`]: the checks and the feedback they return;
+//! - [`scenario`]: which fault variant each learner gets;
+//! - [`progress`]: learners, attempts and scores in SQLite or PostgreSQL.
+
+pub mod backend;
+pub mod check;
+pub mod progress;
+pub mod query;
+pub mod scenario;
+pub mod spec;

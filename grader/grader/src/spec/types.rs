@@ -1,0 +1,270 @@
+//! The shape of `labs/<lab>/lab.yaml`, as serde reads it.
+//!
+//! Every struct refuses unknown fields, so a misspelt key (`refrence:`) is an error at load,
+//! not a check that silently never runs. What serde cannot express (a query that must parse,
+//! ids that must be unique, a ground truth that names a real fault) is checked afterwards in
+//! [`super::validate`].
+
+use serde::{Deserialize, Serialize};
+
+use super::duration::SpecDuration;
+
+/// One lab: a fault scenario to switch on, and the exercises a learner solves in it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    /// Stable id, also the folder name under `labs/`; used in URLs and progress records.
+    pub id: String,
+    pub title: String,
+    /// One or two sentences for the lab list.
+    pub summary: String,
+    /// How long a learner should plan for, in minutes.
+    pub estimated_minutes: u32,
+    /// The course page that introduces the lab (a path under `content/`), if there is one.
+    #[serde(default)]
+    pub lesson: Option<String>,
+    /// Starter code the learner edits, relative to the lab's folder (instrumentation labs).
+    #[serde(default)]
+    pub starter: Option<String>,
+    /// The faults switched on while this lab runs; absent for labs on the healthy app.
+    #[serde(default)]
+    pub scenario: Option<Scenario>,
+    pub exercises: Vec<Exercise>,
+}
+
+/// The faults a lab switches on. With several variants, each learner gets one, picked from
+/// the lab seed and their id, so neighbours have different root causes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Changing the seed reshuffles which learner gets which variant.
+    #[serde(default)]
+    pub seed: u64,
+    pub variants: Vec<Variant>,
+}
+
+/// One possible fault set and what a learner should find when it is on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub id: String,
+    pub faults: Vec<FaultToggle>,
+    /// What a correct root-cause report says for this variant.
+    #[serde(default)]
+    pub truth: Option<GroundTruth>,
+}
+
+/// One fault from the catalogue, switched on with parameters.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultToggle {
+    /// A fault id from the catalogue (`dojo_faults::catalogue()`).
+    pub fault: String,
+    /// Parameters as the fault's admin API takes them.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// The fraction of requests hit, 0 < rate ≤ 1.
+    #[serde(default)]
+    pub rate: Option<f64>,
+}
+
+/// The answer to a root-cause exercise, for one variant.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroundTruth {
+    /// The faulty service's `service.name`.
+    pub service: String,
+    /// The faulty operation: a span name or route, as it appears in traces.
+    pub operation: String,
+    /// The fault kind: a fault id from the catalogue.
+    pub fault: String,
+    /// A TraceQL query that a trace matches exactly when it shows the fault; every trace the
+    /// learner cites as evidence is fetched and must match it.
+    pub evidence: String,
+    /// Other names a learner may reasonably give the operation (a route for a span name).
+    #[serde(default)]
+    pub operation_aliases: Vec<String>,
+}
+
+/// One exercise of a lab.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exercise {
+    pub id: String,
+    pub title: String,
+    /// The task, in markdown.
+    pub prompt: String,
+    /// Revealed one at a time on request, from gentle to explicit.
+    #[serde(default)]
+    pub hints: Vec<String>,
+    pub check: Check,
+}
+
+/// How an exercise is graded.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Check {
+    Traceql(TraceqlCheck),
+    Instrumentation(InstrumentationCheck),
+    RootCause(RootCauseCheck),
+    Quiz(QuizCheck),
+}
+
+impl Check {
+    /// The check's kind as written in the spec.
+    pub fn kind(&self) -> CheckKind {
+        match self {
+            Check::Traceql(_) => CheckKind::Traceql,
+            Check::Instrumentation(_) => CheckKind::Instrumentation,
+            Check::RootCause(_) => CheckKind::RootCause,
+            Check::Quiz(_) => CheckKind::Quiz,
+        }
+    }
+}
+
+/// The four kinds of check, for listings and for the progress store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    Traceql,
+    Instrumentation,
+    RootCause,
+    Quiz,
+}
+
+impl CheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Traceql => "traceql",
+            CheckKind::Instrumentation => "instrumentation",
+            CheckKind::RootCause => "root_cause",
+            CheckKind::Quiz => "quiz",
+        }
+    }
+}
+
+/// A TraceQL answer, graded by comparing its result set with the reference's.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceqlCheck {
+    /// The reference solution. `$learner` is replaced by the learner's id.
+    pub reference: String,
+    /// How far back from now the pinned window reaches.
+    #[serde(default = "default_window")]
+    pub window: SpecDuration,
+    /// Compare matched traces only, or also the matched spans inside each trace.
+    #[serde(default)]
+    pub compare: Compare,
+    /// The reference must match at least this many traces for the exercise to be gradable;
+    /// fewer means the lab has not produced the traffic yet, and the learner is told so.
+    #[serde(default = "default_min_matches")]
+    pub min_reference_matches: usize,
+}
+
+/// What "the same result" means for a TraceQL answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    /// The same traces.
+    #[default]
+    Traces,
+    /// The same traces and, in each, the same matched spans.
+    Spans,
+}
+
+/// An instrumentation change, checked by TraceQL assertions on the learner's live traces.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentationCheck {
+    #[serde(default = "default_window")]
+    pub window: SpecDuration,
+    /// The service name used when the learner does not give one.
+    #[serde(default)]
+    pub default_service: Option<String>,
+    pub assertions: Vec<Assertion>,
+}
+
+/// One TraceQL assertion. `$service` and `$learner` are replaced before it runs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assertion {
+    pub id: String,
+    /// What is being checked, in a sentence the learner sees next to pass or fail.
+    pub describe: String,
+    pub query: String,
+    pub expect: Expect,
+    /// For `expect: every`: the traces that must all match `query`.
+    #[serde(default)]
+    pub of: Option<String>,
+    /// Shown when the assertion fails: what is wrong and how to fix it.
+    pub fail: String,
+}
+
+/// What an assertion requires of its query's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// At least one trace in the window matches.
+    Present,
+    /// No trace in the window matches.
+    Absent,
+    /// Every trace matched by `of` also matches `query` (and there is at least one).
+    Every,
+}
+
+/// A root-cause report, checked against the learner's scenario variant.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootCauseCheck {
+    /// How many cited traces must really show the fault.
+    #[serde(default = "default_min_evidence")]
+    pub min_evidence: usize,
+    /// How far back cited traces may be.
+    #[serde(default = "default_evidence_window")]
+    pub window: SpecDuration,
+    /// The explanation must have at least this many words.
+    #[serde(default = "default_min_words")]
+    pub min_explanation_words: usize,
+}
+
+/// A multiple-choice quiz with an explanation per question.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuizCheck {
+    /// Correct answers needed to pass.
+    pub pass_mark: usize,
+    pub questions: Vec<Question>,
+}
+
+/// One quiz question.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub id: String,
+    pub question: String,
+    pub choices: Vec<String>,
+    /// Index of the correct choice, from 0.
+    pub answer: usize,
+    /// Why the answer is right (and the others wrong), shown after grading.
+    pub explanation: String,
+}
+
+fn default_window() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(15 * 60))
+}
+
+fn default_evidence_window() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(60 * 60))
+}
+
+fn default_min_matches() -> usize {
+    1
+}
+
+fn default_min_evidence() -> usize {
+    2
+}
+
+fn default_min_words() -> usize {
+    15
+}

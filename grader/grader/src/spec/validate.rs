@@ -1,0 +1,378 @@
+//! Checks on a lab spec that serde cannot express, each reported as a [`Problem`] that names
+//! the field and the fix.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use super::types::{Check, Expect, Lab};
+use crate::query;
+
+/// One thing wrong with a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where, as a path into the YAML: `exercises[1].check.reference`.
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} (fix: {})", self.field, self.problem, self.fix)
+    }
+}
+
+/// Why a lab could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{file}: cannot be read: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{file}: {message} (fix: check the spelling and indentation of that field against labs/README.md)"
+    )]
+    Yaml { file: PathBuf, message: String },
+    #[error("{file}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
+    #[error("{file}: the lab id `{id}` is also used by {other}")]
+    DuplicateLab {
+        file: PathBuf,
+        id: String,
+        other: PathBuf,
+    },
+}
+
+/// Collects problems while walking a spec.
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(
+        &mut self,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.0.push(Problem {
+            field: field.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+
+    fn query(&mut self, field: &str, text: &str) {
+        if let Err(error) = query::check_template(text) {
+            self.add(
+                field,
+                error.to_string(),
+                "use only the placeholders the grader fills in",
+            );
+        }
+    }
+}
+
+/// True for ids made of lower-case letters, digits and dashes, as used in URLs.
+pub(crate) fn is_slug(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+}
+
+fn slug(problems: &mut Problems, field: &str, id: &str) {
+    if !is_slug(id) {
+        problems.add(
+            field,
+            format!("`{id}` is not a valid id"),
+            "use lower-case letters, digits and dashes, at most 64 characters (like `slow-queries`)",
+        );
+    }
+}
+
+fn unique<'a>(problems: &mut Problems, list: &str, ids: impl Iterator<Item = &'a str>) {
+    let mut seen = HashSet::new();
+    for (i, id) in ids.enumerate() {
+        if !seen.insert(id) {
+            problems.add(
+                format!("{list}[{i}].id"),
+                format!("the id `{id}` is used twice"),
+                "give each one its own id",
+            );
+        }
+    }
+}
+
+/// Checks a parsed lab. `folder` is the name of its folder, which must equal its id.
+/// `known_faults` is the fault catalogue's ids.
+pub(crate) fn validate(
+    lab: &Lab,
+    folder: Option<&str>,
+    known_faults: &[&str],
+    starter_exists: Option<bool>,
+) -> Vec<Problem> {
+    let mut p = Problems(Vec::new());
+    slug(&mut p, "id", &lab.id);
+    if let Some(folder) = folder
+        && folder != lab.id
+    {
+        p.add(
+            "id",
+            format!(
+                "the id `{}` differs from the lab's folder name `{folder}`",
+                lab.id
+            ),
+            format!("set `id: {folder}` or rename the folder"),
+        );
+    }
+    for (field, value) in [("title", &lab.title), ("summary", &lab.summary)] {
+        if value.trim().is_empty() {
+            p.add(field, "is empty", "write one for the lab list");
+        }
+    }
+    if lab.estimated_minutes == 0 {
+        p.add(
+            "estimated_minutes",
+            "is 0",
+            "give the time a learner should plan for, in minutes",
+        );
+    }
+    if starter_exists == Some(false) {
+        p.add(
+            "starter",
+            format!(
+                "the folder `{}` does not exist",
+                lab.starter.as_deref().unwrap_or("")
+            ),
+            "give a path relative to the lab's folder",
+        );
+    }
+
+    if let Some(scenario) = &lab.scenario {
+        if scenario.variants.is_empty() {
+            p.add(
+                "scenario.variants",
+                "is empty",
+                "list at least one variant, or remove `scenario`",
+            );
+        }
+        unique(
+            &mut p,
+            "scenario.variants",
+            scenario.variants.iter().map(|v| v.id.as_str()),
+        );
+        for (vi, variant) in scenario.variants.iter().enumerate() {
+            let base = format!("scenario.variants[{vi}]");
+            slug(&mut p, &format!("{base}.id"), &variant.id);
+            for (fi, toggle) in variant.faults.iter().enumerate() {
+                let field = format!("{base}.faults[{fi}]");
+                if !known_faults.contains(&toggle.fault.as_str()) {
+                    p.add(
+                        format!("{field}.fault"),
+                        format!("`{}` is not a fault in the catalogue", toggle.fault),
+                        format!("use one of: {}", known_faults.join(", ")),
+                    );
+                }
+                if let Some(rate) = toggle.rate
+                    && !(rate > 0.0 && rate <= 1.0)
+                {
+                    p.add(
+                        format!("{field}.rate"),
+                        format!("{rate} is not a fraction of requests"),
+                        "give a rate above 0 and at most 1 (0.2 hits one request in five)",
+                    );
+                }
+            }
+            if let Some(truth) = &variant.truth {
+                let field = format!("{base}.truth");
+                if !known_faults.contains(&truth.fault.as_str()) {
+                    p.add(
+                        format!("{field}.fault"),
+                        format!("`{}` is not a fault in the catalogue", truth.fault),
+                        format!("use one of: {}", known_faults.join(", ")),
+                    );
+                } else if !variant.faults.iter().any(|f| f.fault == truth.fault) {
+                    p.add(
+                        format!("{field}.fault"),
+                        format!("the variant does not switch on `{}`", truth.fault),
+                        "name a fault the variant lists under `faults`",
+                    );
+                }
+                for (name, value) in [("service", &truth.service), ("operation", &truth.operation)]
+                {
+                    if value.trim().is_empty() {
+                        p.add(
+                            format!("{field}.{name}"),
+                            "is empty",
+                            "name it as it appears in traces",
+                        );
+                    }
+                }
+                p.query(&format!("{field}.evidence"), &truth.evidence);
+            }
+        }
+    }
+
+    if lab.exercises.is_empty() {
+        p.add("exercises", "is empty", "a lab needs at least one exercise");
+    }
+    unique(
+        &mut p,
+        "exercises",
+        lab.exercises.iter().map(|e| e.id.as_str()),
+    );
+    for (ei, exercise) in lab.exercises.iter().enumerate() {
+        let base = format!("exercises[{ei}]");
+        slug(&mut p, &format!("{base}.id"), &exercise.id);
+        if exercise.prompt.trim().is_empty() {
+            p.add(
+                format!("{base}.prompt"),
+                "is empty",
+                "say what the learner should do",
+            );
+        }
+        let check = format!("{base}.check");
+        match &exercise.check {
+            Check::Traceql(c) => {
+                p.query(&format!("{check}.reference"), &c.reference);
+                if c.min_reference_matches == 0 {
+                    p.add(
+                        format!("{check}.min_reference_matches"),
+                        "is 0, so an empty answer could pass when the lab has no traffic",
+                        "use 1 or more",
+                    );
+                }
+            }
+            Check::Instrumentation(c) => {
+                if c.assertions.is_empty() {
+                    p.add(
+                        format!("{check}.assertions"),
+                        "is empty",
+                        "list at least one assertion",
+                    );
+                }
+                unique(
+                    &mut p,
+                    &format!("{check}.assertions"),
+                    c.assertions.iter().map(|a| a.id.as_str()),
+                );
+                for (ai, a) in c.assertions.iter().enumerate() {
+                    let field = format!("{check}.assertions[{ai}]");
+                    slug(&mut p, &format!("{field}.id"), &a.id);
+                    p.query(&format!("{field}.query"), &a.query);
+                    match (a.expect, &a.of) {
+                        (Expect::Every, None) => p.add(
+                            format!("{field}.of"),
+                            "is missing; `expect: every` needs the traces that must all match",
+                            "add `of: '<TraceQL selecting those traces>'`",
+                        ),
+                        (Expect::Every, Some(of)) => p.query(&format!("{field}.of"), of),
+                        (_, Some(_)) => p.add(
+                            format!("{field}.of"),
+                            "is only read with `expect: every`",
+                            "remove it or set `expect: every`",
+                        ),
+                        _ => {}
+                    }
+                    if a.fail.trim().is_empty() {
+                        p.add(
+                            format!("{field}.fail"),
+                            "is empty",
+                            "tell the learner what to fix when it fails",
+                        );
+                    }
+                }
+            }
+            Check::RootCause(c) => {
+                match &lab.scenario {
+                    None => p.add(
+                        check.clone(),
+                        "a root-cause exercise needs a fault scenario, and the lab has none",
+                        "add `scenario:` with variants that each have a `truth`",
+                    ),
+                    Some(s) => {
+                        for (vi, v) in s.variants.iter().enumerate() {
+                            if v.truth.is_none() {
+                                p.add(
+                                    format!("scenario.variants[{vi}].truth"),
+                                    "is missing, so a learner given this variant could not be graded",
+                                    "add the service, operation, fault and evidence query",
+                                );
+                            }
+                        }
+                    }
+                }
+                if c.min_evidence == 0 {
+                    p.add(
+                        format!("{check}.min_evidence"),
+                        "is 0",
+                        "ask for at least one evidence trace",
+                    );
+                }
+            }
+            Check::Quiz(c) => {
+                if c.questions.is_empty() {
+                    p.add(
+                        format!("{check}.questions"),
+                        "is empty",
+                        "write at least one question",
+                    );
+                }
+                if c.pass_mark == 0 || c.pass_mark > c.questions.len() {
+                    p.add(
+                        format!("{check}.pass_mark"),
+                        format!(
+                            "{} is not between 1 and the number of questions ({})",
+                            c.pass_mark,
+                            c.questions.len()
+                        ),
+                        "set how many correct answers pass",
+                    );
+                }
+                unique(
+                    &mut p,
+                    &format!("{check}.questions"),
+                    c.questions.iter().map(|q| q.id.as_str()),
+                );
+                for (qi, q) in c.questions.iter().enumerate() {
+                    let field = format!("{check}.questions[{qi}]");
+                    slug(&mut p, &format!("{field}.id"), &q.id);
+                    if q.choices.len() < 2 {
+                        p.add(
+                            format!("{field}.choices"),
+                            "has fewer than two choices",
+                            "give at least two",
+                        );
+                    }
+                    if q.answer >= q.choices.len() {
+                        p.add(
+                            format!("{field}.answer"),
+                            format!("{} is not the index of a choice", q.answer),
+                            format!(
+                                "choices are numbered from 0 to {}",
+                                q.choices.len().saturating_sub(1)
+                            ),
+                        );
+                    }
+                    if q.explanation.trim().is_empty() {
+                        p.add(
+                            format!("{field}.explanation"),
+                            "is empty",
+                            "explain why the answer is right",
+                        );
+                    }
+                }
+            }
+        }
+    }
+    p.0
+}
