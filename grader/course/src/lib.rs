@@ -5,6 +5,8 @@
 //! [`markdown`] pipeline; live data comes through the traits in [`backend`], which the `dojo`
 //! command fills with the trace store, the grader and the services' logs.
 
+pub mod backend;
 pub mod content;
 pub mod markdown;
+pub mod pictures;
 pub mod search;
