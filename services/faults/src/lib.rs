@@ -1,1 +1,22 @@
-//! The fault catalogue and its toggles: what each fault breaks, its parameters, the admin API and scenario files.
+//! The fault catalogue and its toggles: what each fault breaks, its parameters, the admin API
+//! and scenario files.
+//!
+//! Start at [`catalogue::catalogue`]: eleven faults with stable ids, each owned by one service,
+//! each with a signature (a TraceQL query) saying how a learner finds it in traces. A service
+//! holds a [`registry::Faults`] handle; handlers ask it whether a fault [`fires`] for the
+//! current request (fraction, seed and learner scope decide), and [`admin::router`] lets an
+//! instructor or the grader switch faults at runtime. [`scenario`] switches them on at start.
+//!
+//! [`fires`]: registry::Faults::fires
+
+pub mod activation;
+pub mod admin;
+pub mod catalogue;
+pub mod effects;
+pub mod error;
+pub mod registry;
+pub mod scenario;
+
+pub use catalogue::{FaultId, FaultSpec, Service, catalogue};
+pub use error::FaultError;
+pub use registry::{ActiveFault, Faults};
