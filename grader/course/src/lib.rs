@@ -7,6 +7,42 @@
 
 pub mod backend;
 pub mod content;
+pub mod error;
 pub mod markdown;
 pub mod pictures;
+pub mod routes;
 pub mod search;
+pub mod session;
+pub mod state;
+
+pub use state::{CourseSettings, CourseState, Secret};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+/// Largest form body accepted: a root-cause report with its explanation fits many times over.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The whole course site. Every request gets a session (see [`session`]) before its handler
+/// runs, and every form handler checks that session's CSRF token.
+pub fn router(state: CourseState) -> Router {
+    Router::new()
+        .merge(routes::lessons::router())
+        .merge(routes::console::router())
+        .merge(routes::traces::router())
+        .merge(routes::services::router())
+        .merge(routes::labs::router())
+        .merge(routes::learners::router())
+        .merge(routes::instructor::router())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.sessions.clone(),
+            session::middleware,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> error::CourseError {
+    error::CourseError::NotFound(format!("There is no page at {}.", uri.path()))
+}

@@ -1,0 +1,186 @@
+//! The TraceQL console: a query box (a plain GET form, so results can be linked and the
+//! page needs no JavaScript) and the matched traces with their spansets; a query that cannot
+//! run shows the engine's message with a caret under the column.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::{Extension, Router, routing::get};
+use serde::Deserialize;
+
+use super::layout::Layout;
+use crate::backend::{SearchError, TraceMatch};
+use crate::error::CourseError;
+use crate::markdown::highlight::form_urlencode;
+use crate::pictures::format_duration;
+use crate::session::Visitor;
+use crate::state::CourseState;
+
+/// Longest query the console accepts; real queries are a few hundred bytes at most.
+const MAX_QUERY_BYTES: usize = 8 * 1024;
+/// Traces shown per query.
+const LIMIT: usize = 50;
+
+pub fn router() -> Router<CourseState> {
+    Router::new().route("/console", get(console))
+}
+
+#[derive(Deserialize)]
+struct ConsoleParams {
+    #[serde(default)]
+    q: Option<String>,
+}
+
+pub(crate) struct ConsoleError {
+    pub message: String,
+    pub caret: Option<String>,
+    pub hint: Option<String>,
+}
+
+pub(crate) struct SpanView {
+    pub span_id: String,
+    pub name: String,
+    pub duration: String,
+    pub attributes: String,
+}
+
+pub(crate) struct SpansetView {
+    pub matched: usize,
+    pub attributes: String,
+    pub spans: Vec<SpanView>,
+}
+
+pub(crate) struct ConsoleRow {
+    pub trace_id: String,
+    pub root_service: String,
+    pub root_name: String,
+    pub started: String,
+    pub duration: String,
+    pub spansets: Vec<SpansetView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console.html")]
+struct ConsolePage {
+    layout: Layout,
+    query: String,
+    window: String,
+    ran: bool,
+    error: Option<ConsoleError>,
+    rows: Vec<ConsoleRow>,
+    examples: Vec<(String, String)>,
+}
+
+const EXAMPLES: &[&str] = &[
+    "{ }",
+    "{ status = error }",
+    "{ kind = server && duration > 500ms }",
+    "{ resource.service.name = \"api\" && span.db.system != nil }",
+    "{ resource.service.name = \"frontend\" } >> { resource.service.name = \"payments\" }",
+    "{ status = error } !< { status = error }",
+    "{ span.db.system != nil } | count() > 10",
+];
+
+async fn console(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+    Query(params): Query<ConsoleParams>,
+) -> Result<ConsolePage, CourseError> {
+    let window = state.inner.settings.window;
+    let query = params.q.unwrap_or_default();
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(CourseError::BadRequest(format!(
+            "That query is {} bytes long; the console accepts up to {MAX_QUERY_BYTES}.",
+            query.len()
+        )));
+    }
+    let mut page = ConsolePage {
+        layout: Layout::new(&state, &visitor, "TraceQL console"),
+        query: query.clone(),
+        window: format_duration(window.as_nanos() as u64),
+        ran: false,
+        error: None,
+        rows: Vec::new(),
+        examples: EXAMPLES
+            .iter()
+            .map(|q| (q.to_string(), form_urlencode(q)))
+            .collect(),
+    };
+    if query.trim().is_empty() {
+        return Ok(page);
+    }
+    page.ran = true;
+    match state.inner.traces.search(&query, window, LIMIT).await {
+        Ok(matches) => page.rows = matches.iter().map(row).collect(),
+        Err(SearchError::Query(error)) => {
+            page.error = Some(ConsoleError {
+                caret: error.caret(&query),
+                message: error.message,
+                hint: error.hint,
+            })
+        }
+        Err(SearchError::Backend(error)) => {
+            return Err(CourseError::Unavailable(error.to_string()));
+        }
+    }
+    Ok(page)
+}
+
+fn join_attributes(attributes: &[(String, String)]) -> String {
+    attributes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn row(m: &TraceMatch) -> ConsoleRow {
+    ConsoleRow {
+        trace_id: m.trace_id.to_string(),
+        root_service: m.root_service.clone(),
+        root_name: m.root_name.clone(),
+        started: clock_time(m.start_unix_nanos),
+        duration: format_duration(m.duration_nanos),
+        spansets: m
+            .spansets
+            .iter()
+            .map(|set| SpansetView {
+                matched: set.matched,
+                attributes: join_attributes(&set.attributes),
+                spans: set
+                    .spans
+                    .iter()
+                    .map(|span| SpanView {
+                        span_id: span.span_id.to_string(),
+                        name: span.name.clone(),
+                        duration: format_duration(span.duration_nanos),
+                        attributes: join_attributes(&span.attributes),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// `HH:MM:SS.mmm UTC` of a Unix time in nanoseconds.
+pub(crate) fn clock_time(unix_nanos: u64) -> String {
+    let secs = unix_nanos / 1_000_000_000;
+    let millis = (unix_nanos / 1_000_000) % 1000;
+    let day = secs % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{millis:03} UTC",
+        day / 3600,
+        (day / 60) % 60,
+        day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_time;
+
+    #[test]
+    fn times_are_shown_as_utc_clock_times() {
+        assert_eq!(clock_time(1_700_000_000_123_000_000), "22:13:20.123 UTC");
+    }
+}

@@ -1,0 +1,267 @@
+//! The instructor's pages: closed unless the lab was started with an instructor token and the
+//! visitor gave it. Inside: a live progress table of every learner (the page refreshes itself),
+//! the fault toggles, and a reset button per learner.
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Form, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Router, routing::get, routing::post};
+use serde::Deserialize;
+
+use super::layout::Layout;
+use crate::backend::{FaultState, LearnerId};
+use crate::error::CourseError;
+use crate::session::{Visitor, csrf_matches};
+use crate::state::CourseState;
+
+pub fn router() -> Router<CourseState> {
+    Router::new()
+        .route("/instructor", get(dashboard))
+        .route("/instructor/login", post(login))
+        .route("/instructor/faults", post(toggle_fault))
+        .route("/instructor/reset", post(reset))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "instructor_login.html")]
+struct LoginPage {
+    layout: Layout,
+    enabled: bool,
+    error: Option<String>,
+}
+
+pub(crate) struct Cell {
+    pub class: &'static str,
+    pub text: String,
+    pub title: String,
+}
+
+pub(crate) struct LearnerRow {
+    pub id: String,
+    pub name: String,
+    pub cells: Vec<Cell>,
+    pub passed: usize,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "instructor.html")]
+struct Dashboard {
+    layout: Layout,
+    message: Option<String>,
+    columns: Vec<String>,
+    rows: Vec<LearnerRow>,
+    faults: Vec<FaultState>,
+    faults_error: Option<String>,
+}
+
+fn login_page(state: &CourseState, visitor: &Visitor, error: Option<String>) -> LoginPage {
+    LoginPage {
+        layout: Layout::new(state, visitor, "Instructor"),
+        enabled: state.inner.settings.instructor_token.is_some(),
+        error,
+    }
+}
+
+async fn dashboard(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+) -> Result<Response, CourseError> {
+    if !visitor.instructor {
+        return Ok((
+            axum::http::StatusCode::FORBIDDEN,
+            login_page(&state, &visitor, None),
+        )
+            .into_response());
+    }
+    Ok(dashboard_page(&state, &visitor, None)
+        .await?
+        .into_response())
+}
+
+async fn dashboard_page(
+    state: &CourseState,
+    visitor: &Visitor,
+    message: Option<String>,
+) -> Result<Dashboard, CourseError> {
+    let class = state
+        .inner
+        .grading
+        .class_progress()
+        .await
+        .map_err(|error| CourseError::Unavailable(error.to_string()))?;
+    let columns: Vec<(String, String)> = state
+        .inner
+        .grading
+        .labs()
+        .iter()
+        .filter_map(|lab| state.inner.grading.lab(&lab.id))
+        .flat_map(|lab| {
+            lab.exercises
+                .into_iter()
+                .map(move |e| (lab.summary.id.clone(), e.id))
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let rows = class
+        .into_iter()
+        .map(|learner| {
+            let cells: Vec<Cell> = columns
+                .iter()
+                .map(|(lab, exercise)| {
+                    match learner
+                        .exercises
+                        .iter()
+                        .find(|p| &p.lab == lab && &p.exercise == exercise)
+                    {
+                        Some(p) if p.passed => Cell {
+                            class: "pass",
+                            text: "✓".into(),
+                            title: format!(
+                                "passed, best {} / 100, {} attempt(s)",
+                                p.best_score, p.attempts
+                            ),
+                        },
+                        Some(p) => Cell {
+                            class: "fail",
+                            text: p.attempts.to_string(),
+                            title: format!(
+                                "not yet: {} attempt(s), best {} / 100",
+                                p.attempts, p.best_score
+                            ),
+                        },
+                        None => Cell {
+                            class: "none",
+                            text: "·".into(),
+                            title: "not attempted".into(),
+                        },
+                    }
+                })
+                .collect();
+            LearnerRow {
+                id: learner.learner.0,
+                name: learner.name,
+                passed: cells.iter().filter(|c| c.class == "pass").count(),
+                cells,
+            }
+        })
+        .collect();
+    let (faults, faults_error) = match state.inner.faults.faults().await {
+        Ok(faults) => (faults, None),
+        Err(error) => (
+            Vec::new(),
+            Some(format!("The fault toggles are not answering: {error}")),
+        ),
+    };
+    Ok(Dashboard {
+        layout: Layout::new(state, visitor, "Instructor"),
+        message,
+        columns: columns
+            .into_iter()
+            .map(|(lab, ex)| format!("{lab} / {ex}"))
+            .collect(),
+        rows,
+        faults,
+        faults_error,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+async fn login(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, CourseError> {
+    if !csrf_matches(&visitor, &form.csrf) {
+        return Err(CourseError::Csrf);
+    }
+    let Some(token) = &state.inner.settings.instructor_token else {
+        return Err(CourseError::Forbidden(
+            "The instructor pages are closed on this lab.".into(),
+        ));
+    };
+    if !token.matches(form.token.trim()) {
+        tracing::warn!("an instructor login was refused");
+        let page = login_page(&state, &visitor, Some("That token is not right.".into()));
+        return Ok((axum::http::StatusCode::FORBIDDEN, page).into_response());
+    }
+    state.sessions.update(&visitor.id, |v| v.instructor = true);
+    Ok(Redirect::to("/instructor").into_response())
+}
+
+/// Checks the form token and the instructor flag.
+fn require_instructor(visitor: &Visitor, csrf: &str) -> Result<(), CourseError> {
+    if !csrf_matches(visitor, csrf) {
+        return Err(CourseError::Csrf);
+    }
+    if !visitor.instructor {
+        return Err(CourseError::Forbidden(
+            "Only the instructor can do this. Sign in at /instructor.".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct FaultForm {
+    #[serde(default)]
+    csrf: String,
+    fault: String,
+    enabled: bool,
+}
+
+async fn toggle_fault(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+    Form(form): Form<FaultForm>,
+) -> Result<Dashboard, CourseError> {
+    require_instructor(&visitor, &form.csrf)?;
+    let message = match state.inner.faults.set(&form.fault, form.enabled).await {
+        Ok(()) => format!(
+            "Fault {} is now {}.",
+            form.fault,
+            if form.enabled { "on" } else { "off" }
+        ),
+        Err(error) => format!("Fault {} could not be switched: {error}", form.fault),
+    };
+    dashboard_page(&state, &visitor, Some(message)).await
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    learner: String,
+}
+
+async fn reset(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+    Form(form): Form<ResetForm>,
+) -> Result<Dashboard, CourseError> {
+    require_instructor(&visitor, &form.csrf)?;
+    let learner = LearnerId(form.learner);
+    state
+        .inner
+        .grading
+        .reset_learner(&learner)
+        .await
+        .map_err(|error| CourseError::BadRequest(error.to_string()))?;
+    state.sessions.forget_hints_of(&learner);
+    dashboard_page(
+        &state,
+        &visitor,
+        Some(format!("Learner {} was reset.", learner.0)),
+    )
+    .await
+}

@@ -1,0 +1,105 @@
+//! Lesson pages, the search page, the stylesheet, and `/` (which opens the first lesson).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect};
+use axum::{Extension, Router, routing::get};
+use serde::Deserialize;
+
+use super::layout::{Layout, TocEntry};
+use crate::error::CourseError;
+use crate::search::Hit;
+use crate::session::Visitor;
+use crate::state::CourseState;
+
+pub fn router() -> Router<CourseState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/learn/{*slug}", get(lesson))
+        .route("/search", get(search))
+        .route("/static/course.css", get(stylesheet))
+}
+
+async fn home(State(state): State<CourseState>) -> Redirect {
+    match state.inner.course.lessons.first() {
+        Some(first) => Redirect::to(&format!("/learn/{}", first.chapter.slug())),
+        None => Redirect::to("/labs"),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "lesson.html")]
+struct LessonPage {
+    layout: Layout,
+    html: String,
+    prev: Option<TocEntry>,
+    next: Option<TocEntry>,
+}
+
+async fn lesson(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+    Path(slug): Path<String>,
+) -> Result<LessonPage, CourseError> {
+    let course = &state.inner.course;
+    let slug = slug.trim_end_matches('/').trim_end_matches(".md");
+    let (index, lesson) = course
+        .lesson(slug)
+        .ok_or_else(|| CourseError::NotFound(format!("There is no lesson at /learn/{slug}.")))?;
+    let entry = |i: usize| {
+        course.lessons.get(i).map(|l| TocEntry {
+            title: l.chapter.title.clone(),
+            slug: l.chapter.slug().to_string(),
+        })
+    };
+    let mut layout = Layout::new(&state, &visitor, lesson.title.clone());
+    layout.current = slug.to_string();
+    Ok(LessonPage {
+        layout,
+        html: lesson.html.clone(),
+        prev: index.checked_sub(1).and_then(entry),
+        next: entry(index + 1),
+    })
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    #[serde(default)]
+    q: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search.html")]
+struct SearchPage {
+    layout: Layout,
+    query: String,
+    hits: Vec<Hit>,
+}
+
+async fn search(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+    Query(params): Query<SearchParams>,
+) -> SearchPage {
+    let query: String = params.q.chars().take(200).collect();
+    let hits = state.inner.search.search(&query, 30);
+    let mut layout = Layout::new(&state, &visitor, "Search");
+    layout.search_query = query.clone();
+    SearchPage {
+        layout,
+        query,
+        hits,
+    }
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("../../static/course.css"),
+    )
+}

@@ -1,0 +1,115 @@
+//! The course's shared state: one cloneable value of cheap handles, given to [`crate::router`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
+use crate::content::Course;
+use crate::search::SearchIndex;
+use crate::session::Sessions;
+
+/// A secret that never prints (the instructor token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// Compares with a candidate in constant time (for equal lengths).
+    pub fn matches(&self, candidate: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
+        !a.is_empty()
+            && a.len() == b.len()
+            && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// How the course behaves.
+#[derive(Debug, Clone)]
+pub struct CourseSettings {
+    /// The token that opens the instructor pages. Without one, they stay closed.
+    pub instructor_token: Option<Secret>,
+    /// When set, learners must give this code to join (a workshop).
+    pub workshop_code: Option<String>,
+    /// How far back the console, the service graph and the RED charts look.
+    pub window: Duration,
+    /// How many traces the service graph and RED charts read.
+    pub recent_traces: usize,
+}
+
+impl Default for CourseSettings {
+    fn default() -> Self {
+        CourseSettings {
+            instructor_token: None,
+            workshop_code: None,
+            window: Duration::from_secs(15 * 60),
+            recent_traces: 2_000,
+        }
+    }
+}
+
+/// Everything handlers need.
+#[derive(Clone)]
+pub struct CourseState {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) sessions: Sessions,
+}
+
+pub(crate) struct Inner {
+    pub course: Course,
+    pub search: SearchIndex,
+    pub traces: Arc<dyn TraceSource>,
+    pub logs: Arc<dyn LogSource>,
+    pub grading: Arc<dyn Grading>,
+    pub faults: Arc<dyn FaultControl>,
+    pub settings: CourseSettings,
+}
+
+impl CourseState {
+    /// Builds the state from the loaded course and the lab's parts.
+    pub fn new(
+        course: Course,
+        traces: Arc<dyn TraceSource>,
+        logs: Arc<dyn LogSource>,
+        grading: Arc<dyn Grading>,
+        faults: Arc<dyn FaultControl>,
+        settings: CourseSettings,
+    ) -> CourseState {
+        let search = SearchIndex::build(&course);
+        CourseState {
+            inner: Arc::new(Inner {
+                course,
+                search,
+                traces,
+                logs,
+                grading,
+                faults,
+                settings,
+            }),
+            sessions: Sessions::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints_and_compares_exactly() {
+        let secret = Secret::new("s3cret-token");
+        assert_eq!(format!("{secret:?}"), "Secret(…)");
+        assert!(secret.matches("s3cret-token"));
+        assert!(!secret.matches("s3cret-tokem"));
+        assert!(!Secret::new("").matches(""));
+    }
+}
