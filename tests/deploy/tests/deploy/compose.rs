@@ -1,0 +1,188 @@
+//! The compose file parses with `docker-compose-types`, and it is safe and complete: pinned
+//! images, health checks, localhost-only ports, files that exist, dependencies that exist.
+
+use docker_compose_types::DependsOnOptions;
+use dojo_deploy_tests::{compose, grafana, repo};
+
+use crate::support;
+
+#[test]
+fn the_compose_file_parses_and_runs_every_part_of_the_lab() {
+    let file = support::compose_file();
+    let names: Vec<&str> = compose::services(&file).map(|(name, _)| name).collect();
+    for expected in [
+        "frontend",
+        "api",
+        "payments",
+        "loadgen",
+        "dojo",
+        "postgres",
+        "otel-collector",
+        "tempo",
+        "prometheus",
+        "grafana",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "no service {expected}: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn every_service_built_here_runs_a_role_of_the_one_dojo_binary() {
+    let file = support::compose_file();
+    for (name, service) in compose::services(&file) {
+        if service.image.as_deref() != Some("tracing-dojo:local") {
+            continue;
+        }
+        let args = compose::command(service);
+        let role_ok = match args.first().map(String::as_str) {
+            Some("service") => args.get(1).map(String::as_str) == Some(name),
+            Some("loadgen") => name == "loadgen",
+            Some("serve") => name == "dojo",
+            _ => false,
+        };
+        assert!(role_ok, "{name}: command {args:?} does not run its role");
+    }
+}
+
+#[test]
+fn every_third_party_image_is_pinned_to_a_version() {
+    let file = support::compose_file();
+    for (name, service) in compose::services(&file) {
+        let image = service.image.as_deref().unwrap_or("");
+        let tag = image.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
+        assert!(
+            !tag.is_empty() && tag != "latest",
+            "{name}: image {image:?} is not pinned"
+        );
+    }
+}
+
+#[test]
+fn every_long_running_service_with_a_shell_has_a_healthcheck() {
+    // The collector and Tempo images have no shell or HTTP client, so their health is checked
+    // from the host (compose/README.md); tempo-init and loadgen serve nothing.
+    let without_shell = ["otel-collector", "tempo", "tempo-init", "loadgen"];
+    let file = support::compose_file();
+    for (name, service) in compose::services(&file) {
+        if without_shell.contains(&name) {
+            continue;
+        }
+        assert!(
+            compose::healthcheck(service).is_some(),
+            "{name} has no healthcheck"
+        );
+    }
+}
+
+#[test]
+fn published_ports_listen_on_localhost_only() {
+    let file = support::compose_file();
+    for (name, service) in compose::services(&file) {
+        for published in compose::published(service) {
+            assert_eq!(
+                published.host_ip.as_deref(),
+                Some("127.0.0.1"),
+                "{name}: {published:?} would be reachable from the network"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_dependency_names_a_service_that_exists() {
+    let file = support::compose_file();
+    let names: Vec<&str> = compose::services(&file).map(|(name, _)| name).collect();
+    for (name, service) in compose::services(&file) {
+        let dependencies: Vec<String> = match &service.depends_on {
+            DependsOnOptions::Simple(list) => list.clone(),
+            DependsOnOptions::Conditional(map) => map.keys().cloned().collect(),
+        };
+        for dependency in dependencies {
+            assert!(
+                names.contains(&dependency.as_str()),
+                "{name} depends on unknown {dependency}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_file_mounted_from_the_repository_exists() {
+    let file = support::compose_file();
+    for (name, service) in compose::services(&file) {
+        for volume in &service.volumes {
+            let docker_compose_types::Volumes::Simple(spec) = volume else {
+                continue;
+            };
+            let source = spec.split(':').next().unwrap_or("");
+            if let Some(relative) = source.strip_prefix("./") {
+                let path = repo::path("compose").join(relative);
+                assert!(
+                    path.exists(),
+                    "{name} mounts {source}, which does not exist"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn prometheus_accepts_remote_write_from_tempo() {
+    let file = support::compose_file();
+    let prometheus = compose::services(&file)
+        .find(|(name, _)| *name == "prometheus")
+        .map(|(_, service)| compose::command(service))
+        .expect("a prometheus service");
+    assert!(
+        prometheus
+            .iter()
+            .any(|arg| arg == "--web.enable-remote-write-receiver"),
+        "{prometheus:?}"
+    );
+}
+
+#[test]
+fn grafana_datasources_link_only_to_provisioned_datasources_with_streaming_off() {
+    for file in support::DATASOURCE_FILES {
+        let datasources = grafana::parse_datasources(&support::read(file), file)
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(datasources.problems(), Vec::<String>::new(), "{file}");
+        let kinds: Vec<&str> = datasources
+            .datasources
+            .iter()
+            .map(|d| d.kind.as_str())
+            .collect();
+        assert!(
+            kinds.contains(&"tempo") && kinds.contains(&"prometheus"),
+            "{file}: {kinds:?}"
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_uses_only_provisioned_datasources_and_is_the_same_in_compose_and_k8s() {
+    let compose_path = "compose/grafana/dashboards/tracing-dojo-overview.json";
+    let k8s_path = "k8s/base/observability/grafana/tracing-dojo-overview.json";
+    let text = support::read(compose_path);
+    assert_eq!(
+        text,
+        support::read(k8s_path),
+        "{k8s_path} must be a copy of {compose_path}"
+    );
+    let dashboard = grafana::parse_dashboard(&text, compose_path).unwrap_or_else(|e| panic!("{e}"));
+    let used = grafana::dashboard_datasource_uids(&dashboard);
+    for file in support::DATASOURCE_FILES {
+        let datasources = grafana::parse_datasources(&support::read(file), file)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let defined = datasources.uids();
+        for uid in &used {
+            assert!(
+                defined.contains(uid.as_str()),
+                "the dashboard uses {uid}, which {file} lacks"
+            );
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The deployment files, checked without Docker or a cluster: each module is one file family.
+//! Run with `cargo nextest run -p dojo-deploy-tests`.
+
+mod agreement;
+mod collector;
+mod compose;
+mod dockerfile;
+mod kubernetes;
+mod kustomize;
+mod support;
+mod tempo;
+mod workshop;
