@@ -46,7 +46,8 @@ fn parse_hex_id<const N: usize>(text: &str) -> Result<[u8; N], IdError> {
     let padded = format!("{text:0>width$}", width = N * 2);
     let mut out = [0u8; N];
     for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&padded[i * 2..i * 2 + 2], 16).map_err(|_| IdError::NotHex('?'))?;
+        *byte =
+            u8::from_str_radix(&padded[i * 2..i * 2 + 2], 16).map_err(|_| IdError::NotHex('?'))?;
     }
     Ok(out)
 }
@@ -61,7 +62,11 @@ impl TraceId {
     pub fn to_trimmed_hex(&self) -> String {
         let full = self.to_string();
         let trimmed = full.trim_start_matches('0');
-        if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }
+        if trimmed.is_empty() {
+            "0".to_string()
+        } else {
+            trimmed.to_string()
+        }
     }
 }
 
@@ -141,7 +146,10 @@ pub type Attributes = Vec<KeyValue>;
 
 /// Looks up one attribute by key.
 pub fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attributes.iter().find(|kv| &*kv.key == key).map(|kv| &kv.value)
+    attributes
+        .iter()
+        .find(|kv| &*kv.key == key)
+        .map(|kv| &kv.value)
 }
 
 /// The OTLP span kind.
@@ -247,12 +255,20 @@ impl Trace {
 
     /// The earliest start of any span.
     pub fn start_unix_nanos(&self) -> u64 {
-        self.spans.iter().map(|s| s.start_unix_nanos).min().unwrap_or(0)
+        self.spans
+            .iter()
+            .map(|s| s.start_unix_nanos)
+            .min()
+            .unwrap_or(0)
     }
 
     /// The latest end of any span.
     pub fn end_unix_nanos(&self) -> u64 {
-        self.spans.iter().map(|s| s.end_unix_nanos).max().unwrap_or(0)
+        self.spans
+            .iter()
+            .map(|s| s.end_unix_nanos)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -267,7 +283,10 @@ mod tests {
         assert_eq!(full.to_trimmed_hex(), "abcdef");
         assert_eq!(full.to_string(), "00000000000000000000000000abcdef");
         assert_eq!(TraceId::from_hex("xyz"), Err(IdError::NotHex('x')));
-        assert!(matches!(TraceId::from_hex(&"1".repeat(33)), Err(IdError::TooLong { .. })));
+        assert!(matches!(
+            TraceId::from_hex(&"1".repeat(33)),
+            Err(IdError::TooLong { .. })
+        ));
         assert_eq!(TraceId::from_hex(""), Err(IdError::Empty));
     }
 }

@@ -1,0 +1,5 @@
+//! The engine's specification as tests: Tempo's corpus (`conformance`), teaching errors
+//! (`errors`), evaluation semantics over hand-built traces (`evaluation`), search shaping
+//! (`searching`).
+
+mod conformance;
