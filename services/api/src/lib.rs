@@ -1,1 +1,137 @@
-//! The shop's business tier: catalogue, carts and orders in the database, payments at checkout.
+//! The shop's business tier: catalogue, carts and orders in the database, payments at
+//! checkout.
+//!
+//! Start at [`serve`]: it opens and migrates the database ([`db`]), applies the start-up
+//! fault scenario, and serves [`router`]. Routes live in [`routes`], one module per
+//! resource; the one error type is [`error::ApiError`]. Faults that bite in every route
+//! (intermittent latency, an error rate, holding connections) are applied by
+//! [`AppState::before`] and [`AppState::connection`].
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod payments;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::{get, post};
+use dojo_faults::{FaultId, Faults, Service};
+use dojo_telemetry::propagation::Caller;
+
+pub use config::Config;
+
+use crate::db::{Conn, Db};
+use crate::error::{ApiError, from_acquire};
+use crate::payments::PaymentsClient;
+
+/// What every handler shares; cheap handles only.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub faults: Faults,
+    pub payments: PaymentsClient,
+}
+
+impl AppState {
+    /// Faults that hit a request before it does any work: `intermittent_latency` (a stall
+    /// with no child span to blame) and `error_rate` (when `route` is the chosen one).
+    pub async fn before(&self, caller: &Caller, route: &'static str) -> Result<(), ApiError> {
+        let learner = caller.learner_id.as_deref();
+        if let Some(fault) = self.faults.fires(FaultId::IntermittentLatency, learner) {
+            tokio::time::sleep(fault.millis("delay_ms")).await;
+        }
+        let targeted = self
+            .faults
+            .active(FaultId::ErrorRate)
+            .is_some_and(|fault| fault.choice("route") == route);
+        if targeted && self.faults.fires(FaultId::ErrorRate, learner).is_some() {
+            return Err(ApiError::Injected {
+                kind: "InventoryServiceError",
+                message: format!("the inventory check for {route} failed"),
+            });
+        }
+        Ok(())
+    }
+
+    /// A pooled connection; with `pool_exhaustion` on, the request keeps it busy for a while
+    /// first (a slow transaction), so other requests wait in `db.pool.acquire`.
+    pub async fn connection(&self, caller: &Caller) -> Result<Conn, ApiError> {
+        let conn = self.db.acquire().await.map_err(from_acquire)?;
+        if let Some(fault) = self
+            .faults
+            .fires(FaultId::PoolExhaustion, caller.learner_id.as_deref())
+        {
+            tokio::time::sleep(fault.millis("hold_ms")).await;
+        }
+        Ok(conn)
+    }
+}
+
+/// All routes: the traced shop routes, then `/health` and the admin API outside the trace
+/// layer.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let traced = Router::new()
+        .route("/catalogue", get(routes::catalogue::list))
+        .route("/products/{id}", get(routes::catalogue::show))
+        .route("/carts", post(routes::carts::create))
+        .route("/carts/{id}", get(routes::carts::show))
+        .route("/carts/{id}/items", post(routes::carts::add_item))
+        .route("/orders", post(routes::orders::create))
+        .layer(axum::middleware::from_fn(
+            dojo_telemetry::server::trace_requests,
+        ))
+        .with_state(state.clone());
+    traced
+        .merge(dojo_faults::admin::router(
+            state.faults,
+            config.faults.admin_token.clone(),
+        ))
+        .route("/health", get(|| async { "ok" }))
+}
+
+/// Opens the database, applies the scenario and serves on `listener` until `shutdown`.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url, config.pool_size)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the shop database ({})",
+                db_kind(&config.database_url)
+            )
+        })?;
+    let faults = config.faults.start(Service::Api)?;
+    dojo_telemetry::sampling::install_override(Arc::new(faults.clone()));
+    let payments = PaymentsClient::new(
+        config.payments_url.clone(),
+        config.payments_timeout,
+        config.payments_attempts,
+    );
+    let state = AppState {
+        db: db.clone(),
+        faults,
+        payments,
+    };
+    let app = router(state, &config);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    db.close().await;
+    served.context("serving the api")
+}
+
+/// The database kind for messages, without credentials from the URL.
+fn db_kind(url: &str) -> &'static str {
+    if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    }
+}

@@ -48,6 +48,12 @@ pub mod env {
     pub const API_URL: &str = "API_URL";
     /// Where the api tier finds payments.
     pub const PAYMENTS_URL: &str = "PAYMENTS_URL";
+    /// Connections in the api's database pool.
+    pub const DB_POOL_SIZE: &str = "DOJO_DB_POOL_SIZE";
+    /// How long the api waits for one payments attempt, in milliseconds.
+    pub const PAYMENTS_TIMEOUT_MS: &str = "DOJO_PAYMENTS_TIMEOUT_MS";
+    /// Attempts per charge (first try plus retries).
+    pub const PAYMENTS_ATTEMPTS: &str = "DOJO_PAYMENTS_ATTEMPTS";
     /// Where the load generator finds the frontend.
     pub const FRONTEND_URL: &str = "FRONTEND_URL";
     /// Guards each service's fault admin API when set.

@@ -12,11 +12,13 @@
 pub mod activation;
 pub mod admin;
 pub mod catalogue;
+pub mod config;
 pub mod effects;
 pub mod error;
 pub mod registry;
 pub mod scenario;
 
 pub use catalogue::{FaultId, FaultSpec, Service, catalogue};
+pub use config::FaultConfig;
 pub use error::FaultError;
 pub use registry::{ActiveFault, Faults};

@@ -1,1 +1,54 @@
 //! Stands in for an external payments provider whose latency and failures are faults.
+//!
+//! One route, `POST /charge`, validates a card (Luhn check; the test card 4000000000000002 is
+//! always declined, as at real providers) and captures the amount. The `payments_slow` and
+//! `payments_failing` faults make it slow, hang or fail, so the api tier's timeout and
+//! retries show up in traces. The card number never reaches a span or a log line.
+
+mod charge;
+pub mod config;
+
+use std::future::Future;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::{get, post};
+use dojo_faults::{Faults, Service};
+
+pub use config::Config;
+
+/// What handlers share: the fault toggles.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub faults: Faults,
+}
+
+/// All routes: the traced shop route, then `/health` and the admin API outside the trace layer.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let traced = Router::new()
+        .route("/charge", post(charge::charge))
+        .layer(axum::middleware::from_fn(
+            dojo_telemetry::server::trace_requests,
+        ))
+        .with_state(state.clone());
+    traced
+        .merge(dojo_faults::admin::router(
+            state.faults,
+            config.faults.admin_token.clone(),
+        ))
+        .route("/health", get(|| async { "ok" }))
+}
+
+/// Serves on `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let faults = config.faults.start(Service::Payments)?;
+    let app = router(AppState { faults }, &config);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving payments")
+}

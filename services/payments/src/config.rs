@@ -1,0 +1,24 @@
+//! The payments service's configuration, from defaults then environment variables.
+
+use dojo_faults::FaultConfig;
+
+/// Everything payments needs to start.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Admin token and start-up scenario.
+    pub faults: FaultConfig,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Config {
+        Config::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from any source of variables.
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Config {
+        Config {
+            faults: FaultConfig::from_lookup(lookup),
+        }
+    }
+}
