@@ -15,7 +15,10 @@ pub mod duration;
 pub mod metrics;
 pub mod otlp;
 pub mod pipeline;
+pub mod serve;
 pub mod storage;
+pub mod tempo_api;
 
 pub use config::{ConfigError, Limits, StoreConfig};
+pub use serve::{ServeError, StoreAddrs, StoreListeners, serve};
 pub use storage::{IngestError, IngestOutcome, Store, TenantId, TenantStatus};

@@ -50,7 +50,7 @@ impl Default for MetricsConfig {
 }
 
 /// One tenant's generated metrics.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TenantMetrics {
     pub span_metrics: SpanMetrics,
     pub service_graph: ServiceGraph,

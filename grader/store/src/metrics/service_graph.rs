@@ -52,14 +52,14 @@ struct Half {
     exemplar: Exemplar,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum PendingHalf {
     Client(Half),
     Server(Half),
 }
 
 /// One tenant's service graph.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ServiceGraph {
     bounds: Vec<f64>,
     wait: std::time::Duration,

@@ -71,7 +71,7 @@ pub struct SpanSeries {
 }
 
 /// All span-metric series of a tenant.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SpanMetrics {
     bounds: Vec<f64>,
     max_series: usize,

@@ -1,0 +1,154 @@
+//! Trace by id: `/api/traces/{id}` (a bare trace) and `/api/v2/traces/{id}` (wrapped, with
+//! metrics), in Tempo's JSON or, when `Accept: application/protobuf`, in protobuf (Grafana's
+//! own path).
+//!
+//! Ids are read as Tempo reads them: any case, leading zeros optional.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use dojo_traceql::model::{Trace, TraceId};
+use opentelemetry_proto::tonic::trace::v1::TracesData;
+use prost::Message;
+use serde_json::json;
+
+use super::error::{ApiError, blocking};
+use super::filter::trim_trace;
+use super::params::{Params, Tenant};
+use crate::otlp::encode::{resource_spans, resource_spans_json};
+use crate::storage::Store;
+
+pub fn router() -> Router<Store> {
+    Router::new()
+        .route("/api/traces/{id}", get(v1))
+        .route("/api/v2/traces/{id}", get(v2))
+}
+
+/// Whether the client asked for protobuf.
+pub fn wants_protobuf(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|a| a.trim().starts_with("application/protobuf"))
+        })
+}
+
+/// `tempopb.TraceByIDResponse`: field 1 is the trace (wire-compatible with `TracesData`).
+#[derive(Clone, PartialEq, prost::Message)]
+struct TraceByIdResponse {
+    #[prost(message, optional, tag = "1")]
+    trace: Option<TracesData>,
+    #[prost(message, optional, tag = "2")]
+    metrics: Option<TraceByIdMetrics>,
+    #[prost(int32, tag = "3")]
+    status: i32,
+    #[prost(string, tag = "4")]
+    message: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TraceByIdMetrics {
+    #[prost(uint64, tag = "1")]
+    inspected_bytes: u64,
+}
+
+/// Parses an id as Tempo does, with Tempo's kind of message.
+pub fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
+    TraceId::from_hex(text)
+        .map_err(|e| ApiError::bad_request(format!("invalid trace id {text:?}: {e}")))
+}
+
+fn find(store: &Store, tenant: &Tenant, id: &str, params: &Params) -> Result<Trace, ApiError> {
+    let trace_id = parse_trace_id(id)?;
+    let range = params.seconds_range()?;
+    let trace = store
+        .trace_by_id(&tenant.0, &trace_id)
+        .ok_or(ApiError::TraceNotFound)?;
+    if let Some(range) = range
+        && !range.overlaps(&trace)
+    {
+        return Err(ApiError::TraceNotFound);
+    }
+    Ok((*trace).clone())
+}
+
+async fn v1(
+    State(store): State<Store>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let protobuf = wants_protobuf(&headers);
+    blocking(move || {
+        let trace = find(&store, &tenant, &id, &params)?;
+        let batches = resource_spans(&trace);
+        Ok(if protobuf {
+            let body = TracesData {
+                resource_spans: batches,
+            }
+            .encode_to_vec();
+            ([(header::CONTENT_TYPE, "application/protobuf")], body).into_response()
+        } else {
+            axum::Json(json!({"resourceSpans": resource_spans_json(&batches)})).into_response()
+        })
+    })
+    .await
+}
+
+async fn v2(
+    State(store): State<Store>,
+    tenant: Tenant,
+    Path(id): Path<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let protobuf = wants_protobuf(&headers);
+    blocking(move || {
+        let mut trace = find(&store, &tenant, &id, &params)?;
+        let inspected_bytes: u64 = trace.spans.iter().map(crate::storage::size::span).sum();
+        let filtered = match params.get("q") {
+            Some(q) => {
+                let before = trace.spans.len();
+                trace = trim_trace(q, &trace)?;
+                trace.spans.len() < before
+            }
+            None => false,
+        };
+        let batches = resource_spans(&trace);
+        let message = if filtered {
+            "the trace was filtered by the query in q".to_string()
+        } else {
+            String::new()
+        };
+        Ok(if protobuf {
+            let body = TraceByIdResponse {
+                trace: Some(TracesData {
+                    resource_spans: batches,
+                }),
+                metrics: Some(TraceByIdMetrics { inspected_bytes }),
+                // PartialStatus: COMPLETE = 0, PARTIAL = 1.
+                status: i32::from(filtered),
+                message,
+            }
+            .encode_to_vec();
+            ([(header::CONTENT_TYPE, "application/protobuf")], body).into_response()
+        } else {
+            let mut body = json!({
+                "trace": {"resourceSpans": resource_spans_json(&batches)},
+                "metrics": {"inspectedBytes": inspected_bytes.to_string()},
+            });
+            if filtered {
+                body["status"] = json!("PARTIAL");
+                body["message"] = json!(message);
+            }
+            axum::Json(body).into_response()
+        })
+    })
+    .await
+}
