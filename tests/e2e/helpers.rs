@@ -1,0 +1,174 @@
+//! Starting `dojo up` on free ports and talking to what it started.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The ports one lab runs on, all picked free for this test.
+#[derive(Debug, Clone, Copy)]
+pub struct LabPorts {
+    pub dojo: u16,
+    pub frontend: u16,
+    pub api: u16,
+    pub payments: u16,
+    pub tempo: u16,
+    pub otlp_grpc: u16,
+    pub otlp_http: u16,
+}
+
+impl LabPorts {
+    /// Seven distinct ports nobody is listening on right now.
+    pub fn free() -> LabPorts {
+        // Hold all seven listeners at once so the OS cannot hand out the same port twice.
+        let listeners: Vec<TcpListener> = (0..7)
+            .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding a free port"))
+            .collect();
+        let port = |i: usize| listeners[i].local_addr().expect("a bound port").port();
+        LabPorts {
+            dojo: port(0),
+            frontend: port(1),
+            api: port(2),
+            payments: port(3),
+            tempo: port(4),
+            otlp_grpc: port(5),
+            otlp_http: port(6),
+        }
+    }
+}
+
+/// A running `dojo up`; killed (with its children, which notice their parent's pipes close)
+/// when dropped.
+pub struct Lab {
+    pub ports: LabPorts,
+    pub child: Child,
+    /// Everything `dojo up` printed so far, stdout and stderr interleaved.
+    pub output: Arc<Mutex<Vec<String>>>,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Lab {
+    /// Starts `dojo up` with the extra flags and waits until it says the lab is up.
+    pub async fn start(extra: &[&str]) -> Lab {
+        let ports = LabPorts::free();
+        let data_dir = std::env::temp_dir().join(format!("dojo-e2e-{}-{}", std::process::id(), ports.dojo));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dojo"));
+        command
+            .arg("up")
+            .args(["--port", &ports.dojo.to_string()])
+            .args(["--frontend-port", &ports.frontend.to_string()])
+            .args(["--api-port", &ports.api.to_string()])
+            .args(["--payments-port", &ports.payments.to_string()])
+            .args(["--tempo-port", &ports.tempo.to_string()])
+            .args(["--otlp-grpc-port", &ports.otlp_grpc.to_string()])
+            .args(["--otlp-http-port", &ports.otlp_http.to_string()])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("starting dojo up");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = Arc::clone(&output);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
+        let lab = Lab {
+            ports,
+            child,
+            output,
+            data_dir,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client"),
+        };
+        lab.wait_for_output("The lab is up", Duration::from_secs(180)).await;
+        lab
+    }
+
+    /// Waits until a line containing `needle` has been printed; fails with all output if not.
+    pub async fn wait_for_output(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.output.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "dojo up did not print {needle:?} within {timeout:?}; it printed:\n{}",
+                    self.output.lock().unwrap().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn url(&self, port: u16, path: &str) -> String {
+        format!("http://127.0.0.1:{port}{path}")
+    }
+
+    /// GETs a URL and returns the status and body.
+    pub async fn get(&self, url: &str) -> (u16, String) {
+        let response = self.http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Polls `check` every half second until it returns `Some`, or fails after `timeout`.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{what}: not seen within {timeout:?}. dojo up printed:\n{}",
+                    self.output.lock().unwrap().join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Sends SIGTERM to `dojo up` and waits for it to exit.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("dojo up is running") as i32;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
+            .expect("signalling dojo up");
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("dojo up stops within 30 s of SIGTERM")
+            .expect("waiting for dojo up");
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        status
+    }
+}
+
+/// True when something accepts connections on the port.
+pub fn is_listening(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
+}
