@@ -3,3 +3,5 @@
 //! (`searching`).
 
 mod conformance;
+mod evaluation;
+mod fixtures;
