@@ -598,6 +598,12 @@ impl<'s> Parser<'s> {
                         let (_, col) = Error::parse(open.clone(), "").line_col(self.src);
                         err.with_hint(format!("every `{{` needs a matching `}}`: the one at col {col} is not closed"))
                     }
+                    Tok::Ident(unit)
+                        if matches!(self.prev_tok(), Some(Tok::Int(_) | Tok::Float(_)))
+                            && crate::lexer::parse_duration(&format!("1{unit}")).is_some() =>
+                    {
+                        err.with_hint(format!("write a duration without a space between number and unit, e.g. `100{unit}`"))
+                    }
                     Tok::Attr(..) | Tok::Ident(_) | Tok::Scoped(..) => {
                         err.with_hint("join two conditions with `&&` (both) or `||` (either): `{ .a = 1 && .b = 2 }`")
                     }

@@ -3,5 +3,6 @@
 //! (`searching`).
 
 mod conformance;
+mod errors;
 mod evaluation;
 mod fixtures;
