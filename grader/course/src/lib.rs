@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod content;
+pub mod engine;
 pub mod error;
 pub mod markdown;
 pub mod pictures;

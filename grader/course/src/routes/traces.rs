@@ -7,11 +7,12 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Router, routing::get};
-use dojo_traceql::model::{Attributes, SpanId, SpanKind, StatusCode, TraceId, Value};
+use dojo_traceql::model::{Attributes, SpanId, SpanKind, StatusCode, TraceId};
 use serde::Deserialize;
 
 use super::layout::Layout;
 use crate::backend::LogEntry;
+use crate::engine::value_text;
 use crate::error::CourseError;
 use crate::pictures::{format_duration, waterfall};
 use crate::session::Visitor;
@@ -177,18 +178,4 @@ fn pairs(attributes: &Attributes) -> Vec<(String, String)> {
         .iter()
         .map(|kv| (kv.key.to_string(), value_text(&kv.value)))
         .collect()
-}
-
-/// An attribute value as text: strings bare, arrays bracketed.
-pub(crate) fn value_text(value: &Value) -> String {
-    match value {
-        Value::Str(s) => s.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(value_text).collect::<Vec<_>>().join(", ")
-        ),
-    }
 }

@@ -1,0 +1,1 @@
+//! Browser tests (written next).

@@ -1,0 +1,107 @@
+//! The instructor's pages: closed without the token; progress table, faults, reset.
+
+use crate::support::TestApp;
+use crate::support::classroom::REFERENCE;
+
+#[tokio::test]
+async fn the_instructor_pages_refuse_without_the_token() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    let page = client.get("/instructor").await;
+    assert_eq!(page.status, 403);
+    assert!(!page.body.contains("progress-table"));
+    let csrf = page.csrf();
+    let wrong = client
+        .post("/instructor/login", &[("csrf", &csrf), ("token", "guess")])
+        .await;
+    assert_eq!(wrong.status, 403);
+    assert!(wrong.body.contains("That token is not right."));
+    let toggle = client
+        .post(
+            "/instructor/faults",
+            &[
+                ("csrf", &csrf),
+                ("fault", "slow-query"),
+                ("enabled", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(toggle.status, 403);
+    assert!(
+        !app.faults.is_on("slow-query"),
+        "the fault was not switched"
+    );
+}
+
+#[tokio::test]
+async fn the_progress_table_follows_the_learners() {
+    let app = TestApp::spawn().await;
+    let mut teacher = app.client();
+    assert_eq!(teacher.instructor().await.status, 303);
+    let page = teacher.get("/instructor").await;
+    assert!(page.body.contains("No learner has joined yet."));
+
+    let mut ada = app.client();
+    ada.join("Ada").await;
+    let csrf = ada.get("/labs/traceql-querying").await.csrf();
+    ada.post(
+        "/labs/traceql-querying/failed-checkouts/submit",
+        &[("csrf", &csrf), ("query", REFERENCE)],
+    )
+    .await;
+
+    let page = teacher.get("/instructor").await;
+    assert!(
+        page.body.contains("<th scope=\"row\">Ada</th>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("class=\"pass\""), "Ada's pass shows");
+}
+
+#[tokio::test]
+async fn the_instructor_toggles_faults_and_resets_a_learner() {
+    let app = TestApp::spawn().await;
+    let mut ada = app.client();
+    ada.join("Ada").await;
+    let csrf = ada.get("/labs/traceql-querying").await.csrf();
+    ada.post(
+        "/labs/traceql-querying/failed-checkouts/submit",
+        &[("csrf", &csrf), ("query", REFERENCE)],
+    )
+    .await;
+
+    let mut teacher = app.client();
+    teacher.instructor().await;
+    let csrf = teacher.get("/instructor").await.csrf();
+    let page = teacher
+        .post(
+            "/instructor/faults",
+            &[
+                ("csrf", &csrf),
+                ("fault", "slow-query"),
+                ("enabled", "true"),
+            ],
+        )
+        .await;
+    assert!(
+        page.body.contains("Fault slow-query is now on."),
+        "{}",
+        page.body
+    );
+    assert!(app.faults.is_on("slow-query"));
+
+    let page = teacher
+        .post(
+            "/instructor/reset",
+            &[("csrf", &csrf), ("learner", "learner-1")],
+        )
+        .await;
+    assert!(
+        page.body.contains("Learner learner-1 was reset."),
+        "{}",
+        page.body
+    );
+    let lab = ada.get("/labs/traceql-querying").await;
+    assert!(lab.body.contains("0 of 1 exercises passed."));
+}

@@ -1,0 +1,226 @@
+//! Lab pages: joining, submitting each kind of answer, feedback, hints, own attempts only.
+
+use crate::support::classroom::REFERENCE;
+use crate::support::shelf::SLOW;
+use crate::support::{Options, TestApp};
+
+#[tokio::test]
+async fn a_visitor_sees_the_lab_but_must_join_to_submit() {
+    let app = TestApp::spawn().await;
+    let page = app.client().get("/labs/traceql-querying").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("payments fails now and then."),
+        "the fault scenario is shown"
+    );
+    assert!(
+        page.body.contains("href=\"/learn/labs/traceql-querying\""),
+        "links to its instructions"
+    );
+    assert!(!page.body.contains("/submit\""), "no form before joining");
+}
+
+#[tokio::test]
+async fn a_wrong_then_a_right_traceql_answer_changes_the_feedback() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    assert_eq!(client.join("Ada").await.status, 303);
+    let csrf = client.get("/labs/traceql-querying").await.csrf();
+
+    let wrong = client
+        .post(
+            "/labs/traceql-querying/failed-checkouts/submit",
+            &[
+                ("csrf", &csrf),
+                ("query", r#"{ resource.service.name = "payments" }"#),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 200);
+    assert!(
+        wrong.body.contains("class=\"feedback fail\""),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong.body.contains("It includes"),
+        "names what was wrongly included"
+    );
+
+    let right = client
+        .post(
+            "/labs/traceql-querying/failed-checkouts/submit",
+            &[("csrf", &csrf), ("query", REFERENCE)],
+        )
+        .await;
+    assert!(
+        right.body.contains("class=\"feedback pass\""),
+        "{}",
+        right.body
+    );
+    assert!(right.body.contains("1 of 1 exercises passed."));
+    assert!(right.body.contains("Your attempts (2)"));
+}
+
+#[tokio::test]
+async fn a_syntax_error_in_an_answer_points_at_the_column() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Ada").await;
+    let csrf = client.get("/labs/traceql-querying").await.csrf();
+    let page = client
+        .post(
+            "/labs/traceql-querying/failed-checkouts/submit",
+            &[("csrf", &csrf), ("query", "{ status = 'error' }")],
+        )
+        .await;
+    assert!(
+        page.body.contains("Your query does not parse."),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<pre>{ status = &#39;error&#39; }\n"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn hints_are_revealed_one_at_a_time() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Ada").await;
+    let csrf = client.get("/labs/traceql-querying").await.csrf();
+    let page = client
+        .post(
+            "/labs/traceql-querying/failed-checkouts/hint",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(page.body.contains("Hint 1:"), "{}", page.body);
+    assert!(page.body.contains("Show hint 2 of 2"));
+    let page = client
+        .post(
+            "/labs/traceql-querying/failed-checkouts/hint",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(page.body.contains("Hint 2:"));
+    assert!(!page.body.contains("Show hint"), "no more hints to show");
+}
+
+#[tokio::test]
+async fn a_root_cause_report_is_graded_and_its_markdown_is_sanitized() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Grace").await;
+    let csrf = client.get("/labs/intermittent-slowness").await.csrf();
+    let slow = SLOW.to_string();
+    let page = client
+        .post(
+            "/labs/intermittent-slowness/report/submit",
+            &[
+                ("csrf", &csrf),
+                ("service", "api"),
+                ("operation", "SELECT products"),
+                ("fault_kind", "slow query"),
+                ("trace_ids", &slow),
+                ("explanation", "The **SELECT** takes 1.4 s. <img src=x onerror=alert(1)> <script>alert(2)</script>"),
+            ],
+        )
+        .await;
+    assert!(
+        page.body.contains("class=\"feedback pass\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<strong>SELECT</strong>"),
+        "markdown is rendered"
+    );
+    assert!(
+        !page.body.contains("<img"),
+        "raw HTML is not passed through"
+    );
+    assert!(
+        !page.body.contains("<script>alert(2)"),
+        "scripts are stripped"
+    );
+}
+
+#[tokio::test]
+async fn the_quiz_takes_one_choice_per_question() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Alan").await;
+    let csrf = client.get("/labs/quiz").await.csrf();
+    let page = client
+        .post("/labs/quiz/quiz/submit", &[("csrf", &csrf), ("q.q1", "1")])
+        .await;
+    assert!(
+        page.body.contains("class=\"feedback pass\""),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn a_learner_sees_only_their_own_attempts() {
+    let app = TestApp::spawn().await;
+    let mut ada = app.client();
+    ada.join("Ada").await;
+    let csrf = ada.get("/labs/traceql-querying").await.csrf();
+    ada.post(
+        "/labs/traceql-querying/failed-checkouts/submit",
+        &[
+            ("csrf", &csrf),
+            ("query", "{ name = \"ada-secret-query\" }"),
+        ],
+    )
+    .await;
+
+    let mut bob = app.client();
+    bob.join("Bob").await;
+    let page = bob.get("/labs/traceql-querying").await;
+    assert!(
+        !page.body.contains("ada-secret-query"),
+        "Bob must not see Ada's answer"
+    );
+    assert!(!page.body.contains("Your attempts"));
+}
+
+#[tokio::test]
+async fn with_a_workshop_code_joining_needs_the_code() {
+    let app = TestApp::spawn_with(Options {
+        workshop_code: Some("TRACE-42".into()),
+    })
+    .await;
+    let mut client = app.client();
+    let form = client.get("/join").await;
+    assert!(form.body.contains("Workshop code"));
+    let csrf = form.csrf();
+    let refused = client
+        .post(
+            "/join",
+            &[("csrf", &csrf), ("name", "Eve"), ("code", "guess")],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("That workshop code is not right."));
+    let joined = client
+        .post(
+            "/join",
+            &[("csrf", &csrf), ("name", "Eve"), ("code", "TRACE-42")],
+        )
+        .await;
+    assert_eq!(joined.status, 303);
+}
+
+#[tokio::test]
+async fn a_blank_name_is_refused_kindly() {
+    let app = TestApp::spawn().await;
+    let page = app.client().join("   ").await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Please give a name"));
+}

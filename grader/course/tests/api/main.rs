@@ -1,0 +1,11 @@
+//! The course's integration tests: each starts the real course server on port 0 with
+//! in-memory lab parts (see `support`) and talks to it over HTTP like a browser would, or
+//! through a real headless Chromium (`browser`).
+
+mod browser;
+mod instructor;
+mod labs;
+mod lessons;
+mod security;
+mod support;
+mod traces;

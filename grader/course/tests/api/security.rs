@@ -1,0 +1,74 @@
+//! Every form refuses a request without the session's CSRF token; the session cookie is
+//! HttpOnly; learner and lab text is escaped.
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn every_form_refuses_a_missing_or_wrong_csrf_token() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Ada").await;
+    client.instructor().await;
+    let forms = [
+        "/join",
+        "/leave",
+        "/labs/traceql-querying/failed-checkouts/submit",
+        "/labs/traceql-querying/failed-checkouts/hint",
+        "/instructor/login",
+        "/instructor/faults",
+        "/instructor/reset",
+    ];
+    for path in forms {
+        for token in ["", "0123456789abcdef0123456789abcdef"] {
+            let page = client
+                .post(
+                    path,
+                    &[
+                        ("csrf", token),
+                        ("name", "x"),
+                        ("query", "{ }"),
+                        ("fault", "slow-query"),
+                        ("enabled", "true"),
+                        ("learner", "learner-1"),
+                        ("token", "t"),
+                    ],
+                )
+                .await;
+            assert_eq!(page.status, 403, "{path} accepted the token {token:?}");
+        }
+    }
+    assert!(!app.faults.is_on("slow-query"));
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site() {
+    let app = TestApp::spawn().await;
+    let response = reqwest::get(app.url("/learn/index"))
+        .await
+        .expect("answers");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(cookie.starts_with("dojo_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn names_and_prompts_are_escaped() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("<b>Mallory</b>").await;
+    let page = client.get("/labs/traceql-querying").await;
+    assert!(page.body.contains("Mallory"), "{}", page.body);
+    assert!(!page.body.contains("<b>Mallory"), "the name is escaped");
+    assert!(
+        !page.body.contains("<script>alert('x')"),
+        "the lab prompt's script is removed"
+    );
+}

@@ -1,0 +1,268 @@
+//! Test harness: `TestApp::spawn` starts the course on port 0 with the repository's lessons,
+//! a shelf of hand-built traces, a classroom grader and a log book; `Client` is a tiny
+//! cookie-keeping HTTP client that reads CSRF tokens out of forms like a browser would.
+
+pub mod classroom;
+pub mod shelf;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use dojo_course::backend::{FaultControl, FaultError, FaultState, LogEntry, LogSource};
+use dojo_course::content::Course;
+use dojo_course::markdown::highlight::form_urlencode;
+use dojo_course::{CourseSettings, CourseState, Secret};
+use dojo_traceql::model::TraceId;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, SET_COOKIE};
+
+pub use classroom::Classroom;
+pub use shelf::Shelf;
+
+/// The instructor token the test app is started with.
+pub const INSTRUCTOR_TOKEN: &str = "test-instructor-token-0123456789";
+
+pub fn content_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../content")
+}
+
+/// A running course server.
+#[allow(dead_code)] // each test binary module uses a different subset
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub shelf: Arc<Shelf>,
+    pub classroom: Arc<Classroom>,
+    pub faults: Arc<Switchboard>,
+}
+
+/// Options for `TestApp::spawn`.
+#[derive(Default)]
+pub struct Options {
+    pub workshop_code: Option<String>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> TestApp {
+        let course = Course::load(&content_dir()).expect("the repository's content loads");
+        let shelf = Arc::new(Shelf::sample());
+        let classroom = Arc::new(Classroom::new(shelf.clone()));
+        let faults = Arc::new(Switchboard::default());
+        let logs = Arc::new(ShelfLogs);
+        let settings = CourseSettings {
+            instructor_token: Some(Secret::new(INSTRUCTOR_TOKEN)),
+            workshop_code: options.workshop_code,
+            ..CourseSettings::default()
+        };
+        let state = CourseState::new(
+            course,
+            shelf.clone(),
+            logs,
+            classroom.clone(),
+            faults.clone(),
+            settings,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let address = listener.local_addr().expect("bound address");
+        tokio::spawn(async move {
+            axum::serve(listener, dojo_course::router(state))
+                .await
+                .expect("the course serves");
+        });
+        TestApp {
+            address,
+            shelf,
+            classroom,
+            faults,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            base: self.url(""),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a reqwest client"),
+            cookie: None,
+        }
+    }
+}
+
+/// A response, read whole.
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of the first `name="csrf"` hidden field.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self
+            .body
+            .find(marker)
+            .map(|i| i + marker.len())
+            .expect("the page has a form with a CSRF token");
+        self.body[start..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// A browser-like client: keeps the session cookie, does not follow redirects.
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+impl Client {
+    async fn read(&mut self, response: reqwest::Response) -> Page {
+        if let Some(set) = response
+            .headers()
+            .get(SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+        {
+            self.cookie = set.split(';').next().map(str::to_string);
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.text().await.expect("a body");
+        Page {
+            status,
+            location,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        let response = request.send().await.expect("GET answers");
+        self.read(response).await
+    }
+
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_urlencode(k), form_urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        let response = request.send().await.expect("POST answers");
+        self.read(response).await
+    }
+
+    /// Joins the class under `name` (fetching the form for its token first).
+    pub async fn join(&mut self, name: &str) -> Page {
+        let csrf = self.get("/join").await.csrf();
+        self.post("/join", &[("csrf", &csrf), ("name", name)]).await
+    }
+
+    /// Signs in as the instructor.
+    pub async fn instructor(&mut self) -> Page {
+        let csrf = self.get("/instructor").await.csrf();
+        self.post(
+            "/instructor/login",
+            &[("csrf", &csrf), ("token", INSTRUCTOR_TOKEN)],
+        )
+        .await
+    }
+}
+
+/// Log lines for the shelf's traces, as `dojo up` would keep them from the services' output.
+pub struct ShelfLogs;
+
+impl LogSource for ShelfLogs {
+    fn logs_for_trace(&self, trace_id: TraceId) -> Vec<LogEntry> {
+        shelf::log_lines()
+            .into_iter()
+            .filter(|(id, _)| *id == trace_id)
+            .map(|(_, line)| line)
+            .collect()
+    }
+}
+
+/// Fault toggles kept in memory, as the services' admin APIs would keep them.
+#[derive(Default)]
+pub struct Switchboard {
+    enabled: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl Switchboard {
+    pub fn is_on(&self, id: &str) -> bool {
+        self.enabled.lock().expect("not poisoned").contains(id)
+    }
+}
+
+const CATALOGUE: &[(&str, &str, &str)] = &[
+    (
+        "slow-query",
+        "api",
+        "one catalogue query sleeps before answering",
+    ),
+    (
+        "payments-errors",
+        "payments",
+        "a share of charges fail with 503",
+    ),
+];
+
+#[async_trait::async_trait]
+impl FaultControl for Switchboard {
+    async fn faults(&self) -> Result<Vec<FaultState>, FaultError> {
+        let enabled = self.enabled.lock().expect("not poisoned");
+        Ok(CATALOGUE
+            .iter()
+            .map(|(id, service, description)| FaultState {
+                id: id.to_string(),
+                service: service.to_string(),
+                description: description.to_string(),
+                enabled: enabled.contains(*id),
+            })
+            .collect())
+    }
+
+    async fn set(&self, id: &str, on: bool) -> Result<(), FaultError> {
+        if !CATALOGUE.iter().any(|(known, _, _)| *known == id) {
+            return Err(FaultError(format!("there is no fault {id:?}")));
+        }
+        let mut enabled = self.enabled.lock().expect("not poisoned");
+        if on {
+            enabled.insert(id.to_string());
+        } else {
+            enabled.remove(id);
+        }
+        Ok(())
+    }
+}
