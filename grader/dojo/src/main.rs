@@ -23,12 +23,15 @@ struct Cli {
 enum Command {
     /// Start the whole lab: the sample services, the trace store, the course and the load generator.
     Up(cmd::up::UpArgs),
+    /// Run only the trace store: OTLP in (4317, 4318), Grafana Tempo's HTTP API out (3200).
+    Store(cmd::store::StoreArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(args) => cmd::up::run(args),
+        Command::Store(args) => cmd::store::run(args),
     };
     match result {
         Ok(code) => code,

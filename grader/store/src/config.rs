@@ -86,6 +86,11 @@ impl StoreConfig {
         Ok(config)
     }
 
+    /// The configuration as YAML, every default written out (what `dojo store --print-config` shows).
+    pub fn to_yaml(&self) -> Result<String, ConfigError> {
+        Ok(serde_yaml::to_string(self)?)
+    }
+
     /// Reads a configuration file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -146,6 +151,12 @@ mod tests {
     fn a_misspelt_key_is_an_error_not_ignored() {
         let error = StoreConfig::from_yaml("limits:\n  max_span: 10\n").unwrap_err();
         assert!(error.to_string().contains("max_span"), "{error}");
+    }
+
+    #[test]
+    fn the_printed_configuration_reads_back_the_same() {
+        let config = StoreConfig::default();
+        assert_eq!(StoreConfig::from_yaml(&config.to_yaml().unwrap()).unwrap(), config);
     }
 
     #[test]

@@ -1,3 +1,4 @@
 //! One module per `dojo` subcommand.
 
+pub mod store;
 pub mod up;
