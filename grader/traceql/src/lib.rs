@@ -13,6 +13,7 @@ pub mod budget;
 pub mod display;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod lexer;
 pub mod model;
 pub mod parser;
