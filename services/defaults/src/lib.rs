@@ -38,6 +38,13 @@ pub mod env {
     /// The Tempo tenant (sent as `X-Scope-OrgID`) that the grader reads traces from; unset means
     /// Tempo's single tenant. The Kubernetes workshop sets one per learner.
     pub const TEMPO_TENANT: &str = "TEMPO_TENANT";
+    /// A bearer token the grader sends to a remote Tempo (or the gateway in front of it).
+    pub const TEMPO_BEARER_TOKEN: &str = "TEMPO_BEARER_TOKEN";
+    /// Basic-auth user and password the grader sends to a remote Tempo.
+    pub const TEMPO_BASIC_AUTH_USER: &str = "TEMPO_BASIC_AUTH_USER";
+    pub const TEMPO_BASIC_AUTH_PASSWORD: &str = "TEMPO_BASIC_AUTH_PASSWORD";
+    /// The learner id `dojo grade` grades as (and sends in `learner.id` baggage).
+    pub const LEARNER: &str = "DOJO_LEARNER";
     pub const TEMPO_OTLP_GRPC_ENDPOINT: &str = "TEMPO_OTLP_GRPC_ENDPOINT";
     pub const TEMPO_OTLP_HTTP_ENDPOINT: &str = "TEMPO_OTLP_HTTP_ENDPOINT";
     pub const TRACE_SAMPLING_PERCENTAGE: &str = "TRACE_SAMPLING_PERCENTAGE";
