@@ -284,6 +284,7 @@ fn span_matches<'a>(
     uses: Uses,
     cx: &'a TraceCtx<'a>,
     i: usize,
+    budget: &mut EvalBudget,
 ) -> Result<bool, Error> {
     let span = &cx.trace.spans[i];
     if !uses.events && !uses.links {
@@ -307,6 +308,7 @@ fn span_matches<'a>(
     } else {
         vec![None]
     };
+    budget.charge((events.len() * links.len()) as u64)?;
     for event in &events {
         for link in &links {
             let sc = SpanCtx {
@@ -427,7 +429,7 @@ fn spanset_expr<'a>(
             let uses = uses_of(&f.expr);
             let mut spans = Vec::new();
             for &i in &input.spans {
-                if span_matches(&f.expr, uses, cx, i)? {
+                if span_matches(&f.expr, uses, cx, i, budget)? {
                     spans.push(i);
                 }
             }

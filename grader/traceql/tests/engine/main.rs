@@ -6,3 +6,4 @@ mod conformance;
 mod errors;
 mod evaluation;
 mod fixtures;
+mod searching;
