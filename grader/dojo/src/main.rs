@@ -23,6 +23,10 @@ struct Cli {
 enum Command {
     /// Start the whole lab: the sample services, the trace store, the course and the load generator.
     Up(cmd::up::UpArgs),
+    /// Run one tier of the sample shop: frontend, api or payments.
+    Service(cmd::service::ServiceArgs),
+    /// Send shoppers' journeys to the frontend, with progress and a latency summary.
+    Loadgen(cmd::loadgen::LoadgenArgs),
     /// Run only the trace store: OTLP in (4317, 4318), Grafana Tempo's HTTP API out (3200).
     Store(cmd::store::StoreArgs),
 }
@@ -31,6 +35,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(args) => cmd::up::run(args),
+        Command::Service(args) => cmd::service::run(args),
+        Command::Loadgen(args) => cmd::loadgen::run(args),
         Command::Store(args) => cmd::store::run(args),
     };
     match result {

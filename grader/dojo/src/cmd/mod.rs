@@ -1,4 +1,6 @@
 //! One module per `dojo` subcommand.
 
 pub mod store;
+pub mod loadgen;
+pub mod service;
 pub mod up;
