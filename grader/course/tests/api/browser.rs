@@ -1,1 +1,339 @@
-//! Browser tests (written next).
+//! The course in a real browser: headless Chromium driven over the WebDriver protocol
+//! (chromedriver, spoken with plain JSON over HTTP) against the real server on port 0. A
+//! learner reads a lesson, runs a console query, opens a waterfall, answers a TraceQL
+//! exercise wrongly then rightly, and the instructor's table follows. A failing step saves a
+//! screenshot under `target/browser-screenshots/`.
+//!
+//! Needs `chromium` and `chromedriver` (Debian: `apt-get install -y chromium chromium-driver`).
+//! Under `CI=true` a missing browser is a failure; elsewhere the test says what is missing and
+//! passes without running.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::support::classroom::REFERENCE;
+use crate::support::shelf::FAILED;
+use crate::support::{INSTRUCTOR_TOKEN, TestApp};
+
+/// The W3C WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a4e2-4e8a1c4e7c2d";
+
+type Step<T> = Result<T, String>;
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// chromedriver, stopped when dropped.
+struct Driver {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    session: String,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Driver {
+    async fn start(chromedriver: &PathBuf, chromium: &PathBuf) -> Step<Driver> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("chromedriver did not start: {e}"))?;
+        let profile = std::env::temp_dir().join(format!(
+            "dojo-course-chromium-{}-{port}",
+            std::process::id()
+        ));
+        let mut driver = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            session: String::new(),
+            profile,
+        };
+        let mut ready = false;
+        for _ in 0..100 {
+            if let Ok(response) = driver
+                .http
+                .get(format!("{}/status", driver.base))
+                .send()
+                .await
+                && response.status().is_success()
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !ready {
+            return Err("chromedriver did not answer within 10 s".into());
+        }
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
+            &format!("--user-data-dir={}", driver.profile.display()),
+        ];
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": args}
+        }}});
+        let value = driver.call("POST", "/session", Some(capabilities)).await?;
+        driver.session = value["sessionId"]
+            .as_str()
+            .ok_or("no session id in chromedriver's answer")?
+            .to_string();
+        driver
+            .command(
+                "POST",
+                "/timeouts",
+                Some(json!({"implicit": 5000, "pageLoad": 20000})),
+            )
+            .await?;
+        Ok(driver)
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Step<Value> {
+        let url = format!("{}{path}", self.base);
+        let request = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self.http.post(url).json(&body.unwrap_or_else(|| json!({}))),
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = response.status();
+        let value: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("{method} {path}: not JSON: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "{method} {path}: {status}: {}",
+                value["value"]["message"]
+            ));
+        }
+        Ok(value["value"].clone())
+    }
+
+    async fn command(&self, method: &str, path: &str, body: Option<Value>) -> Step<Value> {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+            .await
+    }
+
+    async fn open(&self, url: &str) -> Step<()> {
+        self.command("POST", "/url", Some(json!({"url": url})))
+            .await
+            .map(|_| ())
+    }
+
+    async fn find(&self, css: &str) -> Step<String> {
+        let value = self
+            .command(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await
+            .map_err(|e| format!("no element {css}: {e}"))?;
+        // The W3C key, or the first string value for drivers that use another key.
+        value
+            .get(ELEMENT)
+            .or_else(|| value.as_object().and_then(|o| o.values().next()))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("no element id for {css} in {value}"))
+    }
+
+    async fn click(&self, css: &str) -> Step<()> {
+        let id = self.find(css).await?;
+        self.command("POST", &format!("/element/{id}/click"), None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn fill(&self, css: &str, text: &str) -> Step<()> {
+        let id = self.find(css).await?;
+        self.command("POST", &format!("/element/{id}/clear"), None)
+            .await?;
+        self.command(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn text(&self, css: &str) -> Step<String> {
+        let id = self.find(css).await?;
+        let value = self
+            .command("GET", &format!("/element/{id}/text"), None)
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_string())
+    }
+
+    async fn screenshot(&self, name: &str) -> Option<PathBuf> {
+        let value = self.command("GET", "/screenshot", None).await.ok()?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(value.as_str()?)
+            .ok()?;
+        let dir =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
+        std::fs::create_dir_all(&dir).ok()?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).ok()?;
+        Some(path)
+    }
+}
+
+fn expect(condition: bool, what: &str) -> Step<()> {
+    if condition {
+        Ok(())
+    } else {
+        Err(what.to_string())
+    }
+}
+
+/// The learner's and the instructor's journey, step by step.
+async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
+    // Read a lesson and move to the next one.
+    browser.open(&app.url("/learn/tracing/propagation")).await?;
+    let title = browser.text("article.lesson h1").await?;
+    expect(
+        title.contains("Context propagation"),
+        &format!("lesson title was {title:?}"),
+    )?;
+    browser.click("a.next").await?;
+    let title = browser.text("article.lesson h1").await?;
+    expect(
+        title.contains("OpenTelemetry"),
+        &format!("next lesson title was {title:?}"),
+    )?;
+
+    // Run a console query and open a trace from the results.
+    browser.open(&app.url("/console")).await?;
+    browser.fill("#q", "{ status = error }").await?;
+    browser.click("#run").await?;
+    let count = browser.text("#result-count").await?;
+    expect(
+        count.starts_with("1 trace"),
+        &format!("console said {count:?}"),
+    )?;
+    browser.click("a.trace-link").await?;
+    let heading = browser.text("main h1").await?;
+    expect(
+        heading.contains(&FAILED.to_string()),
+        &format!("waterfall heading was {heading:?}"),
+    )?;
+    browser.find("svg.waterfall").await?;
+
+    // Join, then answer wrongly and rightly.
+    browser.open(&app.url("/join")).await?;
+    browser.fill("#name", "Ada Browser").await?;
+    browser.click("#join").await?;
+    let name = browser.text("#learner-name").await?;
+    expect(name == "Ada Browser", &format!("signed in as {name:?}"))?;
+    browser.open(&app.url("/labs/traceql-querying")).await?;
+    browser
+        .fill(
+            "#query-failed-checkouts",
+            r#"{ resource.service.name = "payments" }"#,
+        )
+        .await?;
+    browser.click("#submit-failed-checkouts").await?;
+    let feedback = browser.text("#feedback-failed-checkouts").await?;
+    expect(
+        feedback.contains("Not yet."),
+        &format!("first feedback was {feedback:?}"),
+    )?;
+
+    // The instructor sees the attempt.
+    browser.open(&app.url("/instructor")).await?;
+    browser.fill("#token", INSTRUCTOR_TOKEN).await?;
+    browser.click("#instructor-login").await?;
+    let table = browser.text("#progress-table").await?;
+    expect(
+        table.contains("Ada Browser") && !table.contains('✓'),
+        &format!("table before: {table:?}"),
+    )?;
+
+    browser.open(&app.url("/labs/traceql-querying")).await?;
+    browser.fill("#query-failed-checkouts", REFERENCE).await?;
+    browser.click("#submit-failed-checkouts").await?;
+    let feedback = browser.text("#feedback-failed-checkouts").await?;
+    expect(
+        feedback.contains("Correct!"),
+        &format!("second feedback was {feedback:?}"),
+    )?;
+
+    browser.open(&app.url("/instructor")).await?;
+    let table = browser.text("#progress-table").await?;
+    expect(table.contains('✓'), &format!("table after: {table:?}"))?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_learner_and_an_instructor_use_the_course_in_a_real_browser() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
+    let chromedriver = find_program(&["chromedriver"]);
+    let (Some(chromium), Some(chromedriver)) = (chromium.clone(), chromedriver.clone()) else {
+        let missing = format!(
+            "browser test needs chromium ({}) and chromedriver ({}): apt-get install -y chromium chromium-driver",
+            if chromium.is_some() {
+                "found"
+            } else {
+                "missing"
+            },
+            if chromedriver.is_some() {
+                "found"
+            } else {
+                "missing"
+            },
+        );
+        assert!(!ci, "{missing}");
+        eprintln!("skipped: {missing}");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let browser = match Driver::start(&chromedriver, &chromium).await {
+        Ok(browser) => browser,
+        Err(error) => panic!("the browser did not start: {error}"),
+    };
+    if let Err(error) = journey(&app, &browser).await {
+        let shot = browser.screenshot("learner-and-instructor").await;
+        panic!("{error}\nscreenshot: {shot:?}");
+    }
+    let _ = browser.command("DELETE", "", None).await;
+}

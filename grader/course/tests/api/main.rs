@@ -3,6 +3,7 @@
 //! through a real headless Chromium (`browser`).
 
 mod browser;
+mod content;
 mod instructor;
 mod labs;
 mod lessons;
