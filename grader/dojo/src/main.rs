@@ -29,6 +29,8 @@ enum Command {
     Loadgen(cmd::loadgen::LoadgenArgs),
     /// Run only the trace store: OTLP in (4317, 4318), Grafana Tempo's HTTP API out (3200).
     Store(cmd::store::StoreArgs),
+    /// Grade one submission (a query, a report, a service, quiz answers) and print the feedback.
+    Grade(cmd::grade::GradeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Service(args) => cmd::service::run(args),
         Command::Loadgen(args) => cmd::loadgen::run(args),
         Command::Store(args) => cmd::store::run(args),
+        Command::Grade(args) => cmd::grade::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,11 +6,15 @@
 //! - [`backend`]: where traces come from (the embedded store, or Tempo over HTTP);
 //! - [`check`]: the checks and the feedback they return;
 //! - [`scenario`]: which fault variant each learner gets;
-//! - [`progress`]: learners, attempts and scores in SQLite or PostgreSQL.
+//! - [`progress`]: learners, attempts and scores in SQLite or PostgreSQL;
+//! - [`service`]: all of it behind one handle, [`service::Grader`];
+//! - [`api`]: the JSON HTTP API the course mounts.
 
+pub mod api;
 pub mod backend;
 pub mod check;
 pub mod progress;
 pub mod query;
 pub mod scenario;
+pub mod service;
 pub mod spec;

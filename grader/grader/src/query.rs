@@ -1,8 +1,105 @@
-//! TraceQL as the grader writes it: queries in lab specs are templates with `$learner` and
-//! `$service` placeholders, filled in per learner before they run.
+//! TraceQL as the grader uses it: the one seam to the engine (`dojo_traceql`), and templates.
 //!
-//! Values are escaped for a TraceQL string literal, so a placeholder is always written inside
-//! quotes in a spec: `{ span.learner.id = "$learner" }`.
+//! Queries in lab specs are templates with `$learner` and `$service` placeholders, filled in
+//! per learner before they run. Values are escaped for a TraceQL string literal, so a
+//! placeholder is always written inside quotes in a spec: `{ span.learner.id = "$learner" }`.
+
+use dojo_traceql::EvalBudget;
+use dojo_traceql::model::{Span, Trace};
+
+use crate::check::feedback::SyntaxError;
+
+/// A query that parsed and validated, with the text it came from.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    text: String,
+    query: dojo_traceql::Query,
+}
+
+/// A query the engine refused, with the text, for rendering.
+#[derive(Debug, Clone)]
+pub struct QueryError {
+    pub text: String,
+    pub error: dojo_traceql::Error,
+}
+
+impl QueryError {
+    /// One line: position, message and hint.
+    pub fn one_line(&self) -> String {
+        self.error.one_line(&self.text)
+    }
+
+    /// The error as feedback data: line, column, message, hint and the caret picture.
+    pub fn syntax(&self) -> SyntaxError {
+        let (line, column) = self.error.line_col(&self.text);
+        SyntaxError {
+            line,
+            column,
+            message: self.error.message.clone(),
+            hint: self.error.hint.clone(),
+            rendered: self.error.render(&self.text),
+        }
+    }
+}
+
+/// Parses and validates a query.
+pub fn parse(text: &str) -> Result<Parsed, QueryError> {
+    match dojo_traceql::parse(text) {
+        Ok(query) => Ok(Parsed {
+            text: text.to_string(),
+            query,
+        }),
+        Err(error) => Err(QueryError {
+            text: text.to_string(),
+            error,
+        }),
+    }
+}
+
+/// Checks a template from a spec: known placeholders only, and it parses once filled in.
+pub fn parse_template(template: &str) -> Result<(), String> {
+    check_template(template).map_err(|e| e.to_string())?;
+    parse(&render(template, &Vars::SAMPLE))
+        .map(|_| ())
+        .map_err(|e| format!("the TraceQL does not parse: {}", e.one_line()))
+}
+
+impl Parsed {
+    /// The text as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// True for a search (spanset) query, false for a metrics query.
+    pub fn is_search(&self) -> bool {
+        !self.query.is_metrics()
+    }
+
+    /// The canonical TraceQL of the query.
+    pub fn canonical(&self) -> String {
+        self.query.to_string()
+    }
+
+    /// The spans of `trace` in any spanset the query returns; empty when the trace does not
+    /// match. Runs with the engine's default budget, as the store's search does.
+    pub fn matching_spans<'t>(&self, trace: &'t Trace) -> Result<Vec<&'t Span>, QueryError> {
+        let mut budget = EvalBudget::default();
+        let sets =
+            dojo_traceql::evaluate_trace(&self.query, trace, &mut budget).map_err(|error| {
+                QueryError {
+                    text: self.text.clone(),
+                    error,
+                }
+            })?;
+        let mut indexes: Vec<usize> = sets.iter().flat_map(|s| s.spans.iter().copied()).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        Ok(indexes
+            .into_iter()
+            .filter_map(|i| trace.spans.get(i))
+            .collect())
+    }
+}
 
 /// The values a template may use.
 #[derive(Debug, Clone, Copy)]

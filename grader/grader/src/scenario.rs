@@ -37,6 +37,66 @@ pub fn variant_for<'a>(lab: &'a Lab, learner: &LearnerId) -> Option<&'a Variant>
     scenario.variants.get(index)
 }
 
+/// One fault to switch on in the running services, for the learners whose variant has it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlannedFault {
+    /// The catalogue id (`slow_query`); serialized as `id`, as scenario files name it.
+    #[serde(rename = "id")]
+    pub fault: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<f64>,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// `None`: every request is eligible (one learner on a laptop). `Some`: only requests
+    /// whose `learner.id` baggage is listed (a shared workshop app).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learners: Option<Vec<String>>,
+}
+
+/// The faults to switch on so that each learner meets their own variant.
+///
+/// With `scoped`, each fault is limited to the learners whose variant has it, so one running
+/// app serves a class with different root causes. Without it (a laptop with one learner),
+/// the faults of every listed learner's variant hit all traffic.
+pub fn fault_plan(lab: &Lab, learners: &[LearnerId], scoped: bool) -> Vec<PlannedFault> {
+    let mut plan: Vec<PlannedFault> = Vec::new();
+    for learner in learners {
+        let Some(variant) = variant_for(lab, learner) else {
+            continue;
+        };
+        for toggle in &variant.faults {
+            let entry = match plan.iter_mut().find(|p| p.fault == toggle.fault) {
+                Some(entry) => entry,
+                None => {
+                    plan.push(PlannedFault {
+                        fault: toggle.fault.clone(),
+                        fraction: toggle.fraction,
+                        params: toggle.params.clone(),
+                        learners: scoped.then(Vec::new),
+                    });
+                    let last = plan.len() - 1;
+                    &mut plan[last]
+                }
+            };
+            if let Some(list) = &mut entry.learners
+                && !list.iter().any(|l| l == learner.as_str())
+            {
+                list.push(learner.to_string());
+            }
+        }
+    }
+    plan
+}
+
+/// The plan as a scenario file the services read at start (`DOJO_FAULT_SCENARIO`).
+pub fn scenario_yaml(plan: &[PlannedFault]) -> Result<String, serde_yaml::Error> {
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        faults: &'a [PlannedFault],
+    }
+    serde_yaml::to_string(&File { faults: plan })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,9 +116,9 @@ mod tests {
                     .map(|i| Variant {
                         id: format!("v{i}"),
                         faults: vec![FaultToggle {
-                            fault: "slow-query".into(),
+                            fault: "slow_query".into(),
                             params: Default::default(),
-                            rate: None,
+                            fraction: None,
                         }],
                         truth: None,
                     })
@@ -110,6 +170,57 @@ mod tests {
             })
             .count();
         assert!(moved >= 10, "only {moved} of 30 learners changed variant");
+    }
+
+    #[test]
+    fn a_scoped_plan_switches_each_fault_on_for_exactly_the_learners_whose_variant_has_it() {
+        let mut lab = lab_with(2, 7);
+        if let Some(s) = lab.scenario.as_mut() {
+            s.variants[1].faults[0].fault = "payments_slow".into();
+        }
+        let class: Vec<LearnerId> = (0..12).map(|i| learner(&format!("l{i}"))).collect();
+        let plan = fault_plan(&lab, &class, true);
+        let mut covered = 0;
+        for planned in &plan {
+            let listed = planned
+                .learners
+                .as_ref()
+                .expect("scoped plans list learners");
+            for l in &class {
+                let has = variant_for(&lab, l)
+                    .is_some_and(|v| v.faults.iter().any(|f| f.fault == planned.fault));
+                assert_eq!(
+                    listed.contains(&l.to_string()),
+                    has,
+                    "{l} and {}",
+                    planned.fault
+                );
+            }
+            covered += listed.len();
+        }
+        assert_eq!(
+            covered,
+            class.len(),
+            "every learner has exactly one fault here"
+        );
+        let yaml = scenario_yaml(&plan).expect("a plan serializes");
+        assert!(
+            yaml.contains("id: slow_query") && yaml.contains("learners:"),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn an_unscoped_plan_hits_all_traffic() {
+        let lab = lab_with(3, 7);
+        let plan = fault_plan(&lab, &[learner("me")], false);
+        assert_eq!(plan.len(), 1);
+        assert!(plan[0].learners.is_none());
+        assert!(
+            !scenario_yaml(&plan)
+                .expect("serializes")
+                .contains("learners")
+        );
     }
 
     #[test]

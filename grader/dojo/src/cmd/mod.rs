@@ -1,5 +1,6 @@
 //! One module per `dojo` subcommand.
 
+pub mod grade;
 pub mod store;
 pub mod loadgen;
 pub mod service;

@@ -5,6 +5,7 @@
 //! anything speaking its HTTP API, including the embedded store's own) over HTTP. Both return
 //! the same types, so a check cannot tell them apart.
 
+pub mod embedded;
 pub mod tempo;
 mod tempo_json;
 

@@ -50,8 +50,17 @@ impl LabSet {
     }
 }
 
-/// Reads and validates one `lab.yaml`. `known_faults` is the fault catalogue's ids.
-pub fn load_file(path: &Path, known_faults: &[&str]) -> Result<Lab, SpecError> {
+/// The fault ids a spec may name: the catalogue's.
+pub fn fault_ids() -> Vec<&'static str> {
+    dojo_faults::FaultId::ALL
+        .iter()
+        .map(|id| id.as_str())
+        .collect()
+}
+
+/// Reads and validates one `lab.yaml`.
+pub fn load_file(path: &Path) -> Result<Lab, SpecError> {
+    let known_faults = fault_ids();
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
         file: path.to_path_buf(),
         source,
@@ -68,7 +77,7 @@ pub fn load_file(path: &Path, known_faults: &[&str]) -> Result<Lab, SpecError> {
         (Some(starter), Some(dir)) => Some(dir.join(starter).is_dir()),
         _ => None,
     };
-    let problems = validate(&lab, folder, known_faults, starter_exists);
+    let problems = validate(&lab, folder, &known_faults, starter_exists);
     if problems.is_empty() {
         Ok(lab)
     } else {
@@ -81,7 +90,7 @@ pub fn load_file(path: &Path, known_faults: &[&str]) -> Result<Lab, SpecError> {
 
 /// Loads every `<dir>/*/lab.yaml`. Folders without a `lab.yaml` are skipped; the first
 /// invalid lab stops the load, since a half-loaded course would confuse learners.
-pub fn load_dir(dir: &Path, known_faults: &[&str]) -> Result<LabSet, SpecError> {
+pub fn load_dir(dir: &Path) -> Result<LabSet, SpecError> {
     let entries = std::fs::read_dir(dir).map_err(|source| SpecError::Read {
         file: dir.to_path_buf(),
         source,
@@ -94,7 +103,7 @@ pub fn load_dir(dir: &Path, known_faults: &[&str]) -> Result<LabSet, SpecError> 
     files.sort();
     let mut labs: BTreeMap<String, (PathBuf, Arc<Lab>)> = BTreeMap::new();
     for file in files {
-        let lab = load_file(&file, known_faults)?;
+        let lab = load_file(&file)?;
         if let Some((other, _)) = labs.get(&lab.id) {
             return Err(SpecError::DuplicateLab {
                 file,

@@ -12,5 +12,5 @@ mod load;
 pub mod types;
 mod validate;
 
-pub use load::{LabSet, load_dir, load_file};
+pub use load::{LabSet, fault_ids, load_dir, load_file};
 pub use validate::{Problem, SpecError};

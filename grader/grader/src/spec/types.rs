@@ -58,14 +58,14 @@ pub struct Variant {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultToggle {
-    /// A fault id from the catalogue (`dojo_faults::catalogue()`).
+    /// A fault id from the catalogue (`dojo_faults::catalogue()`), such as `slow_query`.
     pub fault: String,
     /// Parameters as the fault's admin API takes them.
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
-    /// The fraction of requests hit, 0 < rate ≤ 1.
+    /// The fraction of requests hit, 0 < fraction ≤ 1; the catalogue's default when absent.
     #[serde(default)]
-    pub rate: Option<f64>,
+    pub fraction: Option<f64>,
 }
 
 /// The answer to a root-cause exercise, for one variant.

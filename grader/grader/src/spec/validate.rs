@@ -182,14 +182,33 @@ pub(crate) fn validate(
                         format!("use one of: {}", known_faults.join(", ")),
                     );
                 }
-                if let Some(rate) = toggle.rate
-                    && !(rate > 0.0 && rate <= 1.0)
+                if let Some(fraction) = toggle.fraction
+                    && !(fraction > 0.0 && fraction <= 1.0)
                 {
                     p.add(
-                        format!("{field}.rate"),
-                        format!("{rate} is not a fraction of requests"),
-                        "give a rate above 0 and at most 1 (0.2 hits one request in five)",
+                        format!("{field}.fraction"),
+                        format!("{fraction} is not a fraction of requests"),
+                        "give a number above 0 and at most 1 (0.2 hits one request in five)",
                     );
+                }
+                // A running service holds one activation per fault, shared by the learners it
+                // is scoped to, so two variants cannot switch the same fault on differently.
+                for (oi, other) in scenario.variants.iter().enumerate().take(vi) {
+                    if let Some(clash) = other
+                        .faults
+                        .iter()
+                        .find(|f| f.fault == toggle.fault && *f != toggle)
+                    {
+                        p.add(
+                            field.clone(),
+                            format!(
+                                "switches `{}` on with other parameters than scenario.variants[{oi}] ({})",
+                                toggle.fault,
+                                serde_json::to_string(&clash.params).unwrap_or_default()
+                            ),
+                            "give the fault the same params and fraction in every variant that uses it",
+                        );
+                    }
                 }
             }
             if let Some(truth) = &variant.truth {

@@ -1,4 +1,6 @@
 //! Integration tests of the grader, one binary with a module per part.
 
+mod checks;
 mod helpers;
+mod labs;
 mod progress;

@@ -1,0 +1,122 @@
+//! Short, readable descriptions of traces and spans for feedback: `api › SELECT orders
+//! (client, 1.24 s, error)`.
+
+use dojo_traceql::model::{Span, SpanKind, StatusCode, Trace};
+
+use crate::backend::SearchHit;
+
+/// A duration as a person reads it: `420 µs`, `35 ms`, `1.24 s`.
+pub fn human_duration(nanos: u64) -> String {
+    if nanos >= 1_000_000_000 {
+        format!("{:.2} s", nanos as f64 / 1e9)
+    } else if nanos >= 1_000_000 {
+        format!("{} ms", nanos / 1_000_000)
+    } else {
+        format!("{} µs", nanos / 1_000)
+    }
+}
+
+fn kind(kind: SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Unspecified => "unspecified",
+        SpanKind::Internal => "internal",
+        SpanKind::Server => "server",
+        SpanKind::Client => "client",
+        SpanKind::Producer => "producer",
+        SpanKind::Consumer => "consumer",
+    }
+}
+
+/// `service › name (kind, duration[, error])`.
+pub fn span(span: &Span) -> String {
+    let status = match span.status {
+        StatusCode::Error => ", status error",
+        _ => "",
+    };
+    format!(
+        "`{} › {}` ({}, {}{status})",
+        span.service_name().unwrap_or("unknown service"),
+        span.name,
+        kind(span.kind),
+        human_duration(span.duration_nanos())
+    )
+}
+
+/// Up to `max` spans, then how many more.
+pub fn spans<'a>(list: impl Iterator<Item = &'a Span>, max: usize) -> String {
+    let all: Vec<&Span> = list.collect();
+    let mut text: Vec<String> = all.iter().take(max).map(|s| span(s)).collect();
+    if all.len() > max {
+        text.push(format!("and {} more", all.len() - max));
+    }
+    text.join(", ")
+}
+
+/// `frontend: POST /checkout, 1.30 s` for a fetched trace.
+pub fn trace(trace: &Trace) -> String {
+    let duration = trace
+        .end_unix_nanos()
+        .saturating_sub(trace.start_unix_nanos());
+    match trace.root() {
+        Some(root) => format!(
+            "{}: {}, {}",
+            root.service_name().unwrap_or("unknown service"),
+            root.name,
+            human_duration(duration)
+        ),
+        None => format!(
+            "root span missing, {} spans, {}",
+            trace.spans.len(),
+            human_duration(duration)
+        ),
+    }
+}
+
+/// The same for a search hit.
+pub fn hit(hit: &SearchHit) -> String {
+    format!(
+        "{}: {}, {}",
+        if hit.root_service_name.is_empty() {
+            "unknown service"
+        } else {
+            &hit.root_service_name
+        },
+        hit.root_trace_name,
+        human_duration(hit.duration_ms.saturating_mul(1_000_000))
+    )
+}
+
+/// What the spans of a search hit show: names and the attributes the query fetched.
+pub fn hit_spans(hit: &SearchHit, max: usize) -> String {
+    let mut parts = Vec::new();
+    for span in hit.spansets.iter().flat_map(|s| s.spans.iter()).take(max) {
+        let mut text = span
+            .name
+            .clone()
+            .map(|n| format!("`{n}`"))
+            .unwrap_or_else(|| "a span".into());
+        text.push_str(&format!(" ({}", human_duration(span.duration_nanos)));
+        for (k, v) in &span.attributes {
+            text.push_str(&format!(", {k} = {v}"));
+        }
+        text.push(')');
+        parts.push(text);
+    }
+    if parts.is_empty() {
+        "the trace as a whole".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_unit_a_person_would_use() {
+        assert_eq!(human_duration(420_000), "420 µs");
+        assert_eq!(human_duration(35_000_000), "35 ms");
+        assert_eq!(human_duration(1_240_000_000), "1.24 s");
+    }
+}

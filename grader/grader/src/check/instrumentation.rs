@@ -1,0 +1,194 @@
+//! Instrumentation changes, checked by TraceQL assertions on the learner's live traces.
+//!
+//! Each assertion is a query with an expectation (`present`, `absent`, or `every` trace of a
+//! selection also matching); the feedback lists every one with pass or fail, the lab author's
+//! message on failure, and example traces.
+
+use std::collections::BTreeSet;
+
+use dojo_traceql::model::TraceId;
+
+use super::describe;
+use super::feedback::{Evidence, Feedback, Item, Verdict};
+use super::traceql::search_all;
+use super::{GradeError, Settings};
+use crate::backend::{TraceBackend, Window};
+use crate::query::{self, Vars};
+use crate::spec::types::{Expect, InstrumentationCheck};
+
+/// Everything the check needs besides the spec.
+pub struct Context<'a> {
+    pub backend: &'a dyn TraceBackend,
+    pub tenant: Option<&'a str>,
+    /// `service` is the learner's service under test.
+    pub vars: Vars<'a>,
+    pub window: Window,
+    pub settings: &'a Settings,
+}
+
+/// True for a service name that can be put in a query safely.
+pub fn valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+}
+
+/// Runs every assertion.
+pub async fn grade(
+    ctx: &Context<'_>,
+    check: &InstrumentationCheck,
+) -> Result<Feedback, GradeError> {
+    let service = ctx.vars.service;
+    if !valid_service_name(service) {
+        return Err(GradeError::Input(format!(
+            "`{service}` is not a service name: use the value of OTEL_SERVICE_NAME (letters, digits, '.', '_', '-')"
+        )));
+    }
+    let any = query::render(r#"{ resource.service.name = "$service" }"#, &ctx.vars);
+    let seen = search_all(ctx.backend, ctx.tenant, &any, ctx.window, 1).await?;
+    if seen.is_empty() {
+        return Ok(Feedback::not_ready(
+            format!(
+                "No traces from a service named `{service}` arrived in the window. Is it running, \
+                 is OTEL_SERVICE_NAME set to `{service}`, does OTEL_EXPORTER_OTLP_ENDPOINT point at \
+                 the lab's trace store, and has it served some requests since it started?"
+            ),
+            vec![],
+        ));
+    }
+
+    let mut items = Vec::new();
+    let mut passed = 0;
+    for assertion in &check.assertions {
+        let q = query::render(&assertion.query, &ctx.vars);
+        let limit = match assertion.expect {
+            Expect::Present => 1,
+            Expect::Absent => ctx.settings.examples.max(1),
+            Expect::Every => ctx.settings.search_limit,
+        };
+        let hits = search_all(ctx.backend, ctx.tenant, &q, ctx.window, limit).await?;
+        let item = match assertion.expect {
+            Expect::Present => match hits.first() {
+                Some(hit) => Item::pass(
+                    &assertion.describe,
+                    format!("Found, for example in {}.", describe::hit(hit)),
+                )
+                .with_evidence(vec![Evidence {
+                    trace_id: hit.trace_id.to_string(),
+                    trace: describe::hit(hit),
+                    why: format!("matches `{q}`"),
+                }]),
+                None => Item::fail(
+                    &assertion.describe,
+                    format!(
+                        "{}\n(No trace in the window matches `{q}`.)",
+                        assertion.fail
+                    ),
+                ),
+            },
+            Expect::Absent => {
+                if hits.is_empty() {
+                    Item::pass(&assertion.describe, "None found.")
+                } else {
+                    Item::fail(
+                        &assertion.describe,
+                        format!(
+                            "{}\n(These traces match `{q}`, and none should.)",
+                            assertion.fail
+                        ),
+                    )
+                    .with_evidence(
+                        hits.iter()
+                            .take(ctx.settings.examples)
+                            .map(|hit| Evidence {
+                                trace_id: hit.trace_id.to_string(),
+                                trace: describe::hit(hit),
+                                why: format!("offending span: {}", describe::hit_spans(hit, 2)),
+                            })
+                            .collect(),
+                    )
+                }
+            }
+            Expect::Every => {
+                let of = query::render(assertion.of.as_deref().unwrap_or("{}"), &ctx.vars);
+                let selection = search_all(
+                    ctx.backend,
+                    ctx.tenant,
+                    &of,
+                    ctx.window,
+                    ctx.settings.search_limit,
+                )
+                .await?;
+                let matching: BTreeSet<TraceId> = hits.iter().map(|h| h.trace_id).collect();
+                let lacking: Vec<_> = selection
+                    .iter()
+                    .filter(|h| !matching.contains(&h.trace_id))
+                    .collect();
+                if selection.is_empty() {
+                    Item::fail(
+                        &assertion.describe,
+                        format!(
+                            "{}\n(There is nothing to check yet: no trace matches `{of}`.)",
+                            assertion.fail
+                        ),
+                    )
+                } else if lacking.is_empty() {
+                    Item::pass(
+                        &assertion.describe,
+                        format!(
+                            "All {} trace{} checked.",
+                            selection.len(),
+                            if selection.len() == 1 { "" } else { "s" }
+                        ),
+                    )
+                } else {
+                    Item::fail(
+                        &assertion.describe,
+                        format!(
+                            "{}\n({} of {} traces matching `{of}` do not match `{q}`.)",
+                            assertion.fail,
+                            lacking.len(),
+                            selection.len()
+                        ),
+                    )
+                    .with_evidence(
+                        lacking
+                            .iter()
+                            .take(ctx.settings.examples)
+                            .map(|hit| Evidence {
+                                trace_id: hit.trace_id.to_string(),
+                                trace: describe::hit(hit),
+                                why: format!("does not match `{q}`"),
+                            })
+                            .collect(),
+                    )
+                }
+            }
+        };
+        if item.status == super::feedback::ItemStatus::Pass {
+            passed += 1;
+        }
+        items.push(item);
+    }
+    let total = check.assertions.len();
+    let all = passed == total;
+    Ok(Feedback {
+        verdict: if all { Verdict::Pass } else { Verdict::Fail },
+        score: if total == 0 {
+            0.0
+        } else {
+            passed as f64 / total as f64
+        },
+        headline: if all {
+            format!("All {total} checks pass: `{service}`'s traces tell the truth.")
+        } else {
+            format!(
+                "{passed} of {total} checks pass. Fix the failing ones below, restart `{service}`, send it traffic and submit again."
+            )
+        },
+        items,
+        syntax_error: None,
+    })
+}

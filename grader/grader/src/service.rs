@@ -1,0 +1,315 @@
+//! The grader as a service: labs, a trace backend, progress and settings behind one cheap
+//! cloneable handle, with the operations the HTTP API and `dojo grade` need.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{TraceBackend, Window};
+use crate::check::feedback::{Feedback, Verdict};
+use crate::check::root_cause::Report;
+use crate::check::{GradeError, Settings, instrumentation, quiz, root_cause, traceql};
+use crate::progress::{Attempt, LearnerId, NewAttempt, Progress, ProgressError};
+use crate::query::Vars;
+use crate::scenario::variant_for;
+use crate::spec::LabSet;
+use crate::spec::types::{Check, CheckKind, Exercise, Lab};
+
+/// What a learner submits; the variant must fit the exercise's kind of check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Submission {
+    /// A TraceQL answer.
+    Query(String),
+    /// The name of the learner's instrumented service (`OTEL_SERVICE_NAME`).
+    Service(String),
+    /// A root-cause report.
+    Report(Report),
+    /// Quiz answers: question id → index of the chosen answer.
+    Answers(BTreeMap<String, usize>),
+}
+
+impl Submission {
+    fn kind(&self) -> CheckKind {
+        match self {
+            Submission::Query(_) => CheckKind::Traceql,
+            Submission::Service(_) => CheckKind::Instrumentation,
+            Submission::Report(_) => CheckKind::RootCause,
+            Submission::Answers(_) => CheckKind::Quiz,
+        }
+    }
+}
+
+/// Whose traces a learner's checks read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TenantPolicy {
+    /// The backend's default tenant (a laptop, or a class sharing one tenant).
+    #[default]
+    Shared,
+    /// This fixed tenant (`TEMPO_TENANT`).
+    Fixed(String),
+    /// One tenant per learner, named by the learner id (the Kubernetes workshop layout).
+    PerLearner,
+}
+
+/// Why a submission was not graded.
+#[derive(Debug, thiserror::Error)]
+pub enum GraderError {
+    #[error("there is no lab `{0}`")]
+    UnknownLab(String),
+    #[error("lab `{lab}` has no exercise `{exercise}`")]
+    UnknownExercise { lab: String, exercise: String },
+    #[error("exercise `{exercise}` is graded as {expected}; submit {}", submission_hint(.expected))]
+    WrongSubmission {
+        exercise: String,
+        expected: &'static str,
+    },
+    #[error("lab `{lab}` gives learner `{learner}` no scenario with a ground truth")]
+    NoGroundTruth { lab: String, learner: String },
+    #[error(transparent)]
+    Grade(#[from] GradeError),
+    #[error(transparent)]
+    Progress(#[from] ProgressError),
+}
+
+fn submission_hint(expected: &&str) -> &'static str {
+    let expected: &str = expected;
+    match expected {
+        "traceql" => "a TraceQL query",
+        "instrumentation" => "your service's name",
+        "root_cause" => "a report (service, operation, fault, evidence, explanation)",
+        _ => "one answer per question",
+    }
+}
+
+/// A graded and recorded submission.
+#[derive(Debug, Clone, Serialize)]
+pub struct Graded {
+    /// `None` when nothing was recorded (the lab was not ready to grade).
+    pub attempt_id: Option<i64>,
+    pub feedback: Feedback,
+}
+
+/// The grader. Cloning is cheap.
+#[derive(Clone)]
+pub struct Grader {
+    labs: Arc<LabSet>,
+    backend: Arc<dyn TraceBackend>,
+    progress: Option<Progress>,
+    settings: Arc<Settings>,
+    tenants: TenantPolicy,
+}
+
+impl Grader {
+    /// `progress` may be `None` for one-off grading (`dojo grade`), which records nothing.
+    pub fn new(labs: LabSet, backend: Arc<dyn TraceBackend>, progress: Option<Progress>) -> Self {
+        Grader {
+            labs: Arc::new(labs),
+            backend,
+            progress,
+            settings: Arc::new(Settings::default()),
+            tenants: TenantPolicy::Shared,
+        }
+    }
+
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = Arc::new(settings);
+        self
+    }
+
+    pub fn with_tenants(mut self, tenants: TenantPolicy) -> Self {
+        self.tenants = tenants;
+        self
+    }
+
+    pub fn labs(&self) -> &LabSet {
+        &self.labs
+    }
+
+    pub fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
+    }
+
+    pub fn backend(&self) -> &Arc<dyn TraceBackend> {
+        &self.backend
+    }
+
+    /// The lab and exercise, or which of them is unknown.
+    pub fn exercise(
+        &self,
+        lab: &str,
+        exercise: &str,
+    ) -> Result<(&Arc<Lab>, &Exercise), GraderError> {
+        let found = self
+            .labs
+            .get(lab)
+            .ok_or_else(|| GraderError::UnknownLab(lab.to_string()))?;
+        let exercise = found
+            .exercises
+            .iter()
+            .find(|e| e.id == exercise)
+            .ok_or_else(|| GraderError::UnknownExercise {
+                lab: lab.to_string(),
+                exercise: exercise.to_string(),
+            })?;
+        Ok((found, exercise))
+    }
+
+    fn tenant<'a>(&'a self, learner: &'a LearnerId) -> Option<&'a str> {
+        match &self.tenants {
+            TenantPolicy::Shared => None,
+            TenantPolicy::Fixed(t) => Some(t),
+            TenantPolicy::PerLearner => Some(learner.as_str()),
+        }
+    }
+
+    /// Grades a submission without recording it.
+    pub async fn grade(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+        submission: &Submission,
+    ) -> Result<Feedback, GraderError> {
+        let (lab, exercise) = self.exercise(lab_id, exercise_id)?;
+        let expected = exercise.check.kind();
+        if submission.kind() != expected {
+            return Err(GraderError::WrongSubmission {
+                exercise: exercise.id.clone(),
+                expected: expected.as_str(),
+            });
+        }
+        let tenant = self.tenant(learner);
+        let settle = self.settings.settle;
+        let feedback = match (&exercise.check, submission) {
+            (Check::Traceql(check), Submission::Query(answer)) => {
+                let ctx = traceql::Context {
+                    backend: self.backend.as_ref(),
+                    tenant,
+                    vars: Vars {
+                        learner: learner.as_str(),
+                        service: "",
+                    },
+                    window: Window::ending_now(check.window.0, settle),
+                    settings: &self.settings,
+                };
+                traceql::grade(&ctx, check, answer).await?
+            }
+            (Check::Instrumentation(check), Submission::Service(service)) => {
+                let service = if service.trim().is_empty() {
+                    check.default_service.as_deref().unwrap_or("")
+                } else {
+                    service.trim()
+                };
+                let ctx = instrumentation::Context {
+                    backend: self.backend.as_ref(),
+                    tenant,
+                    vars: Vars {
+                        learner: learner.as_str(),
+                        service,
+                    },
+                    window: Window::ending_now(check.window.0, std::time::Duration::ZERO),
+                    settings: &self.settings,
+                };
+                instrumentation::grade(&ctx, check).await?
+            }
+            (Check::RootCause(check), Submission::Report(report)) => {
+                let truth = variant_for(lab, learner)
+                    .and_then(|v| v.truth.as_ref())
+                    .ok_or_else(|| GraderError::NoGroundTruth {
+                        lab: lab.id.clone(),
+                        learner: learner.to_string(),
+                    })?;
+                let kinds = crate::spec::fault_ids();
+                let ctx = root_cause::Context {
+                    backend: self.backend.as_ref(),
+                    tenant,
+                    vars: Vars {
+                        learner: learner.as_str(),
+                        service: "",
+                    },
+                    window: Window::ending_now(check.window.0, std::time::Duration::ZERO),
+                    fault_kinds: &kinds,
+                };
+                root_cause::grade(&ctx, check, truth, report).await?
+            }
+            (Check::Quiz(check), Submission::Answers(answers)) => quiz::grade(check, answers),
+            _ => {
+                return Err(GraderError::WrongSubmission {
+                    exercise: exercise.id.clone(),
+                    expected: expected.as_str(),
+                });
+            }
+        };
+        Ok(feedback)
+    }
+
+    /// Grades a submission and records it as an attempt (unless the lab was not ready).
+    /// The attempt is committed before this returns.
+    pub async fn submit(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+        submission: &Submission,
+    ) -> Result<Graded, GraderError> {
+        if let Some(progress) = &self.progress
+            && progress.learner(learner).await?.is_none()
+        {
+            return Err(ProgressError::UnknownLearner(learner.to_string()).into());
+        }
+        let feedback = self.grade(learner, lab_id, exercise_id, submission).await?;
+        let attempt_id = match (&self.progress, feedback.verdict) {
+            (Some(progress), Verdict::Pass | Verdict::Fail) => {
+                let kind = submission.kind().as_str();
+                let attempt: Attempt = progress
+                    .record_attempt(NewAttempt {
+                        learner,
+                        lab: lab_id,
+                        exercise: exercise_id,
+                        kind,
+                        submission: serde_json::to_value(submission)
+                            .map_err(ProgressError::Json)?,
+                        passed: feedback.passed(),
+                        score: feedback.score,
+                        feedback: serde_json::to_value(&feedback).map_err(ProgressError::Json)?,
+                    })
+                    .await?;
+                Some(attempt.id)
+            }
+            _ => None,
+        };
+        Ok(Graded {
+            attempt_id,
+            feedback,
+        })
+    }
+
+    /// The first `count` hints of an exercise (recorded as seen when progress is kept).
+    pub async fn hints(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+        count: usize,
+    ) -> Result<Vec<String>, GraderError> {
+        let (_, exercise) = self.exercise(lab_id, exercise_id)?;
+        let count = count.min(exercise.hints.len());
+        let mut shown = count;
+        if let Some(progress) = &self.progress {
+            let seen = progress
+                .reveal_hints(
+                    learner,
+                    lab_id,
+                    exercise_id,
+                    i64::try_from(count).unwrap_or(i64::MAX),
+                )
+                .await?;
+            shown = usize::try_from(seen)
+                .unwrap_or(count)
+                .min(exercise.hints.len());
+        }
+        Ok(exercise.hints[..shown].to_vec())
+    }
+}

@@ -1,0 +1,588 @@
+//! The three kinds of check against real traces in the embedded store, run through both
+//! backends: in process, and over the store's own Tempo HTTP API on port 0.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use dojo_grader::check::feedback::{ItemStatus, Verdict};
+use dojo_grader::check::root_cause::Report;
+use dojo_grader::progress::LearnerId;
+use dojo_grader::scenario::variant_for;
+use dojo_grader::service::{Grader, Submission};
+use dojo_grader::spec::{LabSet, load_dir};
+use dojo_store::Store;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+
+use crate::helpers::{Attr, TestSpan, backends, ingest, store, trace_hex};
+
+fn repository_labs() -> LabSet {
+    load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn learner(id: &str) -> LearnerId {
+    LearnerId::parse(id).expect("test ids are valid")
+}
+
+/// A product page request: frontend → api → database. `db_ms` is the query's duration;
+/// `api_status` the api's response code (a 5xx marks the api span as an error).
+fn product_page(trace: u32, db_ms: u64, api_status: i64) -> Vec<TestSpan> {
+    let total = db_ms + 20;
+    let mut api = TestSpan::new(trace, 3, Some(2), "api", "GET /products/{id}")
+        .kind(SpanKind::Server)
+        .timing(5, total - 10)
+        .attr("http.route", Attr::S("/products/{id}"))
+        .attr("http.response.status_code", Attr::I(api_status));
+    if api_status >= 500 {
+        api = api.error();
+    }
+    vec![
+        TestSpan::new(trace, 1, None, "frontend", "GET /products/{id}")
+            .kind(SpanKind::Server)
+            .timing(0, total)
+            .attr("http.route", Attr::S("/products/{id}")),
+        TestSpan::new(trace, 2, Some(1), "frontend", "GET /products/{id}")
+            .kind(SpanKind::Client)
+            .timing(2, total - 5),
+        api,
+        TestSpan::new(trace, 4, Some(3), "api", "SELECT products")
+            .kind(SpanKind::Client)
+            .timing(8, db_ms)
+            .attr("db.system", Attr::S("sqlite"))
+            .attr("db.operation.name", Attr::S("SELECT"))
+            .attr("db.collection.name", Attr::S("products")),
+    ]
+}
+
+/// Ten requests: 1–3 with a slow query, 4 failing with 500, 5 with 503, 6 failing in the
+/// frontend only, the rest healthy.
+fn shop() -> Store {
+    let store = store();
+    let mut spans = Vec::new();
+    for t in 1..=10 {
+        let db_ms = if t <= 3 { 800 } else { 15 };
+        let status = match t {
+            4 => 500,
+            5 => 503,
+            _ => 200,
+        };
+        let mut trace = product_page(t, db_ms, status);
+        if t == 6 {
+            trace[0] = trace[0].clone().error();
+        }
+        spans.extend(trace);
+    }
+    ingest(&store, &spans, 60_000);
+    store
+}
+
+async fn grade(
+    backend: Arc<dyn dojo_grader::backend::TraceBackend>,
+    lab: &str,
+    exercise: &str,
+    submission: Submission,
+) -> dojo_grader::check::feedback::Feedback {
+    let grader = Grader::new(repository_labs(), backend, None);
+    grader
+        .grade(&learner("ada"), lab, exercise, &submission)
+        .await
+        .unwrap_or_else(|e| panic!("{lab}/{exercise} could not be graded: {e}"))
+}
+
+#[tokio::test]
+async fn an_equivalent_query_written_differently_passes_on_both_backends() {
+    let store = shop();
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "traceql-querying",
+            "slow-db-queries",
+            Submission::Query(r#"{ duration > 500ms && span.db.system =~ ".+" }"#.into()),
+        )
+        .await;
+        assert_eq!(
+            feedback.verdict,
+            Verdict::Pass,
+            "{name}: {}",
+            feedback.to_text()
+        );
+        assert_eq!(feedback.score, 1.0, "{name}");
+        assert!(
+            feedback.headline.contains("exactly the 3 traces"),
+            "{name}: {}",
+            feedback.headline
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_right_traces_with_the_wrong_spans_fail_when_spans_matter() {
+    let store = shop();
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "traceql-querying",
+            "slow-db-queries",
+            Submission::Query("{ duration > 500ms }".into()),
+        )
+        .await;
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+        let item = feedback
+            .items
+            .iter()
+            .find(|i| i.title.starts_with("Right trace, different spans"))
+            .unwrap_or_else(|| panic!("{name}: {}", feedback.to_text()));
+        assert_eq!(item.evidence.len(), 3, "{name}");
+        assert!(
+            item.evidence[0].why.contains("you returned")
+                && item.evidence[0]
+                    .why
+                    .contains("frontend › GET /products/{id}"),
+            "{name}: the evidence names the server span that should not be there: {}",
+            item.evidence[0].why
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_too_broad_query_is_refused_naming_the_trace_it_should_not_include() {
+    let store = shop();
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "traceql-querying",
+            "failed-api-requests",
+            Submission::Query("{ status = error }".into()),
+        )
+        .await;
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+        assert!(
+            feedback.headline.starts_with("Too broad"),
+            "{name}: {}",
+            feedback.headline
+        );
+        let extra = feedback
+            .items
+            .iter()
+            .find(|i| i.title.starts_with("Included 1 trace"))
+            .unwrap_or_else(|| panic!("{name}: {}", feedback.to_text()));
+        assert_eq!(extra.evidence[0].trace_id, trace_hex(6), "{name}");
+        assert!(
+            extra.evidence[0]
+                .why
+                .contains("`frontend › GET /products/{id}` (server"),
+            "{name}: {}",
+            extra.evidence[0].why
+        );
+        assert!(
+            (feedback.score - 2.0 / 3.0).abs() < 1e-9,
+            "{name}: score {}",
+            feedback.score
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_too_narrow_query_is_refused_naming_the_trace_it_missed_and_what_the_reference_saw_there()
+{
+    let store = shop();
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "traceql-querying",
+            "failed-api-requests",
+            Submission::Query(r#"{ resource.service.name = "api" && status = error && span.http.response.status_code = 500 }"#.into()),
+        )
+        .await;
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+        assert!(
+            feedback.headline.starts_with("Too narrow"),
+            "{name}: {}",
+            feedback.headline
+        );
+        let missed = feedback
+            .items
+            .iter()
+            .find(|i| i.title == "Missed 1 trace")
+            .unwrap_or_else(|| panic!("{name}: {}", feedback.to_text()));
+        assert_eq!(missed.evidence[0].trace_id, trace_hex(5), "{name}");
+        assert!(
+            missed.evidence[0]
+                .why
+                .contains("`api › GET /products/{id}` (server"),
+            "{name}: {}",
+            missed.evidence[0].why
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_query_that_does_not_parse_is_refused_with_the_column_and_a_caret() {
+    let store = shop();
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "traceql-querying",
+            "failed-api-requests",
+            Submission::Query(r#"{ resource.service.name == "api" }"#.into()),
+        )
+        .await;
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+        let syntax = feedback
+            .syntax_error
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: {}", feedback.to_text()));
+        assert_eq!(syntax.line, 1, "{name}");
+        assert_eq!(syntax.column, 25, "{name}: the caret points at `==`");
+        assert!(syntax.rendered.contains('^'), "{name}: {}", syntax.rendered);
+        assert!(
+            feedback.headline.contains("column 25"),
+            "{name}: {}",
+            feedback.headline
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_metrics_query_is_refused_as_the_wrong_kind_of_answer() {
+    let store = shop();
+    let feedback = grade(
+        backends(&store).await.remove(0).1,
+        "traceql-querying",
+        "failed-api-requests",
+        Submission::Query("{ status = error } | rate()".into()),
+    )
+    .await;
+    assert_eq!(feedback.verdict, Verdict::Fail);
+    assert!(
+        feedback.headline.contains("metrics query"),
+        "{}",
+        feedback.headline
+    );
+}
+
+#[tokio::test]
+async fn with_no_matching_traffic_in_the_window_the_answer_is_not_graded() {
+    let store = store();
+    ingest(&store, &product_page(1, 15, 200), 60_000);
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "traceql-querying",
+            "failed-api-requests",
+            Submission::Query("{ status = error }".into()),
+        )
+        .await;
+        assert_eq!(
+            feedback.verdict,
+            Verdict::NotReady,
+            "{name}: {}",
+            feedback.to_text()
+        );
+        assert!(
+            feedback.headline.contains("not produced the traces"),
+            "{name}"
+        );
+    }
+}
+
+// ----------------------------------------------------------------- instrumentation
+
+/// A stock service request as the reference solution traces it: route-named server span with
+/// attributes, a client span whose child is the api's server span, errors recorded.
+fn stock_request(trace: u32, service: &'static str, fails: bool) -> Vec<TestSpan> {
+    let status = if fails { 500 } else { 200 };
+    let mut server = TestSpan::new(trace, 1, None, service, "GET /stock/{id}")
+        .kind(SpanKind::Server)
+        .timing(0, 30)
+        .attr("http.route", Attr::S("/stock/{id}"))
+        .attr("http.response.status_code", Attr::I(status));
+    if fails {
+        server = server.error().exception();
+    }
+    vec![
+        server,
+        TestSpan::new(trace, 2, Some(1), service, "GET /products/{id}")
+            .kind(SpanKind::Client)
+            .timing(2, 20),
+        TestSpan::new(trace, 3, Some(2), "api", "GET /products/{id}")
+            .kind(SpanKind::Server)
+            .timing(4, 15),
+    ]
+}
+
+/// The starter's traces: concrete paths in names, no route, no propagation (the api's span
+/// starts its own trace), a 500 not marked as an error, and the API key header recorded.
+fn starter_request(trace: u32, fails: bool) -> Vec<TestSpan> {
+    let status = if fails { 500 } else { 200 };
+    vec![
+        TestSpan::new(trace, 1, None, "stock-starter", "GET /stock/42")
+            .kind(SpanKind::Server)
+            .timing(0, 30)
+            .attr("http.response.status_code", Attr::I(status))
+            .attr("http.request.header.x-api-key", Attr::S("sk-live-hunter2")),
+        TestSpan::new(trace, 2, Some(1), "stock-starter", "GET")
+            .kind(SpanKind::Client)
+            .timing(2, 20),
+        TestSpan::new(trace + 1000, 1, None, "api", "GET /products/{id}")
+            .kind(SpanKind::Server)
+            .timing(4, 15),
+    ]
+}
+
+#[tokio::test]
+async fn a_well_instrumented_service_passes_every_assertion() {
+    let store = store();
+    let mut spans = stock_request(1, "stock", false);
+    spans.extend(stock_request(2, "stock", true));
+    ingest(&store, &spans, 20_000);
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "instrument-a-service",
+            "instrument-stock",
+            Submission::Service("stock".into()),
+        )
+        .await;
+        assert_eq!(
+            feedback.verdict,
+            Verdict::Pass,
+            "{name}: {}",
+            feedback.to_text()
+        );
+        assert_eq!(feedback.items.len(), 6, "{name}: one item per assertion");
+        assert!(
+            feedback.items.iter().all(|i| i.status == ItemStatus::Pass),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_starter_code_fails_each_assertion_it_breaks_with_the_labs_message() {
+    let store = store();
+    let mut spans = starter_request(1, false);
+    spans.extend(starter_request(2, true));
+    ingest(&store, &spans, 20_000);
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "instrument-a-service",
+            "instrument-stock",
+            Submission::Service("stock-starter".into()),
+        )
+        .await;
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+        let status = |title_start: &str| {
+            feedback
+                .items
+                .iter()
+                .find(|i| i.title.starts_with(title_start))
+                .unwrap_or_else(|| panic!("{name}: no item {title_start}: {}", feedback.to_text()))
+        };
+        assert_eq!(
+            status("The service records a SERVER span").status,
+            ItemStatus::Pass,
+            "{name}"
+        );
+        for (title, says) in [
+            (
+                "Server spans are named after the route template",
+                "concrete id",
+            ),
+            ("Every server span has http.route", "http.route"),
+            (
+                "The call to the api carries the trace context",
+                "inject traceparent",
+            ),
+            ("A failed request is marked as an error", "status to error"),
+            ("No credential", "secret"),
+        ] {
+            let item = status(title);
+            assert_eq!(item.status, ItemStatus::Fail, "{name}: {title}");
+            assert!(
+                item.message.contains(says),
+                "{name}: {title}: {}",
+                item.message
+            );
+        }
+        let secret = status("No credential");
+        assert_eq!(
+            secret.evidence.len(),
+            2,
+            "{name}: both offending traces are shown"
+        );
+        assert!((feedback.score - 1.0 / 6.0).abs() < 1e-9, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_service_that_sent_nothing_is_not_graded_and_the_learner_is_told_what_to_check() {
+    let store = store();
+    ingest(&store, &stock_request(1, "stock", false), 20_000);
+    let backend = backends(&store).await.remove(0).1;
+    let feedback = grade(
+        backend,
+        "instrument-a-service",
+        "instrument-stock",
+        Submission::Service("stok".into()),
+    )
+    .await;
+    assert_eq!(feedback.verdict, Verdict::NotReady);
+    assert!(
+        feedback.headline.contains("OTEL_SERVICE_NAME"),
+        "{}",
+        feedback.headline
+    );
+}
+
+// ----------------------------------------------------------------- root cause
+
+/// A learner whose intermittent-slowness variant is the slow query.
+fn slow_query_learner(labs: &LabSet) -> LearnerId {
+    let lab = labs.get("intermittent-slowness").expect("the lab exists");
+    (0..200)
+        .map(|i| learner(&format!("learner-{i}")))
+        .find(|l| variant_for(lab, l).is_some_and(|v| v.id == "slow-query"))
+        .expect("some learner gets the slow-query variant")
+}
+
+fn report(service: &str, operation: &str, fault: &str, evidence: &[u32]) -> Submission {
+    Submission::Report(Report {
+        service: service.into(),
+        operation: operation.into(),
+        fault: fault.into(),
+        evidence: evidence.iter().map(|&t| trace_hex(t)).collect(),
+        explanation: "In the slow traces the SELECT on products under GET /products/{id} takes \
+                      800 ms while every other span is fast, and only some requests are hit."
+            .into(),
+    })
+}
+
+async fn grade_report(
+    store: &Store,
+    submission: Submission,
+) -> Vec<(&'static str, dojo_grader::check::feedback::Feedback)> {
+    let labs = repository_labs();
+    let who = slow_query_learner(&labs);
+    let mut out = Vec::new();
+    for (name, backend) in backends(store).await {
+        let grader = Grader::new(labs.clone(), backend, None);
+        let feedback = grader
+            .grade(&who, "intermittent-slowness", "root-cause", &submission)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        out.push((name, feedback));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_correct_report_with_traces_that_show_the_fault_passes() {
+    let store = shop();
+    for (name, feedback) in grade_report(
+        &store,
+        report("api", "SELECT products", "slow query", &[1, 2]),
+    )
+    .await
+    {
+        assert_eq!(
+            feedback.verdict,
+            Verdict::Pass,
+            "{name}: {}",
+            feedback.to_text()
+        );
+        assert_eq!(feedback.score, 1.0, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn blaming_the_caller_is_refused_and_the_feedback_says_to_follow_the_time_down() {
+    let store = shop();
+    for (name, feedback) in grade_report(
+        &store,
+        report("frontend", "GET /products/{id}", "cpu_heavy", &[1, 2]),
+    )
+    .await
+    {
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+        let service = feedback
+            .items
+            .iter()
+            .find(|i| i.title == "Faulty service")
+            .expect("a service item");
+        assert_eq!(service.status, ItemStatus::Fail, "{name}");
+        assert!(
+            service
+                .message
+                .contains("`frontend` is not where the fault is"),
+            "{name}: {}",
+            service.message
+        );
+        assert!(
+            service.message.contains("deepest span"),
+            "{name}: {}",
+            service.message
+        );
+        let kind = feedback
+            .items
+            .iter()
+            .find(|i| i.title == "Kind of fault")
+            .expect("a kind item");
+        assert_eq!(kind.status, ItemStatus::Fail, "{name}");
+        assert!(feedback.score < 0.5, "{name}: {}", feedback.score);
+    }
+}
+
+#[tokio::test]
+async fn evidence_that_does_not_show_the_fault_or_does_not_exist_is_refused_trace_by_trace() {
+    let store = shop();
+    let mut submission = report("api", "SELECT products", "slow_query", &[1, 8]);
+    if let Submission::Report(r) = &mut submission {
+        r.evidence.push("not-an-id".into());
+        r.evidence.push(trace_hex(999));
+    }
+    for (name, feedback) in grade_report(&store, submission.clone()).await {
+        assert_eq!(
+            feedback.verdict,
+            Verdict::Fail,
+            "{name}: one verified trace is not enough"
+        );
+        let by_title = |t: String| {
+            feedback
+                .items
+                .iter()
+                .find(|i| i.title == t)
+                .unwrap_or_else(|| panic!("{name}: no {t}"))
+        };
+        assert_eq!(
+            by_title(format!("Evidence trace `{}`", trace_hex(1))).status,
+            ItemStatus::Pass,
+            "{name}"
+        );
+        let healthy = by_title(format!("Evidence trace `{}`", trace_hex(8)));
+        assert_eq!(healthy.status, ItemStatus::Fail, "{name}");
+        assert!(
+            healthy.message.contains("does not show the fault"),
+            "{name}"
+        );
+        assert!(
+            by_title("Evidence trace `not-an-id`".into())
+                .message
+                .contains("not a trace id"),
+            "{name}"
+        );
+        assert!(
+            by_title(format!("Evidence trace `{}`", trace_hex(999)))
+                .message
+                .contains("No trace with this id"),
+            "{name}"
+        );
+        let summary = by_title("Evidence".into());
+        assert!(
+            summary.message.contains("at least 2 are needed"),
+            "{name}: {}",
+            summary.message
+        );
+    }
+}
