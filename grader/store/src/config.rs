@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn the_printed_configuration_reads_back_the_same() {
         let config = StoreConfig::default();
-        assert_eq!(StoreConfig::from_yaml(&config.to_yaml().unwrap()).unwrap(), config);
+        assert_eq!(
+            StoreConfig::from_yaml(&config.to_yaml().unwrap()).unwrap(),
+            config
+        );
     }
 
     #[test]

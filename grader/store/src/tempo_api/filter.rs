@@ -33,9 +33,12 @@ pub fn parse_query(query: &str) -> Result<Query, ApiError> {
     dojo_traceql::parse(query).map_err(|e| query_error(query, &e))
 }
 
+/// Says whether span `index` of a trace counts.
+pub type SpanFilter = Box<dyn Fn(&Trace, usize) -> bool>;
+
 /// A per-span filter from an optional, possibly unfinished, TraceQL filter. Anything that does
 /// not parse as a spanset query filters nothing, as Tempo's lenient tag-values path does.
-pub fn span_filter(query: Option<&str>) -> Box<dyn Fn(&Trace, usize) -> bool> {
+pub fn span_filter(query: Option<&str>) -> SpanFilter {
     let parsed = query
         .map(str::trim)
         .filter(|q| !q.is_empty() && *q != "{}")

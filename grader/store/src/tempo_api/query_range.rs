@@ -15,7 +15,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use dojo_traceql::ast::{ArithOp, CmpOp, MetricsAggregate, MetricsExpr, MetricsFunction, SecondStage, Static};
+use dojo_traceql::ast::{
+    ArithOp, CmpOp, MetricsAggregate, MetricsExpr, MetricsFunction, SecondStage, Static,
+};
 use dojo_traceql::model::{Trace, TraceId, Value};
 use dojo_traceql::{EvalBudget, MetricsQuery, evaluate_pipeline, field_result_value, field_value};
 use serde_json::{Map, Value as Json, json};
@@ -58,7 +60,11 @@ pub fn parse_timestamp(text: &str) -> Result<u64, String> {
     let text = text.trim();
     if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
         let n: u64 = text.parse().map_err(|_| format!("{text:?} is too large"))?;
-        return Ok(if text.len() > 10 { n } else { n.saturating_mul(NANOS) });
+        return Ok(if text.len() > 10 {
+            n
+        } else {
+            n.saturating_mul(NANOS)
+        });
     }
     if let Ok(seconds) = text.parse::<f64>()
         && seconds.is_finite()
@@ -83,7 +89,10 @@ pub fn parse_step(text: &str) -> Result<u64, String> {
         return Err(format!("{text:?} must be positive"));
     }
     for (suffix, seconds) in [("d", 86_400u64), ("w", 604_800)] {
-        if let Some(n) = text.strip_suffix(suffix).and_then(|n| n.parse::<u64>().ok()) {
+        if let Some(n) = text
+            .strip_suffix(suffix)
+            .and_then(|n| n.parse::<u64>().ok())
+        {
             return Ok(n.saturating_mul(seconds).saturating_mul(NANOS));
         }
     }
@@ -111,12 +120,17 @@ impl MetricsRequest {
         let query = params
             .get("q")
             .or_else(|| params.get("query"))
-            .ok_or_else(|| ApiError::bad_request("missing q: give a TraceQL metrics query such as {} | rate()"))?
+            .ok_or_else(|| {
+                ApiError::bad_request("missing q: give a TraceQL metrics query such as {} | rate()")
+            })?
             .to_string();
         let time = |key: &str| {
             params
                 .get(key)
-                .map(|v| parse_timestamp(v).map_err(|e| ApiError::bad_request(format!("invalid {key}: {e}"))))
+                .map(|v| {
+                    parse_timestamp(v)
+                        .map_err(|e| ApiError::bad_request(format!("invalid {key}: {e}")))
+                })
                 .transpose()
         };
         let end = time("end")?.unwrap_or(now_nanos);
@@ -124,16 +138,21 @@ impl MetricsRequest {
             Some(start) => start,
             None => {
                 let since = match params.get("since") {
-                    Some(s) => parse_step(s).map_err(|e| ApiError::bad_request(format!("invalid since: {e}")))?,
+                    Some(s) => parse_step(s)
+                        .map_err(|e| ApiError::bad_request(format!("invalid since: {e}")))?,
                     None => 3600 * NANOS,
                 };
                 end.saturating_sub(since)
             }
         };
         if start >= end {
-            return Err(ApiError::bad_request("invalid start and end: end must be greater than start"));
+            return Err(ApiError::bad_request(
+                "invalid start and end: end must be greater than start",
+            ));
         }
-        let max_exemplars = params.u64("exemplars")?.map_or(MAX_EXEMPLARS, |n| (n as usize).min(MAX_EXEMPLARS));
+        let max_exemplars = params
+            .u64("exemplars")?
+            .map_or(MAX_EXEMPLARS, |n| (n as usize).min(MAX_EXEMPLARS));
         if instant {
             return Ok(MetricsRequest {
                 query,
@@ -145,7 +164,9 @@ impl MetricsRequest {
             });
         }
         let step = match params.get("step") {
-            Some(s) => parse_step(s).map_err(|e| ApiError::bad_request(format!("invalid step: {e}")))?,
+            Some(s) => {
+                parse_step(s).map_err(|e| ApiError::bad_request(format!("invalid step: {e}")))?
+            }
             None => default_step(end - start),
         };
         if step == 0 {
@@ -172,13 +193,19 @@ impl MetricsRequest {
     }
 
     fn intervals(&self) -> usize {
-        if self.instant { 1 } else { ((self.end_nanos - self.start_nanos) / self.step_nanos) as usize }
+        if self.instant {
+            1
+        } else {
+            ((self.end_nanos - self.start_nanos) / self.step_nanos) as usize
+        }
     }
 
     /// The interval a span starting at `t` falls in.
     fn interval_of(&self, t: u64) -> Option<usize> {
         if self.instant {
-            return (self.start_nanos..=self.end_nanos).contains(&t).then_some(0);
+            return (self.start_nanos..=self.end_nanos)
+                .contains(&t)
+                .then_some(0);
         }
         if t <= self.start_nanos || t > self.end_nanos {
             return None;
@@ -210,6 +237,9 @@ pub struct Series {
     pub values: Vec<f64>,
     pub exemplars: Vec<SeriesExemplar>,
 }
+
+/// Typed labels of a series, in order.
+pub type Labels = Vec<(String, Json)>;
 
 /// Series keyed by their labels' text, so output is sorted and math can match them.
 pub type SeriesSet = BTreeMap<String, Series>;
@@ -274,8 +304,16 @@ impl Acc {
     fn add(&mut self, i: usize, value: f64, keep_samples: bool) {
         self.count[i] += 1.0;
         self.sum[i] += value;
-        self.min[i] = if self.min[i].is_nan() { value } else { self.min[i].min(value) };
-        self.max[i] = if self.max[i].is_nan() { value } else { self.max[i].max(value) };
+        self.min[i] = if self.min[i].is_nan() {
+            value
+        } else {
+            self.min[i].min(value)
+        };
+        self.max[i] = if self.max[i].is_nan() {
+            value
+        } else {
+            self.max[i].max(value)
+        };
         if keep_samples {
             self.samples[i].push(value);
         }
@@ -354,7 +392,9 @@ impl Evaluator<'_> {
                 let (value, mut labels) = match &agg.function {
                     MetricsFunction::Rate | MetricsFunction::CountOverTime => (1.0, Vec::new()),
                     MetricsFunction::HistogramOverTime(field) => {
-                        let Some(v) = field_value(trace, index, field) else { continue };
+                        let Some(v) = field_value(trace, index, field) else {
+                            continue;
+                        };
                         let (native, is_duration) = match v {
                             Static::Duration(ns) => (ns as f64, true),
                             Static::Int(i) => (i as f64, false),
@@ -364,12 +404,18 @@ impl Evaluator<'_> {
                             continue;
                         }
                         let bucket = 2f64.powi(native.log2().ceil() as i32);
-                        let label = if is_duration { json!({"doubleValue": bucket / 1e9}) } else { json!({"intValue": (bucket as i64).to_string()}) };
+                        let label = if is_duration {
+                            json!({"doubleValue": bucket / 1e9})
+                        } else {
+                            json!({"intValue": (bucket as i64).to_string()})
+                        };
                         (1.0, vec![("__bucket".to_string(), label)])
                     }
                     other => {
                         let Some(field) = other.field() else { continue };
-                        let Some((v, _)) = numeric(field_value(trace, index, field)) else { continue };
+                        let Some((v, _)) = numeric(field_value(trace, index, field)) else {
+                            continue;
+                        };
                         (v, Vec::new())
                     }
                 };
@@ -379,18 +425,29 @@ impl Evaluator<'_> {
                     let found: Vec<(String, Json)> = agg
                         .by
                         .iter()
-                        .filter_map(|f| field_result_value(trace, index, f).map(|v| (f.to_string(), json_of(&v))))
+                        .filter_map(|f| {
+                            field_result_value(trace, index, f)
+                                .map(|v| (f.to_string(), json_of(&v)))
+                        })
                         .collect();
-                    if found.is_empty() { vec![(agg.by[0].to_string(), json!({}))] } else { found }
+                    if found.is_empty() {
+                        vec![(agg.by[0].to_string(), json!({}))]
+                    } else {
+                        found
+                    }
                 };
                 group.append(&mut labels);
                 let key = label_key(&group);
                 let acc = groups.entry(key).or_insert_with(|| Acc::new(group, n));
                 acc.add(interval, value, quantiles);
-                if !acc.exemplar_intervals[interval] && acc.exemplars.len() < self.request.max_exemplars {
+                if !acc.exemplar_intervals[interval]
+                    && acc.exemplars.len() < self.request.max_exemplars
+                {
                     acc.exemplar_intervals[interval] = true;
                     let exemplar_value = match agg.function {
-                        MetricsFunction::Rate | MetricsFunction::CountOverTime | MetricsFunction::HistogramOverTime(_) => {
+                        MetricsFunction::Rate
+                        | MetricsFunction::CountOverTime
+                        | MetricsFunction::HistogramOverTime(_) => {
                             span.duration_nanos() as f64 / 1e9
                         }
                         _ => value,
@@ -406,8 +463,11 @@ impl Evaluator<'_> {
         let step_seconds = self.request.step_nanos as f64 / 1e9;
         let mut out = SeriesSet::new();
         for (_, mut acc) in groups {
-            let finished: Vec<(Vec<(String, Json)>, Vec<f64>)> = match &agg.function {
-                MetricsFunction::Rate => vec![(acc.labels.clone(), acc.count.iter().map(|c| c / step_seconds).collect())],
+            let finished: Vec<(Labels, Vec<f64>)> = match &agg.function {
+                MetricsFunction::Rate => vec![(
+                    acc.labels.clone(),
+                    acc.count.iter().map(|c| c / step_seconds).collect(),
+                )],
                 MetricsFunction::CountOverTime | MetricsFunction::HistogramOverTime(_) => {
                     vec![(acc.labels.clone(), acc.count.clone())]
                 }
@@ -415,11 +475,19 @@ impl Evaluator<'_> {
                 MetricsFunction::MaxOverTime(_) => vec![(acc.labels.clone(), acc.max.clone())],
                 MetricsFunction::SumOverTime(_) => vec![(
                     acc.labels.clone(),
-                    acc.sum.iter().zip(&acc.count).map(|(s, c)| if *c > 0.0 { *s } else { f64::NAN }).collect(),
+                    acc.sum
+                        .iter()
+                        .zip(&acc.count)
+                        .map(|(s, c)| if *c > 0.0 { *s } else { f64::NAN })
+                        .collect(),
                 )],
                 MetricsFunction::AvgOverTime(_) => vec![(
                     acc.labels.clone(),
-                    acc.sum.iter().zip(&acc.count).map(|(s, c)| if *c > 0.0 { s / c } else { f64::NAN }).collect(),
+                    acc.sum
+                        .iter()
+                        .zip(&acc.count)
+                        .map(|(s, c)| if *c > 0.0 { s / c } else { f64::NAN })
+                        .collect(),
                 )],
                 MetricsFunction::QuantileOverTime(_, qs) => qs
                     .iter()
@@ -461,18 +529,25 @@ fn combine(op: ArithOp, lhs: Operand, rhs: Operand) -> Operand {
     match (lhs, rhs) {
         (Operand::Scalar(a), Operand::Scalar(b)) => Operand::Scalar(arith(op, a, b)),
         (Operand::Series(mut set), Operand::Scalar(b)) => {
-            set.values_mut().for_each(|s| s.values.iter_mut().for_each(|v| *v = arith(op, *v, b)));
+            set.values_mut()
+                .for_each(|s| s.values.iter_mut().for_each(|v| *v = arith(op, *v, b)));
             Operand::Series(set)
         }
         (Operand::Scalar(a), Operand::Series(mut set)) => {
-            set.values_mut().for_each(|s| s.values.iter_mut().for_each(|v| *v = arith(op, a, *v)));
+            set.values_mut()
+                .for_each(|s| s.values.iter_mut().for_each(|v| *v = arith(op, a, *v)));
             Operand::Series(set)
         }
         (Operand::Series(left), Operand::Series(right)) => {
             let mut out = SeriesSet::new();
             for (key, mut series) in left {
                 if let Some(other) = right.get(&key) {
-                    series.values = series.values.iter().zip(&other.values).map(|(a, b)| arith(op, *a, *b)).collect();
+                    series.values = series
+                        .values
+                        .iter()
+                        .zip(&other.values)
+                        .map(|(a, b)| arith(op, *a, *b))
+                        .collect();
                     out.insert(key, series);
                 }
             }
@@ -509,10 +584,25 @@ fn apply_stage(set: &mut SeriesSet, stage: &SecondStage) {
             for i in 0..points {
                 let mut ranked: Vec<(String, f64)> = set
                     .iter()
-                    .filter_map(|(key, s)| s.values.get(i).filter(|v| !v.is_nan()).map(|v| (key.clone(), *v)))
+                    .filter_map(|(key, s)| {
+                        s.values
+                            .get(i)
+                            .filter(|v| !v.is_nan())
+                            .map(|v| (key.clone(), *v))
+                    })
                     .collect();
-                ranked.sort_by(|a, b| if top { b.1.total_cmp(&a.1) } else { a.1.total_cmp(&b.1) });
-                let keep: std::collections::HashSet<String> = ranked.into_iter().take(*k as usize).map(|(key, _)| key).collect();
+                ranked.sort_by(|a, b| {
+                    if top {
+                        b.1.total_cmp(&a.1)
+                    } else {
+                        a.1.total_cmp(&b.1)
+                    }
+                });
+                let keep: std::collections::HashSet<String> = ranked
+                    .into_iter()
+                    .take(*k as usize)
+                    .map(|(key, _)| key)
+                    .collect();
                 for (key, series) in set.iter_mut() {
                     if !keep.contains(key)
                         && let Some(v) = series.values.get_mut(i)
@@ -528,7 +618,11 @@ fn apply_stage(set: &mut SeriesSet, stage: &SecondStage) {
 
 impl Store {
     /// Evaluates a TraceQL metrics query over a tenant's spans: the in-process entry point.
-    pub fn query_metrics(&self, tenant: &TenantId, request: &MetricsRequest) -> Result<MetricsResult, ApiError> {
+    pub fn query_metrics(
+        &self,
+        tenant: &TenantId,
+        request: &MetricsRequest,
+    ) -> Result<MetricsResult, ApiError> {
         let query = parse_query(&request.query)?;
         let Some(metrics) = query.metrics() else {
             return Err(ApiError::bad_request(
@@ -561,7 +655,12 @@ impl Store {
 }
 
 fn labels_json(labels: &[(String, Json)]) -> Json {
-    Json::Array(labels.iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
+    Json::Array(
+        labels
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
 }
 
 fn metrics_json(result: &MetricsResult) -> Json {
@@ -659,19 +758,36 @@ fn now_nanos() -> u64 {
         .unwrap_or(0)
 }
 
-async fn query_range(State(store): State<Store>, tenant: Tenant, params: Params) -> Result<axum::Json<Json>, ApiError> {
+async fn query_range(
+    State(store): State<Store>,
+    tenant: Tenant,
+    params: Params,
+) -> Result<axum::Json<Json>, ApiError> {
     let instant = params.get("instant") == Some("true");
     let request = MetricsRequest::from_params(&params, instant, now_nanos())?;
     blocking(move || {
         let result = store.query_metrics(&tenant.0, &request)?;
-        Ok(axum::Json(if instant { instant_json(&result) } else { range_json(&request, &result) }))
+        Ok(axum::Json(if instant {
+            instant_json(&result)
+        } else {
+            range_json(&request, &result)
+        }))
     })
     .await
 }
 
-async fn query_instant(State(store): State<Store>, tenant: Tenant, params: Params) -> Result<axum::Json<Json>, ApiError> {
+async fn query_instant(
+    State(store): State<Store>,
+    tenant: Tenant,
+    params: Params,
+) -> Result<axum::Json<Json>, ApiError> {
     let request = MetricsRequest::from_params(&params, true, now_nanos())?;
-    blocking(move || Ok(axum::Json(instant_json(&store.query_metrics(&tenant.0, &request)?)))).await
+    blocking(move || {
+        Ok(axum::Json(instant_json(
+            &store.query_metrics(&tenant.0, &request)?,
+        )))
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -681,9 +797,18 @@ mod tests {
     #[test]
     fn timestamps_are_read_in_every_form_tempo_accepts() {
         assert_eq!(parse_timestamp("1700000000"), Ok(1_700_000_000 * NANOS));
-        assert_eq!(parse_timestamp("1700000000123456789"), Ok(1_700_000_000_123_456_789));
-        assert_eq!(parse_timestamp("1700000000.5"), Ok(1_700_000_000_500_000_000));
-        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z"), Ok(1_700_000_000 * NANOS));
+        assert_eq!(
+            parse_timestamp("1700000000123456789"),
+            Ok(1_700_000_000_123_456_789)
+        );
+        assert_eq!(
+            parse_timestamp("1700000000.5"),
+            Ok(1_700_000_000_500_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("2023-11-14T22:13:20Z"),
+            Ok(1_700_000_000 * NANOS)
+        );
         assert!(parse_timestamp("yesterday").is_err());
     }
 

@@ -243,7 +243,7 @@ impl Store {
                         spansets: Vec::new(),
                     })
                     .collect();
-                found.sort_by(|a, b| b.start_unix_nanos.cmp(&a.start_unix_nanos));
+                found.sort_by_key(|m| std::cmp::Reverse(m.start_unix_nanos));
                 found.truncate(request.limit);
                 (found, Vec::new())
             }

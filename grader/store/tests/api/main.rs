@@ -1,1 +1,15 @@
-//! placeholder
+//! Integration tests of the trace store: real sockets on port 0, real HTTP and gRPC clients,
+//! and a real OpenTelemetry SDK (Python's) that nobody here wrote.
+//!
+//! Start at `helpers` (how a store is started and spans are built), then one module per
+//! behaviour: receiving OTLP, reading through the Tempo API, the pipeline, limits and counters,
+//! metrics from traces, and the Python SDK round trip.
+
+mod helpers;
+mod limits;
+mod metrics;
+mod otlp_grpc;
+mod otlp_http;
+mod pipeline;
+mod python_sdk;
+mod tempo_api;
