@@ -3,6 +3,7 @@
 //! uses (the embedded store's adapter, and the tests' shelf of traces); a remote Tempo answers
 //! searches itself.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 
 use dojo_traceql::model::{Trace, TraceId, Value};
@@ -20,7 +21,11 @@ pub fn query_error(error: &dojo_traceql::Error, query: &str) -> QueryError {
 }
 
 /// Runs a TraceQL search over `traces`; newest first, at most `limit` traces.
-pub fn search(traces: &[Trace], query: &str, limit: usize) -> Result<Vec<TraceMatch>, SearchError> {
+pub fn search<T: Borrow<Trace>>(
+    traces: &[T],
+    query: &str,
+    limit: usize,
+) -> Result<Vec<TraceMatch>, SearchError> {
     let parsed = dojo_traceql::parse(query).map_err(|error| query_error(&error, query))?;
     if parsed.is_metrics() {
         return Err(QueryError {
@@ -37,9 +42,15 @@ pub fn search(traces: &[Trace], query: &str, limit: usize) -> Result<Vec<TraceMa
         limit: limit.max(1),
         ..SearchOptions::default()
     };
-    let found = dojo_traceql::search(&parsed, traces, &options)
+    let found = dojo_traceql::search(&parsed, traces.iter().map(Borrow::borrow), &options)
         .map_err(|error| query_error(&error, query))?;
-    let by_id: HashMap<TraceId, &Trace> = traces.iter().map(|t| (t.trace_id, t)).collect();
+    let by_id: HashMap<TraceId, &Trace> = traces
+        .iter()
+        .map(|t| {
+            let t: &Trace = t.borrow();
+            (t.trace_id, t)
+        })
+        .collect();
     let fetched = parsed.fetched_attributes();
     Ok(found
         .into_iter()

@@ -5,6 +5,7 @@
 //! [`markdown`] pipeline; live data comes through the traits in [`backend`], which the `dojo`
 //! command fills with the trace store, the grader and the services' logs.
 
+pub mod adapters;
 pub mod backend;
 pub mod content;
 pub mod engine;

@@ -9,10 +9,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use dojo_course::adapters::store::EmbeddedStore;
 use dojo_course::backend::{FaultControl, FaultError, FaultState, LogEntry, LogSource};
 use dojo_course::content::Course;
 use dojo_course::markdown::highlight::form_urlencode;
 use dojo_course::{CourseSettings, CourseState, Secret};
+use dojo_store::otlp::convert::{ConvertedBatch, IncomingSpan};
+use dojo_store::{Store, StoreConfig, TenantId};
 use dojo_traceql::model::TraceId;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -25,6 +28,30 @@ pub const INSTRUCTOR_TOKEN: &str = "test-instructor-token-0123456789";
 
 pub fn content_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../content")
+}
+
+/// A real embedded trace store holding the shelf's traces, as if the services had sent them.
+fn store_with(shelf: &Shelf) -> Store {
+    let store = Store::new(StoreConfig::default()).expect("a store with the default configuration");
+    let spans = shelf
+        .traces
+        .iter()
+        .flat_map(|trace| {
+            trace.spans.iter().map(|span| IncomingSpan {
+                trace_id: trace.trace_id,
+                span: span.clone(),
+                bytes: 1024,
+            })
+        })
+        .collect();
+    let batch = ConvertedBatch {
+        spans,
+        ..ConvertedBatch::default()
+    };
+    store
+        .ingest_converted(&TenantId::default_tenant(), batch)
+        .expect("the store takes the shelf's spans");
+    store
 }
 
 /// A running course server.
@@ -58,9 +85,13 @@ impl TestApp {
             workshop_code: options.workshop_code,
             ..CourseSettings::default()
         };
+        let traces = Arc::new(EmbeddedStore::new(
+            store_with(&shelf),
+            TenantId::default_tenant(),
+        ));
         let state = CourseState::new(
             course,
-            shelf.clone(),
+            traces,
             logs,
             classroom.clone(),
             faults.clone(),

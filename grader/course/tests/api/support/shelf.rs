@@ -1,12 +1,11 @@
-//! A shelf of hand-built traces shaped like the sample shop's: a healthy checkout, a checkout
+//! A shelf of hand-built traces (the tests load them into a real embedded store) shaped like the sample shop's: a healthy checkout, a checkout
 //! that failed in payments, a slow product page, and the second half of a trace whose context
 //! was lost. They start a few seconds before the test, so they fall in every time window.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
-use dojo_course::backend::{BackendError, LogEntry, SearchError, TraceMatch, TraceSource};
+use dojo_course::backend::LogEntry;
 use dojo_traceql::model::{
     Event, KeyValue, Resource, Span, SpanId, SpanKind, StatusCode, Trace, TraceId, Value,
 };
@@ -256,24 +255,4 @@ pub fn log_lines() -> Vec<(TraceId, LogEntry)> {
             ),
         ),
     ]
-}
-
-#[async_trait]
-impl TraceSource for Shelf {
-    async fn search(
-        &self,
-        query: &str,
-        _window: Duration,
-        limit: usize,
-    ) -> Result<Vec<TraceMatch>, SearchError> {
-        dojo_course::engine::search(&self.traces, query, limit)
-    }
-
-    async fn trace(&self, trace_id: TraceId) -> Result<Option<Trace>, BackendError> {
-        Ok(self.traces.iter().find(|t| t.trace_id == trace_id).cloned())
-    }
-
-    async fn recent(&self, _window: Duration, limit: usize) -> Result<Vec<Trace>, BackendError> {
-        Ok(self.traces.iter().rev().take(limit).cloned().collect())
-    }
 }

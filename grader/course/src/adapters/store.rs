@@ -1,0 +1,74 @@
+//! [`TraceSource`] over the embedded trace store, in-process: no HTTP hop between the course
+//! and the traces. Searches run on a blocking thread (evaluation is CPU work) over a snapshot
+//! of the tenant's traces, so no store lock is held while a learner's query runs.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use dojo_store::storage::query::TimeRange;
+use dojo_store::{Store, TenantId};
+use dojo_traceql::model::{Trace, TraceId};
+
+use crate::backend::{BackendError, SearchError, TraceMatch, TraceSource};
+
+/// The embedded store as the course's trace source, for one tenant.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    store: Store,
+    tenant: TenantId,
+}
+
+impl EmbeddedStore {
+    /// Reads `tenant`'s traces from `store` (use [`TenantId::default_tenant`] on a laptop).
+    pub fn new(store: Store, tenant: TenantId) -> EmbeddedStore {
+        EmbeddedStore { store, tenant }
+    }
+
+    /// The traces that overlap the last `window`.
+    fn in_window(&self, window: Duration) -> Vec<Arc<Trace>> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(u64::MAX);
+        let range = TimeRange {
+            start_nanos: now.saturating_sub(window.as_nanos() as u64),
+            end_nanos: now,
+        };
+        self.store
+            .snapshot(&self.tenant)
+            .into_iter()
+            .filter(|trace| range.overlaps(trace))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TraceSource for EmbeddedStore {
+    async fn search(
+        &self,
+        query: &str,
+        window: Duration,
+        limit: usize,
+    ) -> Result<Vec<TraceMatch>, SearchError> {
+        let traces = self.in_window(window);
+        let query = query.to_string();
+        tokio::task::spawn_blocking(move || crate::engine::search(&traces, &query, limit))
+            .await
+            .map_err(|error| BackendError(format!("the search stopped unexpectedly: {error}")))?
+    }
+
+    async fn trace(&self, trace_id: TraceId) -> Result<Option<Trace>, BackendError> {
+        Ok(self
+            .store
+            .trace_by_id(&self.tenant, &trace_id)
+            .map(|trace| Trace::clone(&trace)))
+    }
+
+    async fn recent(&self, window: Duration, limit: usize) -> Result<Vec<Trace>, BackendError> {
+        let mut traces = self.in_window(window);
+        traces.sort_by_key(|t| std::cmp::Reverse(t.start_unix_nanos()));
+        traces.truncate(limit);
+        Ok(traces.iter().map(|t| Trace::clone(t)).collect())
+    }
+}
