@@ -1,4 +1,6 @@
 //! Ready-made implementations of the [`crate::backend`] traits over the lab's own parts, so
-//! `dojo up` only has to wire them: [`store`] reads the embedded trace store in-process.
+//! `dojo up` only has to wire them: [`store`] reads the embedded trace store in-process;
+//! [`grader`] grades and keeps progress through `dojo-grader`.
 
+pub mod grader;
 pub mod store;

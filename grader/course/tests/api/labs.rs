@@ -194,6 +194,7 @@ async fn a_learner_sees_only_their_own_attempts() {
 async fn with_a_workshop_code_joining_needs_the_code() {
     let app = TestApp::spawn_with(Options {
         workshop_code: Some("TRACE-42".into()),
+        ..Options::default()
     })
     .await;
     let mut client = app.client();

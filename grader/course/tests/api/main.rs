@@ -4,6 +4,7 @@
 
 mod browser;
 mod content;
+mod grader;
 mod instructor;
 mod labs;
 mod lessons;

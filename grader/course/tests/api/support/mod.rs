@@ -9,11 +9,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use dojo_course::adapters::grader::InProcessGrader;
 use dojo_course::adapters::store::EmbeddedStore;
+use dojo_course::backend::Grading;
 use dojo_course::backend::{FaultControl, FaultError, FaultState, LogEntry, LogSource};
 use dojo_course::content::Course;
 use dojo_course::markdown::highlight::form_urlencode;
 use dojo_course::{CourseSettings, CourseState, Secret};
+use dojo_grader::backend::embedded::EmbeddedBackend;
+use dojo_grader::progress::Progress;
+use dojo_grader::service::Grader;
+use dojo_grader::spec::load_dir;
 use dojo_store::otlp::convert::{ConvertedBatch, IncomingSpan};
 use dojo_store::{Store, StoreConfig, TenantId};
 use dojo_traceql::model::TraceId;
@@ -55,11 +61,8 @@ fn store_with(shelf: &Shelf) -> Store {
 }
 
 /// A running course server.
-#[allow(dead_code)] // each test binary module uses a different subset
 pub struct TestApp {
     pub address: SocketAddr,
-    pub shelf: Arc<Shelf>,
-    pub classroom: Arc<Classroom>,
     pub faults: Arc<Switchboard>,
 }
 
@@ -67,6 +70,13 @@ pub struct TestApp {
 #[derive(Default)]
 pub struct Options {
     pub workshop_code: Option<String>,
+    /// Grade with the lab's real grader (`dojo-grader`, the repository's `labs/`, progress in
+    /// an in-memory SQLite) instead of the small classroom grader.
+    pub real_grader: bool,
+}
+
+pub fn labs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs")
 }
 
 impl TestApp {
@@ -77,7 +87,6 @@ impl TestApp {
     pub async fn spawn_with(options: Options) -> TestApp {
         let course = Course::load(&content_dir()).expect("the repository's content loads");
         let shelf = Arc::new(Shelf::sample());
-        let classroom = Arc::new(Classroom::new(shelf.clone()));
         let faults = Arc::new(Switchboard::default());
         let logs = Arc::new(ShelfLogs);
         let settings = CourseSettings {
@@ -85,18 +94,26 @@ impl TestApp {
             workshop_code: options.workshop_code,
             ..CourseSettings::default()
         };
+        let store = store_with(&shelf);
         let traces = Arc::new(EmbeddedStore::new(
-            store_with(&shelf),
+            store.clone(),
             TenantId::default_tenant(),
         ));
-        let state = CourseState::new(
-            course,
-            traces,
-            logs,
-            classroom.clone(),
-            faults.clone(),
-            settings,
-        );
+        let grading: Arc<dyn Grading> = if options.real_grader {
+            let labs = load_dir(&labs_dir()).expect("the repository's labs load");
+            let progress = Progress::connect("sqlite::memory:")
+                .await
+                .expect("an in-memory progress store");
+            let backend = Arc::new(EmbeddedBackend::new(store));
+            Arc::new(InProcessGrader::new(Grader::new(
+                labs,
+                backend,
+                Some(progress),
+            )))
+        } else {
+            Arc::new(Classroom::new(shelf.clone()))
+        };
+        let state = CourseState::new(course, traces, logs, grading, faults.clone(), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
@@ -106,12 +123,7 @@ impl TestApp {
                 .await
                 .expect("the course serves");
         });
-        TestApp {
-            address,
-            shelf,
-            classroom,
-            faults,
-        }
+        TestApp { address, faults }
     }
 
     pub fn url(&self, path: &str) -> String {

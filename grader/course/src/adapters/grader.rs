@@ -1,0 +1,423 @@
+//! [`Grading`] over the lab's grader (`dojo-grader`) in-process: lab specs from `labs/`,
+//! checks against live traces, and progress in SQLite or PostgreSQL. This module only
+//! translates between the grader's types and the course's views.
+
+use async_trait::async_trait;
+use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
+use dojo_grader::check::root_cause::Report;
+use dojo_grader::progress::{LearnerId as GraderLearnerId, Progress};
+use dojo_grader::service::{Grader, GraderError, Submission as GraderSubmission};
+use dojo_grader::spec::types::{Check, Lab};
+
+use crate::backend::{
+    Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading, GradingError,
+    LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
+};
+
+/// The shop's services, offered in the instrumentation and root-cause forms.
+const SERVICES: &[&str] = &["frontend", "api", "payments", "database"];
+
+/// How many attempts per exercise a learner's lab page lists.
+const ATTEMPTS_SHOWN: i64 = 20;
+
+/// The grader as the course's [`Grading`].
+#[derive(Clone)]
+pub struct InProcessGrader {
+    grader: Grader,
+}
+
+impl InProcessGrader {
+    /// Wraps a grader. Without a progress store, learners can still get feedback but nothing
+    /// is remembered (joining works; progress is empty).
+    pub fn new(grader: Grader) -> InProcessGrader {
+        InProcessGrader { grader }
+    }
+
+    fn store(&self) -> Option<&Progress> {
+        self.grader.progress()
+    }
+}
+
+/// A stable learner id for a display name: a readable slug plus a hash of the exact name, so
+/// "Ada" and "ada" are two learners and non-ASCII names still get a distinct id.
+pub fn learner_id_for(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    // FNV-1a: stable across runs and platforms, which the standard hasher is not.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let short = format!("{:08x}", hash as u32);
+    if slug.is_empty() {
+        format!("learner-{short}")
+    } else {
+        format!("{slug}-{short}")
+    }
+}
+
+fn their_id(learner: &LearnerId) -> Result<GraderLearnerId, GradingError> {
+    GraderLearnerId::parse(&learner.0).map_err(|error| GradingError::Invalid(error.to_string()))
+}
+
+fn grading_error(error: GraderError) -> GradingError {
+    match error {
+        GraderError::UnknownLab(lab) => GradingError::UnknownLab(lab),
+        GraderError::UnknownExercise { lab, exercise } => {
+            GradingError::UnknownExercise { lab, exercise }
+        }
+        GraderError::WrongSubmission { .. } => GradingError::WrongKind(error.to_string()),
+        GraderError::NoGroundTruth { .. } => GradingError::Invalid(error.to_string()),
+        other => GradingError::Unavailable(other.to_string()),
+    }
+}
+
+fn unavailable(error: impl std::fmt::Display) -> GradingError {
+    GradingError::Unavailable(error.to_string())
+}
+
+fn summary(lab: &Lab) -> LabSummary {
+    LabSummary {
+        id: lab.id.clone(),
+        title: lab.title.clone(),
+        summary: lab.summary.clone(),
+        estimated_minutes: lab.estimated_minutes,
+    }
+}
+
+/// The grader's verdict in the course's words.
+pub fn feedback(from: &GraderFeedback) -> Feedback {
+    let mut items = Vec::new();
+    if let Some(syntax) = &from.syntax_error {
+        let mut message = syntax.message.clone();
+        if let Some(hint) = &syntax.hint {
+            message.push_str(&format!(" Hint: {hint}"));
+        }
+        items.push(FeedbackItem {
+            passed: false,
+            message,
+            detail: Some(syntax.rendered.clone()),
+            trace_ids: Vec::new(),
+        });
+    }
+    for item in &from.items {
+        let detail = (!item.evidence.is_empty()).then(|| {
+            item.evidence
+                .iter()
+                .map(|e| format!("{}  {}: {}", e.trace_id, e.trace, e.why))
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        items.push(FeedbackItem {
+            passed: item.status != ItemStatus::Fail,
+            message: if item.message.is_empty() {
+                item.title.clone()
+            } else {
+                format!("{}: {}", item.title, item.message)
+            },
+            detail,
+            trace_ids: item.evidence.iter().map(|e| e.trace_id.clone()).collect(),
+        });
+    }
+    Feedback {
+        passed: from.verdict == Verdict::Pass,
+        score: (from.score.clamp(0.0, 1.0) * 100.0).round() as u8,
+        summary: from.headline.clone(),
+        items,
+    }
+}
+
+fn their_submission(submission: Submission) -> GraderSubmission {
+    match submission {
+        Submission::TraceQl { query } => GraderSubmission::Query(query),
+        Submission::Instrumentation { service } => GraderSubmission::Service(service),
+        Submission::RootCause {
+            service,
+            operation,
+            fault_kind,
+            trace_ids,
+            explanation_markdown,
+        } => GraderSubmission::Report(Report {
+            service,
+            operation,
+            fault: fault_kind,
+            evidence: trace_ids,
+            explanation: explanation_markdown,
+        }),
+        Submission::Quiz { answers } => GraderSubmission::Answers(answers.into_iter().collect()),
+    }
+}
+
+/// A stored submission as a one-line answer, and a report's explanation.
+fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
+    match serde_json::from_value::<GraderSubmission>(stored.clone()) {
+        Ok(GraderSubmission::Query(query)) => (query, None),
+        Ok(GraderSubmission::Service(service)) => (format!("service {service}"), None),
+        Ok(GraderSubmission::Report(report)) => (
+            format!(
+                "{} in {} ({})",
+                report.fault, report.service, report.operation
+            ),
+            Some(report.explanation),
+        ),
+        Ok(GraderSubmission::Answers(answers)) => (format!("{} answers", answers.len()), None),
+        Err(_) => (stored.to_string(), None),
+    }
+}
+
+/// Milliseconds since 1970 as `YYYY-MM-DD HH:MM UTC`.
+fn when(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        of_day / 3600,
+        (of_day / 60) % 60
+    )
+}
+
+#[async_trait]
+impl Grading for InProcessGrader {
+    fn labs(&self) -> Vec<LabSummary> {
+        self.grader.labs().iter().map(|lab| summary(lab)).collect()
+    }
+
+    fn lab(&self, id: &str) -> Option<LabDetail> {
+        let lab = self.grader.labs().get(id)?;
+        let fault_kinds: Vec<String> = dojo_grader::spec::fault_ids()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let services: Vec<String> = SERVICES.iter().map(|s| s.to_string()).collect();
+        Some(LabDetail {
+            summary: summary(lab),
+            exercises: lab
+                .exercises
+                .iter()
+                .map(|exercise| Exercise {
+                    id: exercise.id.clone(),
+                    title: exercise.title.clone(),
+                    prompt_markdown: exercise.prompt.clone(),
+                    hint_count: exercise.hints.len(),
+                    kind: match &exercise.check {
+                        Check::Traceql(_) => CheckKind::TraceQl,
+                        Check::Instrumentation(check) => {
+                            let mut offered = services.clone();
+                            if let Some(default) = &check.default_service {
+                                offered.retain(|s| s != default);
+                                offered.insert(0, default.clone());
+                            }
+                            CheckKind::Instrumentation { services: offered }
+                        }
+                        Check::RootCause(_) => CheckKind::RootCause {
+                            services: services.clone(),
+                            fault_kinds: fault_kinds.clone(),
+                        },
+                        Check::Quiz(check) => CheckKind::Quiz {
+                            questions: check
+                                .questions
+                                .iter()
+                                .map(|q| QuizQuestion {
+                                    id: q.id.clone(),
+                                    prompt: q.question.clone(),
+                                    choices: q.choices.clone(),
+                                })
+                                .collect(),
+                        },
+                    },
+                })
+                .collect(),
+            scenario: match &lab.scenario {
+                Some(scenario) if scenario.variants.len() > 1 => format!(
+                    "faults are switched on for this lab: one of {} variants, picked for you, so your neighbour's root cause may differ from yours.",
+                    scenario.variants.len()
+                ),
+                Some(_) => "faults are switched on for this lab while you work on it.".into(),
+                None => "none: this lab runs on the healthy shop.".into(),
+            },
+        })
+    }
+
+    async fn join(&self, name: &str) -> Result<LearnerId, GradingError> {
+        let id = learner_id_for(name);
+        if let Some(progress) = self.store() {
+            let parsed = GraderLearnerId::parse(&id)
+                .map_err(|error| GradingError::Invalid(error.to_string()))?;
+            progress.join(&parsed, name).await.map_err(unavailable)?;
+        }
+        Ok(LearnerId(id))
+    }
+
+    async fn submit(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+        exercise: &str,
+        submission: Submission,
+    ) -> Result<Feedback, GradingError> {
+        let graded = self
+            .grader
+            .submit(
+                &their_id(learner)?,
+                lab,
+                exercise,
+                &their_submission(submission),
+            )
+            .await
+            .map_err(grading_error)?;
+        Ok(feedback(&graded.feedback))
+    }
+
+    async fn hint(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+        exercise: &str,
+        index: usize,
+    ) -> Result<String, GradingError> {
+        let hints = self
+            .grader
+            .hints(&their_id(learner)?, lab, exercise, index + 1)
+            .await
+            .map_err(grading_error)?;
+        hints.into_iter().nth(index).ok_or_else(|| {
+            GradingError::Invalid("there are no more hints for this exercise".into())
+        })
+    }
+
+    async fn attempts(&self, learner: &LearnerId, lab: &str) -> Result<Vec<Attempt>, GradingError> {
+        let Some(progress) = self.store() else {
+            return Ok(Vec::new());
+        };
+        let Some(spec) = self.grader.labs().get(lab) else {
+            return Err(GradingError::UnknownLab(lab.to_string()));
+        };
+        let id = their_id(learner)?;
+        let mut stored = Vec::new();
+        for exercise in &spec.exercises {
+            stored.extend(
+                progress
+                    .attempts(&id, lab, &exercise.id, ATTEMPTS_SHOWN)
+                    .await
+                    .map_err(unavailable)?,
+            );
+        }
+        stored.sort_by_key(|a| std::cmp::Reverse((a.created_at_ms, a.id)));
+        Ok(stored
+            .into_iter()
+            .map(|a| {
+                let (answer, explanation_markdown) = describe(&a.submission);
+                let verdict = serde_json::from_value::<GraderFeedback>(a.feedback.clone())
+                    .map(|f| feedback(&f))
+                    .unwrap_or_else(|_| Feedback {
+                        passed: a.passed,
+                        score: (a.score.clamp(0.0, 1.0) * 100.0).round() as u8,
+                        summary: String::new(),
+                        items: Vec::new(),
+                    });
+                Attempt {
+                    exercise: a.exercise,
+                    answer,
+                    explanation_markdown,
+                    feedback: verdict,
+                    at: when(a.created_at_ms),
+                }
+            })
+            .collect())
+    }
+
+    async fn progress(&self, learner: &LearnerId) -> Result<Vec<ExerciseProgress>, GradingError> {
+        let Some(progress) = self.store() else {
+            return Ok(Vec::new());
+        };
+        let scores = progress
+            .scores(&their_id(learner)?)
+            .await
+            .map_err(unavailable)?;
+        Ok(scores
+            .into_iter()
+            .filter(|s| s.attempts > 0)
+            .map(|s| ExerciseProgress {
+                lab: s.lab,
+                exercise: s.exercise,
+                passed: s.passed,
+                best_score: (s.best_score.clamp(0.0, 1.0) * 100.0).round() as u8,
+                attempts: u32::try_from(s.attempts).unwrap_or(u32::MAX),
+            })
+            .collect())
+    }
+
+    async fn class_progress(&self) -> Result<Vec<LearnerProgress>, GradingError> {
+        let Some(progress) = self.store() else {
+            return Ok(Vec::new());
+        };
+        let learners = progress.learners().await.map_err(unavailable)?;
+        let mut out = Vec::with_capacity(learners.len());
+        for learner in learners {
+            let id = LearnerId(learner.id.as_str().to_string());
+            out.push(LearnerProgress {
+                exercises: Grading::progress(self, &id).await?,
+                learner: id,
+                name: learner.display_name,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn reset_learner(&self, learner: &LearnerId) -> Result<(), GradingError> {
+        let Some(progress) = self.store() else {
+            return Ok(());
+        };
+        progress
+            .reset_learner(&their_id(learner)?)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learner_ids_are_readable_stable_and_distinct() {
+        let ada = learner_id_for("Ada Lovelace");
+        assert!(ada.starts_with("ada-lovelace-"), "{ada}");
+        assert_eq!(ada, learner_id_for("Ada Lovelace"));
+        assert_ne!(learner_id_for("Zoë"), learner_id_for("Zoe"));
+        assert!(learner_id_for("李雷").starts_with("learner-"));
+        for name in ["Ada Lovelace", "李雷", "a!!b", &"x".repeat(200)] {
+            let id = learner_id_for(name);
+            assert!(
+                GraderLearnerId::parse(&id).is_ok(),
+                "{id} is not a valid learner id"
+            );
+        }
+    }
+
+    #[test]
+    fn times_are_shown_as_utc_dates() {
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(when(1_795_320_000_000), "2026-11-22 04:00 UTC");
+    }
+}

@@ -1,0 +1,124 @@
+//! The course over the lab's real grader: the repository's `labs/` specs, checks run against
+//! a real embedded store, progress in SQLite. These pin the adapter between the two crates.
+
+use crate::support::{Options, TestApp};
+
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(Options {
+        real_grader: true,
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_lab_of_the_repository_is_listed_and_opens() {
+    let app = spawn().await;
+    let mut client = app.client();
+    let list = client.get("/labs").await;
+    assert_eq!(list.status, 200);
+    for lab in [
+        "instrument-a-service",
+        "traceql-querying",
+        "intermittent-slowness",
+        "broken-trace",
+        "quiz",
+    ] {
+        assert!(
+            list.body.contains(&format!("href=\"/labs/{lab}\"")),
+            "{lab} is not listed"
+        );
+        let page = client.get(&format!("/labs/{lab}")).await;
+        assert_eq!(page.status, 200, "{lab} does not open: {}", page.body);
+        assert!(
+            page.body.contains("Read the lab&#39;s instructions")
+                || page.body.contains("instructions"),
+            "{lab} links its lesson"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_real_grader_refuses_a_wrong_query_and_accepts_the_reference() {
+    let app = spawn().await;
+    let mut client = app.client();
+    client.join("Ada Lovelace").await;
+    let csrf = client.get("/labs/traceql-querying").await.csrf();
+    let path = "/labs/traceql-querying/slow-db-queries/submit";
+
+    let wrong = client
+        .post(
+            path,
+            &[("csrf", &csrf), ("query", "{ span.db.system != nil }")],
+        )
+        .await;
+    assert_eq!(wrong.status, 200, "{}", wrong.body);
+    assert!(
+        wrong.body.contains("id=\"feedback-slow-db-queries\""),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong.body.contains("Not yet."), "{}", wrong.body);
+
+    let syntax = client
+        .post(path, &[("csrf", &csrf), ("query", "{ duration > 500ms")])
+        .await;
+    assert!(syntax.body.contains("Not yet."), "{}", syntax.body);
+    assert!(
+        syntax.body.contains("<pre>"),
+        "the syntax error comes with its caret: {}",
+        syntax.body
+    );
+
+    let right = client
+        .post(
+            path,
+            &[
+                ("csrf", &csrf),
+                (
+                    "query",
+                    "{ kind = client && span.db.system != nil && duration > 500ms }",
+                ),
+            ],
+        )
+        .await;
+    assert!(right.body.contains("Correct!"), "{}", right.body);
+    assert!(right.body.contains("Your attempts (3)"), "{}", right.body);
+}
+
+#[tokio::test]
+async fn hints_and_the_instructor_table_come_from_the_progress_store() {
+    let app = spawn().await;
+    let mut ada = app.client();
+    ada.join("Ada Lovelace").await;
+    let csrf = ada.get("/labs/traceql-querying").await.csrf();
+    let page = ada
+        .post(
+            "/labs/traceql-querying/slow-db-queries/hint",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert!(page.body.contains("Hint 1:"), "{}", page.body);
+
+    let quiz = ada.get("/labs/quiz").await;
+    assert!(
+        quiz.body.contains("type=\"radio\""),
+        "the quiz shows its questions"
+    );
+    let page = ada
+        .post(
+            "/labs/quiz/brown-belt-quiz/submit",
+            &[("csrf", &csrf), ("q.trace-vs-span", "0")],
+        )
+        .await;
+    assert!(page.body.contains("Not yet."), "{}", page.body);
+
+    let mut teacher = app.client();
+    teacher.instructor().await;
+    let table = teacher.get("/instructor").await;
+    assert!(
+        table.body.contains("<th scope=\"row\">Ada Lovelace</th>"),
+        "{}",
+        table.body
+    );
+}
