@@ -6,7 +6,6 @@
 //! (`parse error at line L, col C: syntax error: unexpected X, expecting Y`), so a message
 //! learned here reads the same against a real Tempo.
 
-use std::fmt;
 use std::ops::Range;
 
 /// Which stage refused the query, or stopped evaluating it. Each kind is its own variant so
@@ -29,8 +28,10 @@ pub enum ErrorKind {
     Runtime,
 }
 
-/// A diagnostic about one query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A diagnostic about one query. `Display` gives the message and hint without a position
+/// (use [`Error::render`] or [`Error::one_line`] when the query is at hand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", .hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default())]
 pub struct Error {
     pub kind: ErrorKind,
     /// Byte range of the query the error points at (may be empty, e.g. at the end of input).
@@ -139,19 +140,6 @@ impl Error {
         out
     }
 }
-
-impl fmt::Display for Error {
-    /// The message and hint without position (use [`Error::render`] when the query is at hand).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(hint) = &self.hint {
-            write!(f, " (hint: {hint})")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Error {}
 
 #[cfg(test)]
 mod tests {

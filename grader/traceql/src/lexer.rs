@@ -393,10 +393,8 @@ impl<'s> Lexer<'s> {
                     name.push_str(&self.quoted_attribute_segment()?);
                 }
                 Some(c) if !ends_attribute(c) => {
+                    // As in Tempo, `//` and `/*` inside a name are part of the name.
                     while self.peek().is_some_and(|c| !ends_attribute(c)) {
-                        if self.rest().starts_with("//") || self.rest().starts_with("/*") {
-                            break;
-                        }
                         if let Some(c) = self.bump() {
                             name.push(c);
                         }
@@ -682,6 +680,17 @@ mod tests {
             toks("parent.span.x")[0],
             Tok::Attr(AttrScope::ParentSpan, "x".into())
         );
+    }
+
+    #[test]
+    fn comment_markers_inside_an_attribute_name_belong_to_the_name() {
+        // Found by fuzzing: this used to loop forever.
+        let src = "{.a/*r.att8\0=r}";
+        assert_eq!(
+            toks(src)[1],
+            Tok::Attr(AttrScope::None, "a/*r.att8\0".into())
+        );
+        assert_eq!(toks(".a//b")[0], Tok::Attr(AttrScope::None, "a//b".into()));
     }
 
     #[test]

@@ -61,8 +61,14 @@ pub fn search<'a>(
     };
     let mut budget = opts.budget.clone();
     let mut found: Vec<TraceMatch> = Vec::new();
+    // Once `limit` matches are kept, a trace older than all of them cannot make the cut, so
+    // it is not evaluated at all.
+    let mut oldest_kept: Option<u64> = None;
     for trace in traces {
         let start = trace.start_unix_nanos();
+        if oldest_kept.is_some_and(|oldest| start < oldest) {
+            continue;
+        }
         let spansets = evaluate_trace(query, trace, &mut budget)?;
         if spansets.is_empty() {
             continue;
@@ -82,6 +88,7 @@ pub fn search<'a>(
         if found.len() >= limit.saturating_mul(4).max(64) {
             newest_first(&mut found);
             found.truncate(limit);
+            oldest_kept = found.last().map(|m| m.start_unix_nanos);
         }
     }
     newest_first(&mut found);

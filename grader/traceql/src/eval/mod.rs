@@ -213,8 +213,8 @@ fn eval<'a>(e: &'a Expr, cx: &'a TraceCtx<'a>, sc: SpanCtx<'a>) -> Result<Val<'a
                 Val::Bool(eval(rhs, cx, sc)? == Val::Bool(true))
             }
             BinOp::Cmp(cmp) => {
-                let nil_l = lhs.kind == ExprKind::Static(crate::ast::Static::Nil);
-                let nil_r = rhs.kind == ExprKind::Static(crate::ast::Static::Nil);
+                let nil_l = matches!(lhs.kind, ExprKind::Static(crate::ast::Static::Nil));
+                let nil_r = matches!(rhs.kind, ExprKind::Static(crate::ast::Static::Nil));
                 if nil_l || nil_r {
                     if nil_l && nil_r {
                         return Ok(Val::Bool(false));
@@ -360,14 +360,38 @@ pub fn evaluate_pipeline(
     budget: &mut EvalBudget,
 ) -> Result<Vec<SpansetMatch>, Error> {
     let cx = TraceCtx::new(trace);
-    let input = vec![Spanset {
-        spans: (0..trace.spans.len()).collect(),
-        attributes: Vec::new(),
-    }];
     if trace.spans.is_empty() {
         return Ok(Vec::new());
     }
-    let out = run_pipeline(pipeline, &cx, input, budget)?;
+    // Fast path for the common shape: a filter first. It reads the trace's spans directly
+    // instead of a list of every index, and a trace it rejects costs no allocation.
+    let out = match pipeline.stages.split_first() {
+        Some((Stage::Spans(SpansetExpr::Filter(f)), rest)) => {
+            budget.charge(trace.spans.len() as u64)?;
+            let uses = uses_of(&f.expr);
+            let mut spans = Vec::new();
+            for i in 0..trace.spans.len() {
+                if span_matches(&f.expr, uses, &cx, i, budget)? {
+                    spans.push(i);
+                }
+            }
+            if spans.is_empty() {
+                return Ok(Vec::new());
+            }
+            let first = vec![Spanset {
+                spans,
+                attributes: Vec::new(),
+            }];
+            run_stages(rest, &cx, first, budget)?
+        }
+        _ => {
+            let input = vec![Spanset {
+                spans: (0..trace.spans.len()).collect(),
+                attributes: Vec::new(),
+            }];
+            run_pipeline(pipeline, &cx, input, budget)?
+        }
+    };
     Ok(out
         .into_iter()
         .filter(|s| !s.spans.is_empty())
@@ -382,10 +406,19 @@ pub fn evaluate_pipeline(
 fn run_pipeline<'a>(
     p: &'a Pipeline,
     cx: &'a TraceCtx<'a>,
+    sets: Vec<Spanset>,
+    budget: &mut EvalBudget,
+) -> Result<Vec<Spanset>, Error> {
+    run_stages(&p.stages, cx, sets, budget)
+}
+
+fn run_stages<'a>(
+    stages: &'a [Stage],
+    cx: &'a TraceCtx<'a>,
     mut sets: Vec<Spanset>,
     budget: &mut EvalBudget,
 ) -> Result<Vec<Spanset>, Error> {
-    for stage in &p.stages {
+    for stage in stages {
         if sets.is_empty() {
             break;
         }

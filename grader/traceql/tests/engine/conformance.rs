@@ -132,3 +132,47 @@ fn tempo_corpus_is_accepted_and_rejected_category_by_category() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn tricky_literals_and_names_print_canonically_and_read_back() {
+    let cases = [
+        ("{ .a = 1.5s }", "{ .a = 1s500ms }"),
+        ("{ .a = -1 }", "{ .a = -1 }"),
+        ("{ 3 - -5 = 8 }", "{ 3 - -5 = 8 }"),
+        ("{ -.a * 2 = 4 }", "{ -.a * 2 = 4 }"),
+        ("{ (-2) ^ 2 = 4 }", "{ (-2) ^ 2 = 4 }"),
+        ("{ .a = minInt }", "{ .a = minInt }"),
+        ("{ .a = 1e21 }", "{ .a = 1e21 }"),
+        ("{ .a = 1. }", "{ .a = 1.0 }"),
+        ("{ name = `raw\\n` }", "{ name = \"raw\\\\n\" }"),
+        (
+            "{ name = \"tab\\there\\u00e9\" }",
+            "{ name = \"tab\\there\u{e9}\" }",
+        ),
+        ("{ span.\"a b\".c = 1 }", "{ span.\"a b.c\" = 1 }"),
+        ("{ .\"3x\" = 1 }", "{ .\"3x\" = 1 }"),
+        ("{ trace:id = \"000abc\" }", "{ trace:id = \"abc\" }"),
+        (
+            "{ span:duration > 1s } >> { span:name = \"x\" }",
+            "{ duration > 1s } >> { name = \"x\" }",
+        ),
+        ("{}|count()>2", "{ } | count() > 2"),
+        ("{ } | avg(duration) > 1 - 3", "{ } | avg(duration) > -2"),
+        ("({} | rate()) > 10s", "({ } | rate()) > 10"),
+        ("1 + 2 + ({} | rate())", "3 + ({ } | rate())"),
+        (
+            "{} | quantile_over_time(duration, .5, .99) by (resource.service.name)",
+            "{ } | quantile_over_time(duration, 0.5, 0.99) by (resource.service.name)",
+        ),
+        ("{ } /* all */ // spans\n", "{ }"),
+    ];
+    for (input, expected) in cases {
+        let q = parse(input).unwrap_or_else(|e| panic!("{}", e.render(input)));
+        assert_eq!(q.to_string(), expected, "canonical form of {input:?}");
+        assert_eq!(
+            parse(expected).unwrap(),
+            q,
+            "{expected:?} reads back as the same query"
+        );
+    }
+}
