@@ -1,0 +1,208 @@
+//! The live lab for the tests: the trace store in process on port 0, the three tiers and the
+//! load generator as child processes of the real `dojo` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dojo_grader::backend::embedded::EmbeddedBackend;
+use dojo_grader::backend::{SearchRequest, TraceBackend, Window};
+use dojo_store::{Store, StoreConfig, StoreListeners};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A temp folder removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("dojo-labs-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("the temp dir is writable");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The running shop. Children are killed when it is dropped.
+pub struct Shop {
+    pub store: Store,
+    pub frontend_url: String,
+    children: Vec<Child>,
+    pub dir: TempDir,
+    otlp_endpoint: String,
+}
+
+fn dojo() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dojo"));
+    command.kill_on_drop(true).stdin(Stdio::null());
+    command
+}
+
+/// Starts one tier and returns it with the URL it printed first.
+async fn start_tier(tier: &str, env: &[(&str, String)]) -> (Child, String) {
+    let mut child = dojo()
+        .args(["service", tier, "--port", "0"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting dojo service {tier}: {e}"));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap_or_else(|_| panic!("{tier} printed nothing within 60 s"))
+        .unwrap_or_else(|e| panic!("reading {tier}'s output: {e}"))
+        .unwrap_or_else(|| panic!("{tier} exited before listening"));
+    let url = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{tier}'s first line is not `listening on …`: {first}"))
+        .trim()
+        .to_string();
+    // Keep draining stdout (JSON logs) so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+impl Shop {
+    /// Starts the store and the three tiers with this fault scenario file content.
+    pub async fn start(scenario_yaml: &str) -> Shop {
+        let store = Store::new(StoreConfig::default()).expect("the default store config is valid");
+        let any = "127.0.0.1:0".parse().expect("a valid address");
+        let listeners = StoreListeners::bind(any, any, any)
+            .await
+            .expect("port 0 binds");
+        let addrs = listeners.addrs().expect("bound listeners have addresses");
+        let serving = store.clone();
+        tokio::spawn(async move {
+            let _ = dojo_store::serve(serving, listeners, std::future::pending()).await;
+        });
+
+        let dir = TempDir::new();
+        let scenario = dir.0.join("scenario.yaml");
+        std::fs::write(&scenario, scenario_yaml).expect("the temp dir is writable");
+        let otlp_endpoint = format!("http://{}", addrs.otlp_http);
+        let common = |extra: Vec<(&'static str, String)>| {
+            let mut env = vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_endpoint.clone()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_string()),
+                ("OTEL_TRACES_SAMPLER", "parentbased_always_on".to_string()),
+                // Export every half second so the test does not wait for the 5 s default.
+                ("OTEL_BSP_SCHEDULE_DELAY", "500".to_string()),
+                ("DOJO_FAULT_SCENARIO", scenario.display().to_string()),
+            ];
+            env.extend(extra);
+            env
+        };
+        let (payments, payments_url) = start_tier("payments", &common(vec![])).await;
+        let (api, api_url) = start_tier(
+            "api",
+            &common(vec![
+                ("PAYMENTS_URL", payments_url),
+                (
+                    "DATABASE_URL",
+                    format!("sqlite:{}", dir.0.join("shop.db").display()),
+                ),
+            ]),
+        )
+        .await;
+        let (frontend, frontend_url) =
+            start_tier("frontend", &common(vec![("API_URL", api_url)])).await;
+        Shop {
+            store,
+            frontend_url,
+            children: vec![payments, api, frontend],
+            dir,
+            otlp_endpoint,
+        }
+    }
+
+    /// Runs the load generator as `learner` for `duration` and waits for it to finish.
+    pub async fn load(&self, learner: &str, duration: &str, seed: u64) -> Child {
+        dojo()
+            .args([
+                "loadgen",
+                "--target",
+                &self.frontend_url,
+                "--rate",
+                "0",
+                "--concurrency",
+                "3",
+            ])
+            .args([
+                "--duration",
+                duration,
+                "--learner",
+                learner,
+                "--quiet",
+                "--seed",
+                &seed.to_string(),
+            ])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", &self.otlp_endpoint)
+            .env("OTEL_BSP_SCHEDULE_DELAY", "500")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting dojo loadgen")
+    }
+
+    /// The in-process backend over the shop's store.
+    pub fn backend(&self) -> Arc<dyn TraceBackend> {
+        Arc::new(EmbeddedBackend::new(self.store.clone()))
+    }
+
+    /// Trace ids matching a query over the last 15 minutes, newest first.
+    pub async fn find(&self, query: &str, limit: usize) -> Vec<String> {
+        let backend = EmbeddedBackend::new(self.store.clone());
+        let hits = backend
+            .search(SearchRequest {
+                tenant: None,
+                query,
+                window: Window::ending_now(Duration::from_secs(900), Duration::ZERO),
+                limit,
+                spans_per_spanset: 3,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("searching {query}: {e}"));
+        hits.iter().map(|h| h.trace_id.to_string()).collect()
+    }
+
+    /// Waits until `query` matches at least `count` traces.
+    pub async fn wait_for(&self, query: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self.find(query, count).await.len();
+            if found >= count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {found} of {count} traces match {query} after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+/// The repository's `labs/` folder.
+pub fn labs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs")
+}

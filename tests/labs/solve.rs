@@ -1,0 +1,358 @@
+//! One live shop serves three learners, each with their own fault (scoped by `learner.id`
+//! baggage), as a workshop would; every exercise is then solved and mis-solved.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dojo_grader::check::feedback::{Feedback, ItemStatus, Verdict};
+use dojo_grader::check::root_cause::Report;
+use dojo_grader::progress::LearnerId;
+use dojo_grader::scenario::{PlannedFault, fault_plan, scenario_yaml, variant_for};
+use dojo_grader::service::{Grader, Submission};
+use dojo_grader::spec::types::Check;
+use dojo_grader::spec::{LabSet, load_dir};
+
+use crate::shop::{Shop, labs_dir};
+
+fn learner(id: &str) -> LearnerId {
+    LearnerId::parse(id).expect("test ids are valid")
+}
+
+/// The first learner id with this prefix whose variant of `lab` is `variant`.
+fn learner_with(labs: &LabSet, lab: &str, variant: &str, prefix: &str) -> LearnerId {
+    let lab = labs.get(lab).expect("the lab exists");
+    (0..500)
+        .map(|i| learner(&format!("{prefix}-{i}")))
+        .find(|l| variant_for(lab, l).is_some_and(|v| v.id == variant))
+        .unwrap_or_else(|| panic!("no learner gets variant {variant}"))
+}
+
+async fn grade(
+    grader: &Grader,
+    who: &LearnerId,
+    lab: &str,
+    exercise: &str,
+    submission: Submission,
+) -> Feedback {
+    grader
+        .grade(who, lab, exercise, &submission)
+        .await
+        .unwrap_or_else(|e| panic!("{lab}/{exercise}: {e}"))
+}
+
+#[track_caller]
+fn passes(what: &str, feedback: &Feedback) {
+    assert_eq!(
+        feedback.verdict,
+        Verdict::Pass,
+        "{what} should pass:\n{}",
+        feedback.to_text()
+    );
+}
+
+/// Refused, with a failing item or a syntax error whose text contains `names`.
+#[track_caller]
+fn refused(what: &str, feedback: &Feedback, names: &str) {
+    assert_eq!(
+        feedback.verdict,
+        Verdict::Fail,
+        "{what} should be refused:\n{}",
+        feedback.to_text()
+    );
+    let mut texts = vec![feedback.headline.clone()];
+    texts.extend(
+        feedback
+            .items
+            .iter()
+            .filter(|i| i.status == ItemStatus::Fail)
+            .map(|i| {
+                format!(
+                    "{} {} {}",
+                    i.title,
+                    i.message,
+                    i.evidence
+                        .iter()
+                        .map(|e| e.why.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            }),
+    );
+    if let Some(s) = &feedback.syntax_error {
+        texts.push(format!("{} column {}", s.message, s.column));
+    }
+    assert!(
+        texts.iter().any(|t| t.contains(names)),
+        "{what}: the feedback should name the mistake ({names:?}):\n{}",
+        feedback.to_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are_refused() {
+    let labs = load_dir(&labs_dir()).unwrap_or_else(|e| panic!("{e}"));
+    let querier = learner("querier");
+    let slow = learner_with(&labs, "intermittent-slowness", "payments-slow", "slow");
+    let splitter = learner("splitter");
+
+    // Each learner's variant, switched on for that learner only.
+    let mut plan: Vec<PlannedFault> = Vec::new();
+    for (lab, who) in [
+        ("traceql-querying", &querier),
+        ("intermittent-slowness", &slow),
+        ("broken-trace", &splitter),
+    ] {
+        plan.extend(fault_plan(
+            labs.get(lab).expect("the lab exists"),
+            std::slice::from_ref(who),
+            true,
+        ));
+    }
+    let yaml = scenario_yaml(&plan).expect("the plan serializes");
+    let shop = Shop::start(&yaml).await;
+
+    let mut loads = vec![
+        shop.load(querier.as_str(), "25s", 1).await,
+        shop.load(slow.as_str(), "25s", 2).await,
+        shop.load(splitter.as_str(), "25s", 3).await,
+    ];
+    for load in &mut loads {
+        let status = load.wait().await.expect("the load generator runs");
+        assert!(status.success(), "the load generator failed: {status}");
+    }
+    // Wait for the last batches to arrive and for the window's settle time to pass.
+    shop.wait_for(
+        r#"{ resource.service.name = "frontend" && kind = server }"#,
+        20,
+        Duration::from_secs(30),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+
+    let grader = Grader::new(labs.clone(), shop.backend(), None);
+
+    // ---- Lab 2: TraceQL querying.
+    let q = |exercise: &str, query: &str| {
+        let grader = grader.clone();
+        let querier = querier.clone();
+        let (exercise, query) = (exercise.to_string(), query.to_string());
+        async move {
+            grade(
+                &grader,
+                &querier,
+                "traceql-querying",
+                &exercise,
+                Submission::Query(query),
+            )
+            .await
+        }
+    };
+    let lab = labs.get("traceql-querying").expect("the lab exists");
+    for exercise in &lab.exercises {
+        let Check::Traceql(check) = &exercise.check else {
+            continue;
+        };
+        passes(
+            &format!("the reference of {}", exercise.id),
+            &q(&exercise.id, &check.reference).await,
+        );
+    }
+    passes(
+        "an equivalent answer to failed-api-requests",
+        &q(
+            "failed-api-requests",
+            r#"{ kind = server && span.error.type != nil && resource.service.name = "api" }"#,
+        )
+        .await,
+    );
+    refused(
+        "a query with `==`",
+        &q(
+            "failed-api-requests",
+            r#"{ resource.service.name == "api" }"#,
+        )
+        .await,
+        "column 25",
+    );
+    refused(
+        "slow spans that are not database queries",
+        &q("slow-db-queries", "{ duration > 500ms }").await,
+        "you returned",
+    );
+    refused(
+        "a child operator where a descendant is needed",
+        &q("errors-under-checkout", r#"{ resource.service.name = "frontend" && kind = server } > { resource.service.name = "api" && status = error }"#).await,
+        "matched no traces",
+    );
+    refused(
+        "the wrong HTTP method",
+        &q("checkout-route", r#"{ resource.service.name = "api" && kind = server && span.http.route = "/orders" && span.http.request.method = "GET" }"#).await,
+        "matched no traces",
+    );
+
+    // ---- Lab 3: intermittent slowness, graded against this learner's variant.
+    let truth = variant_for(labs.get("intermittent-slowness").expect("lab"), &slow)
+        .and_then(|v| v.truth.clone())
+        .expect("the variant has a ground truth");
+    let evidence = shop.find(&truth.evidence, 2).await;
+    assert_eq!(
+        evidence.len(),
+        2,
+        "the live shop shows the fault ({})",
+        truth.evidence
+    );
+    let healthy = shop
+        .find(
+            r#"{ resource.service.name = "frontend" && kind = server && duration < 100ms }"#,
+            1,
+        )
+        .await;
+    let report = |service: &str, operation: &str, fault: &str, evidence: Vec<String>| {
+        Submission::Report(Report {
+            service: service.into(),
+            operation: operation.into(),
+            fault: fault.into(),
+            evidence,
+            explanation: "Slow checkouts all spend their extra time in the payments server span \
+                          under the api's charge call; fast checkouts do not, so the provider is \
+                          intermittently slow."
+                .into(),
+        })
+    };
+    passes(
+        "the reference root-cause report",
+        &grade(
+            &grader,
+            &slow,
+            "intermittent-slowness",
+            "root-cause",
+            report(
+                &truth.service,
+                &truth.operation,
+                &truth.fault,
+                evidence.clone(),
+            ),
+        )
+        .await,
+    );
+    refused(
+        "blaming the api, which only waits on payments",
+        &grade(
+            &grader,
+            &slow,
+            "intermittent-slowness",
+            "root-cause",
+            report("api", "POST /orders", "slow_query", evidence.clone()),
+        )
+        .await,
+        "`api` is not where the fault is",
+    );
+    refused(
+        "citing a healthy trace",
+        &grade(
+            &grader,
+            &slow,
+            "intermittent-slowness",
+            "root-cause",
+            report(&truth.service, &truth.operation, &truth.fault, healthy),
+        )
+        .await,
+        "does not show the fault",
+    );
+
+    // ---- Lab 4: the broken trace.
+    passes(
+        "the reference of orphan-traces",
+        &grade(
+            &grader,
+            &splitter,
+            "broken-trace",
+            "orphan-traces",
+            Submission::Query(r#"{ trace:rootService = "api" }"#.into()),
+        )
+        .await,
+    );
+    refused(
+        "every api trace instead of the orphaned ones",
+        &grade(
+            &grader,
+            &splitter,
+            "broken-trace",
+            "orphan-traces",
+            Submission::Query(r#"{ resource.service.name = "api" }"#.into()),
+        )
+        .await,
+        "Too broad",
+    );
+    let split = shop.find(r#"{ trace:rootService = "api" }"#, 2).await;
+    passes(
+        "the reference broken-trace report",
+        &grade(
+            &grader,
+            &splitter,
+            "broken-trace",
+            "report",
+            report(
+                "frontend",
+                "GET /products/{id}",
+                "broken_propagation",
+                split.clone(),
+            ),
+        )
+        .await,
+    );
+    refused(
+        "blaming the service that receives the broken context",
+        &grade(
+            &grader,
+            &splitter,
+            "broken-trace",
+            "report",
+            report("api", "GET /products/{id}", "broken_propagation", split),
+        )
+        .await,
+        "`api` is not where the fault is",
+    );
+
+    // ---- The quiz.
+    let quiz = labs
+        .exercise("quiz", "brown-belt-quiz")
+        .expect("the quiz exists")
+        .1;
+    let Check::Quiz(questions) = &quiz.check else {
+        panic!("the quiz is a quiz")
+    };
+    let right: BTreeMap<String, usize> = questions
+        .questions
+        .iter()
+        .map(|q| (q.id.clone(), q.answer))
+        .collect();
+    let wrong: BTreeMap<String, usize> = questions
+        .questions
+        .iter()
+        .map(|q| (q.id.clone(), (q.answer + 1) % q.choices.len()))
+        .collect();
+    passes(
+        "the right answers",
+        &grade(
+            &grader,
+            &querier,
+            "quiz",
+            "brown-belt-quiz",
+            Submission::Answers(right),
+        )
+        .await,
+    );
+    refused(
+        "wrong answers",
+        &grade(
+            &grader,
+            &querier,
+            "quiz",
+            "brown-belt-quiz",
+            Submission::Answers(wrong),
+        )
+        .await,
+        "the answer is",
+    );
+}
