@@ -18,6 +18,11 @@ impl Secret {
         Secret(value.into())
     }
 
+    /// The secret itself, for the one place that must send it (an `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// Compares with a candidate in constant time (for equal lengths).
     pub fn matches(&self, candidate: &str) -> bool {
         let (a, b) = (self.0.as_bytes(), candidate.as_bytes());

@@ -1,6 +1,8 @@
 //! Ready-made implementations of the [`crate::backend`] traits over the lab's own parts, so
 //! `dojo up` only has to wire them: [`store`] reads the embedded trace store in-process;
-//! [`grader`] grades and keeps progress through `dojo-grader`.
+//! [`grader`] grades and keeps progress through `dojo-grader`; [`faults`] switches the
+//! sample services' faults through their admin APIs.
 
+pub mod faults;
 pub mod grader;
 pub mod store;

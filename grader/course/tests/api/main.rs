@@ -4,6 +4,7 @@
 
 mod browser;
 mod content;
+mod faults;
 mod grader;
 mod instructor;
 mod labs;
