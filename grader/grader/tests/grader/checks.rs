@@ -97,7 +97,9 @@ async fn an_equivalent_query_written_differently_passes_on_both_backends() {
             backend,
             "traceql-querying",
             "slow-db-queries",
-            Submission::Query(r#"{ duration > 500ms && span.db.system =~ ".+" && kind != server }"#.into()),
+            Submission::Query(
+                r#"{ duration > 500ms && span.db.system =~ ".+" && kind != server }"#.into(),
+            ),
         )
         .await;
         assert_eq!(

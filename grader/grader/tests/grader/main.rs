@@ -1,5 +1,6 @@
 //! Integration tests of the grader, one binary with a module per part.
 
+mod api;
 mod checks;
 mod helpers;
 mod labs;
