@@ -27,6 +27,8 @@ enum Command {
     Service(cmd::service::ServiceArgs),
     /// Send shoppers' journeys to the frontend, with progress and a latency summary.
     Loadgen(cmd::loadgen::LoadgenArgs),
+    /// Check or explain TraceQL queries (`check` reads one query per line from stdin).
+    Traceql(cmd::traceql::TraceqlArgs),
     /// Run only the trace store: OTLP in (4317, 4318), Grafana Tempo's HTTP API out (3200).
     Store(cmd::store::StoreArgs),
     /// Grade one submission (a query, a report, a service, quiz answers) and print the feedback.
@@ -39,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Up(args) => cmd::up::run(args),
         Command::Service(args) => cmd::service::run(args),
         Command::Loadgen(args) => cmd::loadgen::run(args),
+        Command::Traceql(args) => cmd::traceql::run(args),
         Command::Store(args) => cmd::store::run(args),
         Command::Grade(args) => cmd::grade::run(args),
     };

@@ -5,3 +5,4 @@ pub mod store;
 pub mod loadgen;
 pub mod service;
 pub mod up;
+pub mod traceql;
