@@ -56,7 +56,8 @@ impl Lab {
     /// Starts `dojo up` with the extra flags and waits until it says the lab is up.
     pub async fn start(extra: &[&str]) -> Lab {
         let ports = LabPorts::free();
-        let data_dir = std::env::temp_dir().join(format!("dojo-e2e-{}-{}", std::process::id(), ports.dojo));
+        let data_dir =
+            std::env::temp_dir().join(format!("dojo-e2e-{}-{}", std::process::id(), ports.dojo));
         let mut command = Command::new(env!("CARGO_BIN_EXE_dojo"));
         command
             .arg("up")
@@ -69,6 +70,10 @@ impl Lab {
             .args(["--otlp-http-port", &ports.otlp_http.to_string()])
             .arg("--data-dir")
             .arg(&data_dir)
+            .arg("--labs")
+            .arg(repo_root().join("labs"))
+            .arg("--content")
+            .arg(repo_root().join("content"))
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -77,8 +82,14 @@ impl Lab {
         let mut child = command.spawn().expect("starting dojo up");
         let output = Arc::new(Mutex::new(Vec::new()));
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -91,7 +102,7 @@ impl Lab {
                 }
             });
         }
-        let lab = Lab {
+        let mut lab = Lab {
             ports,
             child,
             output,
@@ -101,16 +112,30 @@ impl Lab {
                 .build()
                 .expect("an HTTP client"),
         };
-        lab.wait_for_output("The lab is up", Duration::from_secs(180)).await;
+        lab.wait_for_output("The lab is up", Duration::from_secs(180))
+            .await;
         lab
     }
 
     /// Waits until a line containing `needle` has been printed; fails with all output if not.
-    pub async fn wait_for_output(&self, needle: &str, timeout: Duration) {
+    pub async fn wait_for_output(&mut self, needle: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.output.lock().unwrap().iter().any(|l| l.contains(needle)) {
+            if self
+                .output
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
                 return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                panic!(
+                    "dojo up exited ({status}) before printing {needle:?}; it printed:\n{}",
+                    self.output.lock().unwrap().join("\n")
+                );
             }
             if Instant::now() > deadline {
                 panic!(
@@ -128,9 +153,21 @@ impl Lab {
 
     /// GETs a URL and returns the status and body.
     pub async fn get(&self, url: &str) -> (u16, String) {
-        let response = self.http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_default())
+    }
+
+    /// GETs a URL; `None` when nothing answers (yet).
+    pub async fn try_get(&self, url: &str) -> Option<(u16, String)> {
+        let response = self.http.get(url).send().await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.unwrap_or_default()))
     }
 
     /// Polls `check` every half second until it returns `Some`, or fails after `timeout`.
@@ -157,8 +194,11 @@ impl Lab {
     /// Sends SIGTERM to `dojo up` and waits for it to exit.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("dojo up is running") as i32;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM)
-            .expect("signalling dojo up");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("signalling dojo up");
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
             .expect("dojo up stops within 30 s of SIGTERM")
@@ -168,7 +208,13 @@ impl Lab {
     }
 }
 
+/// The repository's top folder (this package lives in grader/dojo).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// True when something accepts connections on the port.
 pub fn is_listening(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
+        .is_ok()
 }

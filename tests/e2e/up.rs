@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use crate::helpers::{is_listening, Lab};
+use crate::helpers::{Lab, is_listening};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
-    let lab = Lab::start(&["--load-rate", "4"]).await;
+    let mut lab = Lab::start(&["--load-rate", "4"]).await;
     let ports = lab.ports;
 
     // The shop answers, through all three tiers.
@@ -16,18 +16,27 @@ async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
     // The load generator's journeys reach the trace store as whole traces: one trace holds
     // spans of the frontend, the api and payments.
     let query = r#"{ resource.service.name = "payments" }"#;
-    let search = lab.url(ports.tempo, &format!("/api/search?q={}&limit=5", urlencode(query)));
+    let search = lab.url(
+        ports.tempo,
+        &format!("/api/search?q={}&limit=5", urlencode(query)),
+    );
     let trace_id: String = lab
-        .eventually("a checkout trace with a payments span in the store", Duration::from_secs(90), || async {
-            let (status, body) = lab.get(&search).await;
-            if status != 200 {
-                return None;
-            }
-            let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-            json["traces"][0]["traceID"].as_str().map(str::to_owned)
-        })
+        .eventually(
+            "a checkout trace with a payments span in the store",
+            Duration::from_secs(90),
+            || async {
+                let (status, body) = lab.try_get(&search).await?;
+                if status != 200 {
+                    return None;
+                }
+                let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+                json["traces"][0]["traceID"].as_str().map(str::to_owned)
+            },
+        )
         .await;
-    let (status, body) = lab.get(&lab.url(ports.tempo, &format!("/api/traces/{trace_id}"))).await;
+    let (status, body) = lab
+        .get(&lab.url(ports.tempo, &format!("/api/traces/{trace_id}")))
+        .await;
     assert_eq!(status, 200, "trace {trace_id} can be fetched: {body}");
     for service in ["frontend", "api", "payments"] {
         assert!(
@@ -47,16 +56,24 @@ async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
         .status()
         .expect("running pkill");
     assert!(killed.success(), "the api process was found and killed");
-    lab.wait_for_output("api stopped unexpectedly", Duration::from_secs(20)).await;
-    lab.eventually("the api answers again after its restart", Duration::from_secs(60), || async {
-        let (status, _) = lab.get(&lab.url(ports.api, "/health")).await;
-        (status == 200).then_some(())
-    })
+    lab.wait_for_output("api stopped unexpectedly", Duration::from_secs(20))
+        .await;
+    lab.eventually(
+        "the api answers again after its restart",
+        Duration::from_secs(60),
+        || async {
+            let (status, _) = lab.try_get(&lab.url(ports.api, "/health")).await?;
+            (status == 200).then_some(())
+        },
+    )
     .await;
 
     // SIGTERM stops everything: dojo up exits cleanly and no port is left open.
     let status = lab.stop().await;
-    assert!(status.success(), "dojo up exits with success on SIGTERM: {status}");
+    assert!(
+        status.success(),
+        "dojo up exits with success on SIGTERM: {status}"
+    );
     for (name, port) in [
         ("frontend", ports.frontend),
         ("api", ports.api),
@@ -64,14 +81,19 @@ async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
         ("course", ports.dojo),
         ("Tempo API", ports.tempo),
     ] {
-        assert!(!is_listening(port), "{name} on port {port} was stopped with the lab");
+        assert!(
+            !is_listening(port),
+            "{name} on port {port} was stopped with the lab"
+        );
     }
 }
 
 fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

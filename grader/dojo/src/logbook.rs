@@ -48,7 +48,11 @@ impl LogLine {
             span_id: find("span_id").filter(|id| id.len() == 16),
             level: find("level").unwrap_or_default(),
             message: find("message").unwrap_or_else(|| {
-                if json.is_some() { String::new() } else { raw.to_owned() }
+                if json.is_some() {
+                    String::new()
+                } else {
+                    raw.to_owned()
+                }
             }),
             timestamp: find("timestamp").unwrap_or_default(),
             raw: raw.to_owned(),
@@ -88,11 +92,18 @@ impl LogBook {
 
     /// Adds a line, evicting the oldest when full.
     pub fn push(&self, line: LogLine) {
-        let mut state = self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let seq = state.next_seq;
         state.next_seq += 1;
         if let Some(trace_id) = &line.trace_id {
-            state.by_trace.entry(trace_id.clone()).or_default().push(seq);
+            state
+                .by_trace
+                .entry(trace_id.clone())
+                .or_default()
+                .push(seq);
         }
         state.lines.push_back((seq, Arc::new(line)));
         while state.lines.len() > state.capacity {
@@ -110,7 +121,10 @@ impl LogBook {
 
     /// The lines written inside the given trace, oldest first.
     pub fn for_trace(&self, trace_id: &str) -> Vec<Arc<LogLine>> {
-        let state = self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = self
+            .shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(seqs) = state.by_trace.get(&trace_id.to_ascii_lowercase()) else {
             return Vec::new();
         };
@@ -120,21 +134,6 @@ impl LogBook {
             .filter_map(|offset| state.lines.get(offset as usize))
             .map(|(_, line)| Arc::clone(line))
             .collect()
-    }
-
-    /// The newest `limit` lines of one service, oldest first.
-    pub fn tail(&self, service: &str, limit: usize) -> Vec<Arc<LogLine>> {
-        let state = self.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut out: Vec<_> = state
-            .lines
-            .iter()
-            .rev()
-            .filter(|(_, line)| line.service == service)
-            .take(limit)
-            .map(|(_, line)| Arc::clone(line))
-            .collect();
-        out.reverse();
-        out
     }
 }
 
@@ -170,14 +169,24 @@ mod tests {
     fn lines_are_found_by_trace_and_the_oldest_are_evicted_first() {
         let book = LogBook::new(3);
         book.push(LogLine::parse("api", &json_line(TRACE, "one")));
-        book.push(LogLine::parse("api", &json_line("0".repeat(32).as_str(), "other")));
+        book.push(LogLine::parse(
+            "api",
+            &json_line("0".repeat(32).as_str(), "other"),
+        ));
         book.push(LogLine::parse("frontend", &json_line(TRACE, "two")));
-        let messages: Vec<_> = book.for_trace(TRACE).iter().map(|l| l.message.clone()).collect();
+        let messages: Vec<_> = book
+            .for_trace(TRACE)
+            .iter()
+            .map(|l| l.message.clone())
+            .collect();
         assert_eq!(messages, ["one", "two"]);
 
         book.push(LogLine::parse("api", &json_line(TRACE, "three")));
-        let messages: Vec<_> = book.for_trace(TRACE).iter().map(|l| l.message.clone()).collect();
+        let messages: Vec<_> = book
+            .for_trace(TRACE)
+            .iter()
+            .map(|l| l.message.clone())
+            .collect();
         assert_eq!(messages, ["two", "three"], "the oldest line was evicted");
-        assert_eq!(book.tail("api", 10).len(), 2);
     }
 }

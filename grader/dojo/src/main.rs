@@ -7,6 +7,7 @@
 
 mod cmd;
 mod logbook;
+mod server;
 mod supervisor;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Start the whole lab: the sample services, the trace store, the course and the load generator.
     Up(cmd::up::UpArgs),
+    /// Serve the course, the grader and the embedded trace store (or a remote Tempo) without the sample app.
+    Serve(cmd::serve::ServeArgs),
     /// Run one tier of the sample shop: frontend, api or payments.
     Service(cmd::service::ServiceArgs),
     /// Send shoppers' journeys to the frontend, with progress and a latency summary.
@@ -39,6 +42,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(args) => cmd::up::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Service(args) => cmd::service::run(args),
         Command::Loadgen(args) => cmd::loadgen::run(args),
         Command::Traceql(args) => cmd::traceql::run(args),

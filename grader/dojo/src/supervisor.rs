@@ -59,9 +59,15 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Starts every child. Their output goes to the log book and to `<log_dir>/<name>.log`.
-    pub fn start(specs: Vec<ChildSpec>, logbook: LogBook, log_dir: PathBuf) -> anyhow::Result<Supervisor> {
-        let exe = std::env::current_exe().context("finding the dojo binary to start the services")?;
-        std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+    pub fn start(
+        specs: Vec<ChildSpec>,
+        logbook: LogBook,
+        log_dir: PathBuf,
+    ) -> anyhow::Result<Supervisor> {
+        let exe =
+            std::env::current_exe().context("finding the dojo binary to start the services")?;
+        std::fs::create_dir_all(&log_dir)
+            .with_context(|| format!("creating {}", log_dir.display()))?;
         let (stop, stop_rx) = watch::channel(false);
         let statuses = Arc::new(Mutex::new(
             specs
@@ -89,12 +95,19 @@ impl Supervisor {
                 tokio::spawn(watcher.run())
             })
             .collect();
-        Ok(Supervisor { stop, tasks, statuses })
+        Ok(Supervisor {
+            stop,
+            tasks,
+            statuses,
+        })
     }
 
     /// A snapshot of every child's state.
     pub fn statuses(&self) -> Vec<ChildStatus> {
-        self.statuses.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.statuses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Stops every child and waits until they have exited.
@@ -194,9 +207,13 @@ impl ChildWatcher {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting {} {}", self.exe.display(), self.spec.args.join(" ")))?;
+        let mut child = command.spawn().with_context(|| {
+            format!(
+                "starting {} {}",
+                self.exe.display(),
+                self.spec.args.join(" ")
+            )
+        })?;
         let log_file = tokio::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -205,10 +222,20 @@ impl ChildWatcher {
             .with_context(|| format!("opening {}", self.log_path().display()))?;
         let log_file = Arc::new(tokio::sync::Mutex::new(log_file));
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(copy_lines(stdout, self.spec.name.clone(), self.logbook.clone(), Arc::clone(&log_file)));
+            tokio::spawn(copy_lines(
+                stdout,
+                self.spec.name.clone(),
+                self.logbook.clone(),
+                Arc::clone(&log_file),
+            ));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(copy_lines(stderr, self.spec.name.clone(), self.logbook.clone(), log_file));
+            tokio::spawn(copy_lines(
+                stderr,
+                self.spec.name.clone(),
+                self.logbook.clone(),
+                log_file,
+            ));
         }
         Ok(child)
     }

@@ -1,8 +1,9 @@
 //! One module per `dojo` subcommand.
 
 pub mod grade;
-pub mod store;
 pub mod loadgen;
+pub mod serve;
 pub mod service;
-pub mod up;
+pub mod store;
 pub mod traceql;
+pub mod up;

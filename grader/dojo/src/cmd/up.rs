@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use dojo_defaults::{env, API_PORT, DOJO_PORT, FRONTEND_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, PAYMENTS_PORT, TEMPO_HTTP_PORT};
+use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, env};
+
+use crate::cmd::serve::ServerArgs;
+use crate::server::Server;
 
 use crate::logbook::LogBook;
 use crate::supervisor::{ChildSpec, ChildState, Supervisor};
@@ -25,22 +28,12 @@ pub struct UpArgs {
     /// Address every part listens on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Course site, grader API and instructor pages.
-    #[arg(long, default_value_t = DOJO_PORT)]
-    pub port: u16,
     #[arg(long, default_value_t = FRONTEND_PORT)]
     pub frontend_port: u16,
     #[arg(long, default_value_t = API_PORT)]
     pub api_port: u16,
     #[arg(long, default_value_t = PAYMENTS_PORT)]
     pub payments_port: u16,
-    /// Tempo-compatible HTTP API of the embedded trace store.
-    #[arg(long, default_value_t = TEMPO_HTTP_PORT)]
-    pub tempo_port: u16,
-    #[arg(long, default_value_t = OTLP_GRPC_PORT)]
-    pub otlp_grpc_port: u16,
-    #[arg(long, default_value_t = OTLP_HTTP_PORT)]
-    pub otlp_http_port: u16,
     /// Where the lab keeps its databases and logs.
     #[arg(long, default_value = ".dojo")]
     pub data_dir: PathBuf,
@@ -50,10 +43,18 @@ pub struct UpArgs {
     /// Requests per second of the load generator; 0 switches it off.
     #[arg(long, default_value_t = 2.0)]
     pub load_rate: f64,
+    /// With `--tempo-url`: where the services send OTLP/HTTP (default: that host, port 4318).
+    #[arg(long, env = env::TEMPO_OTLP_HTTP_ENDPOINT)]
+    pub tempo_otlp_endpoint: Option<String>,
+    /// The course, grader and trace store (`--port` is the course's).
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// The URLs of the running lab, printed at start.
 struct Urls {
+    course: String,
+    tempo: String,
     frontend: String,
     api: String,
     payments: String,
@@ -64,12 +65,31 @@ impl Urls {
     fn new(args: &UpArgs) -> Urls {
         let at = |port: u16| format!("http://{}:{port}", args.host);
         Urls {
+            course: at(args.server.port),
+            tempo: match &args.server.tempo_url {
+                Some(url) => url.clone(),
+                None => at(args.server.tempo_port),
+            },
             frontend: at(args.frontend_port),
             api: at(args.api_port),
             payments: at(args.payments_port),
-            otlp_http: at(args.otlp_http_port),
+            otlp_http: match (&args.server.tempo_url, &args.tempo_otlp_endpoint) {
+                (_, Some(endpoint)) => endpoint.clone(),
+                (Some(tempo), None) => otlp_beside(tempo),
+                (None, None) => at(args.server.otlp_http_port),
+            },
         }
     }
+}
+
+/// Tempo's OTLP/HTTP receiver on the host of its query API.
+fn otlp_beside(tempo_url: &str) -> String {
+    let without_scheme = tempo_url.split("://").nth(1).unwrap_or(tempo_url);
+    let host = without_scheme
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}:{}", dojo_defaults::OTLP_HTTP_PORT)
 }
 
 /// Starts the lab and runs until Ctrl-C or SIGTERM.
@@ -88,8 +108,20 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let urls = Urls::new(&args);
     let logbook = LogBook::new(LOG_LINES_KEPT);
 
-    let specs = child_specs(&args, &urls, &data_dir);
     println!("Tracing Dojo is starting (data in {})…", data_dir.display());
+    let services = vec![
+        ("frontend".to_owned(), urls.frontend.clone()),
+        ("api".to_owned(), urls.api.clone()),
+        ("payments".to_owned(), urls.payments.clone()),
+    ];
+    let options = args.server.options(&args.host, &data_dir, services)?;
+    let server = Server::bind(options, logbook.clone()).await?;
+    let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server_task = tokio::spawn(server.run(async move {
+        let _ = server_stopped.await;
+    }));
+
+    let specs = child_specs(&args, &urls, &data_dir);
     let supervisor = Supervisor::start(specs, logbook.clone(), data_dir.join("logs"))?;
 
     let services = [
@@ -103,20 +135,24 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             if let Err(error) = result {
                 eprintln!("dojo: {error:#}");
                 supervisor.stop().await;
+                stop_server(server_stop, server_task).await;
                 return Ok(ExitCode::FAILURE);
             }
         }
         _ = shutdown_signal() => {
             println!("\nStopping…");
             supervisor.stop().await;
+            stop_server(server_stop, server_task).await;
             return Ok(ExitCode::SUCCESS);
         }
     }
 
     println!();
+    println!("  Course               {}", urls.course);
     println!("  Shop (frontend)      {}", urls.frontend);
     println!("  api                  {}", urls.api);
     println!("  payments             {}", urls.payments);
+    println!("  Tempo API            {}", urls.tempo);
     println!("  OTLP/HTTP receiver   {}/v1/traces", urls.otlp_http);
     println!("  Logs                 {}", data_dir.join("logs").display());
     println!();
@@ -133,22 +169,45 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     println!("\nStopping the lab…");
     supervisor.stop().await;
+    stop_server(server_stop, server_task).await;
     println!("Stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stops the in-process server after the services, so their last spans are still received.
+async fn stop_server(
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let _ = stop.send(());
+    match task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => eprintln!("dojo: {error:#}"),
+        Err(error) => eprintln!("dojo: the server task failed: {error}"),
+    }
 }
 
 /// The processes of the lab, each a role of this binary.
 fn child_specs(args: &UpArgs, urls: &Urls, data_dir: &std::path::Path) -> Vec<ChildSpec> {
     let common = vec![
-        (env::OTEL_EXPORTER_OTLP_ENDPOINT.to_owned(), urls.otlp_http.clone()),
-        (env::OTEL_EXPORTER_OTLP_PROTOCOL.to_owned(), "http/protobuf".to_owned()),
+        (
+            env::OTEL_EXPORTER_OTLP_ENDPOINT.to_owned(),
+            urls.otlp_http.clone(),
+        ),
+        (
+            env::OTEL_EXPORTER_OTLP_PROTOCOL.to_owned(),
+            "http/protobuf".to_owned(),
+        ),
         (env::TRACE_ENVIRONMENT.to_owned(), "lab".to_owned()),
     ];
     let service = |name: &str, port: u16, extra: Vec<(String, String)>| {
         let mut env = common.clone();
         env.push((env::OTEL_SERVICE_NAME.to_owned(), name.to_owned()));
         if let Some(scenario) = &args.scenario {
-            env.push((env::FAULT_SCENARIO.to_owned(), scenario.display().to_string()));
+            env.push((
+                env::FAULT_SCENARIO.to_owned(),
+                scenario.display().to_string(),
+            ));
         }
         env.extend(extra);
         ChildSpec {
@@ -164,7 +223,10 @@ fn child_specs(args: &UpArgs, urls: &Urls, data_dir: &std::path::Path) -> Vec<Ch
             env,
         }
     };
-    let shop_db = format!("sqlite://{}?mode=rwc", data_dir.join("shop.db").display());
+    let shop_db = match &args.server.progress_database_url {
+        Some(url) if url.starts_with("postgres") => url.clone(),
+        _ => format!("sqlite://{}?mode=rwc", data_dir.join("shop.db").display()),
+    };
     let mut specs = vec![
         service("payments", args.payments_port, vec![]),
         service(
@@ -175,7 +237,11 @@ fn child_specs(args: &UpArgs, urls: &Urls, data_dir: &std::path::Path) -> Vec<Ch
                 (env::PAYMENTS_URL.to_owned(), urls.payments.clone()),
             ],
         ),
-        service("frontend", args.frontend_port, vec![(env::API_URL.to_owned(), urls.api.clone())]),
+        service(
+            "frontend",
+            args.frontend_port,
+            vec![(env::API_URL.to_owned(), urls.api.clone())],
+        ),
     ];
     if args.load_rate > 0.0 {
         let mut env = common.clone();

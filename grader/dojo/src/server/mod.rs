@@ -1,0 +1,195 @@
+//! The dojo server: the course, the grader's API and — on a laptop — the embedded trace store,
+//! in one process.
+//!
+//! `dojo up` runs it in-process (so the course reads the services' logs from the same log
+//! book); `dojo serve` runs it alone, for example beside a real Tempo in compose or Kubernetes.
+//! The trace backend is the one swappable part: the embedded store, or Tempo at `--tempo-url`.
+
+mod faults;
+mod logs;
+mod traces;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use dojo_course::adapters::grader::InProcessGrader;
+use dojo_course::adapters::store::EmbeddedStore;
+use dojo_course::backend::{FaultControl, TraceSource};
+use dojo_course::content::Course;
+use dojo_course::{CourseSettings, CourseState, Secret};
+use dojo_grader::backend::TraceBackend;
+use dojo_grader::backend::embedded::EmbeddedBackend;
+use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
+use dojo_grader::progress::Progress;
+use dojo_grader::service::Grader;
+use dojo_store::{Store, StoreConfig, StoreListeners, TenantId};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::logbook::LogBook;
+
+pub use faults::ServiceFaults;
+
+/// Where the server listens and what it serves.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The course, grader API and instructor pages.
+    pub web: SocketAddr,
+    /// The embedded store's three listeners; unused with a remote Tempo.
+    pub tempo_http: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub otlp_grpc: SocketAddr,
+    /// A remote Tempo to use instead of the embedded store.
+    pub tempo: Option<TempoConfig>,
+    /// A store configuration file (limits, ingest pipeline); defaults without one.
+    pub store_config: Option<PathBuf>,
+    /// The progress database (`sqlite:` or `postgres://`).
+    pub database_url: String,
+    pub labs_dir: PathBuf,
+    pub content_dir: PathBuf,
+    pub instructor_token: Option<String>,
+    pub workshop_code: Option<String>,
+    /// The sample services' admin APIs, for the instructor's fault toggles.
+    pub services: Vec<(String, String)>,
+    pub admin_token: Option<String>,
+}
+
+/// What the server bound, so callers can print it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerAddrs {
+    pub web: SocketAddr,
+    /// `None` with a remote Tempo.
+    pub store: Option<dojo_store::StoreAddrs>,
+}
+
+/// A bound, ready server: call [`Server::run`] to serve.
+pub struct Server {
+    pub addrs: ServerAddrs,
+    web: TcpListener,
+    app: Router,
+    store: Option<(Store, StoreListeners)>,
+}
+
+impl Server {
+    /// Loads the labs and lessons, connects the progress database, builds the trace backend
+    /// and binds every listener. Errors here are the operator's to fix, and say how.
+    pub async fn bind(options: ServerOptions, logbook: LogBook) -> anyhow::Result<Server> {
+        let labs = dojo_grader::spec::load_dir(&options.labs_dir)
+            .with_context(|| format!("loading the labs from {}", options.labs_dir.display()))?;
+        let course = Course::load(&options.content_dir).with_context(|| {
+            format!("loading the lessons from {}", options.content_dir.display())
+        })?;
+        let progress = Progress::connect(&options.database_url)
+            .await
+            .with_context(|| "opening the progress database".to_string())?;
+
+        let (backend, traces, store): (Arc<dyn TraceBackend>, Arc<dyn TraceSource>, _) =
+            match &options.tempo {
+                Some(tempo) => {
+                    let backend: Arc<dyn TraceBackend> = Arc::new(
+                        TempoBackend::new(tempo.clone())
+                            .context("configuring the Tempo backend")?,
+                    );
+                    let traces = traces::BackendTraces::new(
+                        Arc::clone(&backend),
+                        tempo.default_tenant.clone(),
+                    );
+                    (backend, Arc::new(traces), None)
+                }
+                None => {
+                    let config = match &options.store_config {
+                        Some(path) => StoreConfig::from_file(path).with_context(|| {
+                            format!("reading the store configuration {}", path.display())
+                        })?,
+                        None => StoreConfig::default(),
+                    };
+                    let store =
+                        Store::new(config).context("building the trace store's ingest pipeline")?;
+                    let listeners = StoreListeners::bind(
+                        options.tempo_http,
+                        options.otlp_http,
+                        options.otlp_grpc,
+                    )
+                    .await?;
+                    let backend: Arc<dyn TraceBackend> =
+                        Arc::new(EmbeddedBackend::new(store.clone()));
+                    let traces = EmbeddedStore::new(store.clone(), TenantId::default_tenant());
+                    (backend, Arc::new(traces), Some((store, listeners)))
+                }
+            };
+
+        let grader = Grader::new(labs, backend, Some(progress));
+        let faults: Arc<dyn FaultControl> = Arc::new(ServiceFaults::new(
+            options.services.clone(),
+            options.admin_token.clone(),
+        )?);
+        let settings = CourseSettings {
+            instructor_token: options.instructor_token.clone().map(Secret::new),
+            workshop_code: options.workshop_code.clone(),
+            ..CourseSettings::default()
+        };
+        let state = CourseState::new(
+            course,
+            traces,
+            Arc::new(logbook),
+            Arc::new(InProcessGrader::new(grader.clone())),
+            faults,
+            settings,
+        );
+        let app = Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .merge(dojo_course::router(state))
+            .merge(dojo_grader::api::router(grader));
+
+        let web = TcpListener::bind(options.web)
+            .await
+            .with_context(|| format!("binding the course on {}", options.web))?;
+        let addrs = ServerAddrs {
+            web: web.local_addr()?,
+            store: match &store {
+                Some((_, listeners)) => Some(listeners.addrs()?),
+                None => None,
+            },
+        };
+        Ok(Server {
+            addrs,
+            web,
+            app,
+            store,
+        })
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let web = axum::serve(self.web, self.app).with_graceful_shutdown(stopped());
+        match self.store {
+            Some((store, listeners)) => {
+                let (web, store) =
+                    tokio::join!(web, dojo_store::serve(store, listeners, stopped()));
+                web.context("the course server failed")?;
+                store.context("the trace store failed")?;
+            }
+            None => web.await.context("the course server failed")?,
+        }
+        Ok(())
+    }
+}
