@@ -42,8 +42,17 @@ pub fn format_duration(nanos: u64) -> String {
         format!("{:.2}ms", n / 1e6)
     } else if nanos < 1_000_000_000 {
         format!("{:.1}ms", n / 1e6)
-    } else {
+    } else if nanos < 60_000_000_000 {
         format!("{:.2}s", n / 1e9)
+    } else if nanos < 3_600_000_000_000 {
+        let secs = nanos / 1_000_000_000;
+        if secs % 60 == 0 {
+            format!("{} min", secs / 60)
+        } else {
+            format!("{} min {} s", secs / 60, secs % 60)
+        }
+    } else {
+        format!("{:.1} h", n / 3.6e12)
     }
 }
 
@@ -74,6 +83,9 @@ mod tests {
         assert_eq!(format_duration(2_500_000), "2.50ms");
         assert_eq!(format_duration(412_000_000), "412.0ms");
         assert_eq!(format_duration(1_250_000_000), "1.25s");
+        assert_eq!(format_duration(900_000_000_000), "15 min");
+        assert_eq!(format_duration(95_000_000_000), "1 min 35 s");
+        assert_eq!(format_duration(5_400_000_000_000), "1.5 h");
     }
 
     #[test]

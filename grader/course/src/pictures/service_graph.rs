@@ -109,7 +109,7 @@ fn columns(graph: &ServiceGraph) -> HashMap<&str, usize> {
 
 const NODE_W: f64 = 150.0;
 const NODE_H: f64 = 44.0;
-const COL_GAP: f64 = 110.0;
+const COL_GAP: f64 = 160.0;
 const ROW_GAP: f64 = 40.0;
 
 /// Draws the graph: boxes per service, arrows per edge labelled with requests and error rate.
@@ -137,7 +137,7 @@ pub fn svg(graph: &ServiceGraph) -> String {
     let height = 40.0 + rows * NODE_H + (rows - 1.0) * ROW_GAP;
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"service-graph\" role=\"img\" aria-label=\"Service graph\" \
-         viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\
+         viewBox=\"0 0 {width} {height}\" width=\"100%\" style=\"max-width: {width}px\" preserveAspectRatio=\"xMinYMin meet\" font-family=\"sans-serif\" font-size=\"12\">\
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\">\
          <path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#666\"/></marker></defs>"
     );

@@ -81,8 +81,8 @@ pub fn rows(trace: &Trace) -> Vec<Row> {
     out
 }
 
-const LABEL_WIDTH: f64 = 300.0;
-const BAR_WIDTH: f64 = 640.0;
+const LABEL_WIDTH: f64 = 270.0;
+const BAR_WIDTH: f64 = 560.0;
 const ROW_HEIGHT: f64 = 24.0;
 const AXIS_HEIGHT: f64 = 28.0;
 
@@ -97,7 +97,7 @@ pub fn svg(trace: &Trace, rows: &[Row], selected: Option<SpanId>, link_base: &st
     let mut colours = Colours::default();
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"waterfall\" role=\"img\" aria-label=\"Trace waterfall\" \
-         viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">"
+         viewBox=\"0 0 {width} {height}\" width=\"100%\" style=\"max-width: {width}px\" preserveAspectRatio=\"xMinYMin meet\" font-family=\"sans-serif\" font-size=\"12\">"
     );
     // The time axis: five ticks across the bar area.
     for tick in 0..=4 {

@@ -2,8 +2,6 @@
 //! visitor gave it. Inside: a live progress table of every learner (the page refreshes itself),
 //! the fault toggles, and a reset button per learner.
 
-use std::collections::BTreeSet;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, State};
@@ -92,20 +90,18 @@ async fn dashboard_page(
         .class_progress()
         .await
         .map_err(|error| CourseError::Unavailable(error.to_string()))?;
-    let columns: Vec<(String, String)> = state
-        .inner
-        .grading
-        .labs()
-        .iter()
-        .filter_map(|lab| state.inner.grading.lab(&lab.id))
-        .flat_map(|lab| {
-            lab.exercises
-                .into_iter()
-                .map(move |e| (lab.summary.id.clone(), e.id))
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    // One column per exercise, in course order.
+    let mut columns: Vec<(String, String)> = Vec::new();
+    for lab in state.inner.grading.labs() {
+        if let Some(detail) = state.inner.grading.lab(&lab.id) {
+            for exercise in detail.exercises {
+                let column = (lab.id.clone(), exercise.id);
+                if !columns.contains(&column) {
+                    columns.push(column);
+                }
+            }
+        }
+    }
     let rows = class
         .into_iter()
         .map(|learner| {

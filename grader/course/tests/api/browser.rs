@@ -217,6 +217,13 @@ impl Driver {
     }
 }
 
+/// With `DOJO_BROWSER_SCREENSHOTS=1`, every step's page is saved too (for reviewing the look).
+async fn snap(browser: &Driver, name: &str) {
+    if std::env::var_os("DOJO_BROWSER_SCREENSHOTS").is_some() {
+        browser.screenshot(name).await;
+    }
+}
+
 fn expect(condition: bool, what: &str) -> Step<()> {
     if condition {
         Ok(())
@@ -234,6 +241,7 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
         title.contains("Context propagation"),
         &format!("lesson title was {title:?}"),
     )?;
+    snap(browser, "1-lesson").await;
     browser.click("a.next").await?;
     let title = browser.text("article.lesson h1").await?;
     expect(
@@ -250,6 +258,7 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
         count.starts_with("1 trace"),
         &format!("console said {count:?}"),
     )?;
+    snap(browser, "2-console").await;
     browser.click("a.trace-link").await?;
     let heading = browser.text("main h1").await?;
     expect(
@@ -257,6 +266,16 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
         &format!("waterfall heading was {heading:?}"),
     )?;
     browser.find("svg.waterfall").await?;
+    browser.click("svg.waterfall a:nth-of-type(6)").await?;
+    let panel = browser.text("#span-panel").await?;
+    expect(
+        panel.contains("charge refused"),
+        &format!("the span panel shows {panel:?}"),
+    )?;
+    snap(browser, "3-waterfall").await;
+    browser.open(&app.url("/services")).await?;
+    browser.find("svg.service-graph").await?;
+    snap(browser, "4-services").await;
 
     // Join, then answer wrongly and rightly.
     browser.open(&app.url("/join")).await?;
@@ -300,6 +319,7 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     browser.open(&app.url("/instructor")).await?;
     let table = browser.text("#progress-table").await?;
     expect(table.contains('✓'), &format!("table after: {table:?}"))?;
+    snap(browser, "6-instructor").await;
     Ok(())
 }
 
