@@ -4,12 +4,16 @@
 //! processes of this same binary, waits until each answers its health check, prints the URLs,
 //! keeps a status line, restarts a crashed child, and stops everything cleanly on Ctrl-C.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, env};
+
+use dojo_course::adapters::grader::learner_id_for;
+use dojo_grader::progress::LearnerId;
+use dojo_grader::scenario::{fault_plan, scenario_yaml};
 
 use crate::cmd::serve::ServerArgs;
 use crate::server::Server;
@@ -40,6 +44,12 @@ pub struct UpArgs {
     /// A fault scenario file (YAML) to switch on at start.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// A lab whose fault scenario to switch on: the variant of the learner named by `--learner`.
+    #[arg(long)]
+    pub lab: Option<String>,
+    /// The name you join the course with; it picks your variant of the lab's scenario.
+    #[arg(long, default_value = "local")]
+    pub learner: String,
     /// Requests per second of the load generator; 0 switches it off.
     #[arg(long, default_value_t = 2.0)]
     pub load_rate: f64,
@@ -121,7 +131,12 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         let _ = server_stopped.await;
     }));
 
-    let specs = child_specs(&args, &urls, &data_dir);
+    let scenario = match (&args.scenario, &args.lab) {
+        (Some(file), _) => Some(file.clone()),
+        (None, Some(lab)) => Some(write_lab_scenario(&args, lab, &data_dir)?),
+        (None, None) => None,
+    };
+    let specs = child_specs(&args, &urls, &data_dir, scenario.as_deref());
     let supervisor = Supervisor::start(specs, logbook.clone(), data_dir.join("logs"))?;
 
     let services = [
@@ -174,6 +189,36 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes the fault scenario of `lab` for the learner into the data directory, for the
+/// services to read at start. The faults are not printed: finding them is the exercise.
+fn write_lab_scenario(args: &UpArgs, lab_id: &str, data_dir: &Path) -> anyhow::Result<PathBuf> {
+    let labs = dojo_grader::spec::load_dir(&args.server.labs)
+        .with_context(|| format!("loading the labs from {}", args.server.labs.display()))?;
+    let Some(lab) = labs.get(lab_id) else {
+        let known: Vec<String> = labs.iter().map(|lab| lab.id.clone()).collect();
+        anyhow::bail!(
+            "there is no lab called {lab_id:?}; the labs are: {}",
+            known.join(", ")
+        );
+    };
+    let learner_id = learner_id_for(&args.learner);
+    let learner = LearnerId::parse(&learner_id)
+        .map_err(|error| anyhow::anyhow!("--learner {:?}: {error}", args.learner))?;
+    let plan = fault_plan(lab, &[learner], false);
+    let path = data_dir.join("scenario.yaml");
+    std::fs::write(&path, scenario_yaml(&plan)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    if plan.is_empty() {
+        println!("{}: this lab switches no faults on.", lab.title);
+    } else {
+        println!(
+            "{}: its fault scenario is on — the variant for the learner {:?}. Join the course with that name to be graded on it.",
+            lab.title, args.learner
+        );
+    }
+    Ok(path)
+}
+
 /// Stops the in-process server after the services, so their last spans are still received.
 async fn stop_server(
     stop: tokio::sync::oneshot::Sender<()>,
@@ -188,7 +233,12 @@ async fn stop_server(
 }
 
 /// The processes of the lab, each a role of this binary.
-fn child_specs(args: &UpArgs, urls: &Urls, data_dir: &std::path::Path) -> Vec<ChildSpec> {
+fn child_specs(
+    args: &UpArgs,
+    urls: &Urls,
+    data_dir: &Path,
+    scenario: Option<&Path>,
+) -> Vec<ChildSpec> {
     let common = vec![
         (
             env::OTEL_EXPORTER_OTLP_ENDPOINT.to_owned(),
@@ -203,7 +253,7 @@ fn child_specs(args: &UpArgs, urls: &Urls, data_dir: &std::path::Path) -> Vec<Ch
     let service = |name: &str, port: u16, extra: Vec<(String, String)>| {
         let mut env = common.clone();
         env.push((env::OTEL_SERVICE_NAME.to_owned(), name.to_owned()));
-        if let Some(scenario) = &args.scenario {
+        if let Some(scenario) = scenario {
             env.push((
                 env::FAULT_SCENARIO.to_owned(),
                 scenario.display().to_string(),
