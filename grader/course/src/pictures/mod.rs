@@ -46,7 +46,7 @@ pub fn format_duration(nanos: u64) -> String {
         format!("{:.2}s", n / 1e9)
     } else if nanos < 3_600_000_000_000 {
         let secs = nanos / 1_000_000_000;
-        if secs % 60 == 0 {
+        if secs.is_multiple_of(60) {
             format!("{} min", secs / 60)
         } else {
             format!("{} min {} s", secs / 60, secs % 60)
