@@ -163,6 +163,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_loads() {
+        let config = StoreConfig::from_yaml(include_str!("../config/store.example.yaml")).unwrap();
+        assert_eq!(config.pipeline.attributes.len(), 5);
+        assert!(config.pipeline.tail_sampling.is_some());
+        assert_eq!(config.limits, Limits::default());
+    }
+
+    #[test]
     fn zero_limits_are_refused() {
         assert!(StoreConfig::from_yaml("limits:\n  max_spans_per_tenant: 0\n").is_err());
     }

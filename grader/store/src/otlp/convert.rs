@@ -36,20 +36,32 @@ pub struct ConvertedBatch {
     pub first_rejection: Option<String>,
 }
 
-/// Shares one `Arc<str>` among every use of the same attribute key within a batch.
+/// Shares one `Arc<str>` among every use of the same short string within a batch: attribute
+/// keys, span names and the short values that repeat on every span (`GET`, `/cart`, `sqlite`).
+/// This saves an allocation per use and a good part of the memory of a stored span.
 #[derive(Default)]
 struct Interner {
-    keys: HashSet<Arc<str>>,
+    strings: HashSet<Arc<str>>,
 }
+
+/// Longer strings (SQL, stack traces) are rarely repeated: they are not worth the lookup.
+const INTERN_MAX_LEN: usize = 96;
 
 impl Interner {
     fn key(&mut self, key: String) -> Arc<str> {
-        if let Some(found) = self.keys.get(key.as_str()) {
+        if let Some(found) = self.strings.get(key.as_str()) {
             return found.clone();
         }
         let interned: Arc<str> = Arc::from(key);
-        self.keys.insert(interned.clone());
+        self.strings.insert(interned.clone());
         interned
+    }
+
+    fn value(&mut self, value: String) -> Arc<str> {
+        if value.len() > INTERN_MAX_LEN {
+            return Arc::from(value);
+        }
+        self.key(value)
     }
 }
 
@@ -163,7 +175,7 @@ fn convert_span(
         Span {
             span_id,
             parent_span_id,
-            name: Arc::from(span.name),
+            name: interner.value(span.name),
             kind: kind_from(span.kind),
             status,
             status_message,
@@ -202,7 +214,10 @@ pub fn status_from(code: i32) -> StatusCode {
 fn convert_attributes(attributes: Vec<pc::KeyValue>, interner: &mut Interner) -> Vec<KeyValue> {
     let mut out = Vec::with_capacity(attributes.len());
     for attribute in attributes {
-        if let Some(value) = attribute.value.and_then(convert_value) {
+        if let Some(value) = attribute
+            .value
+            .and_then(|v| convert_value_interned(v, interner))
+        {
             out.push(KeyValue {
                 key: interner.key(attribute.key),
                 value,
@@ -210,6 +225,13 @@ fn convert_attributes(attributes: Vec<pc::KeyValue>, interner: &mut Interner) ->
         }
     }
     out
+}
+
+fn convert_value_interned(value: pc::AnyValue, interner: &mut Interner) -> Option<Value> {
+    match value.value {
+        Some(pc::any_value::Value::StringValue(s)) => Some(Value::Str(interner.value(s))),
+        other => convert_value(pc::AnyValue { value: other }),
+    }
 }
 
 /// OTLP `AnyValue` → model value. Maps and bytes, which TraceQL cannot compare, become their

@@ -9,7 +9,8 @@
 //! Quantiles are computed exactly from the values in each interval (Tempo interpolates across
 //! power-of-two buckets, so its figures can differ by up to the width of one bucket).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -275,6 +276,28 @@ fn numeric(value: Option<Static>) -> Option<(f64, bool)> {
     }
 }
 
+/// Appends a value to a group key; `\u{1f}` separates values and marks an absent one.
+fn write_key(key: &mut String, value: Option<&Value>) {
+    match value {
+        None => {}
+        Some(Value::Str(s)) => {
+            key.push('s');
+            key.push_str(s);
+        }
+        Some(Value::Int(i)) => {
+            let _ = write!(key, "i{i}");
+        }
+        Some(Value::Float(f)) => {
+            let _ = write!(key, "f{f}");
+        }
+        Some(Value::Bool(b)) => {
+            let _ = write!(key, "b{b}");
+        }
+        Some(Value::Array(items)) => items.iter().for_each(|v| write_key(key, Some(v))),
+    }
+    key.push('\u{1f}');
+}
+
 /// Per-group accumulation for one aggregate.
 struct Acc {
     labels: Vec<(String, Json)>,
@@ -374,7 +397,12 @@ impl Evaluator<'_> {
             ));
         }
         let n = self.request.intervals();
-        let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
+        // Groups are found by a compact text key written into one reused buffer, so a span of
+        // an existing group costs a hash lookup and no allocation.
+        let mut groups: Vec<Acc> = Vec::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
+        let mut key = String::new();
+        let mut by_values: Vec<Option<Value>> = Vec::with_capacity(agg.by.len());
         let quantiles = matches!(agg.function, MetricsFunction::QuantileOverTime(..));
         let name = agg.function.name();
         for trace in self.traces {
@@ -389,8 +417,8 @@ impl Evaluator<'_> {
                 let Some(interval) = self.request.interval_of(span.start_unix_nanos) else {
                     continue;
                 };
-                let (value, mut labels) = match &agg.function {
-                    MetricsFunction::Rate | MetricsFunction::CountOverTime => (1.0, Vec::new()),
+                let (value, bucket) = match &agg.function {
+                    MetricsFunction::Rate | MetricsFunction::CountOverTime => (1.0, None),
                     MetricsFunction::HistogramOverTime(field) => {
                         let Some(v) = field_value(trace, index, field) else {
                             continue;
@@ -403,42 +431,63 @@ impl Evaluator<'_> {
                         if native < 2.0 {
                             continue;
                         }
-                        let bucket = 2f64.powi(native.log2().ceil() as i32);
-                        let label = if is_duration {
-                            json!({"doubleValue": bucket / 1e9})
-                        } else {
-                            json!({"intValue": (bucket as i64).to_string()})
-                        };
-                        (1.0, vec![("__bucket".to_string(), label)])
+                        (
+                            1.0,
+                            Some((2f64.powi(native.log2().ceil() as i32), is_duration)),
+                        )
                     }
                     other => {
                         let Some(field) = other.field() else { continue };
                         let Some((v, _)) = numeric(field_value(trace, index, field)) else {
                             continue;
                         };
-                        (v, Vec::new())
+                        (v, None)
                     }
                 };
-                let mut group: Vec<(String, Json)> = if agg.by.is_empty() {
-                    vec![("__name__".to_string(), json!({"stringValue": name}))]
-                } else {
-                    let found: Vec<(String, Json)> = agg
-                        .by
-                        .iter()
-                        .filter_map(|f| {
-                            field_result_value(trace, index, f)
-                                .map(|v| (f.to_string(), json_of(&v)))
-                        })
-                        .collect();
-                    if found.is_empty() {
-                        vec![(agg.by[0].to_string(), json!({}))]
-                    } else {
-                        found
+                by_values.clear();
+                key.clear();
+                for field in &agg.by {
+                    let v = field_result_value(trace, index, field);
+                    write_key(&mut key, v.as_ref());
+                    by_values.push(v);
+                }
+                if let Some((b, _)) = bucket {
+                    let _ = write!(key, "{b}");
+                }
+                let group = match group_of.get(key.as_str()) {
+                    Some(g) => *g,
+                    None => {
+                        let mut labels: Labels = if agg.by.is_empty() {
+                            vec![("__name__".to_string(), json!({"stringValue": name}))]
+                        } else {
+                            let found: Labels = agg
+                                .by
+                                .iter()
+                                .zip(&by_values)
+                                .filter_map(|(f, v)| {
+                                    v.as_ref().map(|v| (f.to_string(), json_of(v)))
+                                })
+                                .collect();
+                            if found.is_empty() {
+                                vec![(agg.by[0].to_string(), json!({}))]
+                            } else {
+                                found
+                            }
+                        };
+                        if let Some((b, is_duration)) = bucket {
+                            let label = if is_duration {
+                                json!({"doubleValue": b / 1e9})
+                            } else {
+                                json!({"intValue": (b as i64).to_string()})
+                            };
+                            labels.push(("__bucket".to_string(), label));
+                        }
+                        groups.push(Acc::new(labels, n));
+                        group_of.insert(key.clone(), groups.len() - 1);
+                        groups.len() - 1
                     }
                 };
-                group.append(&mut labels);
-                let key = label_key(&group);
-                let acc = groups.entry(key).or_insert_with(|| Acc::new(group, n));
+                let acc = &mut groups[group];
                 acc.add(interval, value, quantiles);
                 if !acc.exemplar_intervals[interval]
                     && acc.exemplars.len() < self.request.max_exemplars
@@ -462,7 +511,7 @@ impl Evaluator<'_> {
         }
         let step_seconds = self.request.step_nanos as f64 / 1e9;
         let mut out = SeriesSet::new();
-        for (_, mut acc) in groups {
+        for mut acc in groups {
             let finished: Vec<(Labels, Vec<f64>)> = match &agg.function {
                 MetricsFunction::Rate => vec![(
                     acc.labels.clone(),

@@ -8,6 +8,7 @@
 mod helpers;
 mod limits;
 mod metrics;
+mod metrics_queries;
 mod otlp_grpc;
 mod otlp_http;
 mod pipeline;
