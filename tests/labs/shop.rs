@@ -37,6 +37,7 @@ impl Drop for TempDir {
 pub struct Shop {
     pub store: Store,
     pub frontend_url: String,
+    pub api_url: String,
     children: Vec<Child>,
     pub dir: TempDir,
     otlp_endpoint: String,
@@ -117,10 +118,11 @@ impl Shop {
         )
         .await;
         let (frontend, frontend_url) =
-            start_tier("frontend", &common(vec![("API_URL", api_url)])).await;
+            start_tier("frontend", &common(vec![("API_URL", api_url.clone())])).await;
         Shop {
             store,
             frontend_url,
+            api_url,
             children: vec![payments, api, frontend],
             dir,
             otlp_endpoint,
@@ -154,6 +156,11 @@ impl Shop {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting dojo loadgen")
+    }
+
+    /// Where the services export OTLP/HTTP.
+    pub fn otlp_endpoint(&self) -> &str {
+        &self.otlp_endpoint
     }
 
     /// The in-process backend over the shop's store.
