@@ -53,11 +53,15 @@ fn span(trace: u64, index: usize, start: u64) -> Span {
     trace_id[8..].copy_from_slice(&trace.to_be_bytes());
     let span_id = |n: usize| ((trace << 8) | n as u64 | 1 << 63).to_be_bytes().to_vec();
     let route = ROUTES[(trace as usize + index) % ROUTES.len()];
-    let error = trace % 17 == 0 && index == SPANS_PER_TRACE - 1;
+    let error = trace.is_multiple_of(17) && index == SPANS_PER_TRACE - 1;
     let mut attributes = vec![
         s(
             "http.request.method",
-            if index % 3 == 0 { "GET" } else { "POST" },
+            if index.is_multiple_of(3) {
+                "GET"
+            } else {
+                "POST"
+            },
         ),
         s("http.route", route),
         i("http.response.status_code", if error { 500 } else { 200 }),
@@ -81,8 +85,15 @@ fn span(trace: u64, index: usize, start: u64) -> Span {
         } else {
             span_id(index - 1)
         },
-        name: format!("{} {route}", if index % 3 == 0 { "GET" } else { "POST" }),
-        kind: if index % 2 == 0 { 2 } else { 3 },
+        name: format!(
+            "{} {route}",
+            if index.is_multiple_of(3) {
+                "GET"
+            } else {
+                "POST"
+            }
+        ),
+        kind: if index.is_multiple_of(2) { 2 } else { 3 },
         start_time_unix_nano: start + offset,
         end_time_unix_nano: start + offset + 1_000_000 + (trace % 50) * 100_000,
         attributes,
