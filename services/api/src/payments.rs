@@ -104,7 +104,7 @@ impl PaymentsClient {
     ) -> ChargeOutcome {
         let mut last_error = String::new();
         for attempt in 1..=self.attempts {
-            span.record("payment.attempts", attempt);
+            span.record("payment.attempts", i64::from(attempt));
             if attempt > 1 {
                 tokio::time::sleep(backoff(attempt - 1)).await;
                 tracing::warn!(attempt, previous_error = %last_error, "retrying the charge");

@@ -56,7 +56,7 @@ fn trace_outbound<'a>(
             url.full = %without_query(url),
             url.template = template,
             server.address = url.host_str(),
-            server.port = url.port_or_known_default(),
+            server.port = url.port_or_known_default().map(i64::from),
             http.response.status_code = Empty,
             error.type = Empty,
         );
@@ -71,7 +71,7 @@ fn trace_outbound<'a>(
         match &result {
             Ok(response) => {
                 let status = response.status();
-                span.record("http.response.status_code", status.as_u16());
+                span.record("http.response.status_code", i64::from(status.as_u16()));
                 if status.is_client_error() || status.is_server_error() {
                     span.record("error.type", status.as_str());
                     span.set_status(opentelemetry::trace::Status::error(

@@ -36,7 +36,7 @@ pub async fn trace_requests(mut request: Request, next: Next) -> Response {
         url.path = %request.uri().path(),
         url.scheme = "http",
         server.address = address.as_deref(),
-        server.port = port,
+        server.port = port.map(i64::from),
         http.response.status_code = Empty,
         error.type = Empty,
         learner.id = caller.learner_id.as_deref(),
@@ -47,7 +47,7 @@ pub async fn trace_requests(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(caller);
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
         span.record("error.type", status.as_str());
         span.set_status(opentelemetry::trace::Status::error(

@@ -7,8 +7,7 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::Layer;
-use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets, filter_fn};
+use tracing_subscriber::filter::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -77,49 +76,42 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Crates whose own spans would trace the exporter itself (or add noise to every request).
-const NOT_TRACED: [&str; 8] = [
-    "h2",
-    "hyper",
-    "hyper_util",
-    "tonic",
-    "reqwest",
-    "tower",
-    "sqlx",
-    "opentelemetry",
-];
+/// Directives appended to every log filter. The exporter's HTTP/gRPC stack must not trace
+/// itself, sqlx's per-statement logs would double the db spans, and the SDK's own diagnostics
+/// repeat on every failed batch ([`ReportOnce`] says it once instead).
+///
+/// This is one global filter on purpose: per-layer filters keep a thread-local decision that
+/// a library's `enabled!` check (sqlx does one per statement) can leave stale, after which
+/// the next spans and log lines on that thread are silently dropped.
+const QUIET: &str = "h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,reqwest=warn,\
+                     sqlx=warn,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off,\
+                     opentelemetry_http=off";
 
 /// Installs the propagator, the tracer provider and the subscriber for this process.
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     install_propagator();
-    let env_filter = EnvFilter::builder()
+    let filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
-        .parse(&config.log_filter)
+        .parse(format!("{},{QUIET}", config.log_filter))
         .map_err(|source| TelemetryError::LogFilter {
             filter: config.log_filter.clone(),
             source,
         })?;
-    // The SDK's own diagnostics repeat on every failed batch; ReportOnce says it once instead.
-    let not_sdk = filter_fn(|metadata| !metadata.target().starts_with("opentelemetry"));
     let formatter = JsonWithTraceIds::new(&config.service_name);
     let log_layer = tracing_subscriber::fmt::layer()
         .event_format(formatter.clone())
-        .with_writer(std::io::stdout)
-        .with_filter(env_filter.and(not_sdk));
+        .with_writer(std::io::stdout);
 
     let (provider, otel_layer) = if config.tracing_enabled {
         let provider = provider(config)?;
         let tracer = provider.tracer("dojo");
-        let mut targets = Targets::new().with_default(LevelFilter::INFO);
-        for target in NOT_TRACED {
-            targets = targets.with_target(target, LevelFilter::OFF);
-        }
         let layer = tracing_opentelemetry::layer()
             .with_tracer(tracer)
             .with_tracked_inactivity(false)
             .with_threads(false)
             .with_location(false)
-            .with_filter(targets);
+            .with_target(false)
+            .with_context_activation(false);
         opentelemetry::global::set_tracer_provider(provider.clone());
         (Some(provider), Some(layer))
     } else {
@@ -127,6 +119,7 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     };
 
     let subscriber = tracing_subscriber::registry()
+        .with(filter)
         .with(log_layer)
         .with(otel_layer);
     let dispatch = tracing::Dispatch::new(subscriber);

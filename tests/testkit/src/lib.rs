@@ -3,4 +3,5 @@
 //!
 //! Used as a dev-dependency only; nothing here ships in the `dojo` binary.
 
+pub mod otlp;
 pub mod postgres;

@@ -134,7 +134,7 @@ impl Db {
             otel.kind = "internal",
             db.system = self.system(),
             db.client.connection.pool.name = "shop",
-            db.client.connection.pool.max = self.max_connections(),
+            db.client.connection.pool.max = i64::from(self.max_connections()),
         );
         async {
             Ok(match self {
