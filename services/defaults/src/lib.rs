@@ -69,6 +69,8 @@ pub mod env {
     pub const FAULT_SCENARIO: &str = "DOJO_FAULT_SCENARIO";
     /// Guards the instructor pages.
     pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
+    /// When set, learners must give this code to join the course (a workshop).
+    pub const WORKSHOP_CODE: &str = "DOJO_WORKSHOP_CODE";
     /// A real PostgreSQL server for tests (a superuser URL; each test creates its own database).
     pub const TEST_POSTGRES_URL: &str = "DOJO_TEST_POSTGRES_URL";
 }
