@@ -20,6 +20,7 @@ pub fn router() -> Router<CourseState> {
         .route("/learn/{*slug}", get(lesson))
         .route("/search", get(search))
         .route("/static/course.css", get(stylesheet))
+        .route("/static/course.js", get(script))
 }
 
 async fn home(State(state): State<CourseState>) -> Redirect {
@@ -92,6 +93,16 @@ async fn search(
         query,
         hits,
     }
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("../../static/course.js"),
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {
