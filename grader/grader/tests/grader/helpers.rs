@@ -158,6 +158,11 @@ fn kv(key: &str, value: any_value::Value) -> KeyValue {
 
 /// Stores the spans in the store's default tenant; each trace starts `ago_ms` before now.
 pub fn ingest(store: &Store, spans: &[TestSpan], ago_ms: u64) {
+    ingest_for(store, &TenantId::default_tenant(), spans, ago_ms);
+}
+
+/// As [`ingest`], for one tenant.
+pub fn ingest_for(store: &Store, tenant: &TenantId, spans: &[TestSpan], ago_ms: u64) {
     let base = now_nanos() - ago_ms * 1_000_000;
     let mut resource_spans = Vec::new();
     for span in spans {
@@ -223,10 +228,7 @@ pub fn ingest(store: &Store, spans: &[TestSpan], ago_ms: u64) {
         });
     }
     store
-        .ingest(
-            &TenantId::default_tenant(),
-            ExportTraceServiceRequest { resource_spans },
-        )
+        .ingest(tenant, ExportTraceServiceRequest { resource_spans })
         .expect("the store accepts the test spans");
 }
 
