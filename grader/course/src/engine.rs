@@ -20,6 +20,18 @@ pub fn query_error(error: &dojo_traceql::Error, query: &str) -> QueryError {
     }
 }
 
+/// The console's answer to a metrics query (it lists traces, not time series).
+pub fn metrics_refusal() -> QueryError {
+    QueryError {
+        message: "this is a metrics query: it turns spans into time series, and the console lists traces".into(),
+        position: None,
+        hint: Some(
+            "remove the last `| rate()`-style step to see the matching traces, or run the metrics query in Grafana against Tempo"
+                .into(),
+        ),
+    }
+}
+
 /// Runs a TraceQL search over `traces`; newest first, at most `limit` traces.
 pub fn search<T: Borrow<Trace>>(
     traces: &[T],
@@ -28,15 +40,7 @@ pub fn search<T: Borrow<Trace>>(
 ) -> Result<Vec<TraceMatch>, SearchError> {
     let parsed = dojo_traceql::parse(query).map_err(|error| query_error(&error, query))?;
     if parsed.is_metrics() {
-        return Err(QueryError {
-            message: "this is a metrics query: it turns spans into time series, and the console lists traces".into(),
-            position: None,
-            hint: Some(
-                "remove the last `| rate()`-style step to see the matching traces, or run the metrics query in Grafana against Tempo"
-                    .into(),
-            ),
-        }
-        .into());
+        return Err(metrics_refusal().into());
     }
     let options = SearchOptions {
         limit: limit.max(1),

@@ -1,8 +1,10 @@
 //! Ready-made implementations of the [`crate::backend`] traits over the lab's own parts, so
 //! `dojo up` only has to wire them: [`store`] reads the embedded trace store in-process;
 //! [`grader`] grades and keeps progress through `dojo-grader`; [`faults`] switches the
-//! sample services' faults through their admin APIs.
+//! sample services' faults through their admin APIs; [`remote`] reads a Grafana Tempo (or any
+//! of the grader's trace backends) for the compose and Kubernetes layouts.
 
 pub mod faults;
 pub mod grader;
+pub mod remote;
 pub mod store;

@@ -9,6 +9,7 @@ mod grader;
 mod instructor;
 mod labs;
 mod lessons;
+mod remote;
 mod security;
 mod support;
 mod traces;

@@ -10,13 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dojo_course::adapters::grader::InProcessGrader;
+use dojo_course::adapters::remote::BackendTraces;
 use dojo_course::adapters::store::EmbeddedStore;
-use dojo_course::backend::Grading;
 use dojo_course::backend::{FaultControl, FaultError, FaultState, LogEntry, LogSource};
+use dojo_course::backend::{Grading, TraceSource};
 use dojo_course::content::Course;
 use dojo_course::markdown::highlight::form_urlencode;
 use dojo_course::{CourseSettings, CourseState, Secret};
 use dojo_grader::backend::embedded::EmbeddedBackend;
+use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
 use dojo_grader::progress::Progress;
 use dojo_grader::service::Grader;
 use dojo_grader::spec::load_dir;
@@ -73,6 +75,9 @@ pub struct Options {
     /// Grade with the lab's real grader (`dojo-grader`, the repository's `labs/`, progress in
     /// an in-memory SQLite) instead of the small classroom grader.
     pub real_grader: bool,
+    /// Read traces through the store's Tempo HTTP API with the grader's Tempo client, as the
+    /// course does against a real Tempo, instead of in-process.
+    pub via_tempo_api: bool,
 }
 
 pub fn labs_dir() -> PathBuf {
@@ -95,10 +100,25 @@ impl TestApp {
             ..CourseSettings::default()
         };
         let store = store_with(&shelf);
-        let traces = Arc::new(EmbeddedStore::new(
-            store.clone(),
-            TenantId::default_tenant(),
-        ));
+        let traces: Arc<dyn TraceSource> = if options.via_tempo_api {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind port 0");
+            let url = format!("http://{}", listener.local_addr().expect("bound address"));
+            let api = dojo_store::tempo_api::router(store.clone());
+            tokio::spawn(async move {
+                axum::serve(listener, api)
+                    .await
+                    .expect("the Tempo API serves");
+            });
+            let tempo = TempoBackend::new(TempoConfig::new(url)).expect("a Tempo client");
+            Arc::new(BackendTraces::new(Arc::new(tempo), None))
+        } else {
+            Arc::new(EmbeddedStore::new(
+                store.clone(),
+                TenantId::default_tenant(),
+            ))
+        };
         let grading: Arc<dyn Grading> = if options.real_grader {
             let labs = load_dir(&labs_dir()).expect("the repository's labs load");
             let progress = Progress::connect("sqlite::memory:")
