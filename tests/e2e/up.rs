@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Lab, is_listening};
+use crate::helpers::{Lab, is_listening, urlencode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
@@ -86,15 +86,4 @@ async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
             "{name} on port {port} was stopped with the lab"
         );
     }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

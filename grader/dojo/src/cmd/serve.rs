@@ -52,6 +52,10 @@ pub struct ServerArgs {
     /// Workshop mode: learners must give this code to join.
     #[arg(long)]
     pub workshop_code: Option<String>,
+    /// With --workshop-code: keep each joined learner's variant of this lab's fault scenario on
+    /// in the shared sample app, scoped to their traffic (`dojo loadgen --learner <id>`).
+    #[arg(long = "workshop-lab")]
+    pub workshop_lab: Option<String>,
     /// Guards the sample services' fault admin APIs.
     #[arg(long, env = env::ADMIN_TOKEN, hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -100,6 +104,7 @@ impl ServerArgs {
             workshop_code: self.workshop_code.clone(),
             services,
             admin_token: self.admin_token.clone(),
+            workshop_lab: self.workshop_lab.clone(),
         })
     }
 }

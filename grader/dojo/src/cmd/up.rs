@@ -124,7 +124,12 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         ("api".to_owned(), urls.api.clone()),
         ("payments".to_owned(), urls.payments.clone()),
     ];
-    let options = args.server.options(&args.host, &data_dir, services)?;
+    let mut options = args.server.options(&args.host, &data_dir, services)?;
+    let workshop = args.server.workshop_code.is_some();
+    if workshop && options.workshop_lab.is_none() {
+        // In a workshop each learner gets their own variant, scoped to their traffic.
+        options.workshop_lab = args.lab.clone();
+    }
     let server = Server::bind(options, logbook.clone()).await?;
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async move {
@@ -133,7 +138,13 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let scenario = match (&args.scenario, &args.lab) {
         (Some(file), _) => Some(file.clone()),
-        (None, Some(lab)) => Some(write_lab_scenario(&args, lab, &data_dir)?),
+        (None, Some(lab)) if !workshop => Some(write_lab_scenario(&args, lab, &data_dir)?),
+        (None, Some(_)) => {
+            println!(
+                "Workshop mode: each learner who joins gets their own variant of the lab's faults."
+            );
+            None
+        }
         (None, None) => None,
     };
     let specs = child_specs(&args, &urls, &data_dir, scenario.as_deref());

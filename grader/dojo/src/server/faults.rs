@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dojo_course::backend::{FaultControl, FaultError, FaultState};
+use dojo_grader::scenario::PlannedFault;
 
 /// The services' admin APIs.
 pub struct ServiceFaults {
@@ -49,6 +50,54 @@ impl ServiceFaults {
     }
 }
 
+impl ServiceFaults {
+    /// Switches one planned fault on with its fraction, parameters and learner scope.
+    pub async fn enable(&self, fault: &PlannedFault) -> Result<(), FaultError> {
+        let mut body = serde_json::json!({ "params": fault.params });
+        if let Some(fraction) = fault.fraction {
+            body["fraction"] = fraction.into();
+        }
+        if let Some(learners) = &fault.learners {
+            body["learners"] = learners.clone().into();
+        }
+        self.switch(&fault.fault, Some(body)).await
+    }
+
+    /// Switches fault `id` on (with `body`) or off (`None`) at the service that owns it.
+    async fn switch(&self, id: &str, body: Option<serde_json::Value>) -> Result<(), FaultError> {
+        let spec = dojo_faults::catalogue::catalogue()
+            .iter()
+            .find(|spec| spec.id.as_str() == id)
+            .ok_or_else(|| {
+                FaultError(format!("there is no fault called {id:?} in the catalogue"))
+            })?;
+        let service = spec.service.as_str();
+        let base = self.base_url(service).ok_or_else(|| {
+            FaultError(format!(
+                "fault {id} belongs to {service}, which this lab does not run"
+            ))
+        })?;
+        let url = format!("{base}/admin/faults/{id}");
+        let request = match body {
+            Some(body) => self.request(reqwest::Method::POST, url.clone()).json(&body),
+            None => self.request(reqwest::Method::DELETE, url.clone()),
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| FaultError(format!("{service} is not answering at {url}: {e}")))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            Err(FaultError(format!(
+                "{service} refused to switch {id} ({status}): {text}"
+            )))
+        }
+    }
+}
+
 #[async_trait]
 impl FaultControl for ServiceFaults {
     async fn faults(&self) -> Result<Vec<FaultState>, FaultError> {
@@ -84,38 +133,7 @@ impl FaultControl for ServiceFaults {
     }
 
     async fn set(&self, id: &str, enabled: bool) -> Result<(), FaultError> {
-        let spec = dojo_faults::catalogue::catalogue()
-            .iter()
-            .find(|spec| spec.id.as_str() == id)
-            .ok_or_else(|| {
-                FaultError(format!("there is no fault called {id:?} in the catalogue"))
-            })?;
-        let service = spec.service.as_str();
-        let base = self.base_url(service).ok_or_else(|| {
-            FaultError(format!(
-                "fault {id} belongs to {service}, which this lab does not run"
-            ))
-        })?;
-        let url = format!("{base}/admin/faults/{id}");
-        let request = if enabled {
-            self.request(reqwest::Method::POST, url.clone())
-                .header("content-type", "application/json")
-                .body("{}")
-        } else {
-            self.request(reqwest::Method::DELETE, url.clone())
-        };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| FaultError(format!("{service} is not answering at {url}: {e}")))?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            Err(FaultError(format!(
-                "{service} refused to switch {id} ({status}): {body}"
-            )))
-        }
+        let body = enabled.then(|| serde_json::json!({}));
+        self.switch(id, body).await
     }
 }

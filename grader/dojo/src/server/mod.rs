@@ -7,6 +7,7 @@
 
 mod faults;
 mod logs;
+mod scenario;
 mod traces;
 
 use std::future::Future;
@@ -57,6 +58,9 @@ pub struct ServerOptions {
     /// The sample services' admin APIs, for the instructor's fault toggles.
     pub services: Vec<(String, String)>,
     pub admin_token: Option<String>,
+    /// Workshop mode with a lab: keep each joined learner's variant of this lab's fault
+    /// scenario switched on in the shared app, scoped by their `learner.id`.
+    pub workshop_lab: Option<String>,
 }
 
 /// What the server bound, so callers can print it.
@@ -73,6 +77,8 @@ pub struct Server {
     web: TcpListener,
     app: Router,
     store: Option<(Store, StoreListeners)>,
+    /// The workshop scenario task, stopped with the server.
+    activator: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -123,11 +129,29 @@ impl Server {
                 }
             };
 
-        let grader = Grader::new(labs, backend, Some(progress));
-        let faults: Arc<dyn FaultControl> = Arc::new(ServiceFaults::new(
+        let service_faults = Arc::new(ServiceFaults::new(
             options.services.clone(),
             options.admin_token.clone(),
         )?);
+        let activator = match &options.workshop_lab {
+            Some(lab_id) => {
+                let lab = labs.get(lab_id).cloned().ok_or_else(|| {
+                    let known: Vec<String> = labs.iter().map(|lab| lab.id.clone()).collect();
+                    anyhow::anyhow!(
+                        "there is no lab called {lab_id:?}; the labs are: {}",
+                        known.join(", ")
+                    )
+                })?;
+                Some(tokio::spawn(scenario::keep_scenario_on(
+                    lab,
+                    progress.clone(),
+                    Arc::clone(&service_faults),
+                )))
+            }
+            None => None,
+        };
+        let grader = Grader::new(labs, backend, Some(progress));
+        let faults: Arc<dyn FaultControl> = service_faults;
         let settings = CourseSettings {
             instructor_token: options.instructor_token.clone().map(Secret::new),
             workshop_code: options.workshop_code.clone(),
@@ -141,10 +165,15 @@ impl Server {
             faults,
             settings,
         );
-        let app = Router::new()
+        let mut app = Router::new()
             .route("/health", get(|| async { "ok" }))
-            .merge(dojo_course::router(state))
-            .merge(dojo_grader::api::router(grader));
+            .merge(dojo_course::router(state));
+        // The grader's JSON API names learners by id and has no sessions of its own, so it is
+        // only served on a single learner's laptop. In a workshop, learners go through the
+        // course, which shows each of them only their own submissions.
+        if options.workshop_code.is_none() {
+            app = app.merge(dojo_grader::api::router(grader));
+        }
 
         let web = TcpListener::bind(options.web)
             .await
@@ -161,6 +190,7 @@ impl Server {
             web,
             app,
             store,
+            activator,
         })
     }
 
@@ -181,6 +211,7 @@ impl Server {
             }
         };
         let web = axum::serve(self.web, self.app).with_graceful_shutdown(stopped());
+        let _activator = self.activator.map(AbortOnDrop);
         match self.store {
             Some((store, listeners)) => {
                 let (web, store) =
@@ -191,5 +222,14 @@ impl Server {
             None => web.await.context("the course server failed")?,
         }
         Ok(())
+    }
+}
+
+/// Aborts a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
