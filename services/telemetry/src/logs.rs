@@ -9,6 +9,7 @@ use opentelemetry::trace::TraceContextExt;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -19,6 +20,8 @@ use crate::redact::{REDACTED, is_sensitive_key, redact_value};
 #[derive(Debug, Clone)]
 pub struct JsonWithTraceIds {
     service: String,
+    /// Which events are written (`RUST_LOG`); spans are not affected by it.
+    level: Targets,
     /// The dispatcher the formatter runs in, set right after the subscriber is installed; it
     /// is needed to ask the OpenTelemetry layer for the span's ids without re-entering the
     /// dispatcher (which would see no subscriber at all during an event).
@@ -27,9 +30,10 @@ pub struct JsonWithTraceIds {
 
 impl JsonWithTraceIds {
     /// A formatter for `service`; call [`JsonWithTraceIds::attach`] once the subscriber is set.
-    pub fn new(service: &str) -> JsonWithTraceIds {
+    pub fn new(service: &str, level: Targets) -> JsonWithTraceIds {
         JsonWithTraceIds {
             service: service.to_owned(),
+            level,
             dispatch: Arc::new(OnceLock::new()),
         }
     }
@@ -65,6 +69,9 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let metadata = event.metadata();
+        if !self.level.would_enable(metadata.target(), metadata.level()) {
+            return Ok(());
+        }
         let mut fields = Fields::default();
         event.record(&mut fields);
         let mut line = Map::new();

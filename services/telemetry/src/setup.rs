@@ -7,7 +7,7 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -76,28 +76,54 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Directives appended to every log filter. The exporter's HTTP/gRPC stack must not trace
+/// Targets kept quiet whatever `RUST_LOG` says. The exporter's HTTP/gRPC stack must not trace
 /// itself, sqlx's per-statement logs would double the db spans, and the SDK's own diagnostics
 /// repeat on every failed batch ([`ReportOnce`] says it once instead).
+const QUIET: [(&str, LevelFilter); 11] = [
+    ("h2", LevelFilter::WARN),
+    ("hyper", LevelFilter::WARN),
+    ("hyper_util", LevelFilter::WARN),
+    ("tonic", LevelFilter::WARN),
+    ("tower", LevelFilter::WARN),
+    ("reqwest", LevelFilter::WARN),
+    ("sqlx", LevelFilter::WARN),
+    ("opentelemetry", LevelFilter::OFF),
+    ("opentelemetry_sdk", LevelFilter::OFF),
+    ("opentelemetry_otlp", LevelFilter::OFF),
+    ("opentelemetry_http", LevelFilter::OFF),
+];
+
+/// The one global filter: `RUST_LOG` raised to at least INFO everywhere (spans are INFO, and
+/// a quieter log level must not switch tracing off), with [`QUIET`] on top.
 ///
-/// This is one global filter on purpose: per-layer filters keep a thread-local decision that
-/// a library's `enabled!` check (sqlx does one per statement) can leave stale, after which
-/// the next spans and log lines on that thread are silently dropped.
-const QUIET: &str = "h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,reqwest=warn,\
-                     sqlx=warn,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off,\
-                     opentelemetry_http=off";
+/// It is global on purpose: per-layer filters keep a thread-local decision that a library's
+/// `enabled!` check (sqlx does one per statement) can leave stale, after which the next spans
+/// and log lines on that thread are silently dropped. The log level itself is applied by the
+/// log formatter ([`JsonWithTraceIds`]), which simply writes nothing for quieter events.
+fn global_filter(logs: &Targets) -> Targets {
+    let default = logs
+        .default_level()
+        .unwrap_or(LevelFilter::INFO)
+        .max(LevelFilter::INFO);
+    let mut global = Targets::new().with_default(default);
+    for (target, level) in logs.iter() {
+        global = global.with_target(target, level.max(LevelFilter::INFO));
+    }
+    global.with_targets(QUIET)
+}
 
 /// Installs the propagator, the tracer provider and the subscriber for this process.
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
     install_propagator();
-    let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .parse(format!("{},{QUIET}", config.log_filter))
+    let logs: Targets = config
+        .log_filter
+        .parse()
         .map_err(|source| TelemetryError::LogFilter {
             filter: config.log_filter.clone(),
             source,
         })?;
-    let formatter = JsonWithTraceIds::new(&config.service_name);
+    let filter = global_filter(&logs);
+    let formatter = JsonWithTraceIds::new(&config.service_name, logs);
     let log_layer = tracing_subscriber::fmt::layer()
         .event_format(formatter.clone())
         .with_writer(std::io::stdout);
