@@ -17,6 +17,8 @@ use crate::state::CourseState;
 
 /// Points per RED chart.
 const BUCKETS: usize = 15;
+/// The shortest time a RED chart spans, in nanoseconds.
+const MIN_CHART_WINDOW: u64 = 30_000_000_000;
 
 pub fn router() -> Router<CourseState> {
     Router::new().route("/services", get(services))
@@ -28,6 +30,9 @@ struct ServicesPage {
     layout: Layout,
     window: String,
     trace_count: usize,
+    /// What the RED charts span: the window, or less when the data is younger.
+    chart_window: String,
+    buckets: usize,
     graph_svg: String,
     edges: Vec<Edge>,
     /// (service, RED charts SVG)
@@ -50,13 +55,26 @@ async fn services(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let charts = red::compute(&traces, now, settings.window.as_nanos() as u64, BUCKETS)
+    // A lab that started a minute ago would squeeze all its points into the last interval of
+    // a 15-minute chart: chart only the time the data covers (at least 30 s).
+    let window = settings.window.as_nanos() as u64;
+    let covered = traces
+        .iter()
+        .map(|t| t.start_unix_nanos())
+        .min()
+        .map(|oldest| now.saturating_sub(oldest))
+        .unwrap_or(window);
+    let chart_window =
+        (covered + covered / BUCKETS as u64).clamp(MIN_CHART_WINDOW, window.max(MIN_CHART_WINDOW));
+    let charts = red::compute(&traces, now, chart_window, BUCKETS)
         .iter()
         .map(|series| (series.service.clone(), red::svg(series)))
         .collect();
     Ok(ServicesPage {
         layout: Layout::new(&state, &visitor, "Services"),
         window: format_duration(settings.window.as_nanos() as u64),
+        chart_window: format_duration(chart_window),
+        buckets: BUCKETS,
         trace_count: traces.len(),
         graph_svg: service_graph::svg(&graph),
         edges: graph.edges,
