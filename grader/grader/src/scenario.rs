@@ -88,6 +88,48 @@ pub fn fault_plan(lab: &Lab, learners: &[LearnerId], scoped: bool) -> Vec<Planne
     plan
 }
 
+/// Two labs switch one fault on with different parameters; one running app cannot serve both.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "the fault `{fault}` is switched on with different parameters by two of the labs being run; run those labs on separate apps, or give the fault the same parameters in both"
+)]
+pub struct PlanConflict {
+    pub fault: String,
+}
+
+/// Merges the plans of several labs running on one app (learners on different labs in one
+/// workshop): entries for the same fault become one, scoped to the union of their learners.
+pub fn merge_plans(
+    plans: impl IntoIterator<Item = Vec<PlannedFault>>,
+) -> Result<Vec<PlannedFault>, PlanConflict> {
+    let mut merged: Vec<PlannedFault> = Vec::new();
+    for planned in plans.into_iter().flatten() {
+        match merged.iter_mut().find(|m| m.fault == planned.fault) {
+            None => merged.push(planned),
+            Some(existing) => {
+                if existing.params != planned.params || existing.fraction != planned.fraction {
+                    return Err(PlanConflict {
+                        fault: planned.fault,
+                    });
+                }
+                existing.learners = match (existing.learners.take(), planned.learners) {
+                    (Some(mut a), Some(b)) => {
+                        for learner in b {
+                            if !a.contains(&learner) {
+                                a.push(learner);
+                            }
+                        }
+                        Some(a)
+                    }
+                    // Unscoped anywhere means every request is eligible.
+                    _ => None,
+                };
+            }
+        }
+    }
+    Ok(merged)
+}
+
 /// The plan as a scenario file the services read at start (`DOJO_FAULT_SCENARIO`).
 pub fn scenario_yaml(plan: &[PlannedFault]) -> Result<String, serde_yaml::Error> {
     #[derive(serde::Serialize)]
@@ -207,6 +249,42 @@ mod tests {
         assert!(
             yaml.contains("id: slow_query") && yaml.contains("learners:"),
             "{yaml}"
+        );
+    }
+
+    #[test]
+    fn plans_of_several_labs_merge_by_fault_and_refuse_conflicting_parameters() {
+        let planned = |fault: &str, delay: i64, learner: &str| PlannedFault {
+            fault: fault.into(),
+            fraction: Some(0.3),
+            params: serde_json::json!({ "delay_ms": delay })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            learners: Some(vec![learner.into()]),
+        };
+        let merged = merge_plans([
+            vec![planned("slow_query", 900, "ada")],
+            vec![
+                planned("slow_query", 900, "bob"),
+                planned("cpu_heavy", 400, "cy"),
+            ],
+        ])
+        .expect("same parameters merge");
+        assert_eq!(merged.len(), 2);
+        assert_eq!(
+            merged[0].learners,
+            Some(vec!["ada".to_string(), "bob".to_string()])
+        );
+        let conflict = merge_plans([
+            vec![planned("slow_query", 900, "ada")],
+            vec![planned("slow_query", 700, "bob")],
+        ]);
+        assert_eq!(
+            conflict,
+            Err(PlanConflict {
+                fault: "slow_query".into()
+            })
         );
     }
 
