@@ -33,6 +33,8 @@ use crate::payments::PaymentsClient;
 pub struct AppState {
     pub db: Db,
     pub faults: Faults,
+    /// Guards the admin API when set.
+    pub admin_token: Option<dojo_faults::admin::AdminToken>,
     pub payments: PaymentsClient,
 }
 
@@ -73,7 +75,7 @@ impl AppState {
 
 /// All routes: the traced shop routes, then `/health` and the admin API outside the trace
 /// layer.
-pub fn router(state: AppState, config: &Config) -> Router {
+pub fn router(state: AppState) -> Router {
     let traced = Router::new()
         .route("/catalogue", get(routes::catalogue::list))
         .route("/products/{id}", get(routes::catalogue::show))
@@ -86,10 +88,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         ))
         .with_state(state.clone());
     traced
-        .merge(dojo_faults::admin::router(
-            state.faults,
-            config.faults.admin_token.clone(),
-        ))
+        .merge(dojo_faults::admin::router(state.faults, state.admin_token))
         .route("/health", get(|| async { "ok" }))
 }
 
@@ -118,8 +117,9 @@ pub async fn serve(
         db: db.clone(),
         faults,
         payments,
+        admin_token: config.faults.admin_token.clone(),
     };
-    let app = router(state, &config);
+    let app = router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -28,6 +28,8 @@ use crate::api_client::{ApiClient, Hop};
 pub struct AppState {
     pub api: ApiClient,
     pub faults: Faults,
+    /// Guards the admin API when set.
+    pub admin_token: Option<dojo_faults::admin::AdminToken>,
 }
 
 impl AppState {
@@ -57,7 +59,7 @@ impl AppState {
 
 /// All routes: the traced pages and JSON endpoints, then `/health` and the admin API outside
 /// the trace layer.
-pub fn router(state: AppState, config: &Config) -> Router {
+pub fn router(state: AppState) -> Router {
     let traced = Router::new()
         .route("/", get(routes::pages::home))
         .route("/products/{id}", get(routes::pages::product))
@@ -77,10 +79,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         ))
         .with_state(state.clone());
     traced
-        .merge(dojo_faults::admin::router(
-            state.faults,
-            config.faults.admin_token.clone(),
-        ))
+        .merge(dojo_faults::admin::router(state.faults, state.admin_token))
         .route("/health", get(|| async { "ok" }))
 }
 
@@ -94,8 +93,9 @@ pub async fn serve(
     let state = AppState {
         api: ApiClient::new(config.api_url.clone()),
         faults,
+        admin_token: config.faults.admin_token.clone(),
     };
-    let app = router(state, &config);
+    let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

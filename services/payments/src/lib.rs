@@ -21,10 +21,12 @@ pub use config::Config;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub faults: Faults,
+    /// Guards the admin API when set.
+    pub admin_token: Option<dojo_faults::admin::AdminToken>,
 }
 
 /// All routes: the traced shop route, then `/health` and the admin API outside the trace layer.
-pub fn router(state: AppState, config: &Config) -> Router {
+pub fn router(state: AppState) -> Router {
     let traced = Router::new()
         .route("/charge", post(charge::charge))
         .layer(axum::middleware::from_fn(
@@ -32,10 +34,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         ))
         .with_state(state.clone());
     traced
-        .merge(dojo_faults::admin::router(
-            state.faults,
-            config.faults.admin_token.clone(),
-        ))
+        .merge(dojo_faults::admin::router(state.faults, state.admin_token))
         .route("/health", get(|| async { "ok" }))
 }
 
@@ -46,7 +45,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let faults = config.faults.start(Service::Payments)?;
-    let app = router(AppState { faults }, &config);
+    let app = router(AppState {
+        faults,
+        admin_token: config.faults.admin_token.clone(),
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
