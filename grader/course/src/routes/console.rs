@@ -37,6 +37,12 @@ pub(crate) struct ConsoleError {
     pub hint: Option<String>,
 }
 
+/// Something valid but probably unintended in the query (a duration without a unit …).
+pub(crate) struct ConsoleWarning {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
 pub(crate) struct SpanView {
     pub span_id: String,
     pub name: String,
@@ -67,6 +73,7 @@ struct ConsolePage {
     window: String,
     ran: bool,
     error: Option<ConsoleError>,
+    warnings: Vec<ConsoleWarning>,
     rows: Vec<ConsoleRow>,
     examples: Vec<(String, String)>,
 }
@@ -100,6 +107,7 @@ async fn console(
         window: format_duration(window.as_nanos() as u64),
         ran: false,
         error: None,
+        warnings: Vec::new(),
         rows: Vec::new(),
         examples: EXAMPLES
             .iter()
@@ -110,6 +118,16 @@ async fn console(
         return Ok(page);
     }
     page.ran = true;
+    if let Ok(parsed) = dojo_traceql::parse(&query) {
+        page.warnings = parsed
+            .warnings()
+            .iter()
+            .map(|w| ConsoleWarning {
+                message: w.message.clone(),
+                hint: w.hint.clone(),
+            })
+            .collect();
+    }
     match state.inner.traces.search(&query, window, LIMIT).await {
         Ok(matches) => page.rows = matches.iter().map(row).collect(),
         Err(SearchError::Query(error)) => {

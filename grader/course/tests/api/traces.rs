@@ -117,3 +117,19 @@ async fn the_services_page_draws_the_graph_and_red_charts_linking_to_exemplars()
         "RED points link to traces"
     );
 }
+
+#[tokio::test]
+async fn a_valid_but_suspicious_query_gets_a_warning() {
+    let app = TestApp::spawn().await;
+    // A duration compared with a bare number: 100 nanoseconds, almost certainly not meant.
+    let page = app
+        .client()
+        .get("/console?q=%7B+duration+%3E+100+%7D")
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("class=\"query-warning\""),
+        "{}",
+        page.body
+    );
+}
