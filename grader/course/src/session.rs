@@ -99,6 +99,22 @@ impl Sessions {
         Some(visitor.clone())
     }
 
+    /// Moves a session to a fresh id (and a fresh CSRF token) when its privileges change
+    /// (joining, the instructor signing in), so an id seen before cannot ride along. Returns
+    /// the updated visitor; the caller sends [`cookie_for`] its new id.
+    pub fn rotate(&self, id: &str, change: impl FnOnce(&mut Visitor)) -> Option<Visitor> {
+        let mut table = self.table();
+        let mut visitor = table.by_id.remove(id)?;
+        change(&mut visitor);
+        visitor.id = random_hex();
+        visitor.csrf = random_hex();
+        if let Some(slot) = table.order.iter_mut().find(|old| *old == id) {
+            *slot = visitor.id.clone();
+        }
+        table.by_id.insert(visitor.id.clone(), visitor.clone());
+        Some(visitor)
+    }
+
     /// Forgets every session of a learner (after the instructor resets them, their hints go too).
     pub fn forget_hints_of(&self, learner: &LearnerId) {
         let mut table = self.table();
@@ -156,13 +172,22 @@ pub async fn middleware(
     let id = visitor.id.clone();
     request.extensions_mut().insert(visitor);
     let mut response = next.run(request).await;
-    if is_new {
-        let cookie = format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Lax");
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
+    // A handler that rotated the session has set the cookie itself.
+    if is_new
+        && !response.headers().contains_key(SET_COOKIE)
+        && let Some(value) = cookie_for(&id)
+    {
+        response.headers_mut().append(SET_COOKIE, value);
     }
     response
+}
+
+/// The `Set-Cookie` value for a session id.
+pub fn cookie_for(id: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Lax"
+    ))
+    .ok()
 }
 
 #[cfg(test)]
@@ -191,5 +216,22 @@ mod tests {
         sessions.update(&a.id, |v| v.instructor = true);
         assert!(sessions.get(&a.id).is_some_and(|v| v.instructor));
         assert!(sessions.get("nope").is_none());
+    }
+
+    #[test]
+    fn rotating_a_session_keeps_its_state_under_a_new_id_and_token() {
+        let sessions = Sessions::default();
+        let old = sessions.create();
+        let new = sessions
+            .rotate(&old.id, |v| v.instructor = true)
+            .expect("the session exists");
+        assert_ne!(new.id, old.id);
+        assert_ne!(new.csrf, old.csrf);
+        assert!(new.instructor);
+        assert!(
+            sessions.get(&old.id).is_none(),
+            "the old id no longer works"
+        );
+        assert_eq!(sessions.get(&new.id), Some(new));
     }
 }

@@ -191,8 +191,11 @@ async fn login(
         let page = login_page(&state, &visitor, Some("That token is not right.".into()));
         return Ok((axum::http::StatusCode::FORBIDDEN, page).into_response());
     }
-    state.sessions.update(&visitor.id, |v| v.instructor = true);
-    Ok(Redirect::to("/instructor").into_response())
+    let rotated = state.sessions.rotate(&visitor.id, |v| v.instructor = true);
+    Ok(super::learners::with_session_cookie(
+        Redirect::to("/instructor").into_response(),
+        rotated.as_ref(),
+    ))
 }
 
 /// Checks the form token and the instructor flag.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::layout::Layout;
 use crate::error::CourseError;
-use crate::session::{Visitor, csrf_matches};
+use crate::session::{Visitor, cookie_for, csrf_matches};
 use crate::state::CourseState;
 
 /// Longest display name accepted.
@@ -97,11 +97,24 @@ async fn join(
         .join(&name)
         .await
         .map_err(|error| CourseError::Unavailable(error.to_string()))?;
-    state.sessions.update(&visitor.id, |v| {
+    let rotated = state.sessions.rotate(&visitor.id, |v| {
         v.learner = Some((learner, name));
         v.hints.clear();
     });
-    Ok(Redirect::to("/labs").into_response())
+    Ok(with_session_cookie(
+        Redirect::to("/labs").into_response(),
+        rotated.as_ref(),
+    ))
+}
+
+/// Sets the cookie of a rotated session on a response.
+pub(crate) fn with_session_cookie(mut response: Response, visitor: Option<&Visitor>) -> Response {
+    if let Some(cookie) = visitor.and_then(|v| cookie_for(&v.id)) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 #[derive(Deserialize)]

@@ -72,3 +72,23 @@ async fn names_and_prompts_are_escaped() {
         "the lab prompt's script is removed"
     );
 }
+
+#[tokio::test]
+async fn joining_or_signing_in_moves_the_session_to_a_new_id() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.get("/labs").await;
+    let before = client.cookie();
+    client.instructor().await;
+    assert_ne!(
+        client.cookie(),
+        before,
+        "the instructor got a fresh session id"
+    );
+    assert_eq!(client.get("/instructor").await.status, 200);
+
+    // Someone holding the id from before the sign-in is not the instructor.
+    let mut other = app.client();
+    other.set_cookie(before);
+    assert_eq!(other.get("/instructor").await.status, 403);
+}

@@ -216,6 +216,16 @@ impl Client {
         }
     }
 
+    /// The session cookie this client sends (`dojo_session=…`).
+    pub fn cookie(&self) -> Option<String> {
+        self.cookie.clone()
+    }
+
+    /// Sends this cookie from now on, as a browser that was handed it would.
+    pub fn set_cookie(&mut self, cookie: Option<String>) {
+        self.cookie = cookie;
+    }
+
     pub async fn get(&mut self, path: &str) -> Page {
         let mut request = self.http.get(format!("{}{path}", self.base));
         if let Some(cookie) = &self.cookie {
