@@ -32,8 +32,12 @@ fn child_runs_a_stock_service() {
             "listening on http://{}",
             listener.local_addr().expect("bound")
         );
-        let config =
+        let mut config =
             dojo_telemetry::TelemetryConfig::from_env("stock").expect("telemetry settings");
+        config.resource_attributes.push((
+            "service.instance.id".into(),
+            format!("{variant}-{}", std::process::id()),
+        ));
         let _telemetry = dojo_telemetry::init(&config).expect("telemetry starts");
         let router = match variant.as_str() {
             "starter" => dojo_lab_stock_starter::router(api_url),

@@ -6,17 +6,18 @@
 
 use std::collections::BTreeSet;
 
-use dojo_traceql::model::TraceId;
+use dojo_traceql::model::{Trace, TraceId, Value, attribute};
 
 use super::describe;
 use super::feedback::{Evidence, Feedback, Item, Verdict};
 use super::traceql::search_all;
 use super::{GradeError, Settings};
-use crate::backend::{TraceBackend, Window};
+use crate::backend::{SearchHit, TraceBackend, Window};
 use crate::query::{self, Vars};
 use crate::spec::types::{Expect, InstrumentationCheck};
 
 /// Everything the check needs besides the spec.
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub backend: &'a dyn TraceBackend,
     pub tenant: Option<&'a str>,
@@ -24,6 +25,62 @@ pub struct Context<'a> {
     pub vars: Vars<'a>,
     pub window: Window,
     pub settings: &'a Settings,
+}
+
+/// How many of the service's newest traces are looked at to find when its running instance
+/// started.
+const INSTANCE_SAMPLE: usize = 200;
+
+/// The `service.instance.id` of the service's newest trace, and the start (unix seconds) of
+/// the oldest sampled trace from that same instance. `None` when the service does not set
+/// `service.instance.id`, in which case the whole window counts.
+async fn running_instance(
+    ctx: &Context<'_>,
+    service: &str,
+    mut sample: Vec<SearchHit>,
+) -> Result<Option<(String, u64)>, GradeError> {
+    sample.sort_by_key(|h| std::cmp::Reverse(h.start_unix_nanos));
+    let instance_of = |trace: &Trace| {
+        trace
+            .spans
+            .iter()
+            .filter(|s| s.service_name() == Some(service))
+            .find_map(
+                |s| match attribute(&s.resource.attributes, "service.instance.id") {
+                    Some(Value::Str(id)) => Some(id.to_string()),
+                    _ => None,
+                },
+            )
+    };
+    let fetch = |hit: &SearchHit| ctx.backend.trace_by_id(ctx.tenant, hit.trace_id);
+    let Some(newest) = sample.first() else {
+        return Ok(None);
+    };
+    let Some(trace) = fetch(newest).await.map_err(GradeError::Backend)? else {
+        return Ok(None);
+    };
+    let Some(current) = instance_of(&trace) else {
+        return Ok(None);
+    };
+    // Newest first, instances only ever change from older to newer: binary search for the
+    // oldest sampled trace of the current instance.
+    let (mut good, mut bad) = (0usize, sample.len());
+    while bad - good > 1 {
+        let mid = (good + bad) / 2;
+        let same = match fetch(&sample[mid]).await.map_err(GradeError::Backend)? {
+            Some(trace) => instance_of(&trace).as_deref() == Some(current.as_str()),
+            None => false,
+        };
+        if same {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    Ok(Some((
+        current,
+        sample[good].start_unix_nanos / 1_000_000_000,
+    )))
 }
 
 /// True for a service name that can be put in a query safely.
@@ -47,7 +104,7 @@ pub async fn grade(
         )));
     }
     let any = query::render(r#"{ resource.service.name = "$service" }"#, &ctx.vars);
-    let seen = search_all(ctx.backend, ctx.tenant, &any, ctx.window, 1).await?;
+    let seen = search_all(ctx.backend, ctx.tenant, &any, ctx.window, INSTANCE_SAMPLE).await?;
     if seen.is_empty() {
         return Ok(Feedback::not_ready(
             format!(
@@ -60,6 +117,25 @@ pub async fn grade(
     }
 
     let mut items = Vec::new();
+    // Only the running process counts: traces from before the learner's last restart would
+    // otherwise fail the assertions the fix just made true.
+    let window = match running_instance(ctx, service, seen).await? {
+        Some((instance, since_s)) => {
+            items.push(Item::info(
+                "Which traces were checked",
+                format!(
+                    "Those of the running instance of `{service}` (service.instance.id {instance}), \
+                     from unix second {since_s} on; traces of earlier runs are ignored."
+                ),
+            ));
+            Window {
+                start_s: ctx.window.start_s.max(since_s),
+                end_s: ctx.window.end_s,
+            }
+        }
+        None => ctx.window,
+    };
+    let ctx = &Context { window, ..*ctx };
     let mut passed = 0;
     for assertion in &check.assertions {
         let q = query::render(&assertion.query, &ctx.vars);

@@ -419,6 +419,52 @@ async fn the_starter_code_fails_each_assertion_it_breaks_with_the_labs_message()
 }
 
 #[tokio::test]
+async fn only_the_running_instance_is_checked_so_traces_from_before_a_fix_do_not_count() {
+    let store = store();
+    // The starter ran a minute ago as instance "old"; the fixed code now runs as "new".
+    let old: Vec<TestSpan> = starter_request(1, true)
+        .into_iter()
+        .map(|s| {
+            TestSpan {
+                service: if s.service == "api" { "api" } else { "stock" },
+                ..s
+            }
+            .instance("old")
+        })
+        .collect();
+    ingest(&store, &old, 90_000);
+    let mut new = stock_request(2, "stock", false);
+    new.extend(stock_request(3, "stock", true));
+    let new: Vec<TestSpan> = new.into_iter().map(|s| s.instance("new")).collect();
+    ingest(&store, &new, 20_000);
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "instrument-a-service",
+            "instrument-stock",
+            Submission::Service("stock".into()),
+        )
+        .await;
+        assert_eq!(
+            feedback.verdict,
+            Verdict::Pass,
+            "{name}: {}",
+            feedback.to_text()
+        );
+        let info = feedback
+            .items
+            .iter()
+            .find(|i| i.title == "Which traces were checked")
+            .expect("says which traces");
+        assert!(
+            info.message.contains("service.instance.id new"),
+            "{name}: {}",
+            info.message
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_service_that_sent_nothing_is_not_graded_and_the_learner_is_told_what_to_check() {
     let store = store();
     ingest(&store, &stock_request(1, "stock", false), 20_000);

@@ -76,6 +76,8 @@ pub struct TestSpan {
     pub ms: u64,
     pub attributes: Vec<(&'static str, Attr)>,
     pub exception: bool,
+    /// `service.instance.id` on the resource, when set.
+    pub instance: Option<&'static str>,
 }
 
 /// An attribute value in a test span.
@@ -105,7 +107,12 @@ impl TestSpan {
             ms: 10,
             attributes: Vec::new(),
             exception: false,
+            instance: None,
         }
+    }
+    pub fn instance(mut self, id: &'static str) -> Self {
+        self.instance = Some(id);
+        self
     }
     pub fn kind(mut self, kind: SpanKind) -> Self {
         self.kind = kind;
@@ -214,10 +221,17 @@ pub fn ingest_for(store: &Store, tenant: &TenantId, spans: &[TestSpan], ago_ms: 
         };
         resource_spans.push(ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![kv(
+                attributes: std::iter::once(kv(
                     "service.name",
                     any_value::Value::StringValue(span.service.to_string()),
-                )],
+                ))
+                .chain(span.instance.map(|id| {
+                    kv(
+                        "service.instance.id",
+                        any_value::Value::StringValue(id.to_string()),
+                    )
+                }))
+                .collect(),
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {

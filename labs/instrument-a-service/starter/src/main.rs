@@ -22,7 +22,12 @@ fn main() -> anyhow::Result<()> {
             "listening on http://{}",
             listener.local_addr()?
         )?;
-        let telemetry = dojo_telemetry::init(&dojo_telemetry::TelemetryConfig::from_env("stock")?)?;
+        let mut config = dojo_telemetry::TelemetryConfig::from_env("stock")?;
+        // A new id for every run, so the grader checks this run's traces, not older ones.
+        config
+            .resource_attributes
+            .push(("service.instance.id".into(), instance_id()));
+        let telemetry = dojo_telemetry::init(&config)?;
         axum::serve(
             listener,
             dojo_lab_stock_starter::router(api_url.trim_end_matches('/').to_owned()),
@@ -37,4 +42,13 @@ fn main() -> anyhow::Result<()> {
     // Flushes the spans still queued; outside the runtime because the exporter blocks.
     telemetry.shutdown();
     Ok(())
+}
+
+/// Unique enough for one machine: the process id and the start time.
+fn instance_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos:x}", std::process::id())
 }
