@@ -260,7 +260,24 @@ impl Shop {
             )
             .await
             .expect("spans arrive");
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        // Then until no new span of the learner's traces has arrived for a while (several
+        // batch delays), so late spans from the other services are in.
+        let start = std::time::Instant::now();
+        let mut seen = 0;
+        let mut quiet_since = std::time::Instant::now();
+        while start.elapsed() < SPAN_WAIT {
+            let count: usize = group_by_learner(&self.receiver.spans(), learner)
+                .values()
+                .map(Vec::len)
+                .sum();
+            if count != seen {
+                seen = count;
+                quiet_since = std::time::Instant::now();
+            } else if quiet_since.elapsed() >= Duration::from_millis(1000) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         group_by_learner(&self.receiver.spans(), learner)
     }
 }

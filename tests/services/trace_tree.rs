@@ -210,7 +210,7 @@ async fn a_failed_payment_marks_the_spans_as_errors_with_an_exception_event() {
     );
     let frontend = spans
         .iter()
-        .find(|s| s.service == "frontend" && s.kind == "server")
-        .expect("frontend span");
+        .find(|s| s.service == "frontend" && s.name == "POST /api/checkout")
+        .expect("the frontend's checkout span");
     assert!(frontend.error && frontend.attr_i64("http.response.status_code") == Some(502));
 }
