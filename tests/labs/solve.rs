@@ -189,6 +189,11 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
         "matched no traces",
     );
     refused(
+        "a span attribute looked up as a resource attribute",
+        &q("user-journey", r#"{ resource.user.id = "u-7" }"#).await,
+        "matched no traces",
+    );
+    refused(
         "the wrong HTTP method",
         &q("checkout-route", r#"{ resource.service.name = "api" && kind = server && span.http.route = "/orders" && span.http.request.method = "GET" }"#).await,
         "matched no traces",
