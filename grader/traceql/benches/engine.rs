@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo bench -p dojo-traceql --bench engine`; figures go to BENCHMARKS.md.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use dojo_traceql::model::*;
 use dojo_traceql::{EvalBudget, SearchOptions, parse, search};
 use std::hint::black_box;
@@ -99,6 +99,21 @@ fn traces() -> Vec<Trace> {
         .collect()
 }
 
+/// The searches measured, by name.
+const QUERIES: [(&str, &str); 5] = [
+    ("simple attribute filter", "{ span.http.status_code = 500 }"),
+    (
+        "simple filter matching most traces",
+        "{ span.http.method = \"POST\" }",
+    ),
+    ("duration filter", "{ duration > 900ms }"),
+    (
+        "structural",
+        "{ resource.service.name = \"frontend\" } >> { status = error }",
+    ),
+    ("count pipeline", "{ kind = client } | count() > 4"),
+];
+
 fn parsing(c: &mut Criterion) {
     let queries = [
         "{ resource.service.name = \"api\" && status = error }",
@@ -126,15 +141,7 @@ fn searching(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(8));
     group.warm_up_time(Duration::from_secs(1));
-    for (name, query) in [
-        ("simple attribute filter", "{ span.http.method = \"POST\" }"),
-        ("duration filter", "{ duration > 900ms }"),
-        (
-            "structural",
-            "{ resource.service.name = \"frontend\" } >> { status = error }",
-        ),
-        ("count pipeline", "{ kind = client } | count() > 4"),
-    ] {
+    for (name, query) in QUERIES {
         let q = parse(query).expect("benchmark queries are valid");
         group.bench_function(name, |b| {
             b.iter(|| black_box(search(&q, data.iter(), &opts).map(|r| r.len())))
@@ -143,5 +150,53 @@ fn searching(c: &mut Criterion) {
     group.finish();
 }
 
+/// CPU seconds this thread has used (user + system), from /proc: on a shared machine wall
+/// time includes waiting for a core, CPU time does not. Linux reports it in 1/100 s ticks.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Prints the CPU time per search, averaged over enough runs to outweigh the tick size.
+fn cpu_time_report() {
+    let data = traces();
+    let opts = SearchOptions {
+        budget: EvalBudget::unlimited(),
+        ..SearchOptions::default()
+    };
+    println!(
+        "CPU time per search over {} spans in {TRACES} traces (single thread):",
+        TRACES * SPANS_PER_TRACE
+    );
+    for (name, query) in QUERIES {
+        let q = parse(query).expect("benchmark queries are valid");
+        let runs = 20;
+        let wall = std::time::Instant::now();
+        let Some(before) = thread_cpu_seconds() else {
+            return;
+        };
+        for _ in 0..runs {
+            black_box(search(&q, data.iter(), &opts).map(|r| r.len()).ok());
+        }
+        let Some(after) = thread_cpu_seconds() else {
+            return;
+        };
+        println!(
+            "  {name:<36} {:>7.1} ms CPU ({:>7.1} ms wall)",
+            (after - before) * 1000.0 / f64::from(runs),
+            wall.elapsed().as_secs_f64() * 1000.0 / f64::from(runs)
+        );
+    }
+}
+
 criterion_group!(benches, parsing, searching);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    cpu_time_report();
+}
