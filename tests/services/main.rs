@@ -8,6 +8,7 @@ mod helpers;
 
 mod admin;
 mod collector_down;
+mod export;
 mod faults;
 mod loadgen;
 mod logs;
