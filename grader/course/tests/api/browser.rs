@@ -203,6 +203,22 @@ impl Driver {
         Ok(value.as_str().unwrap_or_default().to_string())
     }
 
+    /// The element's text once it contains `wanted` (a page may still be loading after a
+    /// click); the last text seen when it never does within five seconds.
+    async fn text_containing(&self, css: &str, wanted: &str) -> Step<String> {
+        let mut last = String::new();
+        for _ in 0..50 {
+            if let Ok(text) = self.text(css).await {
+                if text.contains(wanted) {
+                    return Ok(text);
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(last)
+    }
+
     async fn screenshot(&self, name: &str) -> Option<PathBuf> {
         let value = self.command("GET", "/screenshot", None).await.ok()?;
         let png = base64::engine::general_purpose::STANDARD
@@ -243,7 +259,9 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     )?;
     snap(browser, "1-lesson").await;
     browser.click("a.next").await?;
-    let title = browser.text("article.lesson h1").await?;
+    let title = browser
+        .text_containing("article.lesson h1", "OpenTelemetry")
+        .await?;
     expect(
         title.contains("OpenTelemetry"),
         &format!("next lesson title was {title:?}"),
@@ -260,14 +278,16 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     )?;
     snap(browser, "2-console").await;
     browser.click("a.trace-link").await?;
-    let heading = browser.text("main h1").await?;
+    let heading = browser.text_containing("main h1", "Trace").await?;
     expect(
         heading.contains(&FAILED.to_string()),
         &format!("waterfall heading was {heading:?}"),
     )?;
     browser.find("svg.waterfall").await?;
     browser.click("svg.waterfall a:nth-of-type(6)").await?;
-    let panel = browser.text("#span-panel").await?;
+    let panel = browser
+        .text_containing("#span-panel", "charge refused")
+        .await?;
     expect(
         panel.contains("charge refused"),
         &format!("the span panel shows {panel:?}"),
@@ -281,7 +301,9 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     browser.open(&app.url("/join")).await?;
     browser.fill("#name", "Ada Browser").await?;
     browser.click("#join").await?;
-    let name = browser.text("#learner-name").await?;
+    let name = browser
+        .text_containing("#learner-name", "Ada Browser")
+        .await?;
     expect(name == "Ada Browser", &format!("signed in as {name:?}"))?;
     browser.open(&app.url("/labs/traceql-querying")).await?;
     browser
@@ -291,7 +313,9 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
         )
         .await?;
     browser.click("#submit-failed-checkouts").await?;
-    let feedback = browser.text("#feedback-failed-checkouts").await?;
+    let feedback = browser
+        .text_containing("#feedback-failed-checkouts", "Not yet.")
+        .await?;
     expect(
         feedback.contains("Not yet."),
         &format!("first feedback was {feedback:?}"),
@@ -301,7 +325,9 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     browser.open(&app.url("/instructor")).await?;
     browser.fill("#token", INSTRUCTOR_TOKEN).await?;
     browser.click("#instructor-login").await?;
-    let table = browser.text("#progress-table").await?;
+    let table = browser
+        .text_containing("#progress-table", "Ada Browser")
+        .await?;
     expect(
         table.contains("Ada Browser") && !table.contains('✓'),
         &format!("table before: {table:?}"),
@@ -310,14 +336,16 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     browser.open(&app.url("/labs/traceql-querying")).await?;
     browser.fill("#query-failed-checkouts", REFERENCE).await?;
     browser.click("#submit-failed-checkouts").await?;
-    let feedback = browser.text("#feedback-failed-checkouts").await?;
+    let feedback = browser
+        .text_containing("#feedback-failed-checkouts", "Correct!")
+        .await?;
     expect(
         feedback.contains("Correct!"),
         &format!("second feedback was {feedback:?}"),
     )?;
 
     browser.open(&app.url("/instructor")).await?;
-    let table = browser.text("#progress-table").await?;
+    let table = browser.text_containing("#progress-table", "✓").await?;
     expect(table.contains('✓'), &format!("table after: {table:?}"))?;
     snap(browser, "6-instructor").await;
     Ok(())
