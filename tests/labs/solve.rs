@@ -194,6 +194,15 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
         "matched no traces",
     );
     refused(
+        "the version looked up as a span attribute",
+        &q(
+            "deployment-version",
+            r#"{ resource.service.name = "payments" && span.service.version = "0.1.0" }"#,
+        )
+        .await,
+        "matched no traces",
+    );
+    refused(
         "the wrong HTTP method",
         &q("checkout-route", r#"{ resource.service.name = "api" && kind = server && span.http.route = "/orders" && span.http.request.method = "GET" }"#).await,
         "matched no traces",
