@@ -324,6 +324,69 @@ fn span_matches<'a>(
     Ok(false)
 }
 
+/// `field OP literal`, the most common filter, recognised once so the per-span loop can skip
+/// the general evaluator. Event/link fields and `nil` keep the general path.
+fn simple_comparison(e: &Expr) -> Option<(&FieldRef, CmpOp, &crate::ast::Static)> {
+    let ExprKind::Binary {
+        op: BinOp::Cmp(op),
+        lhs,
+        rhs,
+    } = &e.kind
+    else {
+        return None;
+    };
+    match (&lhs.kind, &rhs.kind) {
+        (ExprKind::Field(f), ExprKind::Static(s)) | (ExprKind::Static(s), ExprKind::Field(f))
+            if !matches!(s, crate::ast::Static::Nil) =>
+        {
+            let per_span = match f {
+                FieldRef::Attribute { scope, .. } => {
+                    !matches!(scope, AttrScope::Event | AttrScope::Link)
+                }
+                FieldRef::Intrinsic(i) => !i.is_event() && !i.is_link(),
+            };
+            let op = if matches!(lhs.kind, ExprKind::Field(_)) {
+                *op
+            } else {
+                op.flipped()
+            };
+            per_span.then_some((f, op, s))
+        }
+        _ => None,
+    }
+}
+
+/// Keeps the spans of `candidates` that satisfy a filter.
+fn filter_spans<'a>(
+    expr: &'a Expr,
+    cx: &'a TraceCtx<'a>,
+    candidates: impl Iterator<Item = usize>,
+    budget: &mut EvalBudget,
+) -> Result<Vec<usize>, Error> {
+    let mut spans = Vec::new();
+    if let Some((field, op, literal)) = simple_comparison(expr) {
+        let literal = Val::from_static(literal);
+        for i in candidates {
+            let sc = SpanCtx {
+                span: i,
+                event: None,
+                link: None,
+            };
+            if compare(op, &resolve(field, cx, sc), &literal) {
+                spans.push(i);
+            }
+        }
+        return Ok(spans);
+    }
+    let uses = uses_of(expr);
+    for i in candidates {
+        if span_matches(expr, uses, cx, i, budget)? {
+            spans.push(i);
+        }
+    }
+    Ok(spans)
+}
+
 /// The first event and link of a span, for aggregates and `by()`.
 fn first_entities<'a>(cx: &'a TraceCtx<'a>, i: usize) -> SpanCtx<'a> {
     let span = &cx.trace.spans[i];
@@ -368,13 +431,7 @@ pub fn evaluate_pipeline(
     let out = match pipeline.stages.split_first() {
         Some((Stage::Spans(SpansetExpr::Filter(f)), rest)) => {
             budget.charge(trace.spans.len() as u64)?;
-            let uses = uses_of(&f.expr);
-            let mut spans = Vec::new();
-            for i in 0..trace.spans.len() {
-                if span_matches(&f.expr, uses, &cx, i, budget)? {
-                    spans.push(i);
-                }
-            }
+            let spans = filter_spans(&f.expr, &cx, 0..trace.spans.len(), budget)?;
             if spans.is_empty() {
                 return Ok(Vec::new());
             }
@@ -459,13 +516,7 @@ fn spanset_expr<'a>(
             if f.expr.kind == ExprKind::Static(crate::ast::Static::Bool(true)) {
                 return Ok(vec![input.clone()]);
             }
-            let uses = uses_of(&f.expr);
-            let mut spans = Vec::new();
-            for &i in &input.spans {
-                if span_matches(&f.expr, uses, cx, i, budget)? {
-                    spans.push(i);
-                }
-            }
+            let spans = filter_spans(&f.expr, cx, input.spans.iter().copied(), budget)?;
             Ok(if spans.is_empty() {
                 Vec::new()
             } else {
