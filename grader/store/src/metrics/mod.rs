@@ -66,8 +66,31 @@ impl TenantMetrics {
 
     /// Counts one stored span.
     pub fn observe(&mut self, trace_id: &TraceId, span: &Span, now: Instant) {
-        self.span_metrics.observe(trace_id, span);
-        self.service_graph.observe(trace_id, span, now);
+        let service = span_metrics::service_of(span);
+        self.span_metrics.observe(trace_id, span, &service);
+        self.service_graph.observe(trace_id, span, &service, now);
+    }
+
+    /// Counts a batch of stored spans; spans sharing a resource look its service up once.
+    pub fn observe_batch<'a>(
+        &mut self,
+        spans: impl Iterator<Item = (&'a TraceId, &'a Span)>,
+        now: Instant,
+    ) {
+        let mut last: Option<(*const dojo_traceql::model::Resource, std::sync::Arc<str>)> = None;
+        for (trace_id, span) in spans {
+            let resource = std::sync::Arc::as_ptr(&span.resource);
+            let service = match &last {
+                Some((ptr, service)) if *ptr == resource => service.clone(),
+                _ => {
+                    let service = span_metrics::service_of(span);
+                    last = Some((resource, service.clone()));
+                    service
+                }
+            };
+            self.span_metrics.observe(trace_id, span, &service);
+            self.service_graph.observe(trace_id, span, &service, now);
+        }
     }
 
     /// Closes service-graph halves that waited too long.

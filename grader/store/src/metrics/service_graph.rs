@@ -9,15 +9,15 @@
 //! database, an uninstrumented dependency); anything else is dropped and counted. A root
 //! server span, which has no client half, is an edge from the virtual node `user`.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use dojo_traceql::model::{Span, SpanId, SpanKind, StatusCode, TraceId, Value, attribute};
+use rustc_hash::FxHashMap;
 use tokio::time::Instant;
 
 use super::MetricsConfig;
 use super::histogram::{Exemplar, Histogram};
-use super::span_metrics::service_of;
 
 /// Attributes naming the peer of an unanswered client span, in order of preference.
 const PEER_ATTRIBUTES: [&str; 6] = [
@@ -65,14 +65,16 @@ pub struct ServiceGraph {
     wait: std::time::Duration,
     max_items: usize,
     max_edges: usize,
-    pending: HashMap<(TraceId, SpanId), PendingHalf>,
+    pending: FxHashMap<(TraceId, SpanId), PendingHalf>,
+    /// The virtual client of root server spans, shared rather than allocated per span.
+    user: Arc<str>,
     expiry: VecDeque<(Instant, (TraceId, SpanId))>,
     edges: BTreeMap<(Arc<str>, Arc<str>), Edge>,
     /// Halves closed without a partner or peer attribute, or not kept because of the limits.
     pub dropped_halves: u64,
 }
 
-fn half_of(trace_id: &TraceId, span: &Span, messaging: bool) -> Half {
+fn half_of(trace_id: &TraceId, span: &Span, service: &Arc<str>, messaging: bool) -> Half {
     let seconds = span.duration_nanos() as f64 / 1e9;
     let peer = PEER_ATTRIBUTES
         .iter()
@@ -88,7 +90,7 @@ fn half_of(trace_id: &TraceId, span: &Span, messaging: bool) -> Half {
             _ => None,
         });
     Half {
-        service: service_of(span),
+        service: service.clone(),
         seconds,
         failed: span.status == StatusCode::Error,
         messaging,
@@ -108,7 +110,8 @@ impl ServiceGraph {
             wait: config.service_graph_wait,
             max_items: config.service_graph_max_items,
             max_edges: config.max_series,
-            pending: HashMap::new(),
+            pending: FxHashMap::default(),
+            user: Arc::from("user"),
             expiry: VecDeque::new(),
             edges: BTreeMap::new(),
             dropped_halves: 0,
@@ -119,11 +122,11 @@ impl ServiceGraph {
         &self.bounds
     }
 
-    /// Looks at one span; completes an edge when both halves are known.
-    pub fn observe(&mut self, trace_id: &TraceId, span: &Span, now: Instant) {
+    /// Looks at one span of the given service; completes an edge when both halves are known.
+    pub fn observe(&mut self, trace_id: &TraceId, span: &Span, service: &Arc<str>, now: Instant) {
         match span.kind {
             SpanKind::Client | SpanKind::Producer => {
-                let half = half_of(trace_id, span, span.kind == SpanKind::Producer);
+                let half = half_of(trace_id, span, service, span.kind == SpanKind::Producer);
                 let key = (*trace_id, span.span_id);
                 match self.pending.remove(&key) {
                     Some(PendingHalf::Server(server)) => self.record(half, server, ""),
@@ -134,10 +137,10 @@ impl ServiceGraph {
                 }
             }
             SpanKind::Server | SpanKind::Consumer => {
-                let half = half_of(trace_id, span, span.kind == SpanKind::Consumer);
+                let half = half_of(trace_id, span, service, span.kind == SpanKind::Consumer);
                 let Some(parent) = span.parent_span_id else {
                     let user = Half {
-                        service: Arc::from("user"),
+                        service: self.user.clone(),
                         peer: None,
                         ..half.clone()
                     };
@@ -237,6 +240,7 @@ impl ServiceGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::span_metrics::service_of;
     use dojo_traceql::model::{KeyValue, Resource};
     use std::time::Duration;
 
@@ -254,6 +258,10 @@ mod tests {
         }
     }
 
+    fn observe(graph: &mut ServiceGraph, trace_id: &TraceId, span: &Span, now: Instant) {
+        graph.observe(trace_id, span, &service_of(span), now);
+    }
+
     fn edge<'a>(graph: &'a ServiceGraph, client: &str, server: &str) -> Option<&'a Edge> {
         graph
             .edges()
@@ -266,13 +274,28 @@ mod tests {
         let mut graph = ServiceGraph::new(&MetricsConfig::default());
         let now = Instant::now();
         let t = TraceId([1; 16]);
-        graph.observe(&t, &span("frontend", SpanKind::Client, 2, Some(1)), now);
-        graph.observe(&t, &span("api", SpanKind::Server, 3, Some(2)), now);
+        observe(
+            &mut graph,
+            &t,
+            &span("frontend", SpanKind::Client, 2, Some(1)),
+            now,
+        );
+        observe(
+            &mut graph,
+            &t,
+            &span("api", SpanKind::Server, 3, Some(2)),
+            now,
+        );
         let t2 = TraceId([2; 16]);
         let mut failing = span("api", SpanKind::Server, 3, Some(2));
         failing.status = StatusCode::Error;
-        graph.observe(&t2, &failing, now);
-        graph.observe(&t2, &span("frontend", SpanKind::Client, 2, Some(1)), now);
+        observe(&mut graph, &t2, &failing, now);
+        observe(
+            &mut graph,
+            &t2,
+            &span("frontend", SpanKind::Client, 2, Some(1)),
+            now,
+        );
         let e = edge(&graph, "frontend", "api").expect("frontend → api");
         assert_eq!((e.requests, e.failed), (2, 1));
         assert_eq!(graph.pending(), 0);
@@ -281,7 +304,8 @@ mod tests {
     #[test]
     fn a_root_server_span_is_called_by_the_user() {
         let mut graph = ServiceGraph::new(&MetricsConfig::default());
-        graph.observe(
+        observe(
+            &mut graph,
             &TraceId([1; 16]),
             &span("frontend", SpanKind::Server, 1, None),
             Instant::now(),
@@ -299,7 +323,7 @@ mod tests {
         let mut call = span("api", SpanKind::Client, 2, Some(1));
         call.attributes
             .push(KeyValue::new("db.system", Value::str("sqlite")));
-        graph.observe(&TraceId([1; 16]), &call, now);
+        observe(&mut graph, &TraceId([1; 16]), &call, now);
         graph.expire(now + Duration::from_secs(5));
         assert!(edge(&graph, "api", "sqlite").is_none());
         graph.expire(now + Duration::from_secs(11));
@@ -311,7 +335,8 @@ mod tests {
     fn an_unanswered_call_without_a_peer_is_dropped_and_counted() {
         let mut graph = ServiceGraph::new(&MetricsConfig::default());
         let now = Instant::now();
-        graph.observe(
+        observe(
+            &mut graph,
             &TraceId([1; 16]),
             &span("api", SpanKind::Client, 2, Some(1)),
             now,

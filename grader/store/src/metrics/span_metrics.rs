@@ -1,10 +1,10 @@
 //! Span metrics: calls, errors and a latency histogram per service, span name, kind and status,
 //! named and labelled like Tempo's `traces_spanmetrics_*` series.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use dojo_traceql::model::{Span, SpanKind, StatusCode, TraceId, Value, attribute};
+use rustc_hash::FxHashMap;
 
 use super::MetricsConfig;
 use super::histogram::{Exemplar, Histogram};
@@ -75,7 +75,7 @@ pub struct SpanSeries {
 pub struct SpanMetrics {
     bounds: Vec<f64>,
     max_series: usize,
-    series: HashMap<SeriesKey, SpanSeries>,
+    series: FxHashMap<SeriesKey, SpanSeries>,
     /// Spans not counted because `max_series` was reached.
     pub dropped_spans: u64,
 }
@@ -93,7 +93,7 @@ impl SpanMetrics {
         SpanMetrics {
             bounds: config.histogram_buckets.clone(),
             max_series: config.max_series,
-            series: HashMap::new(),
+            series: FxHashMap::default(),
             dropped_spans: 0,
         }
     }
@@ -102,10 +102,10 @@ impl SpanMetrics {
         &self.bounds
     }
 
-    /// Counts one span.
-    pub fn observe(&mut self, trace_id: &TraceId, span: &Span) {
+    /// Counts one span of the given service.
+    pub fn observe(&mut self, trace_id: &TraceId, span: &Span, service: &Arc<str>) {
         let key = SeriesKey {
-            service: service_of(span),
+            service: service.clone(),
             span_name: span.name.clone(),
             kind: SpanKindLabel::from_kind(span.kind),
             status: StatusLabel::from_status(span.status),
@@ -166,9 +166,18 @@ mod tests {
     fn calls_are_counted_per_service_operation_and_status() {
         let mut metrics = SpanMetrics::new(&MetricsConfig::default());
         let id = TraceId([1; 16]);
-        metrics.observe(&id, &span("api", "GET /cart", StatusCode::Ok, 3));
-        metrics.observe(&id, &span("api", "GET /cart", StatusCode::Ok, 5));
-        metrics.observe(&id, &span("api", "GET /cart", StatusCode::Error, 900));
+        {
+            let s = span("api", "GET /cart", StatusCode::Ok, 3);
+            metrics.observe(&id, &s, &service_of(&s));
+        }
+        {
+            let s = span("api", "GET /cart", StatusCode::Ok, 5);
+            metrics.observe(&id, &s, &service_of(&s));
+        }
+        {
+            let s = span("api", "GET /cart", StatusCode::Error, 900);
+            metrics.observe(&id, &s, &service_of(&s));
+        }
         let series = metrics.series();
         assert_eq!(series.len(), 2);
         let ok = series
@@ -193,8 +202,14 @@ mod tests {
         };
         let mut metrics = SpanMetrics::new(&config);
         let id = TraceId([1; 16]);
-        metrics.observe(&id, &span("a", "x", StatusCode::Ok, 1));
-        metrics.observe(&id, &span("b", "y", StatusCode::Ok, 1));
+        {
+            let s = span("a", "x", StatusCode::Ok, 1);
+            metrics.observe(&id, &s, &service_of(&s));
+        }
+        {
+            let s = span("b", "y", StatusCode::Ok, 1);
+            metrics.observe(&id, &s, &service_of(&s));
+        }
         assert_eq!(metrics.series().len(), 1);
         assert_eq!(metrics.dropped_spans, 1);
     }

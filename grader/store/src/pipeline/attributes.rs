@@ -202,7 +202,7 @@ impl AttributeActions {
         if self.actions.is_empty() {
             return;
         }
-        let mut cache: HashMap<Arc<str>, u64> = HashMap::new();
+        let mut cache = KeyCache::default();
         for incoming in spans.iter_mut() {
             let attributes = &mut incoming.span.attributes;
             for action in &self.actions {
@@ -211,9 +211,9 @@ impl AttributeActions {
         }
     }
 
-    fn pattern_mask(&self, key: &Arc<str>, cache: &mut HashMap<Arc<str>, u64>) -> u64 {
+    fn pattern_mask(&self, key: &Arc<str>, cache: &mut KeyCache) -> u64 {
         if let Some(mask) = cache.get(key) {
-            return *mask;
+            return mask;
         }
         let mask = self
             .patterns
@@ -221,11 +221,11 @@ impl AttributeActions {
             .enumerate()
             .filter(|(_, re)| re.is_match(key))
             .fold(0u64, |mask, (i, _)| mask | (1 << i));
-        cache.insert(key.clone(), mask);
+        cache.insert(key, mask);
         mask
     }
 
-    fn targets(&self, target: &Target, key: &Arc<str>, cache: &mut HashMap<Arc<str>, u64>) -> bool {
+    fn targets(&self, target: &Target, key: &Arc<str>, cache: &mut KeyCache) -> bool {
         match target {
             Target::Key(k) => **key == **k,
             Target::Pattern(i) => self.pattern_mask(key, cache) & (1 << i) != 0,
@@ -233,12 +233,7 @@ impl AttributeActions {
         }
     }
 
-    fn apply_one(
-        &self,
-        action: &Compiled,
-        attributes: &mut Vec<KeyValue>,
-        cache: &mut HashMap<Arc<str>, u64>,
-    ) {
+    fn apply_one(&self, action: &Compiled, attributes: &mut Vec<KeyValue>, cache: &mut KeyCache) {
         match action.kind {
             ActionKind::Insert | ActionKind::Update | ActionKind::Upsert => {
                 let (Target::Key(key), Some(value)) = (&action.target, &action.value) else {
@@ -271,6 +266,35 @@ impl AttributeActions {
                 }
             }
         }
+    }
+}
+
+/// Which patterns match a key, remembered per batch. Keys are interned per batch, so the same
+/// key is usually the same `Arc`: a pointer comparison over a short list finds it before any
+/// string is hashed.
+#[derive(Default)]
+struct KeyCache {
+    recent: Vec<(Arc<str>, u64)>,
+    by_text: HashMap<Arc<str>, u64>,
+}
+
+/// Keys remembered by pointer; a batch rarely has more distinct keys.
+const RECENT_KEYS: usize = 32;
+
+impl KeyCache {
+    fn get(&self, key: &Arc<str>) -> Option<u64> {
+        self.recent
+            .iter()
+            .find(|(k, _)| Arc::ptr_eq(k, key))
+            .map(|(_, mask)| *mask)
+            .or_else(|| self.by_text.get(key).copied())
+    }
+
+    fn insert(&mut self, key: &Arc<str>, mask: u64) {
+        if self.recent.len() < RECENT_KEYS {
+            self.recent.push((key.clone(), mask));
+        }
+        self.by_text.insert(key.clone(), mask);
     }
 }
 

@@ -247,10 +247,7 @@ impl Store {
             return;
         }
         {
-            let mut metrics = lock(&tenant.metrics);
-            for s in &spans {
-                metrics.observe(&s.trace_id, &s.span, now);
-            }
+            lock(&tenant.metrics).observe_batch(spans.iter().map(|s| (&s.trace_id, &s.span)), now);
         }
         Counters::add(&tenant.counters.stored_spans, spans.len());
         let evicted = {

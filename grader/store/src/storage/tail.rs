@@ -4,10 +4,11 @@
 //! collector). Spans arriving after the decision follow it, thanks to a bounded memory of
 //! recent decisions, so a late span never resurrects a dropped trace.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use dojo_traceql::model::TraceId;
+use rustc_hash::FxHashMap;
 use tokio::time::Instant;
 
 use crate::otlp::convert::IncomingSpan;
@@ -34,10 +35,10 @@ struct Pending {
 /// One tenant's waiting traces.
 #[derive(Debug, Default)]
 pub struct TailBuffer {
-    pending: HashMap<TraceId, Pending>,
+    pending: FxHashMap<TraceId, Pending>,
     /// Deadlines in arrival order (all traces wait the same time, so this is also deadline order).
     deadlines: VecDeque<(Instant, TraceId)>,
-    decided: HashMap<TraceId, bool>,
+    decided: FxHashMap<TraceId, bool>,
     decided_order: VecDeque<TraceId>,
 }
 

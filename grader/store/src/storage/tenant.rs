@@ -4,12 +4,13 @@
 //! without one belong to `single-tenant`. Each tenant keeps its traces in arrival order so the
 //! oldest can be evicted first when a limit is reached or the retention window has passed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dojo_traceql::model::{Trace, TraceId};
+use rustc_hash::FxHashMap;
 use tokio::time::Instant;
 
 use crate::config::Limits;
@@ -115,7 +116,8 @@ pub struct StoredTrace {
 /// A tenant's traces. Guarded by a `RwLock` that is never held across an `.await`.
 #[derive(Debug, Default)]
 pub struct TenantState {
-    pub traces: HashMap<TraceId, StoredTrace>,
+    /// Fx hashing: trace ids are random already, and this lookup runs once per ingested span run.
+    pub traces: FxHashMap<TraceId, StoredTrace>,
     /// Trace ids in order of first arrival; the front is evicted first.
     pub arrival: VecDeque<TraceId>,
     /// Spans currently stored.
@@ -132,24 +134,35 @@ pub struct Evicted {
 }
 
 impl TenantState {
-    /// Adds spans to their traces, creating traces on first sight.
+    /// Adds spans to their traces, creating traces on first sight. Consecutive spans of one
+    /// trace (the usual shape of a batch) cost one lookup together.
     pub fn insert(&mut self, spans: Vec<IncomingSpan>, now: Instant) {
-        for incoming in spans {
-            let stored = self.traces.entry(incoming.trace_id).or_insert_with(|| {
-                self.arrival.push_back(incoming.trace_id);
+        let mut spans = spans.into_iter().peekable();
+        while let Some(first) = spans.next() {
+            let trace_id = first.trace_id;
+            let stored = self.traces.entry(trace_id).or_insert_with(|| {
+                self.arrival.push_back(trace_id);
                 StoredTrace {
                     trace: Arc::new(Trace {
-                        trace_id: incoming.trace_id,
+                        trace_id,
                         spans: Vec::new(),
                     }),
                     received_at: now,
                     bytes: 0,
                 }
             });
-            Arc::make_mut(&mut stored.trace).spans.push(incoming.span);
-            stored.bytes += incoming.bytes;
-            self.spans += 1;
-            self.bytes += incoming.bytes;
+            let trace = Arc::make_mut(&mut stored.trace);
+            let mut added_bytes = first.bytes;
+            let mut added_spans = 1;
+            trace.spans.push(first.span);
+            while let Some(next) = spans.next_if(|s| s.trace_id == trace_id) {
+                added_bytes += next.bytes;
+                added_spans += 1;
+                trace.spans.push(next.span);
+            }
+            stored.bytes += added_bytes;
+            self.spans += added_spans;
+            self.bytes += added_bytes;
         }
     }
 
