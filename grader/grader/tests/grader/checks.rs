@@ -634,3 +634,51 @@ async fn evidence_that_does_not_show_the_fault_or_does_not_exist_is_refused_trac
         );
     }
 }
+
+#[tokio::test]
+async fn with_a_tenant_per_learner_each_learner_is_graded_on_their_own_traces_only() {
+    use dojo_grader::service::TenantPolicy;
+    use dojo_store::storage::TenantId;
+    let store = store();
+    let mut spans = Vec::new();
+    for t in 1..=3 {
+        spans.extend(product_page(t, 15, 500));
+    }
+    crate::helpers::ingest_for(
+        &store,
+        &TenantId::parse("ada").expect("valid"),
+        &spans,
+        60_000,
+    );
+    for (name, backend) in backends(&store).await {
+        let per_learner = Grader::new(repository_labs(), backend.clone(), None)
+            .with_tenants(TenantPolicy::PerLearner);
+        let query = Submission::Query(
+            r#"{ resource.service.name = "api" && kind = server && status = error }"#.into(),
+        );
+        let ada = per_learner
+            .grade(
+                &learner("ada"),
+                "traceql-querying",
+                "failed-api-requests",
+                &query,
+            )
+            .await
+            .expect("gradable");
+        assert_eq!(ada.verdict, Verdict::Pass, "{name}: {}", ada.to_text());
+        let bob = per_learner
+            .grade(
+                &learner("bob"),
+                "traceql-querying",
+                "failed-api-requests",
+                &query,
+            )
+            .await
+            .expect("gradable");
+        assert_eq!(
+            bob.verdict,
+            Verdict::NotReady,
+            "{name}: bob's tenant has no traffic"
+        );
+    }
+}
