@@ -1,33 +1,33 @@
-//! The instructor's fault toggles, over each sample service's admin API.
+//! Switching planned faults on — with their fraction, parameters and learner scope — at the
+//! service that owns each (the catalogue says which), over its admin API.
 //!
-//! Every service serves `/admin/faults` for the faults it injects (the catalogue says which
-//! service owns which fault). Listing asks all of them; switching a fault on or off goes to the
-//! service that owns it. The admin token, when the lab has one, travels as a bearer token and
-//! is never logged.
+//! The instructor's plain on/off toggles go through the course's own adapter
+//! (`dojo_course::adapters::faults`); this pusher is for the workshop scenario, which needs the
+//! parameters and the learner list as well. The admin token travels as a bearer token and is
+//! never logged.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use dojo_course::backend::{FaultControl, FaultError, FaultState};
+use dojo_course::backend::FaultError;
 use dojo_grader::scenario::PlannedFault;
 
 /// The services' admin APIs.
-pub struct ServiceFaults {
+pub struct ScenarioPusher {
     /// `(service name, base URL)` of each service.
     services: Vec<(String, String)>,
     admin_token: Option<String>,
     http: reqwest::Client,
 }
 
-impl ServiceFaults {
+impl ScenarioPusher {
     pub fn new(
         services: Vec<(String, String)>,
         admin_token: Option<String>,
-    ) -> anyhow::Result<ServiceFaults> {
+    ) -> anyhow::Result<ScenarioPusher> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
-        Ok(ServiceFaults {
+        Ok(ScenarioPusher {
             services,
             admin_token,
             http,
@@ -50,7 +50,7 @@ impl ServiceFaults {
     }
 }
 
-impl ServiceFaults {
+impl ScenarioPusher {
     /// Switches one planned fault on with its fraction, parameters and learner scope.
     pub async fn enable(&self, fault: &PlannedFault) -> Result<(), FaultError> {
         let mut body = serde_json::json!({ "params": fault.params });
@@ -60,11 +60,11 @@ impl ServiceFaults {
         if let Some(learners) = &fault.learners {
             body["learners"] = learners.clone().into();
         }
-        self.switch(&fault.fault, Some(body)).await
+        self.switch(&fault.fault, body).await
     }
 
-    /// Switches fault `id` on (with `body`) or off (`None`) at the service that owns it.
-    async fn switch(&self, id: &str, body: Option<serde_json::Value>) -> Result<(), FaultError> {
+    /// Switches fault `id` on with `body` at the service that owns it.
+    async fn switch(&self, id: &str, body: serde_json::Value) -> Result<(), FaultError> {
         let spec = dojo_faults::catalogue::catalogue()
             .iter()
             .find(|spec| spec.id.as_str() == id)
@@ -78,10 +78,7 @@ impl ServiceFaults {
             ))
         })?;
         let url = format!("{base}/admin/faults/{id}");
-        let request = match body {
-            Some(body) => self.request(reqwest::Method::POST, url.clone()).json(&body),
-            None => self.request(reqwest::Method::DELETE, url.clone()),
-        };
+        let request = self.request(reqwest::Method::POST, url.clone()).json(&body);
         let response = request
             .send()
             .await
@@ -95,45 +92,5 @@ impl ServiceFaults {
                 "{service} refused to switch {id} ({status}): {text}"
             )))
         }
-    }
-}
-
-#[async_trait]
-impl FaultControl for ServiceFaults {
-    async fn faults(&self) -> Result<Vec<FaultState>, FaultError> {
-        let mut all = Vec::new();
-        for (service, base) in &self.services {
-            let url = format!("{base}/admin/faults");
-            let response = self
-                .request(reqwest::Method::GET, url.clone())
-                .send()
-                .await
-                .map_err(|e| FaultError(format!("{service} is not answering at {url}: {e}")))?;
-            if !response.status().is_success() {
-                return Err(FaultError(format!(
-                    "{service} refused to list its faults ({})",
-                    response.status()
-                )));
-            }
-            let body: serde_json::Value = response.json().await.map_err(|e| {
-                FaultError(format!(
-                    "{service} sent a fault list that could not be read: {e}"
-                ))
-            })?;
-            for fault in body["faults"].as_array().into_iter().flatten() {
-                all.push(FaultState {
-                    id: fault["id"].as_str().unwrap_or_default().to_owned(),
-                    service: fault["service"].as_str().unwrap_or(service).to_owned(),
-                    description: fault["summary"].as_str().unwrap_or_default().to_owned(),
-                    enabled: !fault["active"].is_null(),
-                });
-            }
-        }
-        Ok(all)
-    }
-
-    async fn set(&self, id: &str, enabled: bool) -> Result<(), FaultError> {
-        let body = enabled.then(|| serde_json::json!({}));
-        self.switch(id, body).await
     }
 }

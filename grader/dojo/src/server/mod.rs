@@ -8,7 +8,6 @@
 mod faults;
 mod logs;
 mod scenario;
-mod traces;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,7 +17,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
+use dojo_course::adapters::faults::ServiceFaults;
 use dojo_course::adapters::grader::InProcessGrader;
+use dojo_course::adapters::remote::BackendTraces;
 use dojo_course::adapters::store::EmbeddedStore;
 use dojo_course::backend::{FaultControl, TraceSource};
 use dojo_course::content::Course;
@@ -34,7 +35,7 @@ use tokio::sync::watch;
 
 use crate::logbook::LogBook;
 
-pub use faults::ServiceFaults;
+use faults::ScenarioPusher;
 
 /// Where the server listens and what it serves.
 #[derive(Debug, Clone)]
@@ -101,10 +102,8 @@ impl Server {
                         TempoBackend::new(tempo.clone())
                             .context("configuring the Tempo backend")?,
                     );
-                    let traces = traces::BackendTraces::new(
-                        Arc::clone(&backend),
-                        tempo.default_tenant.clone(),
-                    );
+                    let traces =
+                        BackendTraces::new(Arc::clone(&backend), tempo.default_tenant.clone());
                     (backend, Arc::new(traces), None)
                 }
                 None => {
@@ -129,7 +128,7 @@ impl Server {
                 }
             };
 
-        let service_faults = Arc::new(ServiceFaults::new(
+        let pusher = Arc::new(ScenarioPusher::new(
             options.services.clone(),
             options.admin_token.clone(),
         )?);
@@ -145,13 +144,16 @@ impl Server {
                 Some(tokio::spawn(scenario::keep_scenario_on(
                     lab,
                     progress.clone(),
-                    Arc::clone(&service_faults),
+                    pusher,
                 )))
             }
             None => None,
         };
         let grader = Grader::new(labs, backend, Some(progress));
-        let faults: Arc<dyn FaultControl> = service_faults;
+        let faults: Arc<dyn FaultControl> = Arc::new(ServiceFaults::new(
+            options.services.clone(),
+            options.admin_token.clone().map(Secret::new),
+        ));
         let settings = CourseSettings {
             instructor_token: options.instructor_token.clone().map(Secret::new),
             workshop_code: options.workshop_code.clone(),

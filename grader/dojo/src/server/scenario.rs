@@ -13,13 +13,13 @@ use dojo_grader::progress::Progress;
 use dojo_grader::scenario::{PlannedFault, fault_plan};
 use dojo_grader::spec::types::Lab;
 
-use super::ServiceFaults;
+use super::ScenarioPusher;
 
 /// How often the learner list is read.
 const INTERVAL: Duration = Duration::from_secs(5);
 
 /// Runs until the task is dropped.
-pub async fn keep_scenario_on(lab: Arc<Lab>, progress: Progress, faults: Arc<ServiceFaults>) {
+pub async fn keep_scenario_on(lab: Arc<Lab>, progress: Progress, faults: Arc<ScenarioPusher>) {
     let mut pushed: Vec<PlannedFault> = Vec::new();
     let mut ticker = tokio::time::interval(INTERVAL);
     loop {
