@@ -42,9 +42,9 @@ pub async fn fresh_database() -> anyhow::Result<Option<TestDatabase>> {
         return Ok(None);
     };
     let name = format!("dojo_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&admin_url)
-        .await
-        .with_context(|| format!("connecting to the test PostgreSQL server at {TEST_POSTGRES_URL}"))?;
+    let mut admin = PgConnection::connect(&admin_url).await.with_context(|| {
+        format!("connecting to the test PostgreSQL server at {TEST_POSTGRES_URL}")
+    })?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
         .execute(&mut admin)
         .await
@@ -56,7 +56,9 @@ pub async fn fresh_database() -> anyhow::Result<Option<TestDatabase>> {
 
 /// True when running under CI (`CI=true`), where missing test dependencies are failures.
 pub fn is_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// Swaps the database name in a `postgres://user@host:port/db?params` URL.
