@@ -39,7 +39,8 @@ pub struct Shop {
     pub frontend_url: String,
     pub api_url: String,
     children: Vec<Child>,
-    pub dir: TempDir,
+    /// The database and scenario file; removed when the shop is dropped.
+    _dir: TempDir,
     otlp_endpoint: String,
 }
 
@@ -124,7 +125,7 @@ impl Shop {
             frontend_url,
             api_url,
             children: vec![payments, api, frontend],
-            dir,
+            _dir: dir,
             otlp_endpoint,
         }
     }
