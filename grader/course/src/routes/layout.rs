@@ -28,6 +28,8 @@ pub struct Layout {
     /// The slug of the lesson shown, to highlight it in the sidebar.
     pub current: String,
     pub learner_name: Option<String>,
+    /// The signed-in learner's id: their traffic carries it as `learner.id` baggage.
+    pub learner_id: Option<String>,
     pub instructor: bool,
     pub csrf: String,
     pub search_query: String,
@@ -40,6 +42,7 @@ impl Layout {
             toc: toc(state),
             current: String::new(),
             learner_name: visitor.learner.as_ref().map(|(_, name)| name.clone()),
+            learner_id: visitor.learner.as_ref().map(|(id, _)| id.0.clone()),
             instructor: visitor.instructor,
             csrf: visitor.csrf.clone(),
             search_query: String::new(),

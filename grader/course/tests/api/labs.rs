@@ -216,6 +216,16 @@ async fn with_a_workshop_code_joining_needs_the_code() {
         )
         .await;
     assert_eq!(joined.status, 303);
+
+    // A workshop learner drives their own traffic with their id as `learner.id` baggage, so
+    // every page shows it to them (this test's grader numbers learners).
+    let page = client.get("/labs").await;
+    assert!(
+        page.body.contains("dojo loadgen --learner learner-1")
+            && page.body.contains("(id <code>learner-1</code>)"),
+        "the header shows Eve her learner id: {}",
+        page.body
+    );
 }
 
 #[tokio::test]
