@@ -119,12 +119,15 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let logbook = LogBook::new(LOG_LINES_KEPT);
 
     println!("Tracing Dojo is starting (data in {})…", data_dir.display());
+    // In the order they start: each one's dependency first.
     let services = vec![
-        ("frontend".to_owned(), urls.frontend.clone()),
-        ("api".to_owned(), urls.api.clone()),
         ("payments".to_owned(), urls.payments.clone()),
+        ("api".to_owned(), urls.api.clone()),
+        ("frontend".to_owned(), urls.frontend.clone()),
     ];
-    let mut options = args.server.options(&args.host, &data_dir, services)?;
+    let mut options = args
+        .server
+        .options(&args.host, &data_dir, services.clone())?;
     let workshop = args.server.workshop_code.is_some();
     if workshop && options.workshop_lab.is_none() {
         // In a workshop each learner gets their own variant, scoped to their traffic.
@@ -150,11 +153,6 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let specs = child_specs(&args, &urls, &data_dir, scenario.as_deref());
     let supervisor = Supervisor::start(specs, logbook.clone(), data_dir.join("logs"))?;
 
-    let services = [
-        ("payments", &urls.payments),
-        ("api", &urls.api),
-        ("frontend", &urls.frontend),
-    ];
     let health = wait_for_health(&services);
     tokio::select! {
         result = health => {
@@ -323,7 +321,7 @@ fn child_specs(
 }
 
 /// Waits until every service answers `GET /health` with 200, or says which one did not.
-async fn wait_for_health(services: &[(&str, &String)]) -> anyhow::Result<()> {
+async fn wait_for_health(services: &[(String, String)]) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
