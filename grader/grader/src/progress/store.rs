@@ -4,11 +4,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
+use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Postgres, Row, Sqlite, Transaction};
 
 use super::learner::LearnerId;
 
@@ -293,37 +293,11 @@ impl Progress {
         let submission = serde_json::to_string(&new.submission)?;
         let feedback = serde_json::to_string(&new.feedback)?;
         let first_passed = new.passed.then_some(now);
-        let id: i64 = match &self.db {
-            Db::Sqlite(pool) => {
-                let mut tx: Transaction<'_, Sqlite> = pool.begin().await?;
-                self.ensure_learner_sqlite(&mut tx, new.learner).await?;
-                let id = sqlx::query_scalar(SQL_INSERT_ATTEMPT)
-                    .bind(new.learner.as_str())
-                    .bind(new.lab)
-                    .bind(new.exercise)
-                    .bind(new.kind)
-                    .bind(&submission)
-                    .bind(new.passed)
-                    .bind(new.score)
-                    .bind(&feedback)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                sqlx::query(SQL_UPSERT_SCORE)
-                    .bind(new.learner.as_str())
-                    .bind(new.lab)
-                    .bind(new.exercise)
-                    .bind(new.score)
-                    .bind(new.passed)
-                    .bind(first_passed)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                id
-            }
-            Db::Postgres(pool) => {
-                let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+        // The same statements in one transaction on either database: a macro, because a
+        // function generic over sqlx's `Database` would need a long list of bounds.
+        macro_rules! record_in {
+            ($pool:expr) => {{
+                let mut tx = $pool.begin().await?;
                 let exists = sqlx::query(SQL_LEARNER)
                     .bind(new.learner.as_str())
                     .fetch_optional(&mut *tx)
@@ -331,7 +305,7 @@ impl Progress {
                 if exists.is_none() {
                     return Err(ProgressError::UnknownLearner(new.learner.to_string()));
                 }
-                let id = sqlx::query_scalar(SQL_INSERT_ATTEMPT)
+                let id: i64 = sqlx::query_scalar(SQL_INSERT_ATTEMPT)
                     .bind(new.learner.as_str())
                     .bind(new.lab)
                     .bind(new.exercise)
@@ -355,7 +329,11 @@ impl Progress {
                     .await?;
                 tx.commit().await?;
                 id
-            }
+            }};
+        }
+        let id: i64 = match &self.db {
+            Db::Sqlite(pool) => record_in!(pool),
+            Db::Postgres(pool) => record_in!(pool),
         };
         Ok(Attempt {
             id,
@@ -369,21 +347,6 @@ impl Progress {
             feedback: new.feedback,
             created_at_ms: now,
         })
-    }
-
-    async fn ensure_learner_sqlite(
-        &self,
-        tx: &mut Transaction<'_, Sqlite>,
-        id: &LearnerId,
-    ) -> Result<(), ProgressError> {
-        let exists = sqlx::query(SQL_LEARNER)
-            .bind(id.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-        if exists.is_none() {
-            return Err(ProgressError::UnknownLearner(id.to_string()));
-        }
-        Ok(())
     }
 
     /// One attempt by id.
