@@ -12,6 +12,7 @@ use serde_json::{Value as Json, json};
 
 use super::TenantMetrics;
 use super::histogram::{Exemplar, Histogram};
+use super::service_graph::Edge;
 use crate::storage::{TenantId, TenantStatus};
 
 /// The content type of [`openmetrics_text`].
@@ -206,48 +207,32 @@ pub fn openmetrics_text(status: &[TenantStatus], metrics: &[(TenantId, &TenantMe
         }
     }
 
-    family(
-        &mut out,
-        "traces_service_graph_request",
-        "counter",
-        "Requests between two services.",
-    );
-    for (tenant, m) in metrics {
-        for ((client, server), edge) in m.service_graph.edges() {
-            let base = [
-                ("tenant", tenant.as_str()),
-                ("client", &**client),
-                ("server", &**server),
-                ("connection_type", edge.connection_type),
-            ];
-            let _ = writeln!(
-                out,
-                "traces_service_graph_request_total{} {}",
-                labels(&base),
-                edge.requests
-            );
-        }
-    }
-    family(
-        &mut out,
-        "traces_service_graph_request_failed",
-        "counter",
-        "Failed requests between two services.",
-    );
-    for (tenant, m) in metrics {
-        for ((client, server), edge) in m.service_graph.edges() {
-            let base = [
-                ("tenant", tenant.as_str()),
-                ("client", &**client),
-                ("server", &**server),
-                ("connection_type", edge.connection_type),
-            ];
-            let _ = writeln!(
-                out,
-                "traces_service_graph_request_failed_total{} {}",
-                labels(&base),
-                edge.failed
-            );
+    /// A counter family of the service graph: name, help, and the edge's count.
+    type EdgeCounter = (&'static str, &'static str, fn(&Edge) -> u64);
+    let counters: [EdgeCounter; 2] = [
+        (
+            "traces_service_graph_request",
+            "Requests between two services.",
+            |e| e.requests,
+        ),
+        (
+            "traces_service_graph_request_failed",
+            "Failed requests between two services.",
+            |e| e.failed,
+        ),
+    ];
+    for (name, help, value) in counters {
+        family(&mut out, name, "counter", help);
+        for (tenant, m) in metrics {
+            for ((client, server), edge) in m.service_graph.edges() {
+                let base = [
+                    ("tenant", tenant.as_str()),
+                    ("client", &**client),
+                    ("server", &**server),
+                    ("connection_type", edge.connection_type),
+                ];
+                let _ = writeln!(out, "{name}_total{} {}", labels(&base), value(edge));
+            }
         }
     }
     for (name, help, server_side) in [
