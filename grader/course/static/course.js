@@ -2,6 +2,8 @@
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   // Ctrl+Enter (Cmd+Enter on a Mac) runs a query or submits an answer from its text box.
+  // Where editor.js has put its editor in the box's place, the box is hidden and never gets
+  // the key: the editor submits the form itself, so a form is submitted once either way.
   for (const box of document.querySelectorAll("textarea.traceql-input")) {
     box.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && box.form) {

@@ -1,4 +1,5 @@
-//! Lesson pages, the search page, the stylesheet, and `/` (which opens the first lesson).
+//! Lesson pages, the search page, the stylesheet and scripts, and `/` (which opens the first
+//! lesson). `static/editor.js` is generated from `editor/` (see `editor/build.mjs`).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -21,6 +22,7 @@ pub fn router() -> Router<CourseState> {
         .route("/search", get(search))
         .route("/static/course.css", get(stylesheet))
         .route("/static/course.js", get(script))
+        .route("/static/editor.js", get(editor_script))
 }
 
 async fn home(State(state): State<CourseState>) -> Redirect {
@@ -96,12 +98,21 @@ async fn search(
 }
 
 async fn script() -> impl IntoResponse {
+    javascript(include_str!("../../static/course.js"))
+}
+
+/// The TraceQL editor, loaded only by pages with a TraceQL text box (console and labs).
+async fn editor_script() -> impl IntoResponse {
+    javascript(include_str!("../../static/editor.js"))
+}
+
+fn javascript(source: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "max-age=300"),
         ],
-        include_str!("../../static/course.js"),
+        source,
     )
 }
 

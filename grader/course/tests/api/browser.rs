@@ -1,8 +1,10 @@
 //! The course in a real browser: headless Chromium driven over the WebDriver protocol
 //! (chromedriver, spoken with plain JSON over HTTP) against the real server on port 0. A
 //! learner reads a lesson, runs a console query, opens a waterfall, answers a TraceQL
-//! exercise wrongly then rightly, and the instructor's table follows. A failing step saves a
-//! screenshot under `target/browser-screenshots/`.
+//! exercise wrongly then rightly, and the instructor's table follows. Queries and answers are
+//! typed into the TraceQL editor (`static/editor.js`, CodeMirror) that replaces the text boxes,
+//! so the journey also shows that the editor highlights and that what it shows is what the
+//! form submits. A failing step saves a screenshot under `target/browser-screenshots/`.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install -y chromium chromium-driver`).
 //! Under `CI=true` a missing browser is a failure; elsewhere the test says what is missing and
@@ -21,6 +23,11 @@ use crate::support::{INSTRUCTOR_TOKEN, TestApp};
 
 /// The W3C WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a4e2-4e8a1c4e7c2d";
+
+/// WebDriver key codes: Control pressed with `a` (select all), then every key released.
+const SELECT_ALL: &str = "\u{E009}a\u{E000}";
+/// Control pressed with Enter.
+const CTRL_ENTER: &str = "\u{E009}\u{E007}\u{E000}";
 
 type Step<T> = Result<T, String>;
 
@@ -195,6 +202,47 @@ impl Driver {
         .map(|_| ())
     }
 
+    /// Types into the TraceQL editor that editor.js put in place of the text box `textarea`
+    /// (a selector such as `#q`): clicks it, selects what is there and types over it, keys and
+    /// all, as a person would. `text` may end in [`CTRL_ENTER`].
+    async fn type_into_editor(&self, textarea: &str, text: &str) -> Step<()> {
+        let id = self
+            .find(&format!("{textarea} + .cm-editor .cm-content"))
+            .await?;
+        self.command("POST", &format!("/element/{id}/click"), None)
+            .await?;
+        self.command(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": format!("{SELECT_ALL}{text}")})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn attribute(&self, css: &str, name: &str) -> Step<String> {
+        let id = self.find(css).await?;
+        let value = self
+            .command("GET", &format!("/element/{id}/attribute/{name}"), None)
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_string())
+    }
+
+    /// The page's address once it contains `wanted` (a form may still be submitting); the
+    /// last address seen when it never does within five seconds.
+    async fn url_containing(&self, wanted: &str) -> Step<String> {
+        let mut last = String::new();
+        for _ in 0..50 {
+            let value = self.command("GET", "/url", None).await?;
+            last = value.as_str().unwrap_or_default().to_string();
+            if last.contains(wanted) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(last)
+    }
+
     async fn text(&self, css: &str) -> Step<String> {
         let id = self.find(css).await?;
         let value = self
@@ -267,16 +315,61 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
         &format!("next lesson title was {title:?}"),
     )?;
 
-    // Run a console query and open a trace from the results.
+    // Type a console query into the editor: it is highlighted, labelled, and runs with the
+    // button and with Ctrl+Enter, submitting what the editor shows.
     browser.open(&app.url("/console")).await?;
-    browser.fill("#q", "{ status = error }").await?;
+    let label = browser
+        .attribute("#q + .cm-editor .cm-content", "aria-labelledby")
+        .await?;
+    let label_text = browser.text(&format!("#{label}")).await?;
+    expect(
+        label_text == "Query",
+        &format!("the editor is labelled by {label:?}: {label_text:?}"),
+    )?;
+    browser.type_into_editor("#q", "{ status = error }").await?;
+    let keyword = browser.text("#q + .cm-editor .cm-content .hl-kw").await?;
+    let literal = browser.text("#q + .cm-editor .cm-content .hl-lit").await?;
+    expect(
+        keyword == "status" && literal == "error",
+        &format!("the editor highlighted {keyword:?} as a keyword and {literal:?} as a literal"),
+    )?;
+    snap(browser, "2-console-editor").await;
     browser.click("#run").await?;
+    let address = browser.url_containing("q=%7B+status+%3D+error+%7D").await?;
+    expect(
+        address.ends_with("/console?q=%7B+status+%3D+error+%7D"),
+        &format!("the button submitted {address:?}"),
+    )?;
     let count = browser.text("#result-count").await?;
     expect(
         count.starts_with("1 trace"),
         &format!("console said {count:?}"),
     )?;
+    let shown = browser.text("#q + .cm-editor .cm-content").await?;
+    expect(
+        shown == "{ status = error }",
+        &format!("after running, the editor shows {shown:?}"),
+    )?;
     snap(browser, "2-console").await;
+    browser
+        .type_into_editor("#q", &format!("{REFERENCE}{CTRL_ENTER}"))
+        .await?;
+    let wanted = "q=%7B+resource.service.name+%3D+%22payments%22+%26%26+status+%3D+error+%7D";
+    let address = browser.url_containing(wanted).await?;
+    expect(
+        address.ends_with(wanted),
+        &format!("Ctrl+Enter submitted {address:?}"),
+    )?;
+    let count = browser.text("#result-count").await?;
+    expect(
+        count.starts_with("1 trace"),
+        &format!("console said {count:?} after Ctrl+Enter"),
+    )?;
+    let attribute = browser.text("#q + .cm-editor .cm-content .hl-attr").await?;
+    expect(
+        attribute == "resource.service.name",
+        &format!("the editor highlighted {attribute:?} as an attribute"),
+    )?;
     browser.click("a.trace-link").await?;
     let heading = browser.text_containing("main h1", "Trace").await?;
     expect(
@@ -307,7 +400,7 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     expect(name == "Ada Browser", &format!("signed in as {name:?}"))?;
     browser.open(&app.url("/labs/traceql-querying")).await?;
     browser
-        .fill(
+        .type_into_editor(
             "#query-failed-checkouts",
             r#"{ resource.service.name = "payments" }"#,
         )
@@ -334,7 +427,9 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     )?;
 
     browser.open(&app.url("/labs/traceql-querying")).await?;
-    browser.fill("#query-failed-checkouts", REFERENCE).await?;
+    browser
+        .type_into_editor("#query-failed-checkouts", REFERENCE)
+        .await?;
     browser.click("#submit-failed-checkouts").await?;
     let feedback = browser
         .text_containing("#feedback-failed-checkouts", "Correct!")

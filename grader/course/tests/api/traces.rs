@@ -133,3 +133,54 @@ async fn a_valid_but_suspicious_query_gets_a_warning() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn the_console_is_a_plain_form_that_the_editor_script_only_enhances() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .client()
+        .get("/console?q=%7B+status+%3D+error+%7D")
+        .await;
+
+    // Without JavaScript the query is a textarea in a GET form, holding the query that ran.
+    assert!(
+        page.body
+            .contains(r#"<form method="get" action="/console" class="console">"#)
+            && page.body.contains(
+                r#"<textarea id="q" name="q" rows="3" spellcheck="false" class="traceql-input">{ status = error }</textarea>"#
+            ),
+        "{}",
+        page.body
+    );
+    // The editor is a deferred script of this page, not of every page.
+    let tag = r#"<script src="/static/editor.js" defer></script>"#;
+    assert!(page.body.contains(tag), "{}", page.body);
+    let lesson = app.client().get("/learn/tracing/propagation").await;
+    assert!(!lesson.body.contains(tag), "lessons have no TraceQL box");
+
+    let script = reqwest::get(app.url("/static/editor.js"))
+        .await
+        .expect("GET answers");
+    assert_eq!(script.status(), 200);
+    let header = |name| {
+        script
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        header(reqwest::header::CONTENT_TYPE).as_deref(),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        header(reqwest::header::CACHE_CONTROL).as_deref(),
+        Some("max-age=300")
+    );
+    let body = script.text().await.expect("a body");
+    assert!(
+        body.starts_with("/*! Tracing Dojo course: the TraceQL editor"),
+        "the bundle says what it is: {}",
+        &body[..200.min(body.len())]
+    );
+}
