@@ -5,5 +5,6 @@
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
 mod helpers;
+mod lessons;
 mod up;
 mod workshop;

@@ -3,11 +3,13 @@
 //!
 //! Start with [`Course::load`]; [`summary`] reads the table of contents.
 
+pub mod examples;
 pub mod summary;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use examples::{QueryExample, query_examples};
 pub use summary::Chapter;
 
 use crate::markdown::{self, Heading, RenderContext};

@@ -1,55 +1,39 @@
 //! The lessons' TraceQL is real TraceQL: every ```traceql block in content/ parses with the
-//! same engine the grader and the store use, so a learner never copies a broken example.
+//! same engine the grader and the store use, so a learner never copies a broken example, and
+//! every `returns with=…` marker names a real fault with valid parameters. (That the marked
+//! blocks really return traces is checked against the running lab by tests/e2e/lessons.rs.)
 
-use dojo_course::content::Course;
-use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+use dojo_course::content::{Course, QueryExample, query_examples};
 
 use crate::support::content_dir;
 
-/// Every (lesson path, query) of a ```traceql block.
-fn traceql_blocks(course: &Course) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for lesson in &course.lessons {
-        let mut current: Option<String> = None;
-        for event in Parser::new_ext(&lesson.source, dojo_course::markdown::options()) {
-            match event {
-                Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang)))
-                    if &*lang == "traceql" =>
-                {
-                    current = Some(String::new())
-                }
-                Event::Text(text) => {
-                    if let Some(code) = current.as_mut() {
-                        code.push_str(&text);
-                    }
-                }
-                Event::End(TagEnd::CodeBlock) => {
-                    if let Some(code) = current.take() {
-                        out.push((lesson.chapter.path.clone(), code.trim().to_string()));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    out
+fn examples() -> Vec<QueryExample> {
+    let course = Course::load(&content_dir()).expect("content/ loads");
+    query_examples(&course).unwrap_or_else(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        panic!("wrong ```traceql markers:\n{}", lines.join("\n"))
+    })
 }
 
 #[test]
 fn every_traceql_block_in_the_lessons_parses() {
-    let course = Course::load(&content_dir()).expect("content/ loads");
-    let blocks = traceql_blocks(&course);
+    let examples = examples();
     assert!(
-        blocks.len() >= 40,
+        examples.len() >= 40,
         "expected the lessons to carry many examples, found {}",
-        blocks.len()
+        examples.len()
     );
-    let failures: Vec<String> = blocks
+    let failures: Vec<String> = examples
         .iter()
-        .filter_map(|(path, query)| {
-            dojo_traceql::parse(query)
-                .err()
-                .map(|error| format!("{path}: {query}\n{}", error.render(query)))
+        .filter_map(|example| {
+            dojo_traceql::parse(&example.query).err().map(|error| {
+                format!(
+                    "{}: {}\n{}",
+                    example.location(),
+                    example.query,
+                    error.render(&example.query)
+                )
+            })
         })
         .collect();
     assert!(
@@ -61,17 +45,48 @@ fn every_traceql_block_in_the_lessons_parses() {
 }
 
 #[test]
+fn the_lessons_claim_results_for_most_examples_and_name_real_faults() {
+    let examples = examples();
+    let claimed = examples.iter().filter(|e| e.returns.is_some()).count();
+    assert!(
+        claimed * 2 >= examples.len(),
+        "only {claimed} of {} examples say they return traces",
+        examples.len()
+    );
+    let mut failures = Vec::new();
+    for example in &examples {
+        for setting in example.returns.iter().flat_map(|state| &state.faults) {
+            let Some(id) = dojo_faults::FaultId::parse(&setting.id) else {
+                failures.push(format!(
+                    "{}: no fault is called {:?}",
+                    example.location(),
+                    setting.id
+                ));
+                continue;
+            };
+            let request: dojo_faults::activation::ActivationRequest =
+                serde_json::from_value(setting.activation_body()).expect("a request body");
+            if let Err(error) = request.validate(id) {
+                failures.push(format!("{}: {setting}: {error}", example.location()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn every_search_example_in_the_lessons_runs_in_the_console() {
     // Metrics queries are the exception: the console lists traces and says so.
-    let course = Course::load(&content_dir()).expect("content/ loads");
     let shelf = crate::support::Shelf::sample();
-    for (path, query) in traceql_blocks(&course) {
-        let parsed = dojo_traceql::parse(&query).expect("checked by the test above");
-        let result = dojo_course::engine::search(&shelf.traces, &query, 20);
+    for example in examples() {
+        let parsed = dojo_traceql::parse(&example.query).expect("checked by the test above");
+        let result = dojo_course::engine::search(&shelf.traces, &example.query, 20);
         assert_eq!(
             result.is_ok(),
             !parsed.is_metrics(),
-            "{path}: {query}: {result:?}"
+            "{}: {}: {result:?}",
+            example.location(),
+            example.query
         );
     }
 }

@@ -1,0 +1,278 @@
+//! The TraceQL examples in the lessons, with what each one claims.
+//!
+//! Every ```` ```traceql ```` block is an example a learner will copy, so tests check them: all
+//! must parse, and the ones the lesson says return traces must return traces against the live
+//! lab. A block says so in its fence's info string, after the language:
+//!
+//! ````markdown
+//! ```traceql returns
+//! { resource.service.name = "payments" }
+//! ```
+//!
+//! ```traceql returns with=payments_failing:mode=error
+//! { resource.service.name = "payments" && status = error }
+//! ```
+//! ````
+//!
+//! - `returns`: against the running lab (the shop under its load generator) the query finds
+//!   at least one trace; for a metrics query, at least one series.
+//! - `with=FAULT[:PARAM=VALUE]...` (repeatable, needs `returns`): only while these faults are
+//!   switched on, with these parameters. Without `with=` every fault is off.
+//!
+//! The renderer reads only the first word (the language), so learners never see the marker.
+
+use std::collections::BTreeMap;
+
+use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+
+use super::Course;
+use crate::markdown;
+
+/// One ```traceql block of a lesson.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryExample {
+    /// The lesson's path under `content/`.
+    pub lesson: String,
+    /// The 1-based line of the opening fence.
+    pub line: usize,
+    /// The query, trimmed.
+    pub query: String,
+    /// What the lesson claims the query finds in the lab; `None` when it claims nothing.
+    pub returns: Option<LabState>,
+}
+
+impl QueryExample {
+    /// `lesson:line`, for messages.
+    pub fn location(&self) -> String {
+        format!("content/{}:{}", self.lesson, self.line)
+    }
+}
+
+/// The faults that must be on for a `returns` claim; empty means the healthy shop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LabState {
+    /// Sorted by fault id.
+    pub faults: Vec<FaultSetting>,
+}
+
+impl std::fmt::Display for LabState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.faults.is_empty() {
+            return f.write_str("every fault off");
+        }
+        let names: Vec<String> = self.faults.iter().map(FaultSetting::to_string).collect();
+        write!(f, "with {}", names.join(", "))
+    }
+}
+
+/// One fault to switch on, with parameters (strings, as the marker spells them).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FaultSetting {
+    pub id: String,
+    pub params: BTreeMap<String, String>,
+}
+
+impl FaultSetting {
+    /// The JSON body that switches this fault on through a service's `/admin/faults/{id}`:
+    /// numbers as numbers, anything else as a string.
+    pub fn activation_body(&self) -> serde_json::Value {
+        let params: serde_json::Map<String, serde_json::Value> = self
+            .params
+            .iter()
+            .map(|(name, value)| {
+                let value = value
+                    .parse::<i64>()
+                    .map(serde_json::Value::from)
+                    .or_else(|_| value.parse::<f64>().map(serde_json::Value::from))
+                    .unwrap_or_else(|_| serde_json::Value::from(value.as_str()));
+                (name.clone(), value)
+            })
+            .collect();
+        serde_json::json!({ "params": params })
+    }
+}
+
+impl std::fmt::Display for FaultSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.id)?;
+        for (name, value) in &self.params {
+            write!(f, ":{name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A marker the parser does not understand: where, and how to write it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("content/{lesson}:{line}: {message}")]
+pub struct MarkerError {
+    pub lesson: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Every ```traceql block of the course in reading order, or the markers that are wrong.
+pub fn query_examples(course: &Course) -> Result<Vec<QueryExample>, Vec<MarkerError>> {
+    let mut examples = Vec::new();
+    let mut errors = Vec::new();
+    for lesson in &course.lessons {
+        let path = &lesson.chapter.path;
+        let source = &lesson.source;
+        let mut open: Option<(usize, Result<Option<LabState>, String>, String)> = None;
+        for (event, range) in Parser::new_ext(source, markdown::options()).into_offset_iter() {
+            match event {
+                Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                    if info.split_whitespace().next() == Some("traceql") =>
+                {
+                    let line = source[..range.start].matches('\n').count() + 1;
+                    open = Some((line, parse_marker(&info), String::new()));
+                }
+                Event::Text(text) => {
+                    if let Some((_, _, code)) = open.as_mut() {
+                        code.push_str(&text);
+                    }
+                }
+                Event::End(TagEnd::CodeBlock) => match open.take() {
+                    Some((line, Ok(returns), code)) => examples.push(QueryExample {
+                        lesson: path.clone(),
+                        line,
+                        query: code.trim().to_string(),
+                        returns,
+                    }),
+                    Some((line, Err(message), _)) => errors.push(MarkerError {
+                        lesson: path.clone(),
+                        line,
+                        message,
+                    }),
+                    None => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(examples)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads the words after `traceql` in a fence's info string.
+fn parse_marker(info: &str) -> Result<Option<LabState>, String> {
+    let mut returns = false;
+    let mut faults = Vec::new();
+    for word in info.split_whitespace().skip(1) {
+        if word == "returns" {
+            returns = true;
+        } else if let Some(setting) = word.strip_prefix("with=") {
+            faults.push(parse_setting(setting)?);
+        } else {
+            return Err(format!(
+                "unknown word {word:?} after ```traceql; write `returns` when the lesson says the \
+                 query finds traces in the lab, and `with=FAULT[:PARAM=VALUE]` for each fault it needs"
+            ));
+        }
+    }
+    if !returns {
+        return if faults.is_empty() {
+            Ok(None)
+        } else {
+            Err("`with=` needs `returns` before it: ```traceql returns with=FAULT".to_string())
+        };
+    }
+    faults.sort();
+    if faults.windows(2).any(|pair| pair[0].id == pair[1].id) {
+        return Err("a fault is named twice in `with=`; name each fault once".to_string());
+    }
+    Ok(Some(LabState { faults }))
+}
+
+/// `FAULT[:PARAM=VALUE]...`
+fn parse_setting(text: &str) -> Result<FaultSetting, String> {
+    let mut parts = text.split(':');
+    let id = parts.next().unwrap_or_default();
+    if id.is_empty() {
+        return Err("`with=` needs a fault id, e.g. `with=slow_query`".to_string());
+    }
+    let mut params = BTreeMap::new();
+    for part in parts {
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(format!(
+                "fault parameter {part:?} in `with={text}` is not NAME=VALUE, e.g. `with=payments_failing:mode=error`"
+            ));
+        };
+        if name.is_empty() || value.is_empty() {
+            return Err(format!(
+                "fault parameter {part:?} in `with={text}` needs a name and a value"
+            ));
+        }
+        params.insert(name.to_string(), value.to_string());
+    }
+    Ok(FaultSetting {
+        id: id.to_string(),
+        params,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::Chapter;
+
+    fn course(markdown: &str) -> Course {
+        Course::from_sources(vec![(
+            Chapter {
+                title: "T".into(),
+                path: "t.md".into(),
+                part: String::new(),
+            },
+            markdown.to_string(),
+        )])
+    }
+
+    #[test]
+    fn markers_say_which_blocks_return_traces_and_with_which_faults() {
+        let examples = query_examples(&course(
+            "# T\n\n```traceql\n{ }\n```\n\ntext\n\n```traceql returns\n{ a }\n```\n\n\
+             ```traceql returns with=slow_query with=payments_failing:mode=error:hang_ms=5\n{ b }\n```\n\n\
+             ```rust\nfn main() {}\n```\n",
+        ))
+        .expect("markers parse");
+        assert_eq!(examples.len(), 3);
+        assert_eq!(examples[0].returns, None);
+        assert_eq!(examples[0].line, 3);
+        assert_eq!(examples[0].query, "{ }");
+        assert_eq!(examples[1].returns, Some(LabState::default()));
+        assert_eq!(examples[1].location(), "content/t.md:9");
+        let state = examples[2].returns.clone().expect("a claim");
+        assert_eq!(
+            state.to_string(),
+            "with payments_failing:hang_ms=5:mode=error, slow_query"
+        );
+        assert_eq!(
+            state.faults[0].activation_body(),
+            serde_json::json!({ "params": { "mode": "error", "hang_ms": 5 } })
+        );
+    }
+
+    #[test]
+    fn a_wrong_marker_names_the_file_the_line_and_the_fix() {
+        for (marker, wanted) in [
+            ("traceql retruns", "unknown word \"retruns\""),
+            ("traceql with=slow_query", "needs `returns`"),
+            ("traceql returns with=", "needs a fault id"),
+            (
+                "traceql returns with=payments_failing:mode",
+                "is not NAME=VALUE",
+            ),
+            ("traceql returns with=a with=a", "named twice"),
+        ] {
+            let errors = query_examples(&course(&format!("# T\n\n```{marker}\n{{ }}\n```\n")))
+                .expect_err(marker);
+            assert_eq!(errors.len(), 1, "{marker}");
+            let message = errors[0].to_string();
+            assert!(message.starts_with("content/t.md:3: "), "{message}");
+            assert!(message.contains(wanted), "{marker}: {message}");
+        }
+    }
+}
