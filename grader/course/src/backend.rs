@@ -12,6 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dojo_traceql::model::{SpanId, Trace, TraceId};
 
+use crate::session::LearnerKey;
+
 // ---------------------------------------------------------------------------------------
 // Traces
 // ---------------------------------------------------------------------------------------
@@ -316,8 +318,12 @@ pub trait Grading: Send + Sync {
     fn labs(&self) -> Vec<LabSummary>;
     /// One lab with its exercises.
     fn lab(&self, lab: &str) -> Option<LabDetail>;
-    /// Registers a learner by display name, or finds the one with that name.
-    async fn join(&self, name: &str) -> Result<LearnerId, GradingError>;
+    /// Joins as the learner with this display name, holding `key`: the first key to join
+    /// with a name claims it, and only that key joins with it again. `None` when another
+    /// key holds the name.
+    async fn join(&self, name: &str, key: &LearnerKey) -> Result<Option<LearnerId>, GradingError>;
+    /// The learner (id, display name) whose name `key` holds, if any: a returning browser.
+    async fn rejoin(&self, key: &LearnerKey) -> Result<Option<(LearnerId, String)>, GradingError>;
     /// Grades an answer and records the attempt.
     async fn submit(
         &self,
@@ -340,7 +346,7 @@ pub trait Grading: Send + Sync {
     async fn progress(&self, learner: &LearnerId) -> Result<Vec<ExerciseProgress>, GradingError>;
     /// Every learner's progress, for the instructor.
     async fn class_progress(&self) -> Result<Vec<LearnerProgress>, GradingError>;
-    /// Forgets a learner's attempts and hints.
+    /// Forgets a learner's attempts and hints and frees their name.
     async fn reset_learner(&self, learner: &LearnerId) -> Result<(), GradingError>;
 }
 

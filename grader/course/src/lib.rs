@@ -38,7 +38,7 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::instructor::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
-            state.sessions.clone(),
+            state.clone(),
             session::middleware,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -5,6 +5,12 @@
 //! server to its state; nothing about the learner is stored in the cookie itself. The
 //! [`middleware`] gives every visitor a session before any handler runs, so even the join form
 //! has a CSRF token.
+//!
+//! Sessions live in memory. What must outlive a restart is who a browser is: when a learner
+//! joins, their browser gets a second, long-lived cookie with a [`LearnerKey`], whose SHA-256
+//! the progress store keeps as the claim on that name. A new session that arrives with the key
+//! is signed back in, and nobody else can join with a claimed name without the key (shown to
+//! the learner as a rejoin code, for another browser).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -17,9 +23,22 @@ use axum::response::Response;
 use rand::RngCore;
 
 use crate::backend::LearnerId;
+use crate::state::CourseState;
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "dojo_session";
+
+/// The cookie that keeps a learner's key across sessions and restarts.
+pub const LEARNER_COOKIE: &str = "dojo_learner";
+
+/// How long a browser keeps the learner cookie: a course runs over days, not months.
+const LEARNER_COOKIE_SECONDS: u32 = 30 * 24 * 3600;
+
+/// The letters of a key: no I, L, O or U, so a code read aloud or copied by hand survives.
+const KEY_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Characters in a key: 12 × 5 bits = 60 random bits, typed as `ABCD-EFGH-JKMN`.
+const KEY_LENGTH: usize = 12;
 
 /// How many sessions are kept; the oldest are forgotten first. A class is a few dozen people;
 /// the bound only stops a script that never sends cookies from growing memory forever.
@@ -36,8 +55,57 @@ pub struct Visitor {
     pub learner: Option<(LearnerId, String)>,
     /// Set once the visitor gave the instructor token.
     pub instructor: bool,
+    /// The key that holds the learner's name, from the join or the learner cookie.
+    pub key: Option<LearnerKey>,
     /// Hints revealed per (lab, exercise), in order.
     pub hints: HashMap<(String, String), Vec<String>>,
+}
+
+/// The secret that holds a learner's claim on their name. Never logged: `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LearnerKey(String);
+
+impl LearnerKey {
+    /// A new random key.
+    pub fn generate() -> LearnerKey {
+        let mut bytes = [0u8; KEY_LENGTH];
+        rand::rng().fill_bytes(&mut bytes);
+        LearnerKey(
+            bytes
+                .iter()
+                .map(|b| char::from(KEY_ALPHABET[usize::from(b % 32)]))
+                .collect(),
+        )
+    }
+
+    /// Reads a key as a learner may type it (any case, with dashes or spaces), or as the
+    /// cookie carries it; `None` when it cannot be a key.
+    pub fn parse(text: &str) -> Option<LearnerKey> {
+        let key: String = text
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' '))
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        (key.len() == KEY_LENGTH && key.bytes().all(|b| KEY_ALPHABET.contains(&b)))
+            .then_some(LearnerKey(key))
+    }
+
+    /// The key as the learner reads it: `ABCD-EFGH-JKMN`.
+    pub fn rejoin_code(&self) -> String {
+        format!("{}-{}-{}", &self.0[0..4], &self.0[4..8], &self.0[8..12])
+    }
+
+    /// What the progress store keeps: the key's SHA-256, hex.
+    pub fn hash(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for LearnerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LearnerKey([redacted])")
+    }
 }
 
 /// The shared session table: a cheap handle.
@@ -115,8 +183,9 @@ impl Sessions {
         Some(visitor)
     }
 
-    /// Forgets every session of a learner (after the instructor resets them, their hints go too).
-    pub fn forget_hints_of(&self, learner: &LearnerId) {
+    /// Signs a learner out of every session (after the instructor resets them: their hints
+    /// and their key go too, and they join again with their name).
+    pub fn sign_out(&self, learner: &LearnerId) {
         let mut table = self.table();
         for visitor in table.by_id.values_mut() {
             if visitor
@@ -124,6 +193,8 @@ impl Sessions {
                 .as_ref()
                 .is_some_and(|(id, _)| id == learner)
             {
+                visitor.learner = None;
+                visitor.key = None;
                 visitor.hints.clear();
             }
         }
@@ -144,30 +215,56 @@ pub fn csrf_matches(visitor: &Visitor, submitted: &str) -> bool {
         == 0
 }
 
-/// The session id from a request's cookies.
-fn session_cookie(request: &Request) -> Option<String> {
-    request
-        .headers()
+/// The value of the named cookie in a request's headers.
+fn cookie(headers: &axum::http::HeaderMap, wanted: &str) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_string())
 }
 
+/// The learner key a browser sent, if it sent a well-formed one.
+pub fn learner_key_cookie(headers: &axum::http::HeaderMap) -> Option<LearnerKey> {
+    cookie(headers, LEARNER_COOKIE).and_then(|value| LearnerKey::parse(&value))
+}
+
 /// Finds or starts the visitor's session, makes it available to handlers as an extension,
-/// and sets the cookie on the response when the session is new.
+/// and sets the cookie on the response when the session is new. A new session that brings a
+/// learner cookie whose key still holds a name is signed in as that learner (the course was
+/// restarted, or the session was forgotten).
 pub async fn middleware(
-    State(sessions): State<Sessions>,
+    State(state): State<CourseState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let existing = session_cookie(&request).and_then(|id| sessions.get(&id));
+    let sessions = &state.sessions;
+    let existing = cookie(request.headers(), COOKIE_NAME).and_then(|id| sessions.get(&id));
     let (visitor, is_new) = match existing {
         Some(visitor) => (visitor, false),
-        None => (sessions.create(), true),
+        None => {
+            let mut visitor = sessions.create();
+            if let Some(key) = learner_key_cookie(request.headers()) {
+                match state.inner.grading.rejoin(&key).await {
+                    Ok(Some(learner)) => {
+                        visitor = sessions
+                            .update(&visitor.id, |v| {
+                                v.learner = Some(learner);
+                                v.key = Some(key);
+                            })
+                            .unwrap_or(visitor);
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "could not look up a returning learner");
+                    }
+                }
+            }
+            (visitor, true)
+        }
     };
     let id = visitor.id.clone();
     request.extensions_mut().insert(visitor);
@@ -190,9 +287,45 @@ pub fn cookie_for(id: &str) -> Option<HeaderValue> {
     .ok()
 }
 
+/// The `Set-Cookie` value that keeps a learner's key in their browser.
+pub fn learner_cookie(key: &LearnerKey) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{LEARNER_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LEARNER_COOKIE_SECONDS}",
+        key.0
+    ))
+    .ok()
+}
+
+/// The `Set-Cookie` value that removes the learner cookie (the learner left).
+pub fn clear_learner_cookie() -> HeaderValue {
+    HeaderValue::from_static("dojo_learner=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learner_keys_are_random_typeable_and_never_printed() {
+        let key = LearnerKey::generate();
+        assert_ne!(key, LearnerKey::generate());
+        let code = key.rejoin_code();
+        assert_eq!(code.len(), 14, "{code}");
+        assert_eq!(LearnerKey::parse(&code), Some(key.clone()));
+        assert_eq!(
+            LearnerKey::parse(&code.to_lowercase().replace('-', " ")),
+            Some(key.clone()),
+            "typed in lower case with spaces"
+        );
+        assert_eq!(LearnerKey::parse("ABCD-EFGH-JKM"), None, "too short");
+        assert_eq!(
+            LearnerKey::parse("ABCD-EFGH-JKMI"),
+            None,
+            "I is not a key letter"
+        );
+        assert_eq!(key.hash().len(), 64);
+        assert!(!format!("{key:?}").contains(&key.0));
+    }
 
     #[test]
     fn csrf_tokens_must_match_exactly() {

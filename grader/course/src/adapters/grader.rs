@@ -13,6 +13,7 @@ use crate::backend::{
     Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading, GradingError,
     LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
 };
+use crate::session::LearnerKey;
 
 /// The shop's services, offered in the instrumentation and root-cause forms.
 const SERVICES: &[&str] = &["frontend", "api", "payments", "database"];
@@ -258,14 +259,30 @@ impl Grading for InProcessGrader {
         })
     }
 
-    async fn join(&self, name: &str) -> Result<LearnerId, GradingError> {
+    async fn join(&self, name: &str, key: &LearnerKey) -> Result<Option<LearnerId>, GradingError> {
         let id = learner_id_for(name);
-        if let Some(progress) = self.store() {
-            let parsed = GraderLearnerId::parse(&id)
-                .map_err(|error| GradingError::Invalid(error.to_string()))?;
-            progress.join(&parsed, name).await.map_err(unavailable)?;
-        }
-        Ok(LearnerId(id))
+        let Some(progress) = self.store() else {
+            // Nothing is remembered, so there is nothing to claim.
+            return Ok(Some(LearnerId(id)));
+        };
+        let parsed = GraderLearnerId::parse(&id)
+            .map_err(|error| GradingError::Invalid(error.to_string()))?;
+        let claimed = progress
+            .claim(&parsed, name, &key.hash())
+            .await
+            .map_err(unavailable)?;
+        Ok(claimed.map(|_| LearnerId(id)))
+    }
+
+    async fn rejoin(&self, key: &LearnerKey) -> Result<Option<(LearnerId, String)>, GradingError> {
+        let Some(progress) = self.store() else {
+            return Ok(None);
+        };
+        let learner = progress
+            .learner_by_key(&key.hash())
+            .await
+            .map_err(unavailable)?;
+        Ok(learner.map(|l| (LearnerId(l.id.to_string()), l.display_name)))
     }
 
     async fn submit(

@@ -256,11 +256,14 @@ async fn reset(
         .reset_learner(&learner)
         .await
         .map_err(|error| CourseError::BadRequest(error.to_string()))?;
-    state.sessions.forget_hints_of(&learner);
+    state.sessions.sign_out(&learner);
     dashboard_page(
         &state,
         &visitor,
-        Some(format!("Learner {} was reset.", learner.0)),
+        Some(format!(
+            "Learner {} was reset: their attempts and hints are gone, they are signed out, and their name is free to join again from any browser.",
+            learner.0
+        )),
     )
     .await
 }

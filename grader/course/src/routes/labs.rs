@@ -39,6 +39,8 @@ pub(crate) struct LabRow {
 struct LabsPage {
     layout: Layout,
     labs: Vec<LabRow>,
+    /// The signed-in learner's rejoin code, for another browser.
+    rejoin_code: Option<String>,
 }
 
 async fn labs(
@@ -83,6 +85,11 @@ async fn labs(
     Ok(LabsPage {
         layout: Layout::new(&state, &visitor, "Labs"),
         labs,
+        rejoin_code: visitor
+            .learner
+            .as_ref()
+            .and(visitor.key.as_ref())
+            .map(|key| key.rejoin_code()),
     })
 }
 

@@ -1,5 +1,7 @@
 //! Joining and leaving: a learner joins with a display name (and the workshop code, when the
-//! instructor set one); the session then carries their learner id.
+//! instructor set one); the session then carries their learner id. The first browser to join
+//! with a name claims it with a [`LearnerKey`] kept in a cookie; joining with a claimed name
+//! from elsewhere needs that key, typed as the rejoin code the labs page shows its holder.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,7 +12,10 @@ use serde::Deserialize;
 
 use super::layout::Layout;
 use crate::error::CourseError;
-use crate::session::{Visitor, cookie_for, csrf_matches};
+use crate::session::{
+    LearnerKey, Visitor, clear_learner_cookie, cookie_for, csrf_matches, learner_cookie,
+    learner_key_cookie,
+};
 use crate::state::CourseState;
 
 /// Longest display name accepted.
@@ -28,6 +33,8 @@ struct JoinPage {
     layout: Layout,
     needs_code: bool,
     name: String,
+    /// Show the rejoin-code field open: the name was taken.
+    ask_for_code: bool,
     error: Option<String>,
 }
 
@@ -39,6 +46,7 @@ async fn join_form(
         layout: Layout::new(&state, &visitor, "Join the class"),
         needs_code: state.inner.settings.workshop_code.is_some(),
         name: String::new(),
+        ask_for_code: false,
         error: None,
     }
 }
@@ -51,29 +59,35 @@ struct JoinForm {
     name: String,
     #[serde(default)]
     code: String,
+    /// The rejoin code, when the learner continues from another browser.
+    #[serde(default)]
+    rejoin_code: String,
 }
 
 async fn join(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, CourseError> {
     if !csrf_matches(&visitor, &form.csrf) {
         return Err(CourseError::Csrf);
     }
     let name = form.name.split_whitespace().collect::<Vec<_>>().join(" ");
-    let refuse = |error: &str| {
+    let refuse_page = |status, error: &str, ask_for_code| {
         (
-            axum::http::StatusCode::BAD_REQUEST,
+            status,
             JoinPage {
                 layout: Layout::new(&state, &visitor, "Join the class"),
                 needs_code: state.inner.settings.workshop_code.is_some(),
                 name: name.clone(),
+                ask_for_code,
                 error: Some(error.to_string()),
             },
         )
             .into_response()
     };
+    let refuse = |error: &str| refuse_page(axum::http::StatusCode::BAD_REQUEST, error, false);
     if name.is_empty() {
         return Ok(refuse(
             "Please give a name, so the instructor can tell who is who.",
@@ -91,20 +105,61 @@ async fn join(
             "That workshop code is not right. Ask your instructor for it.",
         ));
     }
-    let learner = state
-        .inner
-        .grading
-        .join(&name)
-        .await
-        .map_err(|error| CourseError::Unavailable(error.to_string()))?;
+    let typed_code = match form.rejoin_code.trim() {
+        "" => None,
+        code => match LearnerKey::parse(code) {
+            Some(key) => Some(key),
+            None => {
+                return Ok(refuse_page(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "That rejoin code is not complete: it is 12 letters and digits, like ABCD-EFGH-JKMN.",
+                    true,
+                ));
+            }
+        },
+    };
+    let browser_key = learner_key_cookie(&headers);
+    let grading = &state.inner.grading;
+    let unavailable =
+        |error: crate::backend::GradingError| CourseError::Unavailable(error.to_string());
+    let mut key = typed_code
+        .clone()
+        .or(browser_key.clone())
+        .unwrap_or_else(LearnerKey::generate);
+    let mut joined = grading.join(&name, &key).await.map_err(unavailable)?;
+    if joined.is_none() && typed_code.is_none() && browser_key.is_some() {
+        // This browser's key already holds another name; a new key may claim this one.
+        key = LearnerKey::generate();
+        joined = grading.join(&name, &key).await.map_err(unavailable)?;
+    }
+    let Some(learner) = joined else {
+        let message = if typed_code.is_some() {
+            format!(
+                "That rejoin code does not belong to “{name}”. Check it on the Labs page of the browser you joined from, or ask your instructor to reset you."
+            )
+        } else {
+            format!(
+                "Someone has already joined as “{name}” from another browser. If that was you, enter the rejoin code shown on the Labs page there; otherwise, please pick another name."
+            )
+        };
+        return Ok(refuse_page(
+            axum::http::StatusCode::CONFLICT,
+            &message,
+            true,
+        ));
+    };
     let rotated = state.sessions.rotate(&visitor.id, |v| {
         v.learner = Some((learner, name));
+        v.key = Some(key.clone());
         v.hints.clear();
     });
-    Ok(with_session_cookie(
-        Redirect::to("/labs").into_response(),
-        rotated.as_ref(),
-    ))
+    let mut response = with_session_cookie(Redirect::to("/labs").into_response(), rotated.as_ref());
+    if let Some(cookie) = learner_cookie(&key) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// Sets the cookie of a rotated session on a response.
@@ -127,13 +182,19 @@ async fn leave(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
     Form(form): Form<CsrfOnly>,
-) -> Result<Redirect, CourseError> {
+) -> Result<Response, CourseError> {
     if !csrf_matches(&visitor, &form.csrf) {
         return Err(CourseError::Csrf);
     }
     state.sessions.update(&visitor.id, |v| {
         v.learner = None;
+        v.key = None;
         v.hints.clear();
     });
-    Ok(Redirect::to("/"))
+    // This browser forgets the key; the name stays claimed, and its rejoin code opens it again.
+    let mut response = Redirect::to("/").into_response();
+    response
+        .headers_mut()
+        .append(axum::http::header::SET_COOKIE, clear_learner_cookie());
+    Ok(response)
 }

@@ -122,3 +122,89 @@ async fn hints_and_the_instructor_table_come_from_the_progress_store() {
         table.body
     );
 }
+
+#[tokio::test]
+async fn a_name_belongs_to_the_browser_that_joined_with_it_first() {
+    let app = spawn().await;
+    let mut ada = app.client();
+    ada.join("Ada").await;
+    assert!(ada.has_cookie("dojo_learner"), "joining hands out the key");
+    let csrf = ada.get("/labs/traceql-querying").await.csrf();
+    ada.post(
+        "/labs/traceql-querying/slow-db-queries/submit",
+        &[("csrf", &csrf), ("query", "{ span.db.system != nil }")],
+    )
+    .await;
+
+    // Someone else typing her name does not get in, and sees why.
+    let mut eve = app.client();
+    let page = eve.join("Ada").await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Someone has already joined as “Ada” from another browser"),
+        "{}",
+        page.body
+    );
+    assert!(!eve.get("/labs").await.body.contains("Signed in as"));
+    let csrf = eve.get("/join").await.csrf();
+    let page = eve
+        .post(
+            "/join",
+            &[
+                ("csrf", &csrf),
+                ("name", "Ada"),
+                ("rejoin_code", "ABCD-EFGH-JKMN"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 409);
+    assert!(
+        page.body.contains("does not belong to “Ada”"),
+        "{}",
+        page.body
+    );
+
+    // Ada's labs page shows her rejoin code.
+    let labs = ada.get("/labs").await;
+    let code: String = labs
+        .body
+        .split("Your rejoin code is <code>")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .expect("the labs page shows the rejoin code")
+        .to_string();
+
+    // The course forgets her session (a restart does that): the learner cookie signs her in.
+    ada.set_cookie(None);
+    let labs = ada.get("/labs").await;
+    assert!(
+        labs.body
+            .contains("Signed in as <strong id=\"learner-name\">Ada</strong>"),
+        "{}",
+        labs.body
+    );
+
+    // In another browser, her name and code bring back her own attempts.
+    let mut laptop = app.client();
+    let csrf = laptop.get("/join").await.csrf();
+    let page = laptop
+        .post(
+            "/join",
+            &[
+                ("csrf", &csrf),
+                ("name", "Ada"),
+                ("rejoin_code", &code.to_lowercase()),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let lab = laptop.get("/labs/traceql-querying").await;
+    assert!(lab.body.contains("Your attempts (1)"), "{}", lab.body);
+
+    // Leaving forgets the key in that browser.
+    let csrf = ada.get("/labs").await.csrf();
+    ada.post("/leave", &[("csrf", &csrf)]).await;
+    assert!(!ada.has_cookie("dojo_learner"));
+    assert!(!ada.get("/labs").await.body.contains("Signed in as"));
+}

@@ -98,10 +98,23 @@ async fn the_instructor_toggles_faults_and_resets_a_learner() {
         )
         .await;
     assert!(
-        page.body.contains("Learner learner-1 was reset."),
+        page.body
+            .contains("Learner learner-1 was reset: their attempts and hints are gone"),
         "{}",
         page.body
     );
     let lab = ada.get("/labs/traceql-querying").await;
-    assert!(lab.body.contains("0 of 1 exercises passed."));
+    assert!(
+        !lab.body.contains("Signed in as"),
+        "a reset learner is signed out"
+    );
+    // Her name was freed: she joins again, from a browser that never held it, and starts over.
+    let mut ada_elsewhere = app.client();
+    ada_elsewhere.join("Ada").await;
+    let lab = ada_elsewhere.get("/labs/traceql-querying").await;
+    assert!(
+        lab.body.contains("0 of 1 exercises passed."),
+        "{}",
+        lab.body
+    );
 }

@@ -57,6 +57,34 @@ async fn the_session_cookie_is_http_only_and_same_site() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
+
+    // The learner cookie, handed out on joining, is just as closed to scripts.
+    let mut client = app.client();
+    let csrf = client.get("/join").await.csrf();
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+        .post(app.url("/join"))
+        .header("cookie", client.cookie().expect("a session"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&name=Ada"))
+        .send()
+        .await
+        .expect("answers");
+    let learner: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("dojo_learner="))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(learner.len(), 1, "{learner:?}");
+    assert!(
+        learner[0].contains("HttpOnly") && learner[0].contains("SameSite=Lax"),
+        "{learner:?}"
+    );
 }
 
 #[tokio::test]

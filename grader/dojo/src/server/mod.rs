@@ -170,10 +170,11 @@ impl Server {
         let mut app = Router::new()
             .route("/health", get(|| async { "ok" }))
             .merge(dojo_course::router(state));
-        // The grader's JSON API names learners by id and has no sessions of its own, so it is
-        // only served on a single learner's laptop. In a workshop, learners go through the
-        // course, which shows each of them only their own submissions.
-        if options.workshop_code.is_none() {
+        // The grader's JSON API names learners by id and has no sessions or name claims of
+        // its own, so it is only served on a single learner's laptop. In a class (a workshop
+        // code or an instructor token is set), learners go through the course, which shows
+        // each of them only their own submissions.
+        if options.workshop_code.is_none() && options.instructor_token.is_none() {
             app = app.merge(dojo_grader::api::router(grader));
         }
 

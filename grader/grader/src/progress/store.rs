@@ -103,6 +103,15 @@ pub struct Progress {
 
 const SQL_UPSERT_LEARNER: &str = "INSERT INTO learners (id, display_name, created_at) VALUES ($1, $2, $3) \
      ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name";
+const SQL_INSERT_LEARNER: &str = "INSERT INTO learners (id, display_name, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING";
+const SQL_RENAME_LEARNER: &str = "UPDATE learners SET display_name = $2 WHERE id = $1";
+const SQL_INSERT_KEY: &str = "INSERT INTO learner_keys (learner_id, key_hash, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+const SQL_KEY_OF: &str = "SELECT key_hash FROM learner_keys WHERE learner_id = $1";
+const SQL_LEARNER_BY_KEY: &str = "SELECT l.id, l.display_name, l.created_at \
+     FROM learners l JOIN learner_keys k ON k.learner_id = l.id WHERE k.key_hash = $1";
+const SQL_RELEASE_KEY: &str = "DELETE FROM learner_keys WHERE learner_id = $1";
 const SQL_LEARNER: &str = "SELECT id, display_name, created_at FROM learners WHERE id = $1";
 const SQL_LEARNERS: &str =
     "SELECT id, display_name, created_at FROM learners ORDER BY created_at, id";
@@ -270,6 +279,61 @@ impl Progress {
             .ok_or_else(|| ProgressError::UnknownLearner(id.to_string()))
     }
 
+    /// Joins as `id` holding the key whose SHA-256 is `key_hash`: the first key to join with
+    /// an id claims it, and later joins need the same key. A key claims one learner. Returns
+    /// the learner when the key holds the claim (renaming them to `display_name`), `None` when
+    /// another key does or this key already holds another learner's claim.
+    /// Safe under concurrent joins: the database decides which key was first.
+    pub async fn claim(
+        &self,
+        id: &LearnerId,
+        display_name: &str,
+        key_hash: &str,
+    ) -> Result<Option<Learner>, ProgressError> {
+        let now = now_ms();
+        let holder: Option<String> = on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(SQL_INSERT_LEARNER)
+                .bind(id.as_str())
+                .bind(display_name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(SQL_INSERT_KEY)
+                .bind(id.as_str())
+                .bind(key_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            // None when this key already holds another learner's claim (a key claims one name).
+            let holder: Option<String> = sqlx::query_scalar(SQL_KEY_OF)
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if holder.as_deref() == Some(key_hash) {
+                sqlx::query(SQL_RENAME_LEARNER)
+                    .bind(id.as_str())
+                    .bind(display_name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            holder
+        });
+        if holder.as_deref() != Some(key_hash) {
+            return Ok(None);
+        }
+        self.learner(id).await
+    }
+
+    /// The learner whose claim the key with this SHA-256 holds, if any.
+    pub async fn learner_by_key(&self, key_hash: &str) -> Result<Option<Learner>, ProgressError> {
+        on_db!(self, pool => {
+            let row = sqlx::query(SQL_LEARNER_BY_KEY).bind(key_hash).fetch_optional(pool).await?;
+            row.as_ref().map(learner_from_row).transpose()
+        })
+    }
+
     /// The learner with this id, if they joined.
     pub async fn learner(&self, id: &LearnerId) -> Result<Option<Learner>, ProgressError> {
         on_db!(self, pool => {
@@ -411,34 +475,19 @@ impl Progress {
         })
     }
 
-    /// Forgets a learner's attempts and scores (the instructor's reset); the learner stays.
+    /// Forgets a learner's attempts and scores and releases their name (the instructor's
+    /// reset), in one transaction; the learner stays in the class list.
     pub async fn reset_learner(&self, learner: &LearnerId) -> Result<(), ProgressError> {
-        match &self.db {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query(SQL_RESET_ATTEMPTS)
+        on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for statement in [SQL_RESET_ATTEMPTS, SQL_RESET_SCORES, SQL_RELEASE_KEY] {
+                sqlx::query(statement)
                     .bind(learner.as_str())
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(SQL_RESET_SCORES)
-                    .bind(learner.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
             }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query(SQL_RESET_ATTEMPTS)
-                    .bind(learner.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(SQL_RESET_SCORES)
-                    .bind(learner.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-            }
-        }
+            tx.commit().await?;
+        });
         Ok(())
     }
 

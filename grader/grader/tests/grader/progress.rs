@@ -207,6 +207,67 @@ async fn resetting_a_learner_forgets_their_attempts_and_scores_but_not_them() {
 }
 
 #[tokio::test]
+async fn a_name_is_claimed_by_the_first_key_and_released_by_the_reset() {
+    let (_dir, dbs) = databases("claims").await;
+    for (name, url) in dbs {
+        let progress = Progress::connect(&url).await.unwrap();
+        let ada = learner("ada");
+        let joined = progress.claim(&ada, "Ada", "key-of-ada").await.unwrap();
+        assert_eq!(
+            joined.map(|l| l.display_name).as_deref(),
+            Some("Ada"),
+            "{name}"
+        );
+        assert!(
+            progress
+                .claim(&ada, "Ada", "key-of-eve")
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: another key cannot take a claimed name"
+        );
+        let again = progress.claim(&ada, "Ada L.", "key-of-ada").await.unwrap();
+        assert_eq!(
+            again.map(|l| l.display_name).as_deref(),
+            Some("Ada L."),
+            "{name}: the holder rejoins and may rename"
+        );
+        let found = progress.learner_by_key("key-of-ada").await.unwrap();
+        assert_eq!(found.map(|l| l.id), Some(ada.clone()), "{name}");
+        assert!(
+            progress
+                .learner_by_key("key-of-eve")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            progress
+                .claim(&learner("bob"), "Bob", "key-of-ada")
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}: one key claims one learner"
+        );
+
+        progress.reset_learner(&ada).await.unwrap();
+        assert!(
+            progress
+                .learner_by_key("key-of-ada")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let taken_over = progress.claim(&ada, "Ada", "key-of-eve").await.unwrap();
+        assert!(
+            taken_over.is_some(),
+            "{name}: a reset name can be joined again"
+        );
+        progress.close().await;
+    }
+}
+
+#[tokio::test]
 async fn a_url_that_is_neither_sqlite_nor_postgres_is_refused_with_the_expected_forms() {
     let error = Progress::connect("mysql://localhost/x").await.unwrap_err();
     assert!(error.to_string().contains("sqlite:"), "{error}");

@@ -13,6 +13,7 @@ use dojo_course::backend::{
 };
 
 use super::shelf::{self, Shelf};
+use dojo_course::session::LearnerKey;
 
 /// The reference answer of the TraceQL exercise: checkouts that failed in payments.
 pub const REFERENCE: &str = r#"{ resource.service.name = "payments" && status = error }"#;
@@ -20,6 +21,8 @@ pub const REFERENCE: &str = r#"{ resource.service.name = "payments" && status = 
 #[derive(Default)]
 struct Book {
     learners: Vec<(LearnerId, String)>,
+    /// (learner, key hash): who holds which name.
+    claims: Vec<(LearnerId, String)>,
     /// (learner, lab, attempt), oldest first.
     attempts: Vec<(LearnerId, String, Attempt)>,
 }
@@ -191,14 +194,40 @@ impl Grading for Classroom {
         labs().into_iter().find(|l| l.summary.id == lab)
     }
 
-    async fn join(&self, name: &str) -> Result<LearnerId, GradingError> {
+    async fn join(&self, name: &str, key: &LearnerKey) -> Result<Option<LearnerId>, GradingError> {
         let mut book = self.book();
-        if let Some((id, _)) = book.learners.iter().find(|(_, n)| n == name) {
-            return Ok(id.clone());
+        let hash = key.hash();
+        let id = match book.learners.iter().find(|(_, n)| n == name) {
+            Some((id, _)) => id.clone(),
+            None => {
+                let id = LearnerId(format!("learner-{}", book.learners.len() + 1));
+                book.learners.push((id.clone(), name.to_string()));
+                id
+            }
+        };
+        let holder = book
+            .claims
+            .iter()
+            .find(|(l, _)| *l == id)
+            .map(|(_, h)| h.clone());
+        match holder {
+            Some(holder) => Ok((holder == hash).then_some(id)),
+            None if book.claims.iter().any(|(_, h)| *h == hash) => Ok(None),
+            None => {
+                book.claims.push((id.clone(), hash));
+                Ok(Some(id))
+            }
         }
-        let id = LearnerId(format!("learner-{}", book.learners.len() + 1));
-        book.learners.push((id.clone(), name.to_string()));
-        Ok(id)
+    }
+
+    async fn rejoin(&self, key: &LearnerKey) -> Result<Option<(LearnerId, String)>, GradingError> {
+        let book = self.book();
+        let hash = key.hash();
+        Ok(book
+            .claims
+            .iter()
+            .find(|(_, h)| *h == hash)
+            .and_then(|(id, _)| book.learners.iter().find(|(l, _)| l == id).cloned()))
     }
 
     async fn submit(
@@ -357,6 +386,7 @@ impl Grading for Classroom {
             )));
         }
         book.attempts.retain(|(l, _, _)| l != learner);
+        book.claims.retain(|(l, _)| l != learner);
         Ok(())
     }
 }

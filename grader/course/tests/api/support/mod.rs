@@ -16,6 +16,7 @@ use dojo_course::backend::{FaultControl, FaultError, FaultState, LogEntry, LogSo
 use dojo_course::backend::{Grading, TraceSource};
 use dojo_course::content::Course;
 use dojo_course::markdown::highlight::form_urlencode;
+use dojo_course::session::COOKIE_NAME;
 use dojo_course::{CourseSettings, CourseState, Secret};
 use dojo_grader::backend::embedded::EmbeddedBackend;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
@@ -157,7 +158,7 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("a reqwest client"),
-            cookie: None,
+            cookies: Default::default(),
         }
     }
 }
@@ -186,21 +187,31 @@ impl Page {
     }
 }
 
-/// A browser-like client: keeps the session cookie, does not follow redirects.
+/// A browser-like client: keeps its cookies (the session's and the learner's), does not
+/// follow redirects.
 pub struct Client {
     base: String,
     http: reqwest::Client,
-    cookie: Option<String>,
+    /// name → value, as the server last set them.
+    cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl Client {
     async fn read(&mut self, response: reqwest::Response) -> Page {
-        if let Some(set) = response
-            .headers()
-            .get(SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-        {
-            self.cookie = set.split(';').next().map(str::to_string);
+        for set in response.headers().get_all(SET_COOKIE) {
+            let Some((name, value)) = set
+                .to_str()
+                .ok()
+                .and_then(|set| set.split(';').next())
+                .and_then(|pair| pair.split_once('='))
+            else {
+                continue;
+            };
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
         }
         let status = response.status();
         let location = response
@@ -218,17 +229,38 @@ impl Client {
 
     /// The session cookie this client sends (`dojo_session=…`).
     pub fn cookie(&self) -> Option<String> {
-        self.cookie.clone()
+        self.cookies
+            .get(COOKIE_NAME)
+            .map(|id| format!("{COOKIE_NAME}={id}"))
     }
 
-    /// Sends this cookie from now on, as a browser that was handed it would.
+    /// Sends this session cookie from now on, as a browser that was handed it would.
     pub fn set_cookie(&mut self, cookie: Option<String>) {
-        self.cookie = cookie;
+        self.cookies.remove(COOKIE_NAME);
+        if let Some((name, value)) = cookie.as_deref().and_then(|c| c.split_once('=')) {
+            self.cookies.insert(name.to_string(), value.to_string());
+        }
+    }
+
+    /// Whether the server left this cookie set.
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.contains_key(name)
+    }
+
+    /// The `Cookie` header a browser would send now.
+    fn cookie_header(&self) -> Option<String> {
+        (!self.cookies.is_empty()).then(|| {
+            self.cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
         let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(cookie) = &self.cookie {
+        if let Some(cookie) = self.cookie_header() {
             request = request.header(COOKIE, cookie);
         }
         let response = request.send().await.expect("GET answers");
@@ -249,7 +281,7 @@ impl Client {
                 "application/x-www-form-urlencoded",
             )
             .body(body);
-        if let Some(cookie) = &self.cookie {
+        if let Some(cookie) = self.cookie_header() {
             request = request.header(COOKIE, cookie);
         }
         let response = request.send().await.expect("POST answers");
