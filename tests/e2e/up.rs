@@ -14,15 +14,16 @@ async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
     assert_eq!(status, 200, "the shop's home page answers: {body}");
 
     // The load generator's journeys reach the trace store as whole traces: one trace holds
-    // spans of the frontend, the api and payments.
-    let query = r#"{ resource.service.name = "payments" }"#;
+    // spans of the frontend, the api and payments. The services export in their own batches,
+    // so ask for a trace in which all three have arrived, then check it as a whole.
+    let query = r#"{ resource.service.name = "frontend" } >> { resource.service.name = "api" } >> { resource.service.name = "payments" }"#;
     let search = lab.url(
         ports.tempo,
         &format!("/api/search?q={}&limit=5", urlencode(query)),
     );
     let trace_id: String = lab
         .eventually(
-            "a checkout trace with a payments span in the store",
+            "a checkout trace with frontend, api and payments spans in the store",
             Duration::from_secs(90),
             || async {
                 let (status, body) = lab.try_get(&search).await?;
