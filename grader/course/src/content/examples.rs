@@ -18,8 +18,8 @@
 //!   at least one trace; for a metrics query, at least one series.
 //! - `with=FAULT[:PARAM=VALUE]...` (repeatable, needs `returns`): only while these faults are
 //!   switched on, with these parameters. Without `with=` every fault is off.
-//!
-//! The renderer reads only the first word (the language), so learners never see the marker.
+//! - `secret`: the page must not name the faults (a lab where finding the fault is the
+//!   exercise). Elsewhere the rendered lesson tells the learner which fault to switch on.
 
 use std::collections::BTreeMap;
 
@@ -39,6 +39,15 @@ pub struct QueryExample {
     pub query: String,
     /// What the lesson claims the query finds in the lab; `None` when it claims nothing.
     pub returns: Option<LabState>,
+}
+
+/// What a ```traceql fence's info string says about its block.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Marker {
+    /// The claim, as [`QueryExample::returns`].
+    pub returns: Option<LabState>,
+    /// The faults must not be named to the learner.
+    pub secret: bool,
 }
 
 impl QueryExample {
@@ -118,7 +127,7 @@ pub fn query_examples(course: &Course) -> Result<Vec<QueryExample>, Vec<MarkerEr
     for lesson in &course.lessons {
         let path = &lesson.chapter.path;
         let source = &lesson.source;
-        let mut open: Option<(usize, Result<Option<LabState>, String>, String)> = None;
+        let mut open: Option<(usize, Result<Marker, String>, String)> = None;
         for (event, range) in Parser::new_ext(source, markdown::options()).into_offset_iter() {
             match event {
                 Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
@@ -133,11 +142,11 @@ pub fn query_examples(course: &Course) -> Result<Vec<QueryExample>, Vec<MarkerEr
                     }
                 }
                 Event::End(TagEnd::CodeBlock) => match open.take() {
-                    Some((line, Ok(returns), code)) => examples.push(QueryExample {
+                    Some((line, Ok(marker), code)) => examples.push(QueryExample {
                         lesson: path.clone(),
                         line,
                         query: code.trim().to_string(),
-                        returns,
+                        returns: marker.returns,
                     }),
                     Some((line, Err(message), _)) => errors.push(MarkerError {
                         lesson: path.clone(),
@@ -158,33 +167,43 @@ pub fn query_examples(course: &Course) -> Result<Vec<QueryExample>, Vec<MarkerEr
 }
 
 /// Reads the words after `traceql` in a fence's info string.
-fn parse_marker(info: &str) -> Result<Option<LabState>, String> {
+pub fn parse_marker(info: &str) -> Result<Marker, String> {
     let mut returns = false;
+    let mut secret = false;
     let mut faults = Vec::new();
     for word in info.split_whitespace().skip(1) {
         if word == "returns" {
             returns = true;
+        } else if word == "secret" {
+            secret = true;
         } else if let Some(setting) = word.strip_prefix("with=") {
             faults.push(parse_setting(setting)?);
         } else {
             return Err(format!(
                 "unknown word {word:?} after ```traceql; write `returns` when the lesson says the \
-                 query finds traces in the lab, and `with=FAULT[:PARAM=VALUE]` for each fault it needs"
+                 query finds traces in the lab, `with=FAULT[:PARAM=VALUE]` for each fault it needs, \
+                 and `secret` when the page must not name the fault"
             ));
         }
     }
     if !returns {
-        return if faults.is_empty() {
-            Ok(None)
+        return if faults.is_empty() && !secret {
+            Ok(Marker::default())
         } else {
-            Err("`with=` needs `returns` before it: ```traceql returns with=FAULT".to_string())
+            Err(
+                "`with=` and `secret` need `returns` before them: ```traceql returns with=FAULT"
+                    .to_string(),
+            )
         };
     }
     faults.sort();
     if faults.windows(2).any(|pair| pair[0].id == pair[1].id) {
         return Err("a fault is named twice in `with=`; name each fault once".to_string());
     }
-    Ok(Some(LabState { faults }))
+    Ok(Marker {
+        returns: Some(LabState { faults }),
+        secret,
+    })
 }
 
 /// `FAULT[:PARAM=VALUE]...`
@@ -234,7 +253,7 @@ mod tests {
     fn markers_say_which_blocks_return_traces_and_with_which_faults() {
         let examples = query_examples(&course(
             "# T\n\n```traceql\n{ }\n```\n\ntext\n\n```traceql returns\n{ a }\n```\n\n\
-             ```traceql returns with=slow_query with=payments_failing:mode=error:hang_ms=5\n{ b }\n```\n\n\
+             ```traceql returns with=slow_query with=payments_failing:mode=error:hang_ms=5 secret\n{ b }\n```\n\n\
              ```rust\nfn main() {}\n```\n",
         ))
         .expect("markers parse");
@@ -259,7 +278,8 @@ mod tests {
     fn a_wrong_marker_names_the_file_the_line_and_the_fix() {
         for (marker, wanted) in [
             ("traceql retruns", "unknown word \"retruns\""),
-            ("traceql with=slow_query", "needs `returns`"),
+            ("traceql with=slow_query", "need `returns`"),
+            ("traceql secret", "need `returns`"),
             ("traceql returns with=", "needs a fault id"),
             (
                 "traceql returns with=payments_failing:mode",

@@ -1,7 +1,9 @@
 //! Pass: fenced code blocks are coloured on the server, so pages need no JavaScript. Each
 //! language has a small hand-written scanner in its own module; all of them produce the same
 //! few classes (`hl-kw`, `hl-str`, `hl-num`, `hl-com`, `hl-attr`, `hl-fn`, `hl-op`, `hl-lit`)
-//! that the stylesheet colours. TraceQL blocks also get a "Run in the console" link.
+//! that the stylesheet colours. TraceQL search blocks also get a "Run in the console" link,
+//! metrics blocks say where they run, and a block marked `returns with=FAULT` (see
+//! [`crate::content::examples`]) tells the learner which fault makes it find traces.
 
 pub mod rust;
 pub mod shell;
@@ -15,22 +17,21 @@ use super::{escape, escape_into};
 /// Replaces every fenced code block with highlighted HTML.
 pub fn expand(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
     let mut out = Vec::with_capacity(events.len());
+    // (info string, code)
     let mut block: Option<(String, String)> = None;
     for event in events {
         match (event, block.as_mut()) {
             (Event::Start(Tag::CodeBlock(kind)), None) => {
-                let lang = match kind {
-                    CodeBlockKind::Fenced(info) => {
-                        info.split([' ', ',']).next().unwrap_or("").to_string()
-                    }
+                let info = match kind {
+                    CodeBlockKind::Fenced(info) => info.to_string(),
                     CodeBlockKind::Indented => String::new(),
                 };
-                block = Some((lang, String::new()));
+                block = Some((info, String::new()));
             }
             (Event::Text(text), Some((_, code))) => code.push_str(&text),
             (Event::End(TagEnd::CodeBlock), Some(_)) => {
-                if let Some((lang, code)) = block.take() {
-                    out.push(Event::Html(CowStr::from(code_block(&lang, &code))));
+                if let Some((info, code)) = block.take() {
+                    out.push(Event::Html(CowStr::from(code_block(&info, &code))));
                 }
             }
             (event, _) => out.push(event),
@@ -39,8 +40,9 @@ pub fn expand(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
     out
 }
 
-/// The HTML of one code block in the given language.
-pub fn code_block(lang: &str, code: &str) -> String {
+/// The HTML of one code block; `info` is the fence's info string, its first word the language.
+pub fn code_block(info: &str, code: &str) -> String {
+    let lang = info.split([' ', ',']).next().unwrap_or("");
     let body = highlight(lang, code);
     let class = if lang.is_empty() {
         "text".to_string()
@@ -50,12 +52,76 @@ pub fn code_block(lang: &str, code: &str) -> String {
     let mut html =
         format!("<div class=\"code\"><pre class=\"lang-{class}\"><code>{body}</code></pre>");
     if lang == "traceql" {
-        let query: String = form_urlencode(code.trim());
-        html.push_str(&format!(
-            "<p class=\"run\"><a href=\"/console?q={query}\">Run in the console</a></p>"
-        ));
+        html.push_str(&traceql_notes(info, code.trim()));
     }
     html.push_str("</div>\n");
+    html
+}
+
+/// What follows a TraceQL block: where to run it, and which fault it needs.
+fn traceql_notes(info: &str, query: &str) -> String {
+    let metrics = dojo_traceql::parse(query).is_ok_and(|q| q.is_metrics());
+    let mut html = if metrics {
+        let url = format!(
+            "http://localhost:{}/api/metrics/query_range?q={}",
+            dojo_defaults::TEMPO_HTTP_PORT,
+            form_urlencode(query)
+        );
+        format!(
+            "<p class=\"run\">A metrics query: it draws time series, so it runs in Grafana's \
+             Explore view against Tempo, or against the lab's trace store: \
+             <a href=\"{}\">{}</a></p>",
+            escape(&url),
+            escape(&url)
+        )
+    } else {
+        format!(
+            "<p class=\"run\"><a href=\"/console?q={}\">Run in the console</a></p>",
+            form_urlencode(query)
+        )
+    };
+    let Ok(marker) = crate::content::examples::parse_marker(info) else {
+        return html;
+    };
+    let faults = marker.returns.map(|state| state.faults).unwrap_or_default();
+    if marker.secret || faults.is_empty() {
+        return html;
+    }
+    for setting in &faults {
+        let Some(spec) = dojo_faults::FaultId::parse(&setting.id).map(|id| id.spec()) else {
+            continue;
+        };
+        let port = match spec.service {
+            dojo_faults::Service::Frontend => dojo_defaults::FRONTEND_PORT,
+            dojo_faults::Service::Api => dojo_defaults::API_PORT,
+            dojo_faults::Service::Payments => dojo_defaults::PAYMENTS_PORT,
+        };
+        let url = format!("localhost:{port}/admin/faults/{}", setting.id);
+        let (with, body) = if setting.params.is_empty() {
+            (String::new(), String::new())
+        } else {
+            let params: Vec<String> = setting
+                .params
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            (
+                format!(" with {}", params.join(", ")),
+                format!(" -d '{}'", setting.activation_body()),
+            )
+        };
+        html.push_str(&format!(
+            "<p class=\"needs-fault\">The healthy shop gives this query nothing to find: it finds \
+             traces while the fault <code>{id}</code>{with} is on. {summary} Switch it on with \
+             <code>curl -X POST {url}{body}</code> and off with <code>curl -X DELETE {url}</code>, \
+             or on the instructor page.</p>",
+            id = escape(&setting.id),
+            with = escape(&with),
+            summary = escape(spec.summary),
+            url = escape(&url),
+            body = escape(&body),
+        ));
+    }
     html
 }
 
@@ -226,6 +292,39 @@ mod tests {
     #[test]
     fn unknown_languages_are_escaped_but_not_coloured() {
         assert_eq!(highlight("text", "a < b"), "a &lt; b");
+    }
+
+    #[test]
+    fn a_block_that_needs_a_fault_says_which_unless_it_is_secret() {
+        let html = code_block(
+            "traceql returns with=payments_failing:mode=error",
+            "{ status = error }\n",
+        );
+        assert!(html.contains("class=\"needs-fault\""), "{html}");
+        assert!(
+            html.contains(
+                "curl -X POST localhost:8083/admin/faults/payments_failing -d &#39;{&quot;params&quot;:{&quot;mode&quot;:&quot;error&quot;}}&#39;"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("<code>payments_failing</code> with mode=error is on"),
+            "{html}"
+        );
+        let secret = code_block(
+            "traceql returns with=slow_query secret",
+            "{ status = error }",
+        );
+        assert!(!secret.contains("slow_query"), "{secret}");
+        let healthy = code_block("traceql returns", "{ }");
+        assert!(!healthy.contains("needs-fault"), "{healthy}");
+    }
+
+    #[test]
+    fn metrics_blocks_say_where_they_run_instead_of_linking_to_the_console() {
+        let html = code_block("traceql returns", "{ } | rate()");
+        assert!(!html.contains("/console?q="), "{html}");
+        assert!(html.contains("/api/metrics/query_range?q="), "{html}");
     }
 
     #[test]
