@@ -22,6 +22,20 @@ pub use state::{CourseSettings, CourseState, Secret};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+/// The browser-side defences every page carries: no framing (clickjacking), no content
+/// sniffing, no referrer leaving the site, and a content security policy that allows only the
+/// course's own scripts (inline styles stay allowed: the SVG pictures and the editor use them).
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+];
+
 /// Largest form body accepted: a root-cause report with its explanation fits many times over.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -42,7 +56,18 @@ pub fn router(state: CourseState) -> Router {
             session::middleware,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(add_security_headers))
         .with_state(state)
+}
+
+async fn add_security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    for (name, value) in SECURITY_HEADERS {
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_static(name),
+            axum::http::HeaderValue::from_static(value),
+        );
+    }
+    response
 }
 
 async fn not_found(uri: axum::http::Uri) -> error::CourseError {

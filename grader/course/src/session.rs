@@ -40,8 +40,9 @@ const KEY_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Characters in a key: 12 × 5 bits = 60 random bits, typed as `ABCD-EFGH-JKMN`.
 const KEY_LENGTH: usize = 12;
 
-/// How many sessions are kept; the oldest are forgotten first. A class is a few dozen people;
-/// the bound only stops a script that never sends cookies from growing memory forever.
+/// How many sessions are kept. A class is a few dozen people; the bound only stops a script
+/// that never sends cookies from growing memory forever. When full, the oldest anonymous
+/// session goes first, so such a script cannot sign out the learners and the instructor.
 const MAX_SESSIONS: usize = 20_000;
 
 /// What the course knows about one visitor, copied out for a request.
@@ -152,7 +153,18 @@ impl Sessions {
         table.order.push_back(visitor.id.clone());
         table.by_id.insert(visitor.id.clone(), visitor.clone());
         while table.order.len() > MAX_SESSIONS {
-            if let Some(old) = table.order.pop_front() {
+            let signed_in = |id: &String| {
+                table
+                    .by_id
+                    .get(id)
+                    .is_some_and(|v| v.learner.is_some() || v.instructor)
+            };
+            let oldest_anonymous = table.order.iter().position(|id| !signed_in(id));
+            let evicted = match oldest_anonymous {
+                Some(index) => table.order.remove(index),
+                None => table.order.pop_front(),
+            };
+            if let Some(old) = evicted {
                 table.by_id.remove(&old);
             }
         }
@@ -325,6 +337,29 @@ mod tests {
         );
         assert_eq!(key.hash().len(), 64);
         assert!(!format!("{key:?}").contains(&key.0));
+    }
+
+    #[test]
+    fn a_flood_of_new_sessions_forgets_anonymous_ones_before_signed_in_ones() {
+        let sessions = Sessions::default();
+        let instructor = sessions.create();
+        sessions.update(&instructor.id, |v| v.instructor = true);
+        let learner = sessions.create();
+        sessions.update(&learner.id, |v| {
+            v.learner = Some((LearnerId("ada".into()), "Ada".into()))
+        });
+        let first_anonymous = sessions.create();
+        for _ in 0..MAX_SESSIONS + 10 {
+            sessions.create();
+        }
+        assert!(sessions.get(&instructor.id).is_some_and(|v| v.instructor));
+        assert!(
+            sessions
+                .get(&learner.id)
+                .is_some_and(|v| v.learner.is_some())
+        );
+        assert!(sessions.get(&first_anonymous.id).is_none());
+        assert_eq!(sessions.table().by_id.len(), MAX_SESSIONS);
     }
 
     #[test]

@@ -120,3 +120,32 @@ async fn joining_or_signing_in_moves_the_session_to_a_new_id() {
     other.set_cookie(before);
     assert_eq!(other.get("/instructor").await.status, 403);
 }
+
+#[tokio::test]
+async fn every_page_forbids_framing_sniffing_and_foreign_scripts() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/learn/index",
+        "/console",
+        "/labs",
+        "/no-such-page",
+        "/static/course.css",
+    ] {
+        let response = reqwest::get(app.url(path)).await.expect("answers");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        let policy = header("content-security-policy");
+        assert!(
+            policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+    }
+}
