@@ -18,6 +18,10 @@ pub enum CourseError {
     Csrf,
     #[error("{0}")]
     Unavailable(String),
+    #[error(
+        "this form is larger than the course accepts ({0} KiB); shorten the text and send it again"
+    )]
+    TooLarge(usize),
 }
 
 #[derive(Template)]
@@ -34,6 +38,7 @@ impl IntoResponse for CourseError {
             CourseError::NotFound(_) => StatusCode::NOT_FOUND,
             CourseError::BadRequest(_) => StatusCode::BAD_REQUEST,
             CourseError::Forbidden(_) | CourseError::Csrf => StatusCode::FORBIDDEN,
+            CourseError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             CourseError::Unavailable(cause) => {
                 tracing::warn!(%cause, "a part of the lab did not answer");
                 StatusCode::SERVICE_UNAVAILABLE

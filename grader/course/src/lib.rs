@@ -55,9 +55,24 @@ pub fn router(state: CourseState) -> Router {
             state.clone(),
             session::middleware,
         ))
+        .layer(axum::middleware::map_response(explain_too_large))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(add_security_headers))
         .with_state(state)
+}
+
+/// The body-size limit answers 413 in plain text; the learner gets the course's error page.
+async fn explain_too_large(response: axum::response::Response) -> axum::response::Response {
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && plain {
+        use axum::response::IntoResponse;
+        return error::CourseError::TooLarge(MAX_BODY_BYTES / 1024).into_response();
+    }
+    response
 }
 
 async fn add_security_headers(mut response: axum::response::Response) -> axum::response::Response {

@@ -149,3 +149,21 @@ async fn every_page_forbids_framing_sniffing_and_foreign_scripts() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_oversized_form_gets_the_course_error_page_with_413() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    let csrf = client.get("/join").await.csrf();
+    let name = "a".repeat(400 * 1024);
+    let page = client
+        .post("/join", &[("csrf", &csrf), ("name", &name)])
+        .await;
+    assert_eq!(page.status, 413, "{}", page.body);
+    assert!(
+        page.body
+            .contains("this form is larger than the course accepts (256 KiB)"),
+        "{}",
+        page.body
+    );
+}
