@@ -826,7 +826,9 @@ impl<'s> Parser<'s> {
             };
         }
         let lower = word.to_ascii_lowercase();
-        if keyword_static(&lower).is_some() || Intrinsic::from_unscoped(&lower).is_some() {
+        if lower != word
+            && (keyword_static(&lower).is_some() || Intrinsic::from_unscoped(&lower).is_some())
+        {
             return err.with_hint(format!("TraceQL keywords are lower case: write `{lower}`"));
         }
         let after_comparison = matches!(
@@ -841,6 +843,11 @@ impl<'s> Parser<'s> {
         if in_filter {
             return err.with_hint(format!(
                 "attributes start with a dot or a scope: `.{word}` or `span.{word}`"
+            ));
+        }
+        if !matches!(self.prev_tok(), Some(Tok::Pipe)) {
+            return err.with_hint(format!(
+                "conditions go inside curly braces: a query starts with `{{`, as in `{{ {word} … }}`"
             ));
         }
         err.with_hint(

@@ -108,6 +108,15 @@ fn keywords_in_the_wrong_case_are_explained() {
 }
 
 #[test]
+fn a_condition_without_braces_is_told_to_use_them_and_only_a_pipe_gets_the_pipe_hint() {
+    let h = hint("status = error");
+    assert!(h.contains("curly braces") && h.contains("{ status"), "{h}");
+    assert!(!h.contains("lower case"), "{h}");
+    assert!(hint("foo").contains("curly braces"));
+    assert!(hint("{ } | foo").contains("after `|`"));
+}
+
+#[test]
 fn two_conditions_without_an_operator_are_told_to_use_and_or_or() {
     assert!(hint("{ .a = 1 .b = 2 }").contains("&&"));
 }
