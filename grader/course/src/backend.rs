@@ -108,6 +108,38 @@ pub trait TraceSource: Send + Sync {
     /// Whole traces that started in the last `window`, newest first, at most `limit`: the
     /// input of the service graph and the RED charts.
     async fn recent(&self, window: Duration, limit: usize) -> Result<Vec<Trace>, BackendError>;
+
+    /// Runs a TraceQL metrics query over the last `window`, as Tempo's `query_range` would;
+    /// `None` when this source cannot (the console then says where such a query runs).
+    async fn metrics(
+        &self,
+        query: &str,
+        window: Duration,
+    ) -> Result<Option<MetricsAnswer>, SearchError> {
+        let _ = (query, window);
+        Ok(None)
+    }
+}
+
+/// A metrics query's time series, summarised for a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsAnswer {
+    /// The width of one interval, in nanoseconds.
+    pub step_nanos: u64,
+    pub series: Vec<MetricsSeries>,
+}
+
+/// One time series of a metrics query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsSeries {
+    /// `resource.service.name="api"`, empty for the one series of a query without `by()`.
+    pub labels: String,
+    /// The value of the newest interval that has one.
+    pub last: Option<f64>,
+    /// How many intervals have a value.
+    pub points: usize,
+    /// The largest value of any interval.
+    pub largest: Option<f64>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -204,6 +236,11 @@ pub struct LabDetail {
     /// What the scenario switches on, in words that do not give the answer away
     /// ("one fault is active somewhere in the shop").
     pub scenario: String,
+    /// The catalogue ids of the faults the scenario switches on, over all its variants (empty
+    /// for a lab on the healthy shop), to tell the learner whether they are on now.
+    pub scenario_faults: Vec<String>,
+    /// Whether finding the fault is the exercise (a root-cause lab), so pages must not name it.
+    pub scenario_secret: bool,
 }
 
 /// An answer to an exercise.
@@ -346,8 +383,19 @@ pub trait Grading: Send + Sync {
     async fn progress(&self, learner: &LearnerId) -> Result<Vec<ExerciseProgress>, GradingError>;
     /// Every learner's progress, for the instructor.
     async fn class_progress(&self) -> Result<Vec<LearnerProgress>, GradingError>;
-    /// Forgets a learner's attempts and hints and frees their name.
+    /// Forgets a learner's attempts and hints and frees their name; an error for a learner
+    /// the grader does not know.
     async fn reset_learner(&self, learner: &LearnerId) -> Result<(), GradingError>;
+    /// The fault sets that make the lab's scenario "on": the one of `learner`'s variant, or
+    /// one per variant without a learner. Empty for a lab without faults.
+    fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
+        let _ = learner;
+        self.lab(lab)
+            .map(|detail| detail.scenario_faults)
+            .filter(|faults| !faults.is_empty())
+            .into_iter()
+            .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
 use dojo_grader::check::root_cause::Report;
 use dojo_grader::progress::{LearnerId as GraderLearnerId, Progress};
+use dojo_grader::scenario::variant_for;
 use dojo_grader::service::{Grader, GraderError, Submission as GraderSubmission};
-use dojo_grader::spec::types::{Check, Lab};
+use dojo_grader::spec::types::{Check, Lab, Variant};
 
 use crate::backend::{
     Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading, GradingError,
@@ -84,6 +85,19 @@ fn grading_error(error: GraderError) -> GradingError {
 
 fn unavailable(error: impl std::fmt::Display) -> GradingError {
     GradingError::Unavailable(error.to_string())
+}
+
+/// Every fault any variant of the lab's scenario switches on, each once.
+fn scenario_faults(lab: &Lab) -> Vec<String> {
+    let mut faults: Vec<String> = Vec::new();
+    for variant in lab.scenario.iter().flat_map(|s| &s.variants) {
+        for toggle in &variant.faults {
+            if !faults.contains(&toggle.fault) {
+                faults.push(toggle.fault.clone());
+            }
+        }
+    }
+    faults
 }
 
 fn summary(lab: &Lab) -> LabSummary {
@@ -250,13 +264,39 @@ impl Grading for InProcessGrader {
                 .collect(),
             scenario: match &lab.scenario {
                 Some(scenario) if scenario.variants.len() > 1 => format!(
-                    "faults are switched on for this lab: one of {} variants, picked for you, so your neighbour's root cause may differ from yours.",
+                    "one of {} variants, picked for you, so your neighbour's root cause may differ from yours.",
                     scenario.variants.len()
                 ),
-                Some(_) => "faults are switched on for this lab while you work on it.".into(),
+                Some(_) => "the same faults for everyone.".into(),
                 None => "none: this lab runs on the healthy shop.".into(),
             },
+            scenario_faults: scenario_faults(lab),
+            scenario_secret: lab
+                .exercises
+                .iter()
+                .any(|exercise| matches!(exercise.check, Check::RootCause(_))),
         })
+    }
+
+    fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
+        let Some(spec) = self.grader.labs().get(lab) else {
+            return Vec::new();
+        };
+        let faults = |variant: &Variant| -> Vec<String> {
+            variant.faults.iter().map(|f| f.fault.clone()).collect()
+        };
+        let mine = learner
+            .and_then(|learner| GraderLearnerId::parse(&learner.0).ok())
+            .and_then(|learner| variant_for(spec, &learner).map(faults));
+        match mine {
+            Some(faults) => vec![faults],
+            None => spec
+                .scenario
+                .iter()
+                .flat_map(|scenario| scenario.variants.iter().map(faults))
+                .filter(|faults| !faults.is_empty())
+                .collect(),
+        }
     }
 
     async fn join(&self, name: &str, key: &LearnerKey) -> Result<Option<LearnerId>, GradingError> {
@@ -405,10 +445,14 @@ impl Grading for InProcessGrader {
         let Some(progress) = self.store() else {
             return Ok(());
         };
-        progress
-            .reset_learner(&their_id(learner)?)
-            .await
-            .map_err(unavailable)
+        let id = their_id(learner)?;
+        if progress.learner(&id).await.map_err(unavailable)?.is_none() {
+            return Err(GradingError::Invalid(format!(
+                "there is no learner with the id {:?}",
+                learner.0
+            )));
+        }
+        progress.reset_learner(&id).await.map_err(unavailable)
     }
 }
 

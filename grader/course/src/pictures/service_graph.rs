@@ -1,11 +1,20 @@
 //! The service graph: which service calls which, how often, and how often those calls fail.
-//! An edge is counted for every span whose parent span belongs to a different service (the
-//! callee's server span under the caller's client span); the edge's errors are those spans
-//! with status error. Services are laid out in columns by how far they sit from a root.
+//! Services are laid out in columns by how far they sit from a root.
+//!
+//! A request on an edge is a span whose parent span belongs to a different service (the
+//! callee's server span under the caller's client span). It is an error when either half is:
+//! a caller that gave up (a timeout) marks its client span, while the callee's server span may
+//! still end well. A client span with no server span under it (a timeout whose answer never
+//! came, a refused connection) is still a request, and an error if its status says so; its
+//! callee is found from `peer.service`, or else from its `server.address` and `server.port`
+//! when another client span to that same address was answered by a known service in the same
+//! traces. When neither tells the callee (every call to that address failed before reaching
+//! it), the span is counted in [`ServiceGraph::unattributed`] rather than guessed. Database
+//! calls (`db.system`) are not edges.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use dojo_traceql::model::{SpanId, StatusCode, Trace};
+use dojo_traceql::model::{Span, SpanId, SpanKind, StatusCode, Trace, Value, attribute};
 
 use super::{Colours, xml};
 
@@ -38,6 +47,34 @@ pub struct ServiceGraph {
     pub edges: Vec<Edge>,
     /// Services that started traces (had root spans).
     pub entry_points: Vec<String>,
+    /// Client spans that no service answered and whose callee could not be told, so they are
+    /// on no edge: (requests, errors).
+    pub unattributed: (u64, u64),
+}
+
+fn service_of(span: &Span) -> &str {
+    span.service_name().unwrap_or("unknown service")
+}
+
+fn text<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
+    match attribute(&span.attributes, key) {
+        Some(Value::Str(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// Where a client span went: `server.address` and `server.port` (older `net.peer.*`).
+fn address_of(span: &Span) -> Option<String> {
+    let host = text(span, "server.address").or_else(|| text(span, "net.peer.name"))?;
+    let port = ["server.port", "net.peer.port"]
+        .iter()
+        .find_map(|key| match attribute(&span.attributes, key) {
+            Some(Value::Int(port)) => Some(port.to_string()),
+            Some(Value::Str(port)) => Some(port.to_string()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    Some(format!("{host}:{port}"))
 }
 
 /// Computes the graph.
@@ -45,30 +82,71 @@ pub fn compute(traces: &[Trace]) -> ServiceGraph {
     let mut services = BTreeSet::new();
     let mut entry = BTreeSet::new();
     let mut edges: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    // Address → the service that answered calls to it, learnt from answered client spans.
+    let mut answered_by: HashMap<String, String> = HashMap::new();
+    // Unanswered client spans: (caller, peer.service, address, failed).
+    let mut unanswered: Vec<(String, Option<String>, Option<String>, bool)> = Vec::new();
     for trace in traces {
-        let service_of: HashMap<SpanId, &str> = trace
-            .spans
-            .iter()
-            .map(|s| (s.span_id, s.service_name().unwrap_or("unknown service")))
-            .collect();
+        let by_id: HashMap<SpanId, &Span> = trace.spans.iter().map(|s| (s.span_id, s)).collect();
+        let mut answered: HashSet<SpanId> = HashSet::new();
         for span in &trace.spans {
-            let service = span.service_name().unwrap_or("unknown service");
+            let service = service_of(span);
             services.insert(service.to_string());
-            match span.parent_span_id.and_then(|p| service_of.get(&p)) {
+            match span.parent_span_id.and_then(|p| by_id.get(&p)) {
                 None if span.parent_span_id.is_none() => {
                     entry.insert(service.to_string());
                 }
-                Some(parent) if *parent != service => {
+                Some(parent) if service_of(parent) != service => {
+                    answered.insert(parent.span_id);
+                    if let Some(address) = address_of(parent) {
+                        answered_by.insert(address, service.to_string());
+                    }
                     let counts = edges
-                        .entry((parent.to_string(), service.to_string()))
+                        .entry((service_of(parent).to_string(), service.to_string()))
                         .or_default();
                     counts.0 += 1;
-                    if span.status == StatusCode::Error {
+                    if span.status == StatusCode::Error || parent.status == StatusCode::Error {
                         counts.1 += 1;
                     }
                 }
                 _ => {}
             }
+        }
+        for span in &trace.spans {
+            if span.kind != SpanKind::Client
+                || answered.contains(&span.span_id)
+                || text(span, "db.system").is_some()
+            {
+                continue;
+            }
+            let peer = text(span, "peer.service").map(str::to_string);
+            let address = address_of(span);
+            if peer.is_none() && address.is_none() {
+                // An in-process client span (no remote peer named): not a call to a service.
+                continue;
+            }
+            unanswered.push((
+                service_of(span).to_string(),
+                peer,
+                address,
+                span.status == StatusCode::Error,
+            ));
+        }
+    }
+    let mut unattributed = (0, 0);
+    for (caller, peer, address, failed) in unanswered {
+        let callee = peer.or_else(|| address.and_then(|a| answered_by.get(&a).cloned()));
+        let counts = match callee {
+            Some(callee) if callee != caller => {
+                services.insert(callee.clone());
+                edges.entry((caller, callee)).or_default()
+            }
+            Some(_) => continue,
+            None => &mut unattributed,
+        };
+        counts.0 += 1;
+        if failed {
+            counts.1 += 1;
         }
     }
     ServiceGraph {
@@ -83,6 +161,7 @@ pub fn compute(traces: &[Trace]) -> ServiceGraph {
             })
             .collect(),
         entry_points: entry.into_iter().collect(),
+        unattributed,
     }
 }
 
@@ -189,7 +268,7 @@ pub fn svg(graph: &ServiceGraph) -> String {
 
 #[cfg(test)]
 mod tests {
-    use dojo_traceql::model::TraceId;
+    use dojo_traceql::model::{KeyValue, TraceId};
 
     use super::*;
     use crate::pictures::fixtures::span;
@@ -239,6 +318,95 @@ mod tests {
         let picture = svg(&graph);
         assert!(picture.contains("1 req · 100.0% err"), "{picture}");
         assert!(picture.contains("2 req · 0.0% err"));
+    }
+
+    /// A client span of `service` to `host:port`, as the shop's HTTP client records it.
+    fn client_call(id: u8, parent: u8, service: &str, host: &str, port: i64, failed: bool) -> Span {
+        let mut call = span(id, Some(parent), service, 10, 20);
+        call.kind = SpanKind::Client;
+        call.attributes = vec![
+            KeyValue::new("server.address", Value::str(host)),
+            KeyValue::new("server.port", Value::Int(port)),
+        ];
+        if failed {
+            call.status = StatusCode::Error;
+        }
+        call
+    }
+
+    fn edge<'a>(graph: &'a ServiceGraph, from: &str, to: &str) -> Option<&'a Edge> {
+        graph.edges.iter().find(|e| e.from == from && e.to == to)
+    }
+
+    #[test]
+    fn a_call_the_caller_saw_fail_is_an_error_even_when_the_callee_ended_well() {
+        // api gave up waiting (timeout): its client span is an error, payments' server span
+        // under it finished later without error.
+        let traces = vec![Trace {
+            trace_id: TraceId([1; 16]),
+            spans: vec![
+                span(1, None, "api", 0, 100),
+                client_call(2, 1, "api", "127.0.0.1", 8083, true),
+                span(3, Some(2), "payments", 12, 900),
+            ],
+        }];
+        let graph = compute(&traces);
+        let edge = edge(&graph, "api", "payments").expect("an api → payments edge");
+        assert_eq!((edge.requests, edge.errors), (1, 1), "{graph:?}");
+        assert!(svg(&graph).contains("1 req · 100.0% err"));
+    }
+
+    #[test]
+    fn a_call_no_server_answered_counts_on_the_edge_to_the_service_at_that_address() {
+        let answered = Trace {
+            trace_id: TraceId([1; 16]),
+            spans: vec![
+                span(1, None, "api", 0, 100),
+                client_call(2, 1, "api", "127.0.0.1", 8083, false),
+                span(3, Some(2), "payments", 12, 18),
+            ],
+        };
+        let timed_out = |n: u8| Trace {
+            trace_id: TraceId([n; 16]),
+            spans: vec![
+                span(1, None, "api", 0, 100),
+                client_call(2, 1, "api", "127.0.0.1", 8083, true),
+            ],
+        };
+        let graph = compute(&[timed_out(2), answered, timed_out(3)]);
+        let edge = edge(&graph, "api", "payments").expect("an api → payments edge");
+        assert_eq!((edge.requests, edge.errors), (3, 2), "{graph:?}");
+        assert_eq!(graph.unattributed, (0, 0));
+    }
+
+    #[test]
+    fn a_failed_call_whose_callee_cannot_be_told_is_counted_apart_and_peer_service_names_it() {
+        let mut named = client_call(3, 1, "api", "10.0.0.9", 9000, true);
+        named
+            .attributes
+            .push(KeyValue::new("peer.service", Value::str("ledger")));
+        let mut database = client_call(4, 1, "api", "db", 5432, true);
+        database
+            .attributes
+            .push(KeyValue::new("db.system", Value::str("postgresql")));
+        let traces = vec![Trace {
+            trace_id: TraceId([1; 16]),
+            spans: vec![
+                span(1, None, "api", 0, 100),
+                client_call(2, 1, "api", "127.0.0.1", 8083, true),
+                named,
+                database,
+            ],
+        }];
+        let graph = compute(&traces);
+        assert_eq!(graph.unattributed, (1, 1));
+        let edge = edge(&graph, "api", "ledger").expect("peer.service names the callee");
+        assert_eq!((edge.requests, edge.errors), (1, 1));
+        assert_eq!(
+            graph.edges.len(),
+            1,
+            "a database call is no edge: {graph:?}"
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ async fn dashboard_page(
         .map_err(|error| CourseError::Unavailable(error.to_string()))?;
     // One column per exercise, in course order.
     let mut columns: Vec<(String, String)> = Vec::new();
-    for lab in state.inner.grading.labs() {
+    for lab in super::labs::labs_in_course_order(state) {
         if let Some(detail) = state.inner.grading.lab(&lab.id) {
             for exercise in detail.exercises {
                 let column = (lab.id.clone(), exercise.id);
@@ -255,7 +255,12 @@ async fn reset(
         .grading
         .reset_learner(&learner)
         .await
-        .map_err(|error| CourseError::BadRequest(error.to_string()))?;
+        .map_err(|error| {
+            CourseError::BadRequest(format!(
+                "Learner {} could not be reset: {error}.",
+                learner.0
+            ))
+        })?;
     state.sessions.sign_out(&learner);
     dashboard_page(
         &state,

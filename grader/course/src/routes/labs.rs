@@ -9,7 +9,7 @@ use axum::{Extension, Router, routing::get, routing::post};
 
 use super::layout::Layout;
 use crate::backend::{
-    CheckKind, ExerciseProgress, Feedback, GradingError, LabDetail, LearnerId, QuizQuestion,
+    CheckKind, ExerciseProgress, Feedback, GradingError, LabDetail, LabSummary, LearnerId,
     Submission,
 };
 use crate::error::CourseError;
@@ -56,10 +56,7 @@ async fn labs(
             .map_err(grading_error)?,
         None => Vec::new(),
     };
-    let labs = state
-        .inner
-        .grading
-        .labs()
+    let labs = labs_in_course_order(&state)
         .into_iter()
         .map(|lab| {
             let total = state
@@ -93,12 +90,115 @@ async fn labs(
     })
 }
 
+/// Every lab in course order: the order of the lessons that carry its `{{#lab id}}` card in
+/// `SUMMARY.md`, then labs no lesson introduces, in the grader's order.
+pub(crate) fn labs_in_course_order(state: &CourseState) -> Vec<LabSummary> {
+    let lessons = &state.inner.course.lessons;
+    let position = |lab: &str| {
+        lessons
+            .iter()
+            .enumerate()
+            .find_map(|(i, lesson)| {
+                let j = lesson.labs.iter().position(|l| l == lab)?;
+                Some((i, j))
+            })
+            .unwrap_or((usize::MAX, usize::MAX))
+    };
+    let mut labs = state.inner.grading.labs();
+    labs.sort_by_key(|lab| position(&lab.id));
+    labs
+}
+
+/// Markdown from a lab's author or the grader for inside a line (a hint, a quiz choice, a
+/// feedback message): rendered and sanitized like a learner's, without the paragraph around
+/// it, so `` `span.db.system` `` becomes code.
+pub(crate) fn render_inline(markdown: &str) -> String {
+    let html = render_untrusted(markdown);
+    match html
+        .trim_end()
+        .strip_prefix("<p>")
+        .and_then(|rest| rest.strip_suffix("</p>"))
+    {
+        Some(inner) if !inner.contains("<p>") => inner.to_string(),
+        _ => html,
+    }
+}
+
+/// One multiple-choice question, rendered, with the choice last submitted.
+pub(crate) struct QuestionView {
+    pub id: String,
+    pub prompt_html: String,
+    /// Each choice rendered, and whether it was the one submitted.
+    pub choices: Vec<(String, bool)>,
+}
+
 /// Which form an exercise shows.
 pub(crate) enum FormKind {
     TraceQl,
     Instrumentation(Vec<String>),
     RootCause(Vec<String>, Vec<String>),
-    Quiz(Vec<QuizQuestion>),
+    Quiz(Vec<QuestionView>),
+}
+
+/// One line of feedback, its message rendered.
+pub(crate) struct FeedbackItemView {
+    pub passed: bool,
+    pub message_html: String,
+    pub detail: Option<String>,
+    pub trace_ids: Vec<String>,
+}
+
+/// The grader's verdict as shown: the verdict word once, then the rest of the summary.
+pub(crate) struct FeedbackView {
+    pub passed: bool,
+    pub score: u8,
+    pub summary_html: String,
+    pub items: Vec<FeedbackItemView>,
+}
+
+/// The summary without a leading verdict word ("Correct: …", "Not yet: …"): the page says
+/// "Correct!" or "Not yet." itself.
+fn without_verdict(summary: &str) -> &str {
+    for word in ["correct", "not yet"] {
+        if let Some(head) = summary.get(..word.len())
+            && head.eq_ignore_ascii_case(word)
+        {
+            let rest = &summary[word.len()..];
+            if let Some(rest) = rest.strip_prefix([':', '!', '.', ',', ';']) {
+                return rest.trim_start();
+            }
+        }
+    }
+    summary
+}
+
+/// `text` with its first letter upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+impl FeedbackView {
+    fn new(feedback: &Feedback) -> FeedbackView {
+        FeedbackView {
+            passed: feedback.passed,
+            score: feedback.score,
+            summary_html: render_inline(&capitalized(without_verdict(&feedback.summary))),
+            items: feedback
+                .items
+                .iter()
+                .map(|item| FeedbackItemView {
+                    passed: item.passed,
+                    message_html: render_inline(&item.message),
+                    detail: item.detail.clone(),
+                    trace_ids: item.trace_ids.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 pub(crate) struct AttemptView {
@@ -115,12 +215,33 @@ pub(crate) struct ExerciseView {
     pub prompt_html: String,
     pub form: FormKind,
     pub passed: bool,
-    pub feedback: Option<Feedback>,
+    pub feedback: Option<FeedbackView>,
+    /// The hints revealed so far, rendered.
     pub hints: Vec<String>,
     pub hint_count: usize,
     pub attempts: Vec<AttemptView>,
     /// The last TraceQL query tried, to edit rather than retype.
     pub last_query: String,
+    /// The fields of the form just submitted for this exercise, to show them again.
+    pub values: Fields,
+}
+
+impl ExerciseView {
+    /// The submitted value of a field, empty when there is none.
+    pub fn value(&self, name: &str) -> &str {
+        field(&self.values, name)
+    }
+}
+
+/// Whether the lab's faults are on, for the lab page.
+pub(crate) struct ScenarioView {
+    /// `on`, `off`, `none` (a lab without faults) or `unknown` (the toggles do not answer).
+    pub state: &'static str,
+    /// One or two sentences, rendered from markdown.
+    pub html: String,
+    /// `dojo loadgen` with the learner's id, when their faults only fire on their own traffic
+    /// (a workshop).
+    pub loadgen: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -130,7 +251,7 @@ struct LabPage {
     lab_id: String,
     title: String,
     summary: String,
-    scenario: String,
+    scenario: ScenarioView,
     instructions: Option<String>,
     passed: usize,
     exercises: Vec<ExerciseView>,
@@ -156,12 +277,82 @@ fn find_lab(state: &CourseState, lab: &str) -> Result<LabDetail, CourseError> {
     })
 }
 
-/// Builds the lab page; `fresh` is the feedback of a submission just made (exercise id, verdict).
+/// What the lab page says about the lab's faults: whether they are on now (for the learner's
+/// own variant when one is signed in), how to switch them on, and in a workshop how to send
+/// traffic they fire on. The fault is not named when finding it is the exercise.
+async fn scenario_view(state: &CourseState, visitor: &Visitor, lab: &LabDetail) -> ScenarioView {
+    let id = &lab.summary.id;
+    let learner = visitor.learner.as_ref().map(|(learner, _)| learner);
+    let variants = state.inner.grading.scenario_variants(id, learner);
+    if variants.is_empty() {
+        return ScenarioView {
+            state: "none",
+            html: render_inline("This lab has no fault scenario: it runs on the healthy shop."),
+            loadgen: None,
+        };
+    }
+    let workshop = state.inner.settings.workshop_code.is_some();
+    let loadgen = learner
+        .filter(|_| workshop)
+        .map(|learner| format!("dojo loadgen --target <shop URL> --learner {}", learner.0));
+    let enabled: Vec<String> = match state.inner.faults.faults().await {
+        Ok(faults) => faults
+            .into_iter()
+            .filter(|f| f.enabled)
+            .map(|f| f.id)
+            .collect(),
+        Err(error) => {
+            return ScenarioView {
+                state: "unknown",
+                html: render_inline(&format!(
+                    "The course cannot tell whether this lab's fault scenario is on: the fault \
+                     toggles are not answering ({error})."
+                )),
+                loadgen,
+            };
+        }
+    };
+    let on = variants
+        .iter()
+        .any(|faults| faults.iter().all(|f| enabled.contains(f)));
+    let named = if lab.scenario_secret {
+        String::new()
+    } else {
+        let faults: Vec<String> = lab
+            .scenario_faults
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect();
+        format!(" It switches on {}.", faults.join(" and "))
+    };
+    let text = if on {
+        format!("This lab's fault scenario is on.{named}")
+    } else if workshop {
+        format!(
+            "This lab's fault scenario is not switched on{}.{named} Ask your instructor to run \
+             the workshop with `--lab {id}`, or to switch it on.",
+            if learner.is_some() { " for you" } else { "" }
+        )
+    } else {
+        format!(
+            "This lab's fault scenario is not switched on.{named} Start the lab with \
+             `dojo up --lab {id} --learner <your name>`, or ask your instructor to switch it on."
+        )
+    };
+    ScenarioView {
+        state: if on { "on" } else { "off" },
+        html: render_inline(&format!("{text} Scenario: {}", lab.scenario)),
+        loadgen,
+    }
+}
+
+/// Builds the lab page; `fresh` is a submission just made: the exercise id, the grader's
+/// verdict and the submitted fields (shown again in the form).
 async fn lab_page(
     state: &CourseState,
     visitor: &Visitor,
     lab_id: &str,
-    fresh: Option<(String, Feedback)>,
+    fresh: Option<(String, Feedback, Fields)>,
 ) -> Result<LabPage, CourseError> {
     let lab = find_lab(state, lab_id)?;
     let (progress, attempts): (Vec<ExerciseProgress>, _) = match &visitor.learner {
@@ -192,6 +383,17 @@ async fn lab_page(
             let passed = progress
                 .iter()
                 .any(|p| p.lab == lab_id && p.exercise == exercise.id && p.passed);
+            let values: Fields = fresh
+                .as_ref()
+                .filter(|(id, _, _)| *id == exercise.id)
+                .map(|(_, _, fields)| {
+                    fields
+                        .iter()
+                        .filter(|(name, _)| name != "csrf")
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
             ExerciseView {
                 id: exercise.id.clone(),
                 title: exercise.title.clone(),
@@ -205,24 +407,46 @@ async fn lab_page(
                         services,
                         fault_kinds,
                     } => FormKind::RootCause(services.clone(), fault_kinds.clone()),
-                    CheckKind::Quiz { questions } => FormKind::Quiz(questions.clone()),
+                    CheckKind::Quiz { questions } => FormKind::Quiz(
+                        questions
+                            .iter()
+                            .map(|q| QuestionView {
+                                id: q.id.clone(),
+                                prompt_html: render_inline(&q.prompt),
+                                choices: {
+                                    let chosen = field(&values, &format!("q.{}", q.id))
+                                        .parse::<usize>()
+                                        .ok();
+                                    q.choices
+                                        .iter()
+                                        .enumerate()
+                                        .map(|(i, c)| (render_inline(c), chosen == Some(i)))
+                                        .collect()
+                                },
+                            })
+                            .collect(),
+                    ),
                 },
                 passed,
                 feedback: fresh
                     .as_ref()
-                    .filter(|(id, _)| *id == exercise.id)
-                    .map(|(_, feedback)| feedback.clone()),
+                    .filter(|(id, _, _)| *id == exercise.id)
+                    .map(|(_, feedback, _)| FeedbackView::new(feedback)),
                 hints: visitor
                     .hints
                     .get(&(lab_id.to_string(), exercise.id.clone()))
-                    .cloned()
+                    .map(|hints| hints.iter().map(|h| render_inline(h)).collect())
                     .unwrap_or_default(),
                 hint_count: exercise.hint_count,
-                last_query: mine
-                    .first()
-                    .filter(|_| matches!(exercise.kind, CheckKind::TraceQl))
-                    .map(|a| a.answer.clone())
-                    .unwrap_or_default(),
+                last_query: match values.iter().find(|(name, _)| name == "query") {
+                    Some((_, query)) => query.clone(),
+                    None => mine
+                        .first()
+                        .filter(|_| matches!(exercise.kind, CheckKind::TraceQl))
+                        .map(|a| a.answer.clone())
+                        .unwrap_or_default(),
+                },
+                values,
                 attempts: mine
                     .iter()
                     .map(|a| AttemptView {
@@ -235,12 +459,13 @@ async fn lab_page(
             }
         })
         .collect();
+    let scenario = scenario_view(state, visitor, &lab).await;
     Ok(LabPage {
         layout: Layout::new(state, visitor, lab.summary.title.clone()),
         lab_id: lab_id.to_string(),
         title: lab.summary.title,
         summary: lab.summary.summary,
-        scenario: lab.scenario,
+        scenario,
         instructions: state
             .inner
             .course
@@ -348,7 +573,13 @@ async fn submit(
         .submit(&learner, &lab_id, &exercise_id, submission)
         .await
         .map_err(grading_error)?;
-    lab_page(&state, &visitor, &lab_id, Some((exercise_id, feedback))).await
+    lab_page(
+        &state,
+        &visitor,
+        &lab_id,
+        Some((exercise_id, feedback, fields)),
+    )
+    .await
 }
 
 async fn hint(

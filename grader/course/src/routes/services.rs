@@ -30,6 +30,13 @@ struct ServicesPage {
     layout: Layout,
     window: String,
     trace_count: usize,
+    /// Whether the traces read were cut to the newest `recent_traces`, so older ones in the
+    /// window are left out.
+    truncated: bool,
+    /// How far back the traces read reach (from now to the oldest one's start), whole seconds.
+    covered: String,
+    /// Client calls on no edge because their callee could not be told: (requests, errors).
+    unattributed: (u64, u64),
     /// What the RED charts span: the window, or less when the data is younger.
     chart_window: String,
     buckets: usize,
@@ -64,6 +71,7 @@ async fn services(
         .min()
         .map(|oldest| now.saturating_sub(oldest))
         .unwrap_or(window);
+    let truncated = traces.len() >= settings.recent_traces;
     let chart_window =
         (covered + covered / BUCKETS as u64).clamp(MIN_CHART_WINDOW, window.max(MIN_CHART_WINDOW));
     let charts = red::compute(&traces, now, chart_window, BUCKETS)
@@ -76,8 +84,21 @@ async fn services(
         chart_window: format_duration(chart_window),
         buckets: BUCKETS,
         trace_count: traces.len(),
+        truncated,
+        covered: whole_seconds(covered.min(window)),
+        unattributed: graph.unattributed,
         graph_svg: service_graph::svg(&graph),
         edges: graph.edges,
         charts,
     })
+}
+
+/// A span of time in whole seconds, as `42 s` or `3 min 5 s`.
+fn whole_seconds(nanos: u64) -> String {
+    let secs = (nanos / 1_000_000_000).max(1);
+    if secs < 60 {
+        format!("{secs} s")
+    } else {
+        format_duration(secs * 1_000_000_000)
+    }
 }

@@ -208,3 +208,140 @@ async fn a_name_belongs_to_the_browser_that_joined_with_it_first() {
     assert!(!ada.has_cookie("dojo_learner"));
     assert!(!ada.get("/labs").await.body.contains("Signed in as"));
 }
+
+/// Where each of `needles` first appears in `body`, failing when one is missing.
+fn positions(body: &str, needles: &[String]) -> Vec<usize> {
+    needles
+        .iter()
+        .map(|n| {
+            body.find(n.as_str())
+                .unwrap_or_else(|| panic!("{n} is missing: {body}"))
+        })
+        .collect()
+}
+
+/// The repository's labs in the order of the lessons that introduce them in
+/// `content/SUMMARY.md`; the quiz has no lesson and comes last.
+const COURSE_ORDER: [&str; 5] = [
+    "instrument-a-service",
+    "traceql-querying",
+    "intermittent-slowness",
+    "broken-trace",
+    "quiz",
+];
+
+#[tokio::test]
+async fn labs_are_listed_in_course_order() {
+    let app = spawn().await;
+    let list = app.client().get("/labs").await;
+    let links: Vec<String> = COURSE_ORDER
+        .iter()
+        .map(|lab| format!("href=\"/labs/{lab}\""))
+        .collect();
+    let at = positions(&list.body, &links);
+    assert!(at.is_sorted(), "labs out of course order: {at:?}");
+}
+
+#[tokio::test]
+async fn the_instructor_table_has_its_columns_in_course_order() {
+    let app = spawn().await;
+    app.client().join("Ada Lovelace").await;
+    let mut teacher = app.client();
+    teacher.instructor().await;
+    let table = teacher.get("/instructor").await;
+    let columns: Vec<String> = COURSE_ORDER
+        .iter()
+        .map(|lab| format!("<th>{lab} / "))
+        .collect();
+    let at = positions(&table.body, &columns);
+    assert!(at.is_sorted(), "columns out of course order: {at:?}");
+}
+
+#[tokio::test]
+async fn feedback_and_quiz_questions_render_their_markdown_and_say_the_verdict_once() {
+    let app = spawn().await;
+    let mut client = app.client();
+    client.join("Ada Lovelace").await;
+    let quiz = client.get("/labs/quiz").await;
+    assert!(
+        quiz.body.contains("<code>parentbased_traceidratio</code>"),
+        "a question's backticks become code: {}",
+        quiz.body
+    );
+    let csrf = quiz.csrf();
+    let path = "/labs/traceql-querying/slow-db-queries/submit";
+
+    let nothing = client
+        .post(
+            path,
+            &[("csrf", &csrf), ("query", "{ name = \"no-such-span\" }")],
+        )
+        .await;
+    assert!(
+        nothing.body.contains("<code>resource.</code>"),
+        "feedback's backticks become code: {}",
+        nothing.body
+    );
+    assert!(!nothing.body.contains("`resource.`"), "{}", nothing.body);
+
+    let right = client
+        .post(
+            path,
+            &[
+                ("csrf", &csrf),
+                (
+                    "query",
+                    "{ kind = client && span.db.system != nil && duration > 500ms }",
+                ),
+            ],
+        )
+        .await;
+    assert!(
+        right
+            .body
+            .contains("Correct!</strong> Your query finds exactly"),
+        "{}",
+        right.body
+    );
+    assert!(
+        !right.body.contains("Correct: your query"),
+        "the verdict is said once: {}",
+        right.body
+    );
+}
+
+#[tokio::test]
+async fn resetting_a_learner_who_does_not_exist_is_an_error() {
+    let app = spawn().await;
+    let mut teacher = app.client();
+    teacher.instructor().await;
+    let csrf = teacher.get("/instructor").await.csrf();
+    let page = teacher
+        .post(
+            "/instructor/reset",
+            &[("csrf", &csrf), ("learner", "nobody-123")],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(
+        page.body.contains("no learner") && page.body.contains("nobody-123"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("was reset"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_real_lab_with_a_secret_fault_does_not_name_it() {
+    let app = spawn().await;
+    let mut client = app.client();
+    client.join("Ada Lovelace").await;
+    let page = client.get("/labs/intermittent-slowness").await;
+    let start = page.body.find("id=\"scenario\"").expect("a scenario block");
+    let block = &page.body[start..start + page.body[start..].find("</div>").unwrap_or(0)];
+    assert!(
+        block.contains("data-state=\"off\"") && block.contains("not switched on"),
+        "{block}"
+    );
+    assert!(!block.contains("slow_query"), "{block}");
+}

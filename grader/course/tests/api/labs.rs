@@ -235,3 +235,203 @@ async fn a_blank_name_is_refused_kindly() {
     assert_eq!(page.status, 400);
     assert!(page.body.contains("Please give a name"));
 }
+
+/// The lab page's fault scenario block, from its opening tag to its end.
+fn scenario_block(body: &str) -> &str {
+    let start = body
+        .find("id=\"scenario\"")
+        .expect("the page has a scenario block");
+    let end = body[start..]
+        .find("</div>")
+        .map_or(body.len(), |e| start + e);
+    &body[start..end]
+}
+
+#[tokio::test]
+async fn a_lab_page_says_whether_its_fault_scenario_is_on_now() {
+    use dojo_course::backend::FaultControl;
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+
+    let off = client.get("/labs/traceql-querying").await;
+    let block = scenario_block(&off.body);
+    assert!(block.contains("data-state=\"off\""), "{block}");
+    assert!(
+        block.contains("is not switched on")
+            && block.contains(
+                "<code>dojo up --lab traceql-querying --learner &lt;your name&gt;</code>"
+            ),
+        "says how to switch it on: {block}"
+    );
+    assert!(
+        !block.contains("while you work on it"),
+        "no fixed claim: {block}"
+    );
+
+    app.faults
+        .set("payments-errors", true)
+        .await
+        .expect("the switchboard knows the fault");
+    let on = client.get("/labs/traceql-querying").await;
+    let block = scenario_block(&on.body);
+    assert!(
+        block.contains("data-state=\"on\"") && block.contains("fault scenario is on."),
+        "{block}"
+    );
+    assert!(
+        block.contains("<code>payments-errors</code>"),
+        "a lab whose fault is not the exercise names it: {block}"
+    );
+}
+
+#[tokio::test]
+async fn a_root_cause_lab_says_its_scenario_is_on_without_naming_the_fault() {
+    use dojo_course::backend::FaultControl;
+    let app = TestApp::spawn().await;
+    app.faults
+        .set("slow-query", true)
+        .await
+        .expect("the switchboard knows the fault");
+    let page = app.client().get("/labs/intermittent-slowness").await;
+    let block = scenario_block(&page.body);
+    assert!(block.contains("data-state=\"on\""), "{block}");
+    assert!(
+        !block.contains("slow-query"),
+        "the fault is the secret: {block}"
+    );
+}
+
+#[tokio::test]
+async fn a_lab_without_faults_says_so() {
+    let app = TestApp::spawn().await;
+    let page = app.client().get("/labs/quiz").await;
+    let block = scenario_block(&page.body);
+    assert!(
+        block.contains("data-state=\"none\"") && block.contains("no fault scenario"),
+        "{block}"
+    );
+    assert!(!page.body.contains("id=\"loadgen\""));
+}
+
+#[tokio::test]
+async fn a_workshop_learner_is_shown_the_loadgen_command_with_their_id() {
+    let app = TestApp::spawn_with(Options {
+        workshop_code: Some("TRACE-42".into()),
+        ..Options::default()
+    })
+    .await;
+    let mut visitor = app.client();
+    let page = visitor.get("/labs/traceql-querying").await;
+    assert!(
+        !page.body.contains("id=\"loadgen\""),
+        "a visitor has no id to send"
+    );
+
+    let mut eve = app.client();
+    let csrf = eve.get("/join").await.csrf();
+    eve.post(
+        "/join",
+        &[("csrf", &csrf), ("name", "Eve"), ("code", "TRACE-42")],
+    )
+    .await;
+    let page = eve.get("/labs/traceql-querying").await;
+    assert!(
+        page.body
+            .contains("dojo loadgen --target &#60;shop URL&#62; --learner learner-1"),
+        "{}",
+        page.body
+    );
+    let block = scenario_block(&page.body);
+    assert!(
+        block.contains("not switched on for you") && block.contains("--lab traceql-querying"),
+        "in a workshop the instructor switches it on: {block}"
+    );
+
+    let quiz = eve.get("/labs/quiz").await;
+    assert!(
+        !quiz.body.contains("id=\"loadgen\""),
+        "a lab without faults needs no traffic of one's own"
+    );
+}
+
+#[tokio::test]
+async fn a_root_cause_form_keeps_what_was_typed_after_not_yet() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Grace").await;
+    let csrf = client.get("/labs/intermittent-slowness").await.csrf();
+    let page = client
+        .post(
+            "/labs/intermittent-slowness/report/submit",
+            &[
+                ("csrf", &csrf),
+                ("service", "payments"),
+                ("operation", "POST \"/charge\" <b>"),
+                ("fault_kind", "slow dependency"),
+                ("trace_ids", "0123\n4567"),
+                ("explanation", "It is <i>slow</i> & late."),
+            ],
+        )
+        .await;
+    assert!(page.body.contains("Not yet."), "{}", page.body);
+    for (what, expected) in [
+        ("service", "<option selected>payments</option>"),
+        ("fault kind", "<option selected>slow dependency</option>"),
+        (
+            "operation, escaped",
+            "value=\"POST &#34;/charge&#34; &#60;b&#62;\"",
+        ),
+        ("trace ids", ">0123\n4567</textarea>"),
+        (
+            "explanation, escaped",
+            ">It is &#60;i&#62;slow&#60;/i&#62; &#38; late.</textarea>",
+        ),
+    ] {
+        assert!(
+            page.body.contains(expected),
+            "the {what} is kept: {}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_quiz_keeps_the_chosen_answers() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Alan").await;
+    let csrf = client.get("/labs/quiz").await.csrf();
+    let page = client
+        .post("/labs/quiz/quiz/submit", &[("csrf", &csrf), ("q.q1", "0")])
+        .await;
+    assert!(
+        page.body
+            .contains("name=\"q.q1\" value=\"0\" checked required"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("value=\"1\" checked"));
+}
+
+#[tokio::test]
+async fn hints_render_their_markdown() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Ada").await;
+    let csrf = client.get("/labs/traceql-querying").await.csrf();
+    for _ in 0..2 {
+        client
+            .post(
+                "/labs/traceql-querying/failed-checkouts/hint",
+                &[("csrf", &csrf)],
+            )
+            .await;
+    }
+    let page = client.get("/labs/traceql-querying").await;
+    assert!(
+        page.body.contains("<code>status = error</code>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("`status = error`"), "{}", page.body);
+}

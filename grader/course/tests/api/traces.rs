@@ -1,7 +1,128 @@
-//! The console, the waterfall and the services page, over the shelf's traces.
+//! The console, the waterfall and the services page, over the shelf's traces (or, where a
+//! page's behaviour needs other traces, over traces built for the test by [`spawn_holding`]).
 
-use crate::support::TestApp;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dojo_course::adapters::store::EmbeddedStore;
+use dojo_course::content::Course;
+use dojo_course::{CourseSettings, CourseState};
+use dojo_store::otlp::convert::{ConvertedBatch, IncomingSpan};
+use dojo_store::{Store, StoreConfig, TenantId};
+use dojo_traceql::model::{
+    KeyValue, Resource, Span, SpanId, SpanKind, StatusCode, Trace, TraceId, Value,
+};
+
 use crate::support::shelf::{FAILED, FAILED_PAYMENT_SPAN, SLOW, SPLIT};
+use crate::support::{Classroom, Shelf, ShelfLogs, Switchboard, TestApp, content_dir};
+
+/// Starts the course over a real embedded store holding `traces` (instead of the shelf's),
+/// with `settings`; answers the server's address.
+pub async fn spawn_holding(traces: Vec<Trace>, settings: CourseSettings) -> SocketAddr {
+    let store = Store::new(StoreConfig::default()).expect("a store with the default configuration");
+    let spans = traces
+        .iter()
+        .flat_map(|trace| {
+            trace.spans.iter().map(|span| IncomingSpan {
+                trace_id: trace.trace_id,
+                span: span.clone(),
+                bytes: 1024,
+            })
+        })
+        .collect();
+    store
+        .ingest_converted(
+            &TenantId::default_tenant(),
+            ConvertedBatch {
+                spans,
+                ..ConvertedBatch::default()
+            },
+        )
+        .expect("the store takes the spans");
+    let state = CourseState::new(
+        Course::load(&content_dir()).expect("the repository's content loads"),
+        Arc::new(EmbeddedStore::new(store, TenantId::default_tenant())),
+        Arc::new(ShelfLogs),
+        Arc::new(Classroom::new(Arc::new(Shelf::sample()))),
+        Arc::new(Switchboard::default()),
+        settings,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let address = listener.local_addr().expect("bound address");
+    tokio::spawn(async move {
+        axum::serve(listener, dojo_course::router(state))
+            .await
+            .expect("the course serves");
+    });
+    address
+}
+
+pub async fn get(address: SocketAddr, path: &str) -> String {
+    let response = reqwest::get(format!("http://{address}{path}"))
+        .await
+        .expect("the course answers");
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.text().await.expect("a body")
+}
+
+/// A span of trace `trace` in `service`, started `seconds_ago`, lasting `ms`.
+pub fn span_of(
+    trace: u8,
+    id: u8,
+    parent: Option<u8>,
+    service: &str,
+    seconds_ago: u64,
+    ms: u64,
+) -> Span {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos() as u64;
+    let start = now - seconds_ago * 1_000_000_000;
+    let sid = |n: u8| SpanId([trace, 0, 0, 0, 0, 0, 0, n]);
+    Span {
+        span_id: sid(id),
+        parent_span_id: parent.map(sid),
+        name: format!("op {id}").into(),
+        start_unix_nanos: start,
+        end_unix_nanos: start + ms * 1_000_000,
+        resource: Arc::new(Resource {
+            attributes: vec![KeyValue::new("service.name", Value::str(service))],
+        }),
+        ..Span::default()
+    }
+}
+
+/// The shop's checkout call from api to payments, `seconds_ago`: api's client span carries
+/// the address as the shop's HTTP client records it; `answered` puts payments' server span
+/// under it, `failed` marks api's client span as an error (a timeout).
+fn charge(trace: u8, seconds_ago: u64, answered: bool, failed: bool) -> Trace {
+    let mut spans = vec![span_of(trace, 1, None, "api", seconds_ago, 900)];
+    let mut call = span_of(trace, 2, Some(1), "api", seconds_ago, 750);
+    call.name = "POST /charge".into();
+    call.kind = SpanKind::Client;
+    call.attributes = vec![
+        KeyValue::new("url.full", Value::str("http://127.0.0.1:8083/charge")),
+        KeyValue::new("server.address", Value::str("127.0.0.1")),
+        KeyValue::new("server.port", Value::Int(8083)),
+    ];
+    if failed {
+        call.status = StatusCode::Error;
+    }
+    spans.push(call);
+    if answered {
+        let mut server = span_of(trace, 3, Some(2), "payments", seconds_ago, 1200);
+        server.kind = SpanKind::Server;
+        spans.push(server);
+    }
+    Trace {
+        trace_id: TraceId([trace; 16]),
+        spans,
+    }
+}
 
 #[tokio::test]
 async fn the_console_lists_matching_traces_with_their_spans() {
@@ -182,5 +303,62 @@ async fn the_console_is_a_plain_form_that_the_editor_script_only_enhances() {
         body.starts_with("/*! Tracing Dojo course: the TraceQL editor"),
         "the bundle says what it is: {}",
         &body[..200.min(body.len())]
+    );
+}
+
+#[tokio::test]
+async fn the_service_graph_counts_calls_the_caller_saw_time_out_as_errors_on_the_edge() {
+    // Arrange: payments is slow; api gave up on two calls. One answer came later (payments'
+    // server span ended well), one never came (no server span at all); one call went fine.
+    let traces = vec![
+        charge(1, 30, true, false),
+        charge(2, 20, true, true),
+        charge(3, 10, false, true),
+    ];
+    let address = spawn_holding(traces, CourseSettings::default()).await;
+
+    // Act
+    let page = get(address, "/services").await;
+
+    // Assert
+    assert!(
+        page.contains("<td>api</td><td>payments</td><td>3</td><td>2 (66.7%)</td>"),
+        "three requests on api → payments, two failed: {page}"
+    );
+    assert!(page.contains("3 req · 66.7% err"), "{page}");
+}
+
+#[tokio::test]
+async fn the_services_page_says_how_far_back_its_traces_reach_when_the_bound_cut_them() {
+    let traces = (1..=6)
+        .map(|n| charge(n, 200 - u64::from(n) * 10, true, false))
+        .collect();
+    let settings = CourseSettings {
+        recent_traces: 3,
+        ..CourseSettings::default()
+    };
+    let address = spawn_holding(traces, settings).await;
+
+    let page = get(address, "/services").await;
+
+    // The newest three started 160, 150 and 140 s ago: they cover the last 2 min 40 s.
+    assert!(
+        page.contains(
+            "the newest 3 traces, which cover only the last 2 min 40 s of the 15 min window"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("3 trace(s) of the last 15 min"), "{page}");
+}
+
+#[tokio::test]
+async fn the_services_page_says_it_read_every_trace_of_the_window_when_none_was_cut() {
+    let app = TestApp::spawn().await;
+    let page = app.client().get("/services").await;
+    assert!(
+        page.body
+            .contains("Computed from the 4 trace(s) of the last 15 min."),
+        "{}",
+        page.body
     );
 }

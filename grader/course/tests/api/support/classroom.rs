@@ -149,6 +149,8 @@ fn labs() -> Vec<LabDetail> {
                 hint_count: HINTS.len(),
             }],
             scenario: "payments fails now and then.".into(),
+            scenario_faults: vec!["payments-errors".into()],
+            scenario_secret: false,
         },
         LabDetail {
             summary: summary("intermittent-slowness", "Intermittent slowness", 45),
@@ -163,6 +165,8 @@ fn labs() -> Vec<LabDetail> {
                 hint_count: 0,
             }],
             scenario: "One fault is active somewhere in the shop.".into(),
+            scenario_faults: vec!["slow-query".into()],
+            scenario_secret: true,
         },
         LabDetail {
             summary: summary("quiz", "Quiz", 10),
@@ -180,6 +184,8 @@ fn labs() -> Vec<LabDetail> {
                 hint_count: 0,
             }],
             scenario: "No fault.".into(),
+            scenario_faults: Vec::new(),
+            scenario_secret: false,
         },
     ]
 }
