@@ -85,6 +85,10 @@ const LABEL_WIDTH: f64 = 270.0;
 const BAR_WIDTH: f64 = 560.0;
 const ROW_HEIGHT: f64 = 24.0;
 const AXIS_HEIGHT: f64 = 28.0;
+/// The labels' font size in the SVG's own units.
+const FONT_SIZE: f64 = 12.0;
+/// The smallest the labels may be drawn on screen, in CSS pixels.
+const MIN_TEXT_PX: f64 = 11.0;
 
 /// Draws the waterfall. `selected` highlights one span; bars link to `link_base?span=<id>`.
 pub fn svg(trace: &Trace, rows: &[Row], selected: Option<SpanId>, link_base: &str) -> String {
@@ -94,10 +98,12 @@ pub fn svg(trace: &Trace, rows: &[Row], selected: Option<SpanId>, link_base: &st
         .max(1);
     let width = LABEL_WIDTH + BAR_WIDTH + 90.0;
     let height = AXIS_HEIGHT + ROW_HEIGHT * rows.len() as f64 + 8.0;
+    // Squeezed below this, the text would shrink under MIN_TEXT_PX: the page scrolls sideways.
+    let min_width = (width * MIN_TEXT_PX / FONT_SIZE).ceil();
     let mut colours = Colours::default();
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"waterfall\" role=\"img\" aria-label=\"Trace waterfall\" \
-         viewBox=\"0 0 {width} {height}\" width=\"100%\" style=\"max-width: {width}px\" preserveAspectRatio=\"xMinYMin meet\" font-family=\"sans-serif\" font-size=\"12\">"
+         viewBox=\"0 0 {width} {height}\" width=\"100%\" style=\"min-width: {min_width}px; max-width: {width}px\" preserveAspectRatio=\"xMinYMin meet\" font-family=\"sans-serif\" font-size=\"{FONT_SIZE}\">"
     );
     // The time axis: five ticks across the bar area.
     for tick in 0..=4 {

@@ -362,3 +362,51 @@ async fn the_services_page_says_it_read_every_trace_of_the_window_when_none_was_
         page.body
     );
 }
+
+/// The number after `key` in `text` (`viewBox="0 0 ` → 920).
+fn number_after(text: &str, key: &str) -> f64 {
+    let start = text
+        .find(key)
+        .unwrap_or_else(|| panic!("{key:?} in {text}"))
+        + key.len();
+    text[start..]
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a number after {key:?}"))
+}
+
+#[tokio::test]
+async fn the_waterfall_labels_are_never_drawn_smaller_than_11_pixels() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+
+    let page = client.get(&format!("/traces/{FAILED}")).await;
+    let css = client.get("/static/course.css").await;
+
+    // The SVG scales to its box: its text is font-size × (drawn width / viewBox width), and
+    // the drawn width is never below its CSS min-width (the wrapper scrolls sideways).
+    let start = page.body.find("<svg").expect("a waterfall");
+    let svg = &page.body[start..start + page.body[start..].find('>').expect("an svg tag")];
+    let view_width = number_after(svg, "viewBox=\"0 0 ");
+    let min_width = number_after(svg, "min-width: ");
+    let font = number_after(svg, "font-size=\"");
+    assert!(
+        font * min_width / view_width >= 11.0,
+        "text at least 11 px: {font} × {min_width} / {view_width} in {svg}"
+    );
+    // The span panel is under the waterfall unless the screen has room for both side by side
+    // (at 1280 px it squeezed the waterfall to ~540 px and its text to ~7 px).
+    assert!(
+        css.body
+            .contains(".trace-view { display: flex; flex-direction: column;"),
+        "{}",
+        css.body
+    );
+    assert!(
+        css.body
+            .contains("@media (min-width: 1600px) { .trace-view { flex-direction: row;"),
+        "{}",
+        css.body
+    );
+}
