@@ -7,10 +7,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use dojo_store::storage::query::TimeRange;
+use dojo_store::tempo_api::error::ApiError;
+use dojo_store::tempo_api::query_range::{MetricsRequest, default_step};
 use dojo_store::{Store, TenantId};
 use dojo_traceql::model::{Trace, TraceId};
 
-use crate::backend::{BackendError, SearchError, TraceMatch, TraceSource};
+use crate::backend::{
+    BackendError, MetricsAnswer, MetricsSeries, QueryError, SearchError, TraceMatch, TraceSource,
+};
 
 /// The embedded store as the course's trace source, for one tenant.
 #[derive(Clone)]
@@ -70,5 +74,77 @@ impl TraceSource for EmbeddedStore {
         traces.sort_by_key(|t| std::cmp::Reverse(t.start_unix_nanos()));
         traces.truncate(limit);
         Ok(traces.iter().map(|t| Trace::clone(t)).collect())
+    }
+
+    async fn metrics(
+        &self,
+        query: &str,
+        window: Duration,
+    ) -> Result<Option<MetricsAnswer>, SearchError> {
+        let end_nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(u64::MAX);
+        let range = window.as_nanos() as u64;
+        let step_nanos = default_step(range);
+        let request = MetricsRequest {
+            query: query.to_string(),
+            start_nanos: end_nanos.saturating_sub(range),
+            end_nanos,
+            step_nanos,
+            max_exemplars: 0,
+            instant: false,
+        };
+        let store = self.store.clone();
+        let tenant = self.tenant.clone();
+        let result = tokio::task::spawn_blocking(move || store.query_metrics(&tenant, &request))
+            .await
+            .map_err(|error| {
+                BackendError(format!("the metrics query stopped unexpectedly: {error}"))
+            })?
+            .map_err(|error| match error {
+                ApiError::BadRequest(message) | ApiError::InvalidQuery(message) => {
+                    SearchError::Query(QueryError {
+                        message,
+                        position: None,
+                        hint: None,
+                    })
+                }
+                other => SearchError::Backend(BackendError(other.to_string())),
+            })?;
+        let series = result
+            .series
+            .values()
+            .map(|series| MetricsSeries {
+                labels: series
+                    .labels
+                    .iter()
+                    .map(|(key, value)| format!("{key}={}", label_value(value)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                last: series.values.iter().rev().find(|v| !v.is_nan()).copied(),
+                points: series.values.iter().filter(|v| !v.is_nan()).count(),
+                largest: series
+                    .values
+                    .iter()
+                    .copied()
+                    .filter(|v| !v.is_nan())
+                    .reduce(f64::max),
+            })
+            .collect();
+        Ok(Some(MetricsAnswer { step_nanos, series }))
+    }
+}
+
+/// A label's value as TraceQL writes it: `"api"`, `200`, `true`, not OTLP's typed JSON
+/// (`{"stringValue":"api"}`).
+fn label_value(value: &serde_json::Value) -> String {
+    match value.as_object().and_then(|typed| typed.values().next()) {
+        Some(serde_json::Value::String(text)) if value.get("stringValue").is_some() => {
+            format!("{text:?}")
+        }
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+        None => value.to_string(),
     }
 }

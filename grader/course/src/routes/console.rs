@@ -9,7 +9,7 @@ use axum::{Extension, Router, routing::get};
 use serde::Deserialize;
 
 use super::layout::Layout;
-use crate::backend::{SearchError, TraceMatch};
+use crate::backend::{MetricsAnswer, SearchError, TraceMatch};
 use crate::error::CourseError;
 use crate::markdown::highlight::form_urlencode;
 use crate::pictures::format_duration;
@@ -75,7 +75,29 @@ struct ConsolePage {
     error: Option<ConsoleError>,
     warnings: Vec<ConsoleWarning>,
     rows: Vec<ConsoleRow>,
+    /// The rows stop at `limit`: older matching traces may be left out.
+    truncated: bool,
+    limit: usize,
+    /// For a metrics query: what it computes, in words.
+    metrics_meaning: Option<String>,
+    /// A metrics query's series, when the trace source can run it.
+    metrics: Option<MetricsView>,
+    /// A metrics query the trace source cannot run (a remote Tempo): Tempo's `query_range`
+    /// URL for it, for the hint on where it runs.
+    metrics_elsewhere: Option<String>,
     examples: Vec<(String, String)>,
+}
+
+pub(crate) struct MetricsView {
+    pub step: String,
+    pub series: Vec<MetricsSeriesView>,
+}
+
+pub(crate) struct MetricsSeriesView {
+    pub labels: String,
+    pub last: String,
+    pub largest: String,
+    pub points: usize,
 }
 
 const EXAMPLES: &[&str] = &[
@@ -109,6 +131,11 @@ async fn console(
         error: None,
         warnings: Vec::new(),
         rows: Vec::new(),
+        truncated: false,
+        limit: LIMIT,
+        metrics_meaning: None,
+        metrics: None,
+        metrics_elsewhere: None,
         examples: EXAMPLES
             .iter()
             .map(|q| (q.to_string(), form_urlencode(q)))
@@ -127,9 +154,40 @@ async fn console(
                 hint: w.hint.clone(),
             })
             .collect();
+        if parsed.is_metrics() {
+            page.metrics_meaning = Some(metrics_meaning(&query));
+            match state.inner.traces.metrics(&query, window).await {
+                Ok(Some(answer)) => {
+                    page.metrics = Some(metrics_view(&answer));
+                    return Ok(page);
+                }
+                // The search below answers with the refusal; the page says where it runs.
+                Ok(None) => {
+                    page.metrics_elsewhere = Some(format!(
+                        "http://localhost:{}/api/metrics/query_range?q={}",
+                        dojo_defaults::TEMPO_HTTP_PORT,
+                        form_urlencode(&query)
+                    ))
+                }
+                Err(SearchError::Query(error)) => {
+                    page.error = Some(ConsoleError {
+                        caret: error.caret(&query),
+                        message: error.message,
+                        hint: error.hint,
+                    });
+                    return Ok(page);
+                }
+                Err(SearchError::Backend(error)) => {
+                    return Err(CourseError::Unavailable(error.to_string()));
+                }
+            }
+        }
     }
     match state.inner.traces.search(&query, window, LIMIT).await {
-        Ok(matches) => page.rows = matches.iter().map(row).collect(),
+        Ok(matches) => {
+            page.truncated = matches.len() >= LIMIT;
+            page.rows = matches.iter().map(row).collect();
+        }
         Err(SearchError::Query(error)) => {
             page.error = Some(ConsoleError {
                 caret: error.caret(&query),
@@ -142,6 +200,86 @@ async fn console(
         }
     }
     Ok(page)
+}
+
+/// What a metrics query computes, from its metrics function, in words.
+fn metrics_meaning(query: &str) -> String {
+    let last_stage = query.rsplit('|').next().unwrap_or(query);
+    const MEANINGS: &[(&str, &str)] = &[
+        ("rate", "the number of matching spans per second"),
+        ("count_over_time", "the number of matching spans"),
+        (
+            "quantile_over_time",
+            "a quantile of the attribute over the matching spans",
+        ),
+        (
+            "histogram_over_time",
+            "a histogram of the attribute over the matching spans",
+        ),
+        (
+            "avg_over_time",
+            "the average of the attribute over the matching spans",
+        ),
+        (
+            "min_over_time",
+            "the smallest value of the attribute among the matching spans",
+        ),
+        (
+            "max_over_time",
+            "the largest value of the attribute among the matching spans",
+        ),
+        (
+            "sum_over_time",
+            "the sum of the attribute over the matching spans",
+        ),
+    ];
+    let what = MEANINGS
+        .iter()
+        .find(|(function, _)| last_stage.contains(&format!("{function}(")))
+        .map(|(_, meaning)| *meaning)
+        .unwrap_or("a value from the matching spans");
+    let grouping = if last_stage.contains("by(") || last_stage.contains("by (") {
+        ", one series per group of `by()`"
+    } else {
+        ""
+    };
+    format!(
+        "It computes {what} in each interval of the window{grouping}: time series, not a list of traces."
+    )
+}
+
+/// A number for a table: up to three decimals, without trailing zeros.
+fn short_number(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
+}
+
+fn metrics_view(answer: &MetricsAnswer) -> MetricsView {
+    MetricsView {
+        step: format_duration(answer.step_nanos),
+        series: answer
+            .series
+            .iter()
+            .map(|series| MetricsSeriesView {
+                labels: if series.labels.is_empty() {
+                    "(all matching spans)".into()
+                } else {
+                    series.labels.clone()
+                },
+                last: series.last.map(short_number).unwrap_or_else(|| "–".into()),
+                largest: series
+                    .largest
+                    .map(short_number)
+                    .unwrap_or_else(|| "–".into()),
+                points: series.points,
+            })
+            .collect(),
+    }
 }
 
 fn join_attributes(attributes: &[(String, String)]) -> String {
@@ -195,7 +333,24 @@ pub(crate) fn clock_time(unix_nanos: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::clock_time;
+    use super::{clock_time, metrics_meaning, short_number};
+
+    #[test]
+    fn a_metrics_query_is_told_what_it_computes() {
+        assert!(
+            metrics_meaning("{ status = error } | rate() by (resource.service.name)").contains(
+                "matching spans per second in each interval of the window, one series per group"
+            )
+        );
+        assert!(metrics_meaning("{ } | quantile_over_time(duration, .9)").contains("a quantile"));
+    }
+
+    #[test]
+    fn series_values_are_shown_short() {
+        assert_eq!(short_number(0.5), "0.5");
+        assert_eq!(short_number(12.0), "12");
+        assert_eq!(short_number(1.0 / 3.0), "0.333");
+    }
 
     #[test]
     fn times_are_shown_as_utc_clock_times() {

@@ -3,6 +3,7 @@
 //! through a real headless Chromium (`browser`).
 
 mod browser;
+mod console;
 mod content;
 mod faults;
 mod grader;

@@ -1,0 +1,120 @@
+//! The console's answers beyond a plain list: a list cut at its limit, and metrics queries.
+
+use dojo_course::CourseSettings;
+
+use crate::support::{Options, TestApp};
+use crate::traces::{get, span_of, spawn_holding};
+use dojo_traceql::model::{Trace, TraceId};
+
+/// `{ }` URL-encoded.
+const ANY: &str = "%7B+%7D";
+
+#[tokio::test]
+async fn a_list_cut_at_the_limit_says_there_may_be_more() {
+    // Arrange: 55 traces, more than the console's 50 rows.
+    let traces = (1..=55)
+        .map(|n| Trace {
+            trace_id: TraceId([n; 16]),
+            spans: vec![span_of(n, 1, None, "api", 60 + u64::from(n), 10)],
+        })
+        .collect();
+    let address = spawn_holding(traces, CourseSettings::default()).await;
+
+    // Act
+    let page = get(address, &format!("/console?q={ANY}")).await;
+
+    // Assert
+    assert!(
+        page.contains("The newest 50 matching traces (there may be more"),
+        "{page}"
+    );
+    assert!(!page.contains("50 trace(s)."), "{page}");
+}
+
+#[tokio::test]
+async fn a_list_shorter_than_the_limit_gives_its_count() {
+    let app = TestApp::spawn().await;
+    let page = app.client().get(&format!("/console?q={ANY}")).await;
+    assert!(page.body.contains("4 trace(s)."), "{}", page.body);
+    assert!(!page.body.contains("there may be more"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_metrics_query_shows_its_series_and_what_it_computes() {
+    let app = TestApp::spawn().await;
+
+    // { kind = server } | count_over_time() by (resource.service.name)
+    let page = app
+        .client()
+        .get("/console?q=%7B+kind+%3D+server+%7D+%7C+count_over_time%28%29+by+%28resource.service.name%29")
+        .await;
+
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("It computes the number of matching spans in each interval of the window, one series per group"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("id=\"series\""),
+        "a table: {}",
+        page.body
+    );
+    // One series per service with server spans, each span of the shelf alone in its
+    // interval (the traces start 10 s apart): last value 0 (nothing in the newest interval),
+    // largest value 1.
+    for service in ["api", "frontend", "payments"] {
+        assert!(
+            page.body.contains(&format!(
+                "<code>resource.service.name=&#34;{service}&#34;</code></td><td>0</td><td>1</td>"
+            )),
+            "a series for {service}: {}",
+            page.body
+        );
+    }
+    assert!(!page.body.contains("cannot run"), "{}", page.body);
+    assert!(
+        !page.body.contains("No trace in the window"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn a_metrics_query_against_a_tempo_says_where_it_runs() {
+    let app = TestApp::spawn_with(Options {
+        via_tempo_api: true,
+        ..Options::default()
+    })
+    .await;
+
+    let page = app
+        .client()
+        .get("/console?q=%7B+status+%3D+error+%7D+%7C+rate%28%29")
+        .await;
+
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("this is a metrics query"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("It computes the number of matching spans per second in each interval"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("id=\"metrics-elsewhere\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("/api/metrics/query_range?q=%7B+status+%3D+error+%7D+%7C+rate%28%29"),
+        "{}",
+        page.body
+    );
+}
