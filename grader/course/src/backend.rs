@@ -409,6 +409,20 @@ pub struct FaultState {
     pub service: String,
     pub description: String,
     pub enabled: bool,
+    /// When the fault is on only for some learners' traffic (a workshop), their ids.
+    pub learners: Option<Vec<String>>,
+}
+
+impl FaultState {
+    /// Whether requests of this learner (or, with `None`, of anyone) hit the fault.
+    pub fn is_on_for(&self, learner: Option<&LearnerId>) -> bool {
+        self.enabled
+            && match (&self.learners, learner) {
+                (None, _) => true,
+                (Some(scope), Some(learner)) => scope.contains(&learner.0),
+                (Some(_), None) => false,
+            }
+    }
 }
 
 /// Why a fault could not be listed or switched.

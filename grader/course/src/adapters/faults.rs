@@ -81,6 +81,14 @@ impl ServiceFaults {
                 id: f.id,
                 service: service.to_string(),
                 description: f.summary,
+                learners: f.active.as_ref().and_then(|a| {
+                    let ids = a.get("learners")?.as_array()?;
+                    Some(
+                        ids.iter()
+                            .filter_map(|id| id.as_str().map(str::to_string))
+                            .collect(),
+                    )
+                }),
                 enabled: f.active.is_some_and(|a| !a.is_null()),
             })
             .collect())

@@ -296,9 +296,11 @@ async fn scenario_view(state: &CourseState, visitor: &Visitor, lab: &LabDetail) 
         .filter(|_| workshop)
         .map(|learner| format!("dojo loadgen --target <shop URL> --learner {}", learner.0));
     let enabled: Vec<String> = match state.inner.faults.faults().await {
+        // In a workshop a fault may be on for other learners' traffic only; it counts when
+        // this learner's requests hit it.
         Ok(faults) => faults
             .into_iter()
-            .filter(|f| f.enabled)
+            .filter(|f| f.is_on_for(learner))
             .map(|f| f.id)
             .collect(),
         Err(error) => {

@@ -90,6 +90,14 @@ async fn the_instructor_toggles_faults_and_resets_a_learner() {
         page.body
     );
     assert!(app.faults.is_on("slow-query"));
+    app.faults
+        .set_for("payments-errors", &["learner-1", "learner-2"]);
+    let page = teacher.get("/instructor").await;
+    assert!(
+        page.body.contains("for learner-1, learner-2"),
+        "a fault scoped to learners says whose: {}",
+        page.body
+    );
 
     let page = teacher
         .post(

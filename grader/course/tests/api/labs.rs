@@ -347,6 +347,19 @@ async fn a_workshop_learner_is_shown_the_loadgen_command_with_their_id() {
         "in a workshop the instructor switches it on: {block}"
     );
 
+    // On for another learner's traffic only: still not on for Eve; on for hers: on.
+    app.faults.set_for("payments-errors", &["learner-9"]);
+    let block_of = |page: &str| scenario_block(page).to_string();
+    let page = eve.get("/labs/traceql-querying").await;
+    assert!(block_of(&page.body).contains("not switched on for you"));
+    app.faults.set_for("payments-errors", &["learner-1"]);
+    let page = eve.get("/labs/traceql-querying").await;
+    assert!(
+        block_of(&page.body).contains("fault scenario is on."),
+        "{}",
+        block_of(&page.body)
+    );
+
     let quiz = eve.get("/labs/quiz").await;
     assert!(
         !quiz.body.contains("id=\"loadgen\""),

@@ -322,11 +322,25 @@ impl LogSource for ShelfLogs {
 #[derive(Default)]
 pub struct Switchboard {
     enabled: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Faults on only for these learners' traffic, as a workshop switches them.
+    scoped: std::sync::Mutex<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 impl Switchboard {
     pub fn is_on(&self, id: &str) -> bool {
         self.enabled.lock().expect("not poisoned").contains(id)
+    }
+
+    /// Switches a fault on for these learners' traffic only.
+    pub fn set_for(&self, id: &str, learners: &[&str]) {
+        self.enabled
+            .lock()
+            .expect("not poisoned")
+            .insert(id.to_string());
+        self.scoped.lock().expect("not poisoned").insert(
+            id.to_string(),
+            learners.iter().map(|l| l.to_string()).collect(),
+        );
     }
 }
 
@@ -354,6 +368,7 @@ impl FaultControl for Switchboard {
                 service: service.to_string(),
                 description: description.to_string(),
                 enabled: enabled.contains(*id),
+                learners: self.scoped.lock().expect("not poisoned").get(*id).cloned(),
             })
             .collect())
     }
