@@ -51,12 +51,15 @@ async fn services(
     Extension(visitor): Extension<Visitor>,
 ) -> Result<ServicesPage, CourseError> {
     let settings = &state.inner.settings;
-    let traces = state
+    let mut traces = state
         .inner
         .traces
-        .recent(settings.window, settings.recent_traces)
+        .recent(settings.window, settings.recent_traces.saturating_add(1))
         .await
         .map_err(|error| CourseError::Unavailable(error.to_string()))?;
+    // One more than the bound was asked for, to tell "cut" from "exactly the bound".
+    let truncated = traces.len() > settings.recent_traces;
+    traces.truncate(settings.recent_traces);
     let graph = service_graph::compute(&traces);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -71,7 +74,6 @@ async fn services(
         .min()
         .map(|oldest| now.saturating_sub(oldest))
         .unwrap_or(window);
-    let truncated = traces.len() >= settings.recent_traces;
     let chart_window =
         (covered + covered / BUCKETS as u64).clamp(MIN_CHART_WINDOW, window.max(MIN_CHART_WINDOW));
     let charts = red::compute(&traces, now, chart_window, BUCKETS)

@@ -352,6 +352,25 @@ async fn the_services_page_says_how_far_back_its_traces_reach_when_the_bound_cut
 }
 
 #[tokio::test]
+async fn the_services_page_does_not_say_traces_were_cut_when_the_window_holds_exactly_the_bound() {
+    let traces = (1..=3)
+        .map(|n| charge(n, 60 - u64::from(n) * 10, true, false))
+        .collect();
+    let settings = CourseSettings {
+        recent_traces: 3,
+        ..CourseSettings::default()
+    };
+    let address = spawn_holding(traces, settings).await;
+
+    let page = get(address, "/services").await;
+
+    assert!(
+        page.contains("Computed from the 3 trace(s) of the last 15 min."),
+        "{page}"
+    );
+}
+
+#[tokio::test]
 async fn the_services_page_says_it_read_every_trace_of_the_window_when_none_was_cut() {
     let app = TestApp::spawn().await;
     let page = app.client().get("/services").await;
