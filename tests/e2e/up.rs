@@ -88,3 +88,29 @@ async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_services_stop_when_dojo_up_is_killed_outright() {
+    let mut lab = Lab::start(&["--load-rate", "2"]).await;
+    let ports = lab.ports;
+    for port in [ports.frontend, ports.api, ports.payments] {
+        assert!(is_listening(port), "port {port} is served before the kill");
+    }
+    // SIGKILL gives `dojo up` no chance to stop its children; they notice on their own.
+    lab.child.start_kill().expect("killing dojo up");
+    let _ = lab.child.wait().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let still = |ports: &[u16]| -> Vec<u16> {
+        ports.iter().copied().filter(|p| is_listening(*p)).collect()
+    };
+    let services = [ports.frontend, ports.api, ports.payments];
+    while !still(&services).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        still(&services).is_empty(),
+        "services still listening 30 s after dojo up was killed: {:?}",
+        still(&services)
+    );
+    let _ = std::fs::remove_dir_all(&lab.data_dir);
+}

@@ -152,6 +152,9 @@ impl ChildWatcher {
                     return;
                 }
             };
+            // `Child::wait` closes the child's stdin, which tells the child we are gone; keep
+            // it open here until the child has exited.
+            let _parent_alive = child.stdin.take();
             self.set_state(ChildState::Running, false);
             tokio::select! {
                 exit = child.wait() => {
@@ -203,7 +206,10 @@ impl ChildWatcher {
         command
             .args(&self.spec.args)
             .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            // The child holds the read end; the write end stays in `Child` until it is dropped
+            // or this process ends, and the child stops when it reads end-of-file.
+            .env(dojo_defaults::env::STOP_WITH_PARENT, "1")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);

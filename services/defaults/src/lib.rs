@@ -43,6 +43,9 @@ pub mod env {
     /// Basic-auth user and password the grader sends to a remote Tempo.
     pub const TEMPO_BASIC_AUTH_USER: &str = "TEMPO_BASIC_AUTH_USER";
     pub const TEMPO_BASIC_AUTH_PASSWORD: &str = "TEMPO_BASIC_AUTH_PASSWORD";
+    /// Set by `dojo up` for its children: stop when standard input closes, which happens when
+    /// `dojo up` is gone however it ended (even `kill -9`), so no service outlives it.
+    pub const STOP_WITH_PARENT: &str = "DOJO_STOP_WITH_PARENT";
     /// The learner id `dojo grade` grades as (and sends in `learner.id` baggage).
     pub const LEARNER: &str = "DOJO_LEARNER";
     pub const TEMPO_OTLP_GRPC_ENDPOINT: &str = "TEMPO_OTLP_GRPC_ENDPOINT";

@@ -368,6 +368,7 @@ fn print_status(supervisor: &Supervisor, started: Instant) {
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
+    let parent_gone = parent_gone();
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -382,5 +383,26 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate => {}
+        _ = parent_gone => {
+            tracing::warn!("dojo up is gone (standard input closed); stopping");
+        }
     }
+}
+
+/// Resolves when standard input reaches its end, for a child of `dojo up` (which sets
+/// `DOJO_STOP_WITH_PARENT`); never otherwise. A plain thread does the blocking read, so it
+/// does not hold up the runtime's shutdown when the process stops for another reason.
+async fn parent_gone() {
+    if std::env::var_os(env::STOP_WITH_PARENT).is_none() {
+        return std::future::pending().await;
+    }
+    let (gone, notice) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdin = std::io::stdin();
+        let mut buffer = [0u8; 256];
+        while matches!(stdin.read(&mut buffer), Ok(n) if n > 0) {}
+        let _ = gone.send(());
+    });
+    let _ = notice.await;
 }
