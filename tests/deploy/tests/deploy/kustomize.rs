@@ -1,6 +1,7 @@
 //! The kustomize output itself, built by the real tool where it is installed (`kustomize`, or
-//! `kubectl kustomize`). Without it these tests print why they checked nothing and pass: the
-//! files they would render are still checked one by one in `kubernetes`.
+//! `kubectl kustomize`). Without it these tests print why they checked nothing and pass on a
+//! developer's machine (the files they would render are still checked one by one in
+//! `kubernetes`); under `CI=true` a missing tool is a failure.
 
 use std::collections::BTreeSet;
 
@@ -10,7 +11,11 @@ use dojo_deploy_tests::repo;
 
 fn build(root: &str) -> Option<Vec<Manifest>> {
     let Some(tool) = Tool::find() else {
-        eprintln!("skipped: neither kustomize nor kubectl is on PATH, so {root} was not rendered");
+        let why = format!("neither kustomize nor kubectl is on PATH, so {root} was not rendered");
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("{why}; CI needs one of them (`.ci/run` installs kubectl from apt)");
+        }
+        eprintln!("skipped: {why}");
         return None;
     };
     let text = tool
