@@ -8,38 +8,20 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use dojo_course::adapters::store::EmbeddedStore;
 use dojo_course::content::Course;
 use dojo_course::{CourseSettings, CourseState};
-use dojo_store::otlp::convert::{ConvertedBatch, IncomingSpan};
-use dojo_store::{Store, StoreConfig, TenantId};
+use dojo_store::TenantId;
 use dojo_traceql::model::{
     KeyValue, Resource, Span, SpanId, SpanKind, StatusCode, Trace, TraceId, Value,
 };
 
 use crate::support::shelf::{FAILED, FAILED_PAYMENT_SPAN, SLOW, SPLIT};
-use crate::support::{Classroom, Shelf, ShelfLogs, Switchboard, TestApp, content_dir};
+use crate::support::{
+    Classroom, Shelf, ShelfLogs, Switchboard, TestApp, content_dir, store_holding,
+};
 
 /// Starts the course over a real embedded store holding `traces` (instead of the shelf's),
 /// with `settings`; answers the server's address.
 pub async fn spawn_holding(traces: Vec<Trace>, settings: CourseSettings) -> SocketAddr {
-    let store = Store::new(StoreConfig::default()).expect("a store with the default configuration");
-    let spans = traces
-        .iter()
-        .flat_map(|trace| {
-            trace.spans.iter().map(|span| IncomingSpan {
-                trace_id: trace.trace_id,
-                span: span.clone(),
-                bytes: 1024,
-            })
-        })
-        .collect();
-    store
-        .ingest_converted(
-            &TenantId::default_tenant(),
-            ConvertedBatch {
-                spans,
-                ..ConvertedBatch::default()
-            },
-        )
-        .expect("the store takes the spans");
+    let store = store_holding(&traces);
     let state = CourseState::new(
         Course::load(&content_dir()).expect("the repository's content loads"),
         Arc::new(EmbeddedStore::new(store, TenantId::default_tenant())),

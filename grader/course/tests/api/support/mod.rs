@@ -25,7 +25,7 @@ use dojo_grader::service::Grader;
 use dojo_grader::spec::load_dir;
 use dojo_store::otlp::convert::{ConvertedBatch, IncomingSpan};
 use dojo_store::{Store, StoreConfig, TenantId};
-use dojo_traceql::model::TraceId;
+use dojo_traceql::model::{Trace, TraceId};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 
@@ -39,11 +39,10 @@ pub fn content_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../content")
 }
 
-/// A real embedded trace store holding the shelf's traces, as if the services had sent them.
-fn store_with(shelf: &Shelf) -> Store {
+/// A real embedded trace store holding these traces, as if the services had sent them.
+pub fn store_holding(traces: &[Trace]) -> Store {
     let store = Store::new(StoreConfig::default()).expect("a store with the default configuration");
-    let spans = shelf
-        .traces
+    let spans = traces
         .iter()
         .flat_map(|trace| {
             trace.spans.iter().map(|span| IncomingSpan {
@@ -59,7 +58,7 @@ fn store_with(shelf: &Shelf) -> Store {
     };
     store
         .ingest_converted(&TenantId::default_tenant(), batch)
-        .expect("the store takes the shelf's spans");
+        .expect("the store takes the spans");
     store
 }
 
@@ -100,7 +99,7 @@ impl TestApp {
             workshop_code: options.workshop_code,
             ..CourseSettings::default()
         };
-        let store = store_with(&shelf);
+        let store = store_holding(&shelf.traces);
         let traces: Arc<dyn TraceSource> = if options.via_tempo_api {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
