@@ -85,6 +85,21 @@ pub fn render_untrusted(markdown: &str) -> String {
     ammonia::clean(&html)
 }
 
+/// Markdown from a lab's author or the grader for inside a line (a hint, a quiz choice, a
+/// feedback message): rendered and sanitized like a learner's, without the paragraph around
+/// it, so `` `span.db.system` `` becomes code.
+pub fn render_untrusted_inline(markdown: &str) -> String {
+    let html = render_untrusted(markdown);
+    match html
+        .trim_end()
+        .strip_prefix("<p>")
+        .and_then(|rest| rest.strip_suffix("</p>"))
+    {
+        Some(inner) if !inner.contains("<p>") => inner.to_string(),
+        _ => html,
+    }
+}
+
 /// The plain text of a markdown document (for the search index), one entry per section:
 /// `(heading anchor, heading text, section text)`. Text before the first heading belongs to a
 /// section with an empty anchor.

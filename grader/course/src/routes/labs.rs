@@ -13,7 +13,7 @@ use crate::backend::{
     Submission,
 };
 use crate::error::CourseError;
-use crate::markdown::render_untrusted;
+use crate::markdown::{render_untrusted, render_untrusted_inline};
 use crate::session::{Visitor, csrf_matches};
 use crate::state::CourseState;
 
@@ -109,21 +109,6 @@ pub(crate) fn labs_in_course_order(state: &CourseState) -> Vec<LabSummary> {
     labs
 }
 
-/// Markdown from a lab's author or the grader for inside a line (a hint, a quiz choice, a
-/// feedback message): rendered and sanitized like a learner's, without the paragraph around
-/// it, so `` `span.db.system` `` becomes code.
-pub(crate) fn render_inline(markdown: &str) -> String {
-    let html = render_untrusted(markdown);
-    match html
-        .trim_end()
-        .strip_prefix("<p>")
-        .and_then(|rest| rest.strip_suffix("</p>"))
-    {
-        Some(inner) if !inner.contains("<p>") => inner.to_string(),
-        _ => html,
-    }
-}
-
 /// One multiple-choice question, rendered, with the choice last submitted.
 pub(crate) struct QuestionView {
     pub id: String,
@@ -186,13 +171,13 @@ impl FeedbackView {
         FeedbackView {
             passed: feedback.passed,
             score: feedback.score,
-            summary_html: render_inline(&capitalized(without_verdict(&feedback.summary))),
+            summary_html: render_untrusted_inline(&capitalized(without_verdict(&feedback.summary))),
             items: feedback
                 .items
                 .iter()
                 .map(|item| FeedbackItemView {
                     passed: item.passed,
-                    message_html: render_inline(&item.message),
+                    message_html: render_untrusted_inline(&item.message),
                     detail: item.detail.clone(),
                     trace_ids: item.trace_ids.clone(),
                 })
@@ -287,7 +272,9 @@ async fn scenario_view(state: &CourseState, visitor: &Visitor, lab: &LabDetail) 
     if variants.is_empty() {
         return ScenarioView {
             state: "none",
-            html: render_inline("This lab has no fault scenario: it runs on the healthy shop."),
+            html: render_untrusted_inline(
+                "This lab has no fault scenario: it runs on the healthy shop.",
+            ),
             loadgen: None,
         };
     }
@@ -306,7 +293,7 @@ async fn scenario_view(state: &CourseState, visitor: &Visitor, lab: &LabDetail) 
         Err(error) => {
             return ScenarioView {
                 state: "unknown",
-                html: render_inline(&format!(
+                html: render_untrusted_inline(&format!(
                     "The course cannot tell whether this lab's fault scenario is on: the fault \
                      toggles are not answering ({error})."
                 )),
@@ -343,7 +330,7 @@ async fn scenario_view(state: &CourseState, visitor: &Visitor, lab: &LabDetail) 
     };
     ScenarioView {
         state: if on { "on" } else { "off" },
-        html: render_inline(&format!("{text} Scenario: {}", lab.scenario)),
+        html: render_untrusted_inline(&format!("{text} Scenario: {}", lab.scenario)),
         loadgen,
     }
 }
@@ -414,7 +401,7 @@ async fn lab_page(
                             .iter()
                             .map(|q| QuestionView {
                                 id: q.id.clone(),
-                                prompt_html: render_inline(&q.prompt),
+                                prompt_html: render_untrusted_inline(&q.prompt),
                                 choices: {
                                     let chosen = field(&values, &format!("q.{}", q.id))
                                         .parse::<usize>()
@@ -422,7 +409,9 @@ async fn lab_page(
                                     q.choices
                                         .iter()
                                         .enumerate()
-                                        .map(|(i, c)| (render_inline(c), chosen == Some(i)))
+                                        .map(|(i, c)| {
+                                            (render_untrusted_inline(c), chosen == Some(i))
+                                        })
                                         .collect()
                                 },
                             })
@@ -437,7 +426,7 @@ async fn lab_page(
                 hints: visitor
                     .hints
                     .get(&(lab_id.to_string(), exercise.id.clone()))
-                    .map(|hints| hints.iter().map(|h| render_inline(h)).collect())
+                    .map(|hints| hints.iter().map(|h| render_untrusted_inline(h)).collect())
                     .unwrap_or_default(),
                 hint_count: exercise.hint_count,
                 last_query: match values.iter().find(|(name, _)| name == "query") {
