@@ -109,6 +109,13 @@ pub trait TraceSource: Send + Sync {
     /// input of the service graph and the RED charts.
     async fn recent(&self, window: Duration, limit: usize) -> Result<Vec<Trace>, BackendError>;
 
+    /// The most traces this source lists as recent (one more when asked for more, so a caller
+    /// can tell a cut list from a complete one); pages that say how much data they cover
+    /// must take it into account.
+    fn recent_cap(&self) -> usize {
+        usize::MAX
+    }
+
     /// Runs a TraceQL metrics query over the last `window`, as Tempo's `query_range` would;
     /// `None` when this source cannot (the console then says where such a query runs).
     async fn metrics(

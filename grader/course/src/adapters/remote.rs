@@ -119,9 +119,13 @@ impl TraceSource for BackendTraces {
             .map_err(|error| BackendError(error.to_string()))
     }
 
+    fn recent_cap(&self) -> usize {
+        MAX_RECENT_FETCHES
+    }
+
     async fn recent(&self, window: Duration, limit: usize) -> Result<Vec<Trace>, BackendError> {
         let hits = match self
-            .search_hits("{ }", window, limit.min(MAX_RECENT_FETCHES))
+            .search_hits("{ }", window, limit.min(MAX_RECENT_FETCHES + 1))
             .await
         {
             Ok(hits) => hits,

@@ -51,15 +51,17 @@ async fn services(
     Extension(visitor): Extension<Visitor>,
 ) -> Result<ServicesPage, CourseError> {
     let settings = &state.inner.settings;
+    // The course's bound, or the source's own when lower (a remote Tempo fetches fewer).
+    let bound = settings.recent_traces.min(state.inner.traces.recent_cap());
     let mut traces = state
         .inner
         .traces
-        .recent(settings.window, settings.recent_traces.saturating_add(1))
+        .recent(settings.window, bound.saturating_add(1))
         .await
         .map_err(|error| CourseError::Unavailable(error.to_string()))?;
     // One more than the bound was asked for, to tell "cut" from "exactly the bound".
-    let truncated = traces.len() > settings.recent_traces;
-    traces.truncate(settings.recent_traces);
+    let truncated = traces.len() > bound;
+    traces.truncate(bound);
     let graph = service_graph::compute(&traces);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

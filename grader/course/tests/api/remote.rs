@@ -57,3 +57,48 @@ async fn the_waterfall_and_the_services_page_read_whole_traces_through_the_api()
     let page = client.get("/services").await;
     assert!(page.body.contains("api → payments"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn a_remote_tempo_lists_one_trace_more_than_its_cap_so_a_cut_list_is_told() {
+    use std::sync::Arc;
+
+    use dojo_course::adapters::remote::BackendTraces;
+    use dojo_course::backend::TraceSource;
+    use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
+    use dojo_traceql::model::TraceId;
+
+    // 210 recent traces: copies of the shelf's first one under new ids.
+    let template = crate::support::Shelf::sample().traces[0].clone();
+    let traces: Vec<_> = (0..210u32)
+        .map(|i| {
+            let mut trace = template.clone();
+            let mut id = [7u8; 16];
+            id[12..].copy_from_slice(&i.to_be_bytes());
+            trace.trace_id = TraceId(id);
+            trace
+        })
+        .collect();
+    let store = crate::support::store_holding(&traces);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let url = format!("http://{}", listener.local_addr().expect("bound address"));
+    tokio::spawn(async move {
+        axum::serve(listener, dojo_store::tempo_api::router(store))
+            .await
+            .expect("the Tempo API serves");
+    });
+    let tempo = TempoBackend::new(TempoConfig::new(url)).expect("a Tempo client");
+    let source = BackendTraces::new(Arc::new(tempo), None);
+    let cap = source.recent_cap();
+    assert!(cap < 210, "the remote source has a cap of its own: {cap}");
+    let listed = source
+        .recent(std::time::Duration::from_secs(900), 10_001)
+        .await
+        .expect("Tempo answers");
+    assert_eq!(
+        listed.len(),
+        cap + 1,
+        "one more than the cap tells the page it was cut"
+    );
+}
