@@ -79,15 +79,7 @@ async fn a_remote_tempo_lists_one_trace_more_than_its_cap_so_a_cut_list_is_told(
         })
         .collect();
     let store = crate::support::store_holding(&traces);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
-    let url = format!("http://{}", listener.local_addr().expect("bound address"));
-    tokio::spawn(async move {
-        axum::serve(listener, dojo_store::tempo_api::router(store))
-            .await
-            .expect("the Tempo API serves");
-    });
+    let url = crate::support::serve_tempo_api(store).await;
     let tempo = TempoBackend::new(TempoConfig::new(url)).expect("a Tempo client");
     let source = BackendTraces::new(Arc::new(tempo), None);
     let cap = source.recent_cap();

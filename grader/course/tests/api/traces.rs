@@ -15,7 +15,7 @@ use dojo_traceql::model::{
 
 use crate::support::shelf::{FAILED, FAILED_PAYMENT_SPAN, SLOW, SPLIT};
 use crate::support::{
-    Classroom, Shelf, ShelfLogs, Switchboard, TestApp, content_dir, store_holding,
+    Classroom, Shelf, ShelfLogs, Switchboard, TestApp, content_dir, serve_course, store_holding,
 };
 
 /// Starts the course over a real embedded store holding `traces` (instead of the shelf's),
@@ -30,16 +30,7 @@ pub async fn spawn_holding(traces: Vec<Trace>, settings: CourseSettings) -> Sock
         Arc::new(Switchboard::default()),
         settings,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
-    let address = listener.local_addr().expect("bound address");
-    tokio::spawn(async move {
-        axum::serve(listener, dojo_course::router(state))
-            .await
-            .expect("the course serves");
-    });
-    address
+    serve_course(state).await
 }
 
 pub async fn get(address: SocketAddr, path: &str) -> String {

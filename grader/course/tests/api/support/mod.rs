@@ -62,6 +62,34 @@ pub fn store_holding(traces: &[Trace]) -> Store {
     store
 }
 
+/// Serves the course on a free port of 127.0.0.1; answers its address.
+pub async fn serve_course(state: CourseState) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let address = listener.local_addr().expect("bound address");
+    tokio::spawn(async move {
+        axum::serve(listener, dojo_course::router(state))
+            .await
+            .expect("the course serves");
+    });
+    address
+}
+
+/// Serves the store's Tempo HTTP API on a free port of 127.0.0.1; answers its base URL.
+pub async fn serve_tempo_api(store: Store) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let url = format!("http://{}", listener.local_addr().expect("bound address"));
+    tokio::spawn(async move {
+        axum::serve(listener, dojo_store::tempo_api::router(store))
+            .await
+            .expect("the Tempo API serves");
+    });
+    url
+}
+
 /// A running course server.
 pub struct TestApp {
     pub address: SocketAddr,
@@ -101,16 +129,7 @@ impl TestApp {
         };
         let store = store_holding(&shelf.traces);
         let traces: Arc<dyn TraceSource> = if options.via_tempo_api {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind port 0");
-            let url = format!("http://{}", listener.local_addr().expect("bound address"));
-            let api = dojo_store::tempo_api::router(store.clone());
-            tokio::spawn(async move {
-                axum::serve(listener, api)
-                    .await
-                    .expect("the Tempo API serves");
-            });
+            let url = serve_tempo_api(store.clone()).await;
             let tempo = TempoBackend::new(TempoConfig::new(url)).expect("a Tempo client");
             Arc::new(BackendTraces::new(Arc::new(tempo), None))
         } else {
@@ -134,15 +153,7 @@ impl TestApp {
             Arc::new(Classroom::new(shelf.clone()))
         };
         let state = CourseState::new(course, traces, logs, grading, faults.clone(), settings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind port 0");
-        let address = listener.local_addr().expect("bound address");
-        tokio::spawn(async move {
-            axum::serve(listener, dojo_course::router(state))
-                .await
-                .expect("the course serves");
-        });
+        let address = serve_course(state).await;
         TestApp { address, faults }
     }
 
