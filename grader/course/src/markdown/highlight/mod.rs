@@ -1,8 +1,8 @@
 //! Pass: fenced code blocks are coloured on the server, so pages need no JavaScript. Each
 //! language has a small hand-written scanner in its own module; all of them produce the same
 //! few classes (`hl-kw`, `hl-str`, `hl-num`, `hl-com`, `hl-attr`, `hl-fn`, `hl-op`, `hl-lit`)
-//! that the stylesheet colours. TraceQL search blocks also get a "Run in the console" link,
-//! metrics blocks say where they run, and a block marked `returns with=FAULT` (see
+//! that the stylesheet colours. TraceQL blocks also get a "Run in the console" link, and a
+//! block marked `returns with=FAULT` (see
 //! [`crate::content::examples`]) tells the learner which fault makes it find traces.
 
 pub mod rust;
@@ -60,26 +60,12 @@ pub fn code_block(info: &str, code: &str) -> String {
 
 /// What follows a TraceQL block: where to run it, and which fault it needs.
 fn traceql_notes(info: &str, query: &str) -> String {
-    let metrics = dojo_traceql::parse(query).is_ok_and(|q| q.is_metrics());
-    let mut html = if metrics {
-        let url = format!(
-            "http://localhost:{}/api/metrics/query_range?q={}",
-            dojo_defaults::TEMPO_HTTP_PORT,
-            form_urlencode(query)
-        );
-        format!(
-            "<p class=\"run\">A metrics query: it draws time series, so it runs in Grafana's \
-             Explore view against Tempo, or against the lab's trace store: \
-             <a href=\"{}\">{}</a></p>",
-            escape(&url),
-            escape(&url)
-        )
-    } else {
-        format!(
-            "<p class=\"run\"><a href=\"/console?q={}\">Run in the console</a></p>",
-            form_urlencode(query)
-        )
-    };
+    // The console runs search and metrics queries alike (a metrics query shows its series,
+    // or, against a remote Tempo, says where it runs).
+    let mut html = format!(
+        "<p class=\"run\"><a href=\"/console?q={}\">Run in the console</a></p>",
+        form_urlencode(query)
+    );
     let Ok(marker) = crate::content::examples::parse_marker(info) else {
         return html;
     };
@@ -321,10 +307,9 @@ mod tests {
     }
 
     #[test]
-    fn metrics_blocks_say_where_they_run_instead_of_linking_to_the_console() {
+    fn metrics_blocks_link_to_the_console_too() {
         let html = code_block("traceql returns", "{ } | rate()");
-        assert!(!html.contains("/console?q="), "{html}");
-        assert!(html.contains("/api/metrics/query_range?q="), "{html}");
+        assert!(html.contains("/console?q=%7B+%7D+%7C+rate%28%29"), "{html}");
     }
 
     #[test]
