@@ -134,6 +134,7 @@ impl Validator {
                 let t = self.expr_type(expr)?;
                 match op {
                     UnaryOp::Not if matches!(t, StaticType::Bool | StaticType::Attribute) => {
+                        self.lint_negated_comparison(expr, loc);
                         Ok(StaticType::Bool)
                     }
                     UnaryOp::Not => Err(Error::validate(
@@ -435,6 +436,46 @@ impl Validator {
                 self.metrics_expr(rhs)
             }
         }
+    }
+
+    /// `!( … )` around a comparison: the pure evaluator keeps the spans where the comparison
+    /// is false (spans without the attribute among them), but real Tempo pushes the inner
+    /// comparison down to storage and so returns nothing (`reference/traceql.md` §7, §14.1).
+    /// The lab's engine follows the evaluator; the warning keeps a query from working here
+    /// and silently failing in Grafana.
+    fn lint_negated_comparison(&mut self, inner: &Expr, loc: Range<usize>) {
+        let mut e = inner;
+        while let ExprKind::Paren(p) = &e.kind {
+            e = p;
+        }
+        let ExprKind::Binary { op, lhs, rhs } = &e.kind else {
+            return;
+        };
+        let opposite = match op {
+            BinOp::Cmp(CmpOp::Eq) => "!=",
+            BinOp::Cmp(CmpOp::Neq) => "=",
+            BinOp::Cmp(CmpOp::Lt) => ">=",
+            BinOp::Cmp(CmpOp::Lte) => ">",
+            BinOp::Cmp(CmpOp::Gt) => "<=",
+            BinOp::Cmp(CmpOp::Gte) => "<",
+            BinOp::Match => "!~",
+            BinOp::NotMatch => "=~",
+            _ => return,
+        };
+        let attribute = [lhs, rhs]
+            .into_iter()
+            .find(|side| matches!(side.kind, ExprKind::Field(FieldRef::Attribute { .. })));
+        let hint = match attribute {
+            Some(field) => format!(
+                "write the opposite comparison instead: `{lhs} {opposite} {rhs}`, and add `|| {field} = nil` if spans without `{field}` should match too"
+            ),
+            None => format!("write the opposite comparison instead: `{lhs} {opposite} {rhs}`"),
+        };
+        self.warnings.push(Warning {
+            span: loc,
+            message: "in Grafana Tempo a negated comparison `!( … )` returns nothing (its storage looks up the inner condition first); this lab's engine would return the spans where it is false".into(),
+            hint: Some(hint),
+        });
     }
 
     /// `duration > 100` means 100 nanoseconds: almost never what was meant.

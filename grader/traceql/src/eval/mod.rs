@@ -5,9 +5,13 @@
 //! spans; each pipeline stage maps spansets to spansets; a trace matches when a non-empty
 //! spanset survives. Where Tempo's storage layer and its in-memory evaluator disagree (§14),
 //! this engine follows the evaluator, because that is what TraceQL's semantics say and what
-//! a learner can reason about:
-//! - `{ !(.a = 1) }` matches spans without `.a` (storage would return nothing);
-//! - `{ span.foo = 1 }` matches a float `1.0` (numbers compare across int/float/duration);
+//! a learner can reason about, with one exception and one warning:
+//! - `{ span.foo = 1 }` does **not** match a float `1.0`, as in Tempo: an attribute compared
+//!   with a numeric literal only matches values of the literal's type (storage types the scan
+//!   by the literal, and a learner's query must give in the lab what it gives in Grafana);
+//!   numbers computed by arithmetic, and intrinsics, still compare across int/float/duration;
+//! - `{ !(.a = 1) }` matches spans without `.a`, where real Tempo returns nothing (its storage
+//!   pushes the inner comparison down); the validator warns about such a negation;
 //! - `x = nil` means "attribute absent";
 //! - `2 ^ 3` is 8 (Tempo's evaluator computes `3 ^ 2`);
 //! - unscoped `.x` looks at span attributes, then resource attributes (as storage does).
@@ -229,6 +233,9 @@ fn eval<'a>(e: &'a Expr, cx: &'a TraceCtx<'a>, sc: SpanCtx<'a>) -> Result<Val<'a
                 }
                 let l = eval(lhs, cx, sc)?;
                 let r = eval(rhs, cx, sc)?;
+                if literal_type_mismatch(lhs, &l, rhs, &r) {
+                    return Ok(Val::Bool(false));
+                }
                 Val::Bool(compare(*cmp, &l, &r))
             }
             BinOp::Match | BinOp::NotMatch => {
@@ -356,6 +363,30 @@ fn simple_comparison(e: &Expr) -> Option<(&FieldRef, CmpOp, &crate::ast::Static)
     }
 }
 
+/// Tempo's storage types an attribute predicate by its literal: an integer literal only scans
+/// integer values and a float literal only float values, so `{ span.foo = 1 }` does not match
+/// a float attribute `1.0` there, though the evaluator's own comparison would
+/// (`reference/traceql.md` §14.2). The lab grades against what real Tempo returns, so a generic
+/// attribute compared with a number of the other numeric type never matches here either.
+fn attribute_literal_mismatch(field: &FieldRef, value: &Val<'_>, literal: &Val<'_>) -> bool {
+    matches!(field, FieldRef::Attribute { .. })
+        && matches!(
+            (value, literal),
+            (Val::Int(_), Val::Float(_)) | (Val::Float(_), Val::Int(_))
+        )
+}
+
+/// [`attribute_literal_mismatch`] for a comparison written either way round
+/// (`span.foo = 1` or `1 = span.foo`); anything but an attribute against a literal compares as
+/// numbers.
+fn literal_type_mismatch(lhs: &Expr, l: &Val<'_>, rhs: &Expr, r: &Val<'_>) -> bool {
+    match (&lhs.kind, &rhs.kind) {
+        (ExprKind::Field(f), ExprKind::Static(_)) => attribute_literal_mismatch(f, l, r),
+        (ExprKind::Static(_), ExprKind::Field(f)) => attribute_literal_mismatch(f, r, l),
+        _ => false,
+    }
+}
+
 /// Keeps the spans of `candidates` that satisfy a filter.
 fn filter_spans<'a>(
     expr: &'a Expr,
@@ -372,7 +403,9 @@ fn filter_spans<'a>(
                 event: None,
                 link: None,
             };
-            if compare(op, &resolve(field, cx, sc), &literal) {
+            let value = resolve(field, cx, sc);
+            if !attribute_literal_mismatch(field, &value, &literal) && compare(op, &value, &literal)
+            {
                 spans.push(i);
             }
         }

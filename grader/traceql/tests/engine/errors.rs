@@ -196,3 +196,23 @@ fn positions_count_lines_and_characters() {
     let query = "{ name = \"café\" &&\n  .a == 1 }";
     assert_eq!(error(query).line_col(query), (2, 6));
 }
+
+#[test]
+fn a_negated_comparison_is_valid_but_warned_that_tempo_returns_nothing() {
+    let q = parse("{ !(span.http.route = \"/orders\") }").unwrap();
+    let w = q.warnings().first().expect("a warning");
+    assert!(w.message.contains("returns nothing"), "{}", w.message);
+    let hint = w.hint.as_deref().unwrap();
+    assert!(
+        hint.contains("`span.http.route != \"/orders\"`") && hint.contains("= nil"),
+        "{hint}"
+    );
+    assert!(
+        parse("{ !(status = error && duration > 1s) }")
+            .unwrap()
+            .warnings()
+            .is_empty(),
+        "only a negated single comparison is pushed down as written"
+    );
+    assert!(parse("{ !span.cache.hit }").unwrap().warnings().is_empty());
+}

@@ -249,8 +249,23 @@ fn comparisons_follow_tempo_including_the_traps() {
             &[0],
         ),
         (
-            "int and float compare as numbers",
+            "an int attribute never equals a float literal, as in Tempo's storage",
             "{ .http.status_code = 500.0 }",
+            &[],
+        ),
+        (
+            "nor the other way round, whichever side the literal is on",
+            "{ 500.0 <= .http.status_code }",
+            &[],
+        ),
+        (
+            "an int attribute compares with an int literal",
+            "{ .http.status_code >= 500 }",
+            &[2],
+        ),
+        (
+            "computed numbers still compare across int and float",
+            "{ .http.status_code * 1.0 = 500.0 }",
             &[2],
         ),
         (
