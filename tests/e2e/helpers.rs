@@ -16,16 +16,17 @@ pub struct LabPorts {
     pub frontend: u16,
     pub api: u16,
     pub payments: u16,
+    pub payments_proxy: u16,
     pub tempo: u16,
     pub otlp_grpc: u16,
     pub otlp_http: u16,
 }
 
 impl LabPorts {
-    /// Seven distinct ports nobody is listening on right now.
+    /// Eight distinct ports nobody is listening on right now.
     pub fn free() -> LabPorts {
         // Hold all seven listeners at once so the OS cannot hand out the same port twice.
-        let listeners: Vec<TcpListener> = (0..7)
+        let listeners: Vec<TcpListener> = (0..8)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding a free port"))
             .collect();
         let port = |i: usize| listeners[i].local_addr().expect("a bound port").port();
@@ -37,6 +38,7 @@ impl LabPorts {
             tempo: port(4),
             otlp_grpc: port(5),
             otlp_http: port(6),
+            payments_proxy: port(7),
         }
     }
 }
@@ -65,6 +67,7 @@ impl Lab {
             .args(["--frontend-port", &ports.frontend.to_string()])
             .args(["--api-port", &ports.api.to_string()])
             .args(["--payments-port", &ports.payments.to_string()])
+            .args(["--payments-proxy-port", &ports.payments_proxy.to_string()])
             .args(["--tempo-port", &ports.tempo.to_string()])
             .args(["--otlp-grpc-port", &ports.otlp_grpc.to_string()])
             .args(["--otlp-http-port", &ports.otlp_http.to_string()])

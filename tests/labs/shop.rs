@@ -106,11 +106,17 @@ impl Shop {
             env.extend(extra);
             env
         };
-        let (payments, payments_url) = start_tier("payments", &common(vec![])).await;
+        // The api calls payments through the network proxy, as under `dojo up`.
+        let proxy_port = dojo_testkit::free_port();
+        let (payments, _) = start_tier(
+            "payments",
+            &common(vec![("DOJO_PAYMENTS_PROXY_PORT", proxy_port.to_string())]),
+        )
+        .await;
         let (api, api_url) = start_tier(
             "api",
             &common(vec![
-                ("PAYMENTS_URL", payments_url),
+                ("PAYMENTS_URL", format!("http://127.0.0.1:{proxy_port}")),
                 (
                     "DATABASE_URL",
                     format!("sqlite:{}", dir.0.join("shop.db").display()),

@@ -95,10 +95,15 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
     let splitter = learner("splitter");
     // One learner per slowness variant that can share an app (pool exhaustion starves the
     // shared pool for everyone, so it is left to its own app).
-    let slowness: Vec<LearnerId> = ["payments-slow", "slow-query", "cpu-heavy"]
-        .iter()
-        .map(|variant| learner_with(&labs, "intermittent-slowness", variant, variant))
-        .collect();
+    let slowness: Vec<LearnerId> = [
+        "payments-slow",
+        "slow-query",
+        "cpu-heavy",
+        "network-latency",
+    ]
+    .iter()
+    .map(|variant| learner_with(&labs, "intermittent-slowness", variant, variant))
+    .collect();
 
     // Each learner's variant, switched on for that learner only, on one app.
     let mut plans: Vec<Vec<PlannedFault>> = Vec::new();
@@ -282,11 +287,37 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
                 who,
                 "intermittent-slowness",
                 "root-cause",
-                report(&truth.service, &truth.operation, "n_plus_one", evidence),
+                report(
+                    &truth.service,
+                    &truth.operation,
+                    "n_plus_one",
+                    evidence.clone(),
+                ),
             )
             .await,
             "does not describe what happens",
         );
+        if truth.fault == "payments_network" {
+            // The near miss of the network variant: blaming payments' own code, although its
+            // server spans are fast and the time is spent on the way to it.
+            refused(
+                "calling the network fault a slow payments provider",
+                &grade(
+                    &grader,
+                    who,
+                    "intermittent-slowness",
+                    "root-cause",
+                    report(
+                        &truth.service,
+                        &truth.operation,
+                        "payments_slow",
+                        evidence.clone(),
+                    ),
+                )
+                .await,
+                "does not describe what happens",
+            );
+        }
         refused(
             &format!("citing a healthy trace for {}", variant.id),
             &grade(

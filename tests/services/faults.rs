@@ -138,6 +138,30 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            fault: "payments_network",
+            tier: "payments",
+            activation: json!({"fraction": 1.0, "params": {"mode": "latency", "delay_ms": 300}}),
+            trigger: Trigger::Checkout,
+            // The time is spent between the two services: a long api client span over a
+            // short payments server span.
+            signature: |t| {
+                t.values().any(|trace| {
+                    trace.iter().any(|client| {
+                        client.service == "api"
+                            && client.kind == "client"
+                            && client.name == "POST /charge"
+                            && long(client, 300)
+                            && trace.iter().any(|server| {
+                                server.service == "payments"
+                                    && server.kind == "server"
+                                    && server.parent_span_id.as_ref() == Some(&client.span_id)
+                                    && server.duration() < Duration::from_millis(150)
+                            })
+                    })
+                })
+            },
+        },
+        Case {
             fault: "broken_propagation",
             tier: "frontend",
             activation: json!({}),
@@ -313,4 +337,40 @@ async fn broken_propagation_splits_one_request_into_two_traces_that_share_the_le
         !has_child,
         "the frontend's client span has no child in any trace"
     );
+}
+
+/// A request that never arrives leaves a failed client span with no server span beneath it:
+/// what a reset connection and a swallowed request look like, as opposed to a failing payments
+/// service (whose own server span is there, and failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_that_resets_or_swallows_requests_leaves_client_errors_with_no_server_span() {
+    let shop = Shop::start(ShopOptions::default()).await;
+    for mode in ["reset", "timeout"] {
+        let who = learner(&format!("network-{mode}"));
+        shop.enable(
+            "payments",
+            "payments_network",
+            json!({"fraction": 1.0, "learners": [who], "params": {"mode": mode}}),
+        )
+        .await;
+        run(&shop, &who, Trigger::Checkout).await;
+        shop.disable("payments", "payments_network").await;
+
+        let traces = shop.traces_of(&who).await;
+        let all: Vec<CapturedSpan> = traces.values().flatten().cloned().collect();
+        let attempts: Vec<&CapturedSpan> = all
+            .iter()
+            .filter(|s| s.service == "api" && s.kind == "client" && s.name == "POST /charge")
+            .collect();
+        assert!(
+            !attempts.is_empty() && attempts.iter().all(|s| s.error),
+            "{mode}: every charge attempt fails:\n  {}",
+            describe(&all)
+        );
+        assert!(
+            !all.iter().any(|s| s.service == "payments"),
+            "{mode}: payments never saw the requests, so it has no span:\n  {}",
+            describe(&all)
+        );
+    }
 }

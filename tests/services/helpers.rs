@@ -132,14 +132,21 @@ impl Shop {
             ("DOJO_PAYMENTS_TIMEOUT_MS".into(), "500".into()),
         ];
         env.extend(options.env.clone());
-        let payments = Tier::start("payments", &env).await;
+        // The api calls payments through the network proxy in front of it, as under `dojo up`.
+        let proxy_port = dojo_testkit::free_port();
+        let mut payments_env = env.clone();
+        payments_env.push(("DOJO_PAYMENTS_PROXY_PORT".into(), proxy_port.to_string()));
+        let payments = Tier::start("payments", &payments_env).await;
         let database_url = options
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data.join("shop.db").display()));
         let mut api_env = env.clone();
         api_env.push(("DATABASE_URL".into(), database_url));
-        api_env.push(("PAYMENTS_URL".into(), payments.url.clone()));
+        api_env.push((
+            "PAYMENTS_URL".into(),
+            format!("http://127.0.0.1:{proxy_port}"),
+        ));
         let api = Tier::start("api", &api_env).await;
         let mut frontend_env = env.clone();
         frontend_env.push(("API_URL".into(), api.url.clone()));

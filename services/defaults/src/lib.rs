@@ -12,6 +12,8 @@ pub const FRONTEND_PORT: u16 = 8081;
 pub const API_PORT: u16 = 8082;
 /// The stand-in external payments provider.
 pub const PAYMENTS_PORT: u16 = 8083;
+/// The network path in front of payments: a TCP proxy the `payments_network` fault disturbs.
+pub const PAYMENTS_PROXY_PORT: u16 = 8084;
 /// The Tempo-compatible HTTP API of the trace store (Tempo's own default).
 pub const TEMPO_HTTP_PORT: u16 = 3200;
 /// OTLP over gRPC (the OpenTelemetry default).
@@ -58,6 +60,9 @@ pub mod env {
     pub const API_URL: &str = "API_URL";
     /// Where the api tier finds payments.
     pub const PAYMENTS_URL: &str = "PAYMENTS_URL";
+    /// When set, payments also listens on this port with a TCP proxy in front of itself (the
+    /// network path the `payments_network` fault disturbs); the api is then pointed at it.
+    pub const PAYMENTS_PROXY_PORT: &str = "DOJO_PAYMENTS_PROXY_PORT";
     /// Connections in the api's database pool.
     pub const DB_POOL_SIZE: &str = "DOJO_DB_POOL_SIZE";
     /// How long the api waits for one payments attempt, in milliseconds.

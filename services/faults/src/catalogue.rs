@@ -15,6 +15,7 @@ pub enum FaultId {
     BadProduct,
     PaymentsSlow,
     PaymentsFailing,
+    PaymentsNetwork,
     BrokenPropagation,
     PoolExhaustion,
     CpuHeavy,
@@ -23,7 +24,7 @@ pub enum FaultId {
 
 impl FaultId {
     /// Every id, in catalogue order.
-    pub const ALL: [FaultId; 11] = [
+    pub const ALL: [FaultId; 12] = [
         FaultId::SlowQuery,
         FaultId::NPlusOne,
         FaultId::IntermittentLatency,
@@ -31,6 +32,7 @@ impl FaultId {
         FaultId::BadProduct,
         FaultId::PaymentsSlow,
         FaultId::PaymentsFailing,
+        FaultId::PaymentsNetwork,
         FaultId::BrokenPropagation,
         FaultId::PoolExhaustion,
         FaultId::CpuHeavy,
@@ -47,6 +49,7 @@ impl FaultId {
             FaultId::BadProduct => "bad_product",
             FaultId::PaymentsSlow => "payments_slow",
             FaultId::PaymentsFailing => "payments_failing",
+            FaultId::PaymentsNetwork => "payments_network",
             FaultId::BrokenPropagation => "broken_propagation",
             FaultId::PoolExhaustion => "pool_exhaustion",
             FaultId::CpuHeavy => "cpu_heavy",
@@ -174,7 +177,7 @@ pub const ERROR_RATE_ROUTES: &[&str] = &[
     "/carts/{id}/items",
 ];
 
-static CATALOGUE: [FaultSpec; 11] = [
+static CATALOGUE: [FaultSpec; 12] = [
     FaultSpec {
         id: FaultId::SlowQuery,
         service: Service::Api,
@@ -266,6 +269,29 @@ static CATALOGUE: [FaultSpec; 11] = [
         default_fraction: 0.5,
         signature: r#"{ resource.service.name = "api" && kind = client && name = "POST /charge" && status = error }"#,
         how_to_find: "Under POST /orders, several POST /charge client spans in a row: the failed attempts are errors (timeout or 503) and the retries follow them.",
+    },
+    FaultSpec {
+        id: FaultId::PaymentsNetwork,
+        service: Service::Payments,
+        summary: "The network between the api and payments misbehaves: it delays requests, resets connections, or swallows requests until the caller times out. Payments itself stays healthy.",
+        params: &[
+            ParamSpec {
+                name: "mode",
+                description: "latency: delay each hit request on the way to payments; reset: cut the connection; timeout: never deliver the request.",
+                kind: ParamKind::Choice {
+                    choices: &["latency", "reset", "timeout"],
+                },
+                default: ParamValue::Choice("latency"),
+            },
+            millis(
+                "delay_ms",
+                "How long a delayed request spends in the network (latency mode).",
+                1500,
+            ),
+        ],
+        default_fraction: 0.5,
+        signature: r#"{ resource.service.name = "api" && kind = client && name = "POST /charge" && status = error && span:childCount = 0 } || ({ resource.service.name = "api" && kind = client && name = "POST /charge" && duration > 1s } > { resource.service.name = "payments" && kind = server && duration < 200ms })"#,
+        how_to_find: "A long POST /charge client span in the api over a short payments server span (the time went between them), or a failed POST /charge client span with no payments span beneath it at all (the request never arrived).",
     },
     FaultSpec {
         id: FaultId::BrokenPropagation,

@@ -7,6 +7,9 @@ use dojo_faults::FaultConfig;
 pub struct Config {
     /// Admin token and start-up scenario.
     pub faults: FaultConfig,
+    /// The port of the network proxy in front of payments (0: any free port), as written in
+    /// the environment (checked when payments starts); none when unset.
+    pub proxy_port: Option<String>,
 }
 
 impl Config {
@@ -19,6 +22,7 @@ impl Config {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Config {
         Config {
             faults: FaultConfig::from_lookup(lookup),
+            proxy_port: lookup(dojo_defaults::env::PAYMENTS_PROXY_PORT),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod charge;
 pub mod config;
+pub mod network;
 
 use std::future::Future;
 
@@ -45,6 +46,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let faults = config.faults.start(Service::Payments)?;
+    if let Some(port) = &config.proxy_port {
+        let port: u16 = port.trim().parse().with_context(|| {
+            format!(
+                "{} must be a port number (0 for any free port), not {port:?}",
+                dojo_defaults::env::PAYMENTS_PROXY_PORT
+            )
+        })?;
+        let upstream = listener
+            .local_addr()
+            .context("reading payments' own address")?;
+        let proxy = tokio::net::TcpListener::bind((upstream.ip(), port))
+            .await
+            .with_context(|| {
+                format!("binding the network proxy in front of payments on port {port}")
+            })?;
+        tracing::info!(
+            proxy = %proxy.local_addr().context("reading the proxy's address")?,
+            "network proxy in front of payments"
+        );
+        tokio::spawn(network::proxy(proxy, upstream, faults.clone()));
+    }
     let app = router(AppState {
         faults,
         admin_token: config.faults.admin_token.clone(),

@@ -5,3 +5,13 @@
 
 pub mod otlp;
 pub mod postgres;
+
+/// A TCP port on 127.0.0.1 that nobody listens on right now, for a child process to bind.
+/// (The port is free when this returns; a test that needs several holds them all at once, as
+/// the e2e `LabPorts` does.)
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("binding a free port on 127.0.0.1")
+}

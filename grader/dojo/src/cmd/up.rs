@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, env};
+use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, PAYMENTS_PROXY_PORT, env};
 
 use dojo_course::adapters::grader::learner_id_for;
 use dojo_grader::progress::LearnerId;
@@ -38,6 +38,10 @@ pub struct UpArgs {
     pub api_port: u16,
     #[arg(long, default_value_t = PAYMENTS_PORT)]
     pub payments_port: u16,
+    /// The network path from the api to payments: a TCP proxy the `payments_network` fault
+    /// disturbs (the api calls payments through it).
+    #[arg(long, default_value_t = PAYMENTS_PROXY_PORT)]
+    pub payments_proxy_port: u16,
     /// Where the lab keeps its databases and logs.
     #[arg(long, default_value = ".dojo")]
     pub data_dir: PathBuf,
@@ -68,6 +72,8 @@ struct Urls {
     frontend: String,
     api: String,
     payments: String,
+    /// The api reaches payments through this (the network proxy).
+    payments_via_network: String,
     otlp_http: String,
 }
 
@@ -83,6 +89,7 @@ impl Urls {
             frontend: at(args.frontend_port),
             api: at(args.api_port),
             payments: at(args.payments_port),
+            payments_via_network: at(args.payments_proxy_port),
             otlp_http: match (&args.server.tempo_url, &args.tempo_otlp_endpoint) {
                 (_, Some(endpoint)) => endpoint.clone(),
                 (Some(tempo), None) => otlp_beside(tempo),
@@ -287,13 +294,23 @@ fn child_specs(
         _ => format!("sqlite://{}?mode=rwc", data_dir.join("shop.db").display()),
     };
     let mut specs = vec![
-        service("payments", args.payments_port, vec![]),
+        service(
+            "payments",
+            args.payments_port,
+            vec![(
+                env::PAYMENTS_PROXY_PORT.to_owned(),
+                args.payments_proxy_port.to_string(),
+            )],
+        ),
         service(
             "api",
             args.api_port,
             vec![
                 (env::DATABASE_URL.to_owned(), shop_db),
-                (env::PAYMENTS_URL.to_owned(), urls.payments.clone()),
+                (
+                    env::PAYMENTS_URL.to_owned(),
+                    urls.payments_via_network.clone(),
+                ),
             ],
         ),
         service(

@@ -150,7 +150,10 @@ pub async fn grade(
     }
 
     // The service.
-    if normalize(&report.service) == normalize(&truth.service) {
+    let names_the_service = std::iter::once(&truth.service)
+        .chain(&truth.service_aliases)
+        .any(|name| normalize(&report.service) == normalize(name));
+    if names_the_service {
         score += 0.25;
         items.push(Item::pass(
             "Faulty service",

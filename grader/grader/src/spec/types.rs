@@ -84,6 +84,10 @@ pub struct GroundTruth {
     /// Other names a learner may reasonably give the operation (a route for a span name).
     #[serde(default)]
     pub operation_aliases: Vec<String>,
+    /// Other names a learner may reasonably give the faulty place (for a fault between two
+    /// services: "network", "api → payments").
+    #[serde(default)]
+    pub service_aliases: Vec<String>,
 }
 
 /// One exercise of a lab.
