@@ -6,5 +6,6 @@
 
 mod cli;
 mod instrument;
+mod languages;
 mod shop;
 mod solve;
