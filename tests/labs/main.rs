@@ -6,5 +6,6 @@
 
 mod cli;
 mod instrument;
+mod near_misses;
 mod shop;
 mod solve;

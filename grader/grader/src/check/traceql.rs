@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dojo_traceql::model::{SpanId, Trace, TraceId};
 
+use super::contrast;
 use super::describe;
 use super::feedback::{Evidence, Feedback, Item, Verdict};
 use super::{GradeError, Settings};
@@ -76,12 +77,10 @@ pub async fn grade(
         Compare::Traces => 3,
         Compare::Spans => 100,
     };
+    let template = request_for(ctx, spss);
     let request = |q| SearchRequest {
-        tenant: ctx.tenant,
         query: q,
-        window: ctx.window,
-        limit: ctx.settings.search_limit,
-        spans_per_spanset: spss,
+        ..template
     };
     let (reference_hits, learner_hits) = tokio::join!(
         ctx.backend.search(request(&reference_text)),
@@ -238,6 +237,28 @@ pub async fn grade(
         score *= (common - span_mismatches) as f64 / common as f64;
     }
     let passed = missed.is_empty() && extra.is_empty() && span_mismatches == 0;
+    if passed
+        && let Some(wait) =
+            contrast::indistinguishable(ctx, check, &reference_hits, &request_for(ctx, spss))
+                .await?
+    {
+        return Ok(Feedback::not_ready(
+            format!(
+                "Not enough traffic yet to tell answers apart — wait about {} s and submit again.",
+                wait.as_secs()
+            ),
+            vec![
+                Item::info(
+                    "Why this was not graded",
+                    "In this window, a query that is nearly but not quite the answer returns the same \
+                     result as the answer does, so a pass here would not yet mean your query is \
+                     right. The load generator's traffic soon includes the requests that tell \
+                     them apart; this attempt is not counted.",
+                ),
+                Item::info("Time window", window_text(&ctx.window)),
+            ],
+        ));
+    }
     let found = learner_by_id.len()
         - race
             .iter()
@@ -339,6 +360,17 @@ pub async fn grade(
     })
 }
 
+/// The search every query of one grading runs: same tenant, window, limit and spans per set.
+fn request_for<'a>(ctx: &'a Context<'a>, spans_per_spanset: usize) -> SearchRequest<'a> {
+    SearchRequest {
+        tenant: ctx.tenant,
+        query: "",
+        window: ctx.window,
+        limit: ctx.settings.search_limit,
+        spans_per_spanset,
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -361,7 +393,7 @@ fn fail_early(
 }
 
 /// The span ids of a hit, when the hit lists every matched span.
-fn complete_span_ids(hit: &SearchHit) -> Option<BTreeSet<SpanId>> {
+pub(super) fn complete_span_ids(hit: &SearchHit) -> Option<BTreeSet<SpanId>> {
     let mut ids = BTreeSet::new();
     for set in &hit.spansets {
         if set.matched > set.spans.len() {
