@@ -55,13 +55,7 @@ pub async fn grade(
         Ok(parsed) => parsed,
         Err(error) => {
             let syntax = error.syntax();
-            return Ok(fail_early(
-                format!(
-                    "Your query does not parse (line {}, column {}).",
-                    syntax.line, syntax.column
-                ),
-                Some(syntax),
-            ));
+            return Ok(fail_early(refusal_headline(&error), Some(syntax)));
         }
     };
     if !learner.is_search() {
@@ -375,6 +369,31 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// The headline for a query the engine refused: a type error is named as one (the text is
+/// TraceQL, but compares or combines values that do not go together), not as a parse error.
+fn refusal_headline(error: &query::QueryError) -> String {
+    use dojo_traceql::ErrorKind;
+    let (line, column) = error.error.line_col(&error.text);
+    let at = format!("line {line}, column {column}");
+    match error.error.kind {
+        ErrorKind::Parse => format!("Your query does not parse ({at})."),
+        ErrorKind::Validate => format!(
+            "Type error ({at}): your query is TraceQL, but {}.",
+            error.error.message.trim_end_matches('.')
+        ),
+        ErrorKind::Regex => format!("The regular expression in your query is not valid ({at})."),
+        ErrorKind::Unsupported => {
+            format!("Your query uses TraceQL that Tempo does not run yet ({at}).")
+        }
+        ErrorKind::TooDeep => format!("Your query nests too deeply to run ({at})."),
+        ErrorKind::Budget | ErrorKind::Runtime => {
+            format!("Your query could not run ({at}): {}.", error.error.message)
+        }
+    }
+}
+
+/// A refusal before any result is compared. The syntax error's picture already carries its
+/// hint, so the hint is not repeated as an item (text mode would print it twice).
 fn fail_early(
     headline: impl Into<String>,
     syntax: Option<super::feedback::SyntaxError>,
@@ -383,11 +402,7 @@ fn fail_early(
         verdict: Verdict::Fail,
         score: 0.0,
         headline: headline.into(),
-        items: syntax
-            .as_ref()
-            .and_then(|s| s.hint.clone())
-            .map(|hint| vec![Item::fail("Hint", hint)])
-            .unwrap_or_default(),
+        items: Vec::new(),
         syntax_error: syntax,
     }
 }

@@ -767,3 +767,46 @@ async fn with_a_tenant_per_learner_each_learner_is_graded_on_their_own_traces_on
         );
     }
 }
+
+#[tokio::test]
+async fn a_type_error_is_headlined_as_one_and_each_hint_is_printed_once() {
+    let store = shop();
+    let (_, backend) = backends(&store).await.remove(0);
+    let typed = grade(
+        backend.clone(),
+        "traceql-querying",
+        "failed-api-requests",
+        Submission::Query("{ status = 500 }".into()),
+    )
+    .await;
+    assert_eq!(typed.verdict, Verdict::Fail);
+    assert!(
+        typed.headline.starts_with("Type error"),
+        "{}",
+        typed.to_text()
+    );
+    assert!(
+        !typed.headline.contains("does not parse"),
+        "{}",
+        typed.headline
+    );
+    let syntax = grade(
+        backend,
+        "traceql-querying",
+        "failed-api-requests",
+        Submission::Query(r#"{ resource.service.name == "api" }"#.into()),
+    )
+    .await;
+    assert!(
+        syntax.headline.contains("does not parse"),
+        "{}",
+        syntax.headline
+    );
+    for feedback in [&typed, &syntax] {
+        let text = feedback.to_text();
+        let hint = feedback.syntax_error.as_ref().and_then(|s| s.hint.clone());
+        if let Some(hint) = hint {
+            assert_eq!(text.matches(hint.as_str()).count(), 1, "{text}");
+        }
+    }
+}
