@@ -7,5 +7,6 @@
 mod cli;
 mod instrument;
 mod languages;
+mod near_misses;
 mod shop;
 mod solve;

@@ -140,6 +140,14 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
 
     let grader = Grader::new(labs.clone(), shop.backend(), None);
 
+    // ---- Every TraceQL exercise: its reference passes and each `must_refuse` is refused.
+    crate::near_misses::every_near_miss_is_refused(
+        &labs,
+        shop.backend(),
+        &[("traceql-querying", &querier), ("broken-trace", &splitter)],
+    )
+    .await;
+
     // ---- Lab 2: TraceQL querying.
     let q = |exercise: &str, query: &str| {
         let grader = grader.clone();

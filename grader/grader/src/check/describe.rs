@@ -9,10 +9,14 @@ use crate::backend::SearchHit;
 pub fn human_duration(nanos: u64) -> String {
     if nanos >= 1_000_000_000 {
         format!("{:.2} s", nanos as f64 / 1e9)
-    } else if nanos >= 1_000_000 {
+    } else if nanos >= 10_000_000 {
         format!("{} ms", nanos / 1_000_000)
-    } else {
+    } else if nanos >= 1_000_000 {
+        format!("{:.1} ms", nanos as f64 / 1e6)
+    } else if nanos >= 1_000 {
         format!("{} µs", nanos / 1_000)
+    } else {
+        format!("{nanos} ns")
     }
 }
 
@@ -82,7 +86,12 @@ pub fn hit(hit: &SearchHit) -> String {
             &hit.root_service_name
         },
         hit.root_trace_name,
-        human_duration(hit.duration_ms.saturating_mul(1_000_000))
+        if hit.duration_ms == 0 {
+            // A search hit counts whole milliseconds; "0 µs" would be wrong.
+            "under 1 ms".to_string()
+        } else {
+            human_duration(hit.duration_ms.saturating_mul(1_000_000))
+        }
     )
 }
 
@@ -116,6 +125,9 @@ mod tests {
     #[test]
     fn durations_read_in_the_unit_a_person_would_use() {
         assert_eq!(human_duration(420_000), "420 µs");
+        assert_eq!(human_duration(388_400), "388 µs");
+        assert_eq!(human_duration(2_460_000), "2.5 ms");
+        assert_eq!(human_duration(640), "640 ns");
         assert_eq!(human_duration(35_000_000), "35 ms");
         assert_eq!(human_duration(1_240_000_000), "1.24 s");
     }

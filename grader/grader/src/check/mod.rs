@@ -8,6 +8,7 @@
 //! A learner's mistake is never an error here: it is feedback with a failing verdict.
 //! [`GradeError`] is for what stops grading itself (the trace store unreachable, a broken spec).
 
+pub mod contrast;
 pub mod describe;
 pub mod feedback;
 pub mod instrumentation;

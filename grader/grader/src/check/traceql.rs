@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dojo_traceql::model::{SpanId, Trace, TraceId};
 
+use super::contrast;
 use super::describe;
 use super::feedback::{Evidence, Feedback, Item, Verdict};
 use super::{GradeError, Settings};
@@ -54,13 +55,7 @@ pub async fn grade(
         Ok(parsed) => parsed,
         Err(error) => {
             let syntax = error.syntax();
-            return Ok(fail_early(
-                format!(
-                    "Your query does not parse (line {}, column {}).",
-                    syntax.line, syntax.column
-                ),
-                Some(syntax),
-            ));
+            return Ok(fail_early(refusal_headline(&error), Some(syntax)));
         }
     };
     if !learner.is_search() {
@@ -76,12 +71,10 @@ pub async fn grade(
         Compare::Traces => 3,
         Compare::Spans => 100,
     };
+    let template = request_for(ctx, spss);
     let request = |q| SearchRequest {
-        tenant: ctx.tenant,
         query: q,
-        window: ctx.window,
-        limit: ctx.settings.search_limit,
-        spans_per_spanset: spss,
+        ..template
     };
     let (reference_hits, learner_hits) = tokio::join!(
         ctx.backend.search(request(&reference_text)),
@@ -238,6 +231,28 @@ pub async fn grade(
         score *= (common - span_mismatches) as f64 / common as f64;
     }
     let passed = missed.is_empty() && extra.is_empty() && span_mismatches == 0;
+    if passed
+        && let Some(wait) =
+            contrast::indistinguishable(ctx, check, &reference_hits, &request_for(ctx, spss))
+                .await?
+    {
+        return Ok(Feedback::not_ready(
+            format!(
+                "Not enough traffic yet to tell answers apart — wait about {} s and submit again.",
+                wait.as_secs()
+            ),
+            vec![
+                Item::info(
+                    "Why this was not graded",
+                    "In this window, a query that is nearly but not quite the answer returns the same \
+                     result as the answer does, so a pass here would not yet mean your query is \
+                     right. The load generator's traffic soon includes the requests that tell \
+                     them apart; this attempt is not counted.",
+                ),
+                Item::info("Time window", window_text(&ctx.window)),
+            ],
+        ));
+    }
     let found = learner_by_id.len()
         - race
             .iter()
@@ -339,10 +354,46 @@ pub async fn grade(
     })
 }
 
+/// The search every query of one grading runs: same tenant, window, limit and spans per set.
+fn request_for<'a>(ctx: &'a Context<'a>, spans_per_spanset: usize) -> SearchRequest<'a> {
+    SearchRequest {
+        tenant: ctx.tenant,
+        query: "",
+        window: ctx.window,
+        limit: ctx.settings.search_limit,
+        spans_per_spanset,
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// The headline for a query the engine refused: a type error is named as one (the text is
+/// TraceQL, but compares or combines values that do not go together), not as a parse error.
+fn refusal_headline(error: &query::QueryError) -> String {
+    use dojo_traceql::ErrorKind;
+    let (line, column) = error.error.line_col(&error.text);
+    let at = format!("line {line}, column {column}");
+    match error.error.kind {
+        ErrorKind::Parse => format!("Your query does not parse ({at})."),
+        ErrorKind::Validate => format!(
+            "Type error ({at}): your query is TraceQL, but {}.",
+            error.error.message.trim_end_matches('.')
+        ),
+        ErrorKind::Regex => format!("The regular expression in your query is not valid ({at})."),
+        ErrorKind::Unsupported => {
+            format!("Your query uses TraceQL that Tempo does not run yet ({at}).")
+        }
+        ErrorKind::TooDeep => format!("Your query nests too deeply to run ({at})."),
+        ErrorKind::Budget | ErrorKind::Runtime => {
+            format!("Your query could not run ({at}): {}.", error.error.message)
+        }
+    }
+}
+
+/// A refusal before any result is compared. The syntax error's picture already carries its
+/// hint, so the hint is not repeated as an item (text mode would print it twice).
 fn fail_early(
     headline: impl Into<String>,
     syntax: Option<super::feedback::SyntaxError>,
@@ -351,17 +402,13 @@ fn fail_early(
         verdict: Verdict::Fail,
         score: 0.0,
         headline: headline.into(),
-        items: syntax
-            .as_ref()
-            .and_then(|s| s.hint.clone())
-            .map(|hint| vec![Item::fail("Hint", hint)])
-            .unwrap_or_default(),
+        items: Vec::new(),
         syntax_error: syntax,
     }
 }
 
 /// The span ids of a hit, when the hit lists every matched span.
-fn complete_span_ids(hit: &SearchHit) -> Option<BTreeSet<SpanId>> {
+pub(super) fn complete_span_ids(hit: &SearchHit) -> Option<BTreeSet<SpanId>> {
     let mut ids = BTreeSet::new();
     for set in &hit.spansets {
         if set.matched > set.spans.len() {

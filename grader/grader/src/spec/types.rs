@@ -163,6 +163,12 @@ pub struct TraceqlCheck {
     /// fewer means the lab has not produced the traffic yet, and the learner is told so.
     #[serde(default = "default_min_matches")]
     pub min_reference_matches: usize,
+    /// Near misses a learner typically writes (the wrong service, a missing condition, `>`
+    /// for `>>`…), each of which must be refused. Before grading, each runs over the pinned
+    /// window: while one returns the same result as the reference, the window cannot tell
+    /// answers apart and the grader asks the learner to wait instead of judging.
+    #[serde(default)]
+    pub must_refuse: Vec<String>,
 }
 
 /// What "the same result" means for a TraceQL answer.

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use super::types::{Check, Expect, Lab};
+use super::types::{Check, Expect, Lab, TraceqlCheck};
 use crate::query;
 
 /// One thing wrong with a spec.
@@ -74,6 +74,12 @@ impl Problems {
                 error.to_string(),
                 "use only the placeholders the grader fills in",
             );
+        } else if let Err(error) = query::parse(&query::render(text, &query::Vars::SAMPLE)) {
+            self.add(
+                field,
+                format!("the TraceQL does not parse: {}", error.one_line()),
+                "write a query the TraceQL console accepts",
+            );
         }
     }
 }
@@ -107,6 +113,47 @@ fn unique<'a>(problems: &mut Problems, list: &str, ids: impl Iterator<Item = &'a
                 format!("{list}[{i}].id"),
                 format!("the id `{id}` is used twice"),
                 "give each one its own id",
+            );
+        }
+    }
+}
+
+/// The `must_refuse` near misses of a TraceQL check: each parses, is a search like the
+/// reference, is not the reference itself and is listed once.
+fn near_misses(p: &mut Problems, check: &str, c: &TraceqlCheck) {
+    let canonical = |text: &str| {
+        query::parse(&query::render(text, &query::Vars::SAMPLE))
+            .ok()
+            .map(|q| q.canonical())
+    };
+    let reference = canonical(&c.reference);
+    let mut seen = HashSet::new();
+    for (i, text) in c.must_refuse.iter().enumerate() {
+        let field = format!("{check}.must_refuse[{i}]");
+        p.query(&field, text);
+        let Ok(parsed) = query::parse(&query::render(text, &query::Vars::SAMPLE)) else {
+            continue;
+        };
+        if !parsed.is_search() {
+            p.add(
+                field.clone(),
+                "is a metrics query, which a TraceQL exercise refuses before comparing results",
+                "list only spanset queries a learner might mistake for the answer",
+            );
+        }
+        let this = parsed.canonical();
+        if reference.as_deref() == Some(this.as_str()) {
+            p.add(
+                field.clone(),
+                "is the reference itself (written the same way)",
+                "list a query that is nearly, but not, the answer",
+            );
+        }
+        if !seen.insert(this) {
+            p.add(
+                field,
+                "repeats an earlier near miss",
+                "remove one of the two",
             );
         }
     }
@@ -263,6 +310,7 @@ pub(crate) fn validate(
         match &exercise.check {
             Check::Traceql(c) => {
                 p.query(&format!("{check}.reference"), &c.reference);
+                near_misses(&mut p, &check, c);
                 if c.min_reference_matches == 0 {
                     p.add(
                         format!("{check}.min_reference_matches"),

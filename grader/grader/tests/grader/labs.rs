@@ -37,6 +37,38 @@ fn every_lab_in_the_repository_loads_and_validates() {
     }
 }
 
+/// Exercises whose near misses another lab's work owns (Lab 2's deployment-version waits for
+/// the shop to run several versions).
+const NEAR_MISSES_OWNED_ELSEWHERE: [&str; 1] = ["deployment-version"];
+
+#[test]
+fn every_traceql_exercise_lists_at_least_two_near_misses() {
+    let labs = load_dir(&repository_labs()).unwrap_or_else(|e| panic!("{e}"));
+    let mut counted = 0;
+    for lab in labs.iter() {
+        for exercise in &lab.exercises {
+            let dojo_grader::spec::types::Check::Traceql(check) = &exercise.check else {
+                continue;
+            };
+            if NEAR_MISSES_OWNED_ELSEWHERE.contains(&exercise.id.as_str()) {
+                continue;
+            }
+            counted += 1;
+            assert!(
+                check.must_refuse.len() >= 2,
+                "{}/{}: lists {} near miss(es) under must_refuse; at least 2 are needed",
+                lab.id,
+                exercise.id,
+                check.must_refuse.len()
+            );
+        }
+    }
+    assert!(
+        counted >= 6,
+        "only {counted} TraceQL exercises were checked"
+    );
+}
+
 /// Writes `labs/<folder>/lab.yaml` in a temp dir and loads it.
 fn load(folder: &str, yaml: &str) -> (TempDir, Result<dojo_grader::spec::types::Lab, SpecError>) {
     let dir = TempDir::new("spec");
@@ -113,6 +145,27 @@ fn each_semantic_problem_names_its_field_and_a_fix() {
                 "scenario:\n  variants:\n    - id: v\n      faults: [{ fault: slow_querry }]\nexercises:",
             ),
             "scenario.variants[0].faults[0].fault",
+        ),
+        (
+            "a near miss that does not parse",
+            GOOD.replace(
+                "reference: '{ status = error }'",
+                "reference: '{ status = error }'\n      must_refuse: ['{ kind = server }', '{ status == error }']",
+            ),
+            "exercises[0].check.must_refuse[1]",
+        ),
+        (
+            "a near miss that is the reference",
+            GOOD.replace(
+                "reference: '{ status = error }'",
+                "reference: '{ status = error }'\n      must_refuse: ['{status=error}']",
+            ),
+            "exercises[0].check.must_refuse[0]",
+        ),
+        (
+            "a reference that does not parse",
+            GOOD.replace("{ status = error }", "{ status = }"),
+            "exercises[0].check.reference",
         ),
     ];
     for (what, yaml, field) in cases {

@@ -183,6 +183,16 @@ impl Shelf {
         slow.span(
             2,
             Some(1),
+            "frontend",
+            "GET",
+            SpanKind::Client,
+            5,
+            1495,
+            &[],
+        );
+        slow.span(
+            3,
+            Some(2),
             "api",
             "GET /products/{id}",
             SpanKind::Server,
@@ -190,13 +200,25 @@ impl Shelf {
             1490,
             &[],
         );
+        // The request first waits for a connection (a slow span with `db.system` that is
+        // not a query), then the query itself is slow.
         slow.span(
-            3,
-            Some(2),
+            4,
+            Some(3),
+            "api",
+            "db.pool.acquire",
+            SpanKind::Internal,
+            15,
+            615,
+            &[("db.system", Value::str("sqlite"))],
+        );
+        slow.span(
+            5,
+            Some(3),
             "api",
             "SELECT products",
             SpanKind::Client,
-            20,
+            620,
             1450,
             &[("db.system", Value::str("sqlite"))],
         );
