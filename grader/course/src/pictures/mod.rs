@@ -1,9 +1,11 @@
 //! Pictures people would rather look at than read, drawn on the server as SVG (no JavaScript):
-//! the trace [`waterfall`], the [`service_graph`] and the [`red`] charts. Each module computes
+//! the trace [`waterfall`], the [`service_graph`] and the [`red`] charts, the last two counting
+//! the same [`requests`]. Each module computes
 //! a plain view from traces first and draws it second, so the numbers are tested apart from
 //! the drawing.
 
 pub mod red;
+pub mod requests;
 pub mod service_graph;
 pub mod waterfall;
 

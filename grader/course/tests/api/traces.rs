@@ -402,3 +402,77 @@ async fn the_waterfall_labels_are_never_drawn_smaller_than_11_pixels() {
         css.body
     );
 }
+
+/// `(key, value)` of every `data-…` attribute on the elements of `page` whose tag starts with
+/// `opening` (such as `<tr class="edge-row"`), one map per element.
+fn data_attributes(page: &str, opening: &str) -> Vec<std::collections::HashMap<String, String>> {
+    page.match_indices(opening)
+        .map(|(at, _)| {
+            let tag = &page[at..at + page[at..].find('>').expect("the tag ends")];
+            tag.split(" data-")
+                .skip(1)
+                .filter_map(|pair| {
+                    let (key, rest) = pair.split_once("=\"")?;
+                    Some((key.to_string(), rest.split('"').next()?.to_string()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_service_graph_its_table_and_the_red_charts_give_the_same_error_counts() {
+    // Arrange: calls that failed on the callee's side, on the caller's side only (a timeout
+    // answered later), and unanswered; plus calls that went well.
+    let traces = vec![
+        charge(1, 30, true, false),
+        charge(2, 25, true, true),
+        charge(3, 20, false, true),
+        charge(4, 15, true, false),
+    ];
+    let address = spawn_holding(traces, CourseSettings::default()).await;
+
+    // Act
+    let page = get(address, "/services").await;
+
+    // Assert: per callee, the table's rows into it add up to its RED totals, and the graph's
+    // label says the same.
+    let rows = data_attributes(&page, "<tr class=\"edge-row\"");
+    let charts = data_attributes(&page, "<div class=\"red-charts\"");
+    assert!(!rows.is_empty() && !charts.is_empty(), "{page}");
+    let number = |map: &std::collections::HashMap<String, String>, key: &str| -> u64 {
+        map[key].parse().expect("a number")
+    };
+    let payments = charts
+        .iter()
+        .find(|c| c["service"] == "payments")
+        .expect("payments has RED charts");
+    let into_payments: Vec<_> = rows.iter().filter(|r| r["to"] == "payments").collect();
+    assert_eq!(
+        (
+            into_payments
+                .iter()
+                .map(|r| number(r, "requests"))
+                .sum::<u64>(),
+            into_payments
+                .iter()
+                .map(|r| number(r, "errors"))
+                .sum::<u64>()
+        ),
+        (number(payments, "requests"), number(payments, "errors")),
+        "table and charts agree on payments: {rows:?} {charts:?}"
+    );
+    assert_eq!(
+        (number(payments, "requests"), number(payments, "errors")),
+        (4, 2),
+        "four calls, two the caller saw fail"
+    );
+    assert!(
+        page.contains("4 req · 50.0% err"),
+        "the graph agrees: {page}"
+    );
+    assert!(
+        page.contains("<g class=\"node external\" data-node=\"payments\">"),
+        "payments is drawn as the external dependency it stands in for: {page}"
+    );
+}
