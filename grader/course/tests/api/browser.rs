@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::support::classroom::REFERENCE;
-use crate::support::shelf::FAILED;
+use crate::support::shelf::{FAILED, FAILED_PAYMENT_SPAN};
 use crate::support::{INSTRUCTOR_TOKEN, TestApp};
 
 /// The W3C WebDriver key of an element reference.
@@ -376,8 +376,12 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
         heading.contains(&FAILED.to_string()),
         &format!("waterfall heading was {heading:?}"),
     )?;
-    browser.find("svg.waterfall").await?;
-    browser.click("svg.waterfall a:nth-of-type(6)").await?;
+    browser.find("#waterfall").await?;
+    browser
+        .click(&format!(
+            "#waterfall a.span-link[href$=\"span={FAILED_PAYMENT_SPAN}\"]"
+        ))
+        .await?;
     let panel = browser
         .text_containing("#span-panel", "charge refused")
         .await?;

@@ -153,9 +153,9 @@ async fn the_waterfall_shows_the_selected_span_with_attributes_events_and_logs()
         .get(&format!("/traces/{FAILED}?span={FAILED_PAYMENT_SPAN}"))
         .await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("<svg"), "a waterfall picture");
+    assert!(page.body.contains("id=\"waterfall\""), "a waterfall");
     assert!(
-        page.body.contains("class=\"bar error\""),
+        page.body.contains("class=\"wf-bar error\""),
         "errors are marked"
     );
     assert!(
@@ -369,26 +369,11 @@ fn number_after(text: &str, key: &str) -> f64 {
 }
 
 #[tokio::test]
-async fn the_waterfall_labels_are_never_drawn_smaller_than_11_pixels() {
+async fn the_span_panel_goes_under_the_waterfall_unless_the_screen_has_room_for_both() {
     let app = TestApp::spawn().await;
-    let mut client = app.client();
-
-    let page = client.get(&format!("/traces/{FAILED}")).await;
-    let css = client.get("/static/course.css").await;
-
-    // The SVG scales to its box: its text is font-size × (drawn width / viewBox width), and
-    // the drawn width is never below its CSS min-width (the wrapper scrolls sideways).
-    let start = page.body.find("<svg").expect("a waterfall");
-    let svg = &page.body[start..start + page.body[start..].find('>').expect("an svg tag")];
-    let view_width = number_after(svg, "viewBox=\"0 0 ");
-    let min_width = number_after(svg, "min-width: ");
-    let font = number_after(svg, "font-size=\"");
-    assert!(
-        font * min_width / view_width >= 11.0,
-        "text at least 11 px: {font} × {min_width} / {view_width} in {svg}"
-    );
-    // The span panel is under the waterfall unless the screen has room for both side by side
-    // (at 1280 px it squeezed the waterfall to ~540 px and its text to ~7 px).
+    let css = app.client().get("/static/course.css").await;
+    // At 1280 px a side panel squeezed the waterfall's text: it sits below unless the screen
+    // is wide enough for both.
     assert!(
         css.body
             .contains(".trace-view { display: flex; flex-direction: column;"),
@@ -400,6 +385,104 @@ async fn the_waterfall_labels_are_never_drawn_smaller_than_11_pixels() {
             .contains("@media (min-width: 1600px) { .trace-view { flex-direction: row;"),
         "{}",
         css.body
+    );
+}
+
+#[tokio::test]
+async fn the_waterfall_collapses_by_subtree_marks_the_critical_path_and_finds_spans() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+
+    let page = client.get(&format!("/traces/{FAILED}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.matches("<details open>").count() >= 3,
+        "frontend, api and the client call each open a collapsible subtree: {}",
+        page.body
+    );
+    assert!(page.body.contains("wf-row critical"), "{}", page.body);
+
+    let page = client.get(&format!("/traces/{FAILED}?find=charge")).await;
+    assert!(
+        page.body
+            .contains("id=\"found\" class=\"small\">1 span matches"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches(" match\" style=").count(),
+        1,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(" dim\" style="), "the others are dimmed");
+}
+
+#[tokio::test]
+async fn a_slow_trace_is_compared_with_a_typical_one_and_the_slow_span_is_named() {
+    // Arrange: three product pages; in the slow one the database call took 800 ms.
+    let page_view = |trace: u8, seconds_ago: u64, db_ms: u64| {
+        let mut root = span_of(trace, 1, None, "frontend", seconds_ago, db_ms + 100);
+        root.name = "GET /products/{id}".into();
+        let api = span_of(trace, 2, Some(1), "api", seconds_ago, db_ms + 80);
+        let mut db = span_of(trace, 3, Some(2), "api", seconds_ago, db_ms);
+        db.name = "SELECT products".into();
+        Trace {
+            trace_id: TraceId([trace; 16]),
+            spans: vec![root, api, db],
+        }
+    };
+    let slow = TraceId([2; 16]);
+    let address = spawn_holding(
+        vec![
+            page_view(1, 50, 10),
+            page_view(2, 40, 800),
+            page_view(3, 30, 12),
+        ],
+        CourseSettings::default(),
+    )
+    .await;
+
+    // The trace page offers a typical trace of the same operation to compare with.
+    let page = get(address, &format!("/traces/{slow}")).await;
+    let link = page
+        .split("id=\"compare-typical\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a link to compare: {page}"))
+        .replace("&amp;", "&");
+    assert!(
+        link.starts_with(&format!("/traces/compare?a={slow}&b=")),
+        "{link}"
+    );
+
+    let page = get(address, &link).await;
+    assert_eq!(
+        page.matches("<tr class=\"slower\">").count(),
+        3,
+        "the root, api and the query are slower: {page}"
+    );
+    let findings = page
+        .split("id=\"findings\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</div>").next())
+        .unwrap_or_default();
+    assert!(findings.contains("longer than trace b"), "{findings}");
+    assert!(
+        findings.contains("<code>api: SELECT products</code> spent +"),
+        "the query is where the time went: {findings}"
+    );
+
+    let response = reqwest::get(format!("http://{address}/traces/compare?a=zz&b="))
+        .await
+        .expect("the course answers");
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("is not a trace id")
     );
 }
 
