@@ -355,19 +355,6 @@ async fn the_services_page_says_it_read_every_trace_of_the_window_when_none_was_
     );
 }
 
-/// The number after `key` in `text` (`viewBox="0 0 ` → 920).
-fn number_after(text: &str, key: &str) -> f64 {
-    let start = text
-        .find(key)
-        .unwrap_or_else(|| panic!("{key:?} in {text}"))
-        + key.len();
-    text[start..]
-        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("a number after {key:?}"))
-}
-
 #[tokio::test]
 async fn the_span_panel_goes_under_the_waterfall_unless_the_screen_has_room_for_both() {
     let app = TestApp::spawn().await;
