@@ -258,11 +258,20 @@ pub fn html(trace: &Trace, rows: &[Row], view: &View) -> String {
         if row.error {
             duration = format!("! {duration}");
         }
-        // The duration goes after the bar, or before it when the bar ends near the right edge.
-        let duration_at = if left + width > 75.0 {
-            format!("right: {:.2}%; margin-right: 4px", 100.0 - left)
+        // The duration goes after the bar; before it when the bar ends near the right edge;
+        // inside it when the bar also starts near the left edge (no room on either side).
+        let (duration_at, inside) = if left + width <= 75.0 {
+            (
+                format!("left: {:.2}%; margin-left: 4px", left + width),
+                false,
+            )
+        } else if left >= 20.0 {
+            (
+                format!("right: {:.2}%; margin-right: 4px", 100.0 - left),
+                false,
+            )
         } else {
-            format!("left: {:.2}%; margin-left: 4px", left + width)
+            (format!("left: {left:.2}%; margin-left: 4px"), true)
         };
         out.push_str(&format!(
             "<span class=\"wf-track\"><span class=\"wf-bar{}\" style=\"left: {left:.2}%; width: {width:.2}%; background: {colour}\"></span>",
@@ -279,8 +288,9 @@ pub fn html(trace: &Trace, rows: &[Row], view: &View) -> String {
             ));
         }
         out.push_str(&format!(
-            "<span class=\"wf-duration{}\" style=\"{duration_at}\">{}</span></span></{row_tag}>",
+            "<span class=\"wf-duration{}{}\" style=\"{duration_at}\">{}</span></span></{row_tag}>",
             if row.error { " error" } else { "" },
+            if inside { " inside" } else { "" },
             xml(&duration)
         ));
         if has_children {

@@ -180,7 +180,7 @@ async fn a_name_belongs_to_the_browser_that_joined_with_it_first() {
     let labs = ada.get("/labs").await;
     assert!(
         labs.body
-            .contains("Signed in as <strong id=\"learner-name\">Ada</strong>"),
+            .contains("<span class=\"signed-in-as\">Signed in as </span><strong id=\"learner-name\">Ada</strong>"),
         "{}",
         labs.body
     );

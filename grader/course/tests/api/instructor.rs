@@ -120,9 +120,5 @@ async fn the_instructor_toggles_faults_and_resets_a_learner() {
     let mut ada_elsewhere = app.client();
     ada_elsewhere.join("Ada").await;
     let lab = ada_elsewhere.get("/labs/traceql-querying").await;
-    assert!(
-        lab.body.contains("0 of 1 exercises passed."),
-        "{}",
-        lab.body
-    );
+    assert!(lab.body.contains("0 of 1 exercise passed."), "{}", lab.body);
 }

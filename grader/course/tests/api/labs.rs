@@ -58,7 +58,7 @@ async fn a_wrong_then_a_right_traceql_answer_changes_the_feedback() {
         "{}",
         right.body
     );
-    assert!(right.body.contains("1 of 1 exercises passed."));
+    assert!(right.body.contains("1 of 1 exercise passed."));
     assert!(right.body.contains("Your attempts (2)"));
 }
 

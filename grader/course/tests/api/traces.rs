@@ -321,7 +321,7 @@ async fn the_services_page_says_how_far_back_its_traces_reach_when_the_bound_cut
         ),
         "{page}"
     );
-    assert!(!page.contains("3 trace(s) of the last 15 min"), "{page}");
+    assert!(!page.contains("3 traces of the last 15 min"), "{page}");
 }
 
 #[tokio::test]
@@ -338,7 +338,7 @@ async fn the_services_page_does_not_say_traces_were_cut_when_the_window_holds_ex
     let page = get(address, "/services").await;
 
     assert!(
-        page.contains("Computed from the 3 trace(s) of the last 15 min."),
+        page.contains("Computed from the 3 traces of the last 15 min."),
         "{page}"
     );
 }
@@ -349,7 +349,7 @@ async fn the_services_page_says_it_read_every_trace_of_the_window_when_none_was_
     let page = app.client().get("/services").await;
     assert!(
         page.body
-            .contains("Computed from the 4 trace(s) of the last 15 min."),
+            .contains("Computed from the 4 traces of the last 15 min."),
         "{}",
         page.body
     );
