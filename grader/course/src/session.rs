@@ -22,7 +22,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use rand::RngCore;
 
-use crate::backend::LearnerId;
+use crate::backend::{Feedback, LearnerId};
 use crate::state::CourseState;
 
 /// The session cookie's name.
@@ -60,6 +60,19 @@ pub struct Visitor {
     pub key: Option<LearnerKey>,
     /// Hints revealed per (lab, exercise), in order.
     pub hints: HashMap<(String, String), Vec<String>>,
+    /// The grader's verdict on the last submission, shown once by the lab page the
+    /// submission redirects to (post/redirect/get, so a reload never resubmits).
+    pub flash: Option<Flash>,
+}
+
+/// A submission's outcome, carried from the POST that graded it to the page that shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub lab: String,
+    pub exercise: String,
+    pub feedback: Feedback,
+    /// The submitted fields, to show them again in the form.
+    pub fields: Vec<(String, String)>,
 }
 
 /// The secret that holds a learner's claim on their name. Never logged: `Debug` hides it.

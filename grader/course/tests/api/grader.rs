@@ -47,7 +47,7 @@ async fn the_real_grader_refuses_a_wrong_query_and_accepts_the_reference() {
     let path = "/labs/traceql-querying/slow-db-queries/submit";
 
     let wrong = client
-        .post(
+        .submit(
             path,
             &[("csrf", &csrf), ("query", "{ span.db.system != nil }")],
         )
@@ -61,7 +61,7 @@ async fn the_real_grader_refuses_a_wrong_query_and_accepts_the_reference() {
     assert!(wrong.body.contains("Not yet."), "{}", wrong.body);
 
     let syntax = client
-        .post(path, &[("csrf", &csrf), ("query", "{ duration > 500ms")])
+        .submit(path, &[("csrf", &csrf), ("query", "{ duration > 500ms")])
         .await;
     assert!(syntax.body.contains("Not yet."), "{}", syntax.body);
     assert!(
@@ -71,7 +71,7 @@ async fn the_real_grader_refuses_a_wrong_query_and_accepts_the_reference() {
     );
 
     let right = client
-        .post(
+        .submit(
             path,
             &[
                 ("csrf", &csrf),
@@ -93,7 +93,7 @@ async fn hints_and_the_instructor_table_come_from_the_progress_store() {
     ada.join("Ada Lovelace").await;
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
     let page = ada
-        .post(
+        .submit(
             "/labs/traceql-querying/slow-db-queries/hint",
             &[("csrf", &csrf)],
         )
@@ -106,7 +106,7 @@ async fn hints_and_the_instructor_table_come_from_the_progress_store() {
         "the quiz shows its questions"
     );
     let page = ada
-        .post(
+        .submit(
             "/labs/quiz/brown-belt-quiz/submit",
             &[("csrf", &csrf), ("q.trace-vs-span", "0")],
         )
@@ -130,7 +130,7 @@ async fn a_name_belongs_to_the_browser_that_joined_with_it_first() {
     ada.join("Ada").await;
     assert!(ada.has_cookie("dojo_learner"), "joining hands out the key");
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
-    ada.post(
+    ada.submit(
         "/labs/traceql-querying/slow-db-queries/submit",
         &[("csrf", &csrf), ("query", "{ span.db.system != nil }")],
     )
@@ -272,7 +272,7 @@ async fn feedback_and_quiz_questions_render_their_markdown_and_say_the_verdict_o
     let path = "/labs/traceql-querying/slow-db-queries/submit";
 
     let nothing = client
-        .post(
+        .submit(
             path,
             &[("csrf", &csrf), ("query", "{ name = \"no-such-span\" }")],
         )
@@ -285,7 +285,7 @@ async fn feedback_and_quiz_questions_render_their_markdown_and_say_the_verdict_o
     assert!(!nothing.body.contains("`resource.`"), "{}", nothing.body);
 
     let right = client
-        .post(
+        .submit(
             path,
             &[
                 ("csrf", &csrf),

@@ -44,7 +44,7 @@ async fn the_progress_table_follows_the_learners() {
     let mut ada = app.client();
     ada.join("Ada").await;
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
-    ada.post(
+    ada.submit(
         "/labs/traceql-querying/failed-checkouts/submit",
         &[("csrf", &csrf), ("query", REFERENCE)],
     )
@@ -65,7 +65,7 @@ async fn the_instructor_toggles_faults_and_resets_a_learner() {
     let mut ada = app.client();
     ada.join("Ada").await;
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
-    ada.post(
+    ada.submit(
         "/labs/traceql-querying/failed-checkouts/submit",
         &[("csrf", &csrf), ("query", REFERENCE)],
     )
