@@ -202,11 +202,37 @@ async fn a_name_belongs_to_the_browser_that_joined_with_it_first() {
     let lab = laptop.get("/labs/traceql-querying").await;
     assert!(lab.body.contains("Your attempts (1)"), "{}", lab.body);
 
-    // Leaving forgets the key in that browser.
-    let csrf = ada.get("/labs").await.csrf();
-    ada.post("/leave", &[("csrf", &csrf)]).await;
+    // Leaving asks first, and says how to come back.
+    let confirm = ada.get("/leave").await;
+    assert!(
+        confirm.body.contains("<h1>Leave the class?</h1>")
+            && confirm.body.contains("id=\"leave-rejoin-code\""),
+        "{}",
+        confirm.body
+    );
+    // Leaving keeps this browser's key: joining again here with the name just works.
+    ada.post("/leave", &[("csrf", &confirm.csrf()), ("forget", "false")])
+        .await;
+    assert!(ada.has_cookie("dojo_learner"));
+    assert!(!ada.get("/labs").await.body.contains("Signed in as"));
+    assert_eq!(
+        ada.join("Ada").await.status,
+        303,
+        "the same browser rejoins"
+    );
+    assert!(ada.get("/labs").await.body.contains("Signed in as"));
+
+    // Leaving and forgetting (a shared computer) drops the key in that browser.
+    let csrf = ada.get("/leave").await.csrf();
+    ada.post("/leave", &[("csrf", &csrf), ("forget", "true")])
+        .await;
     assert!(!ada.has_cookie("dojo_learner"));
     assert!(!ada.get("/labs").await.body.contains("Signed in as"));
+    assert_eq!(
+        ada.join("Ada").await.status,
+        409,
+        "without the key, the name needs its rejoin code"
+    );
 }
 
 /// Where each of `needles` first appears in `body`, failing when one is missing.
