@@ -210,7 +210,7 @@ async fn resetting_a_learner_forgets_their_attempts_scores_and_place_in_the_clas
             .collect();
         assert_eq!(
             left,
-            [bob.clone()],
+            std::slice::from_ref(&bob),
             "{name}: the class list no longer has Ada"
         );
         progress.close().await;
