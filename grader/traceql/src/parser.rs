@@ -946,36 +946,15 @@ fn closest_keyword(word: &str) -> Option<&'static str> {
     let allowed = if word.chars().count() >= 6 { 2 } else { 1 };
     KNOWN_WORDS
         .iter()
-        .map(|known| (edit_distance(&word, &known.to_ascii_lowercase()), *known))
+        .map(|known| {
+            (
+                crate::spelling::edit_distance(&word, &known.to_ascii_lowercase()),
+                *known,
+            )
+        })
         .filter(|(distance, _)| (1..=allowed).contains(distance))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, known)| known)
-}
-
-/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
-/// neighbouring letters each cost one.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 fn scoped_intrinsic(scope: &str, name: &str, span: Range<usize>) -> Result<Intrinsic, Error> {
