@@ -27,7 +27,15 @@ out=${2:-$(dirname -- "$0")}
 mkdir -p -- "$out/shared"
 
 # ---- learners/learner-K --------------------------------------------------------------------------
-rm -rf -- "$out/learners"
+# Learners beyond N go; the others keep their secrets.env (k8s/make-secrets.sh writes it).
+for dir in "$out"/learners/learner-*; do
+    [ -d "$dir" ] || continue
+    k=${dir##*/learner-}
+    case $k in
+        '' | *[!0-9]*) rm -rf -- "$dir" ;;
+        *) [ "$k" -le "$count" ] || rm -rf -- "$dir" ;;
+    esac
+done
 k=1
 while [ "$k" -le "$count" ]; do
     dir="$out/learners/learner-$k"
@@ -57,6 +65,13 @@ configMapGenerator:
       - TRACE_ENVIRONMENT=workshop
       - TEMPO_URL=http://tempo.observability.svc.cluster.local:3200
       - TEMPO_TENANT=learner-$k
+secretGenerator:
+  # This learner's own instructor token, admin token and database password, from the
+  # git-ignored secrets.env that k8s/make-secrets.sh writes.
+  - name: dojo-secrets
+    behavior: replace
+    envs:
+      - secrets.env
 EOF
     k=$((k + 1))
 done

@@ -19,6 +19,7 @@ pub mod kube;
 pub mod kustomize;
 pub mod ports;
 pub mod repo;
+pub mod scratch;
 pub mod tempo;
 
 pub use error::DeployError;
