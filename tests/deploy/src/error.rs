@@ -40,6 +40,8 @@ pub enum DeployError {
         kind: String,
         api_version: String,
     },
+    #[error("Dockerfile: {message}")]
+    Dockerfile { message: String },
     #[error("{place}: {message}")]
     Interpolation { place: String, message: String },
     #[error("{place}: a document without apiVersion and kind")]

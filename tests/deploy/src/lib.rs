@@ -12,6 +12,7 @@
 
 pub mod collector;
 pub mod compose;
+pub mod container;
 pub mod dockerfile;
 pub mod error;
 pub mod grafana;

@@ -4,6 +4,7 @@
 mod agreement;
 mod collector;
 mod compose;
+mod containers;
 mod dockerfile;
 mod kubernetes;
 mod kustomize;
