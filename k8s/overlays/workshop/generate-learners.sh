@@ -100,7 +100,8 @@ EOF
 {
     cat <<'EOF'
 # Written by generate-learners.sh. The collector gateway for the workshop: the base's pipeline
-# (mask literals, tail-sample whole traces), then a routing connector that sends each learner
+# (mask literals, span metrics and service graph from every span, tail-sample whole traces), then
+# a routing connector that sends each learner
 # namespace's traces to Tempo under that learner's tenant (the X-Scope-OrgID header).
 
 extensions:
@@ -150,6 +151,33 @@ processors:
     timeout: 2s
 
 connectors:
+  # Metrics before sampling: span metrics (requests, errors, durations per service and span
+  # name) and the service graph are computed here from EVERY span, before tail sampling drops
+  # any, so the dashboard's request rate and error ratio are the real ones. (Tempo's own
+  # metrics-generator only sees what sampling kept: with errors and slow traces all kept and
+  # half of the rest, it would read about twice the true error ratio.)
+  spanmetrics:
+    # traces.spanmetrics.calls → traces_spanmetrics_calls_total in Prometheus, and so on.
+    namespace: traces.spanmetrics
+    histogram:
+      unit: s
+      explicit:
+        buckets: [5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2500ms, 5s, 10s]
+    exemplars:
+      enabled: true
+    metrics_flush_interval: 15s
+    # Prometheus does not separate tenants: label every series with the learner's namespace.
+    dimensions:
+      - name: k8s.namespace.name
+  servicegraph:
+    latency_histogram_buckets: [5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2500ms, 5s, 10s]
+    metrics_flush_interval: 15s
+    store:
+      ttl: 10s
+      max_items: 10000
+    dimensions: [k8s.namespace.name]
+  # Hands every span on to the sampling pipeline.
+  forward/sampling: {}
   routing:
     # k8s.namespace.name was set by the agents' k8sattributes processor.
     error_mode: ignore
@@ -168,6 +196,9 @@ EOF
     cat <<'EOF'
 
 exporters:
+  # Span metrics and the service graph into Prometheus (its remote-write receiver is on).
+  prometheusremotewrite:
+    endpoint: http://prometheus:9090/api/v1/write
   # Traces from outside every learner namespace are kept apart, not mixed into a learner's.
   otlp_grpc/unassigned:
     endpoint: tempo:4317
@@ -193,10 +224,19 @@ EOF
 service:
   extensions: [health_check]
   pipelines:
+    # Span metrics and the service graph from every span, before sampling (see connectors).
     traces/in:
       receivers: [otlp]
-      processors: [memory_limiter, transform/mask-literals, tail_sampling, batch]
+      processors: [memory_limiter, transform/mask-literals, batch]
+      exporters: [spanmetrics, servicegraph, forward/sampling]
+    traces/sampled:
+      receivers: [forward/sampling]
+      processors: [memory_limiter, tail_sampling, batch]
       exporters: [routing]
+    metrics:
+      receivers: [spanmetrics, servicegraph]
+      processors: [memory_limiter, batch]
+      exporters: [prometheusremotewrite]
     traces/unassigned:
       receivers: [routing]
       exporters: [otlp_grpc/unassigned]
@@ -230,7 +270,7 @@ tempo_datasource() {
         spanEndTimeShift: 10m
         tags:
           - key: service.name
-            value: service
+            value: service_name
           - key: k8s.namespace.name
             value: k8s_namespace_name
         queries:

@@ -139,3 +139,77 @@ pub fn dashboard_datasource_uids(dashboard: &Json) -> BTreeSet<String> {
     walk(dashboard, &mut found);
     found
 }
+
+/// Every PromQL expression in a dashboard (the `expr` of each target).
+pub fn dashboard_exprs(dashboard: &Json) -> Vec<String> {
+    fn walk(value: &Json, found: &mut Vec<String>) {
+        match value {
+            Json::Object(map) => {
+                if let Some(expr) = map.get("expr").and_then(Json::as_str) {
+                    found.push(expr.to_owned());
+                }
+                map.values().for_each(|v| walk(v, found));
+            }
+            Json::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(dashboard, &mut found);
+    found
+}
+
+impl Datasources {
+    /// The traces-to-metrics queries of every Tempo datasource, and the metric labels its span
+    /// tags map to.
+    pub fn traces_to_metrics(&self) -> (Vec<String>, Vec<String>) {
+        let mut queries = Vec::new();
+        let mut labels = Vec::new();
+        for datasource in &self.datasources {
+            let Some(links) = datasource
+                .json_data
+                .as_ref()
+                .and_then(|j| j.get("tracesToMetrics"))
+            else {
+                continue;
+            };
+            for query in links
+                .get("queries")
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(text) = query.get("query").and_then(Value::as_str) {
+                    queries.push(text.to_owned());
+                }
+            }
+            for tag in links
+                .get("tags")
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(label) = tag.get("value").and_then(Value::as_str) {
+                    labels.push(label.to_owned());
+                }
+            }
+        }
+        (queries, labels)
+    }
+
+    /// The label names Prometheus datasources read an exemplar's trace id from.
+    pub fn exemplar_trace_id_labels(&self) -> Vec<String> {
+        self.datasources
+            .iter()
+            .filter(|d| d.kind == "prometheus")
+            .filter_map(|d| {
+                d.json_data
+                    .as_ref()?
+                    .get("exemplarTraceIdDestinations")?
+                    .as_sequence()
+            })
+            .flatten()
+            .filter_map(|destination| destination.get("name")?.as_str().map(str::to_owned))
+            .collect()
+    }
+}

@@ -19,6 +19,7 @@ pub mod grafana;
 pub mod kube;
 pub mod kustomize;
 pub mod ports;
+pub mod promql;
 pub mod repo;
 pub mod scratch;
 pub mod tempo;

@@ -58,24 +58,28 @@ fn credentials_are_deleted_and_raw_statements_hashed_before_export() {
 }
 
 #[test]
-fn the_compose_pipeline_runs_the_platform_processors_in_order() {
+fn the_compose_pipelines_run_the_platform_processors_in_order() {
     let config = support::collector_config("compose/otel-collector.yaml");
-    let pipeline = &config.service.pipelines["traces"];
-    let types: Vec<&str> = pipeline
-        .processors
-        .iter()
-        .map(|id| component_type(id))
-        .collect();
+    let types = |pipeline: &str| -> Vec<String> {
+        config.service.pipelines[pipeline]
+            .processors
+            .iter()
+            .map(|id| component_type(id).to_owned())
+            .collect()
+    };
     assert_eq!(
-        types,
+        types("traces/in"),
         [
             "memory_limiter",
             "resource",
             "attributes",
             "transform",
-            "tail_sampling",
             "batch"
         ]
+    );
+    assert_eq!(
+        types("traces/sampled"),
+        ["memory_limiter", "tail_sampling", "batch"]
     );
 }
 

@@ -130,7 +130,7 @@ fn every_file_mounted_from_the_repository_exists() {
 }
 
 #[test]
-fn prometheus_accepts_remote_write_from_tempo() {
+fn prometheus_accepts_remote_write_from_the_collector() {
     let file = support::compose_file();
     let prometheus = compose::services(&file)
         .find(|(name, _)| *name == "prometheus")

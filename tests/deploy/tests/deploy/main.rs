@@ -8,6 +8,7 @@ mod containers;
 mod dockerfile;
 mod kubernetes;
 mod kustomize;
+mod metrics;
 mod support;
 mod tempo;
 mod workshop;

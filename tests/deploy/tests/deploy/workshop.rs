@@ -71,8 +71,8 @@ fn a_larger_class_gets_a_learner_folder_route_and_datasource_each() {
     assert_eq!(config.problems(), Vec::<String>::new());
     assert_eq!(
         config.service.pipelines.len(),
-        1 + 1 + 7,
-        "in, unassigned and one per learner"
+        1 + 1 + 1 + 1 + 7,
+        "in, sampled, metrics, unassigned and one per learner"
     );
     let datasources =
         std::fs::read_to_string(out.path().join("shared/datasources.yaml")).expect("written");
