@@ -189,7 +189,8 @@ fn unknown_references(
                 .iter()
                 .filter_map(|m| recorded.metrics.get(m))
                 .any(|known| known.contains(label));
-            if !on_some_metric && !(metrics.is_empty() && all_labels.contains(label)) {
+            let label_without_metric = metrics.is_empty() && all_labels.contains(label);
+            if !(on_some_metric || label_without_metric) {
                 unknown.push(format!(
                     "label {label} (in {expr:?}) is on none of its metrics"
                 ));
@@ -241,7 +242,11 @@ fn grafana_links_traces_to_metrics_and_exemplars_to_traces_by_the_real_names() {
         let unknown = unknown_references(&queries, &tag_labels, &recorded);
         assert!(unknown.is_empty(), "{file}: {unknown:#?}");
         let labels = datasources.exemplar_trace_id_labels();
-        assert_eq!(labels, [recorded.exemplar_trace_id_label.clone()], "{file}");
+        assert_eq!(
+            labels,
+            std::slice::from_ref(&recorded.exemplar_trace_id_label),
+            "{file}"
+        );
     }
     for needed in &recorded.grafana_service_map_needs {
         assert!(recorded.metrics.contains_key(needed), "{needed}");
