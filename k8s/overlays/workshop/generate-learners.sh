@@ -6,10 +6,19 @@
 #   kustomization.yaml         the overlay: the shared stack plus every learner
 #   shared/otel-gateway.yaml   the collector gateway, routing namespace learner-K to tenant learner-K
 #   shared/datasources.yaml    Grafana: one Tempo datasource per learner, plus one for them all
+#   shared/workshop.yaml       Grafana's Ingress and the shared parts' PodDisruptionBudgets
+#
+#   learners/learner-K/isolation.yaml
+#                              the learner's fences: NetworkPolicies (nothing in or out but their
+#                              own namespace, DNS, the shared collector and Tempo, and the ingress
+#                              controller), a ResourceQuota, a LimitRange, and an Ingress for
+#                              learner-K.$WORKSHOP_DOMAIN
 #
 # Usage: k8s/overlays/workshop/generate-learners.sh N [OUTPUT_DIR]
+# WORKSHOP_DOMAIN (default workshop.example) is the domain the learners' hosts live under;
+# INGRESS_NAMESPACE (default ingress-nginx) is where the ingress controller runs.
 # OUTPUT_DIR defaults to the folder of this script. Running it again with another N replaces the
-# learners/ folder and the three files above; nothing else is touched.
+# learners/ folder and the four files above; nothing else is touched.
 set -eu
 
 usage() {
@@ -24,6 +33,8 @@ case $count in
 esac
 [ "$count" -ge 1 ] && [ "$count" -le 500 ] || usage
 out=${2:-$(dirname -- "$0")}
+domain=${WORKSHOP_DOMAIN:-workshop.example}
+ingress_namespace=${INGRESS_NAMESPACE:-ingress-nginx}
 mkdir -p -- "$out/shared"
 
 # ---- learners/learner-K --------------------------------------------------------------------------
@@ -49,6 +60,176 @@ metadata:
     app.kubernetes.io/part-of: tracing-dojo
     tracing-dojo/learner: learner-$k
 EOF
+    cat > "$dir/isolation.yaml" <<EOF
+# Written by generate-learners.sh: learner-$k's fences.
+#
+# Nothing reaches this namespace's pods, and they reach nothing, except what the policies below
+# allow: each other, DNS, the shared collector agents and Tempo in observability, and the
+# ingress controller in front of the course and the shop. Another learner's namespace is never
+# allowed, either way.
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: default-deny
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-own-namespace
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from:
+        - podSelector: {}
+  egress:
+    - to:
+        - podSelector: {}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-dns
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+    - to:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: kube-system
+          podSelector:
+            matchLabels:
+              k8s-app: kube-dns
+      ports:
+        - protocol: UDP
+          port: 53
+        - protocol: TCP
+          port: 53
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-telemetry
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+    # Spans to the node's collector agent.
+    - to:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: observability
+          podSelector:
+            matchLabels:
+              app.kubernetes.io/name: otel-agent
+      ports:
+        - protocol: TCP
+          port: 4317
+        - protocol: TCP
+          port: 4318
+    # The grader reads this learner's tenant from Tempo.
+    - to:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: observability
+          podSelector:
+            matchLabels:
+              app.kubernetes.io/name: tempo
+      ports:
+        - protocol: TCP
+          port: 3200
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-ingress-controller
+spec:
+  podSelector:
+    matchExpressions:
+      - key: app.kubernetes.io/name
+        operator: In
+        values: [dojo, frontend]
+  policyTypes: [Ingress]
+  ingress:
+    - from:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: $ingress_namespace
+      ports:
+        - protocol: TCP
+          port: 8080
+        - protocol: TCP
+          port: 8081
+---
+# The learner's share of the cluster: the app's requests and limits with room for one rolling
+# update, and a small disk.
+apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: learner-quota
+spec:
+  hard:
+    requests.cpu: "1"
+    requests.memory: 1Gi
+    limits.cpu: "6"
+    limits.memory: 3Gi
+    requests.storage: 5Gi
+    persistentvolumeclaims: "2"
+    pods: "12"
+    services: "8"
+---
+# Defaults for a container that names no resources (the quota refuses such a pod otherwise),
+# and a ceiling for one that names too much.
+apiVersion: v1
+kind: LimitRange
+metadata:
+  name: learner-limits
+spec:
+  limits:
+    - type: Container
+      defaultRequest:
+        cpu: 50m
+        memory: 64Mi
+      default:
+        cpu: 500m
+        memory: 256Mi
+      max:
+        cpu: "2"
+        memory: 1Gi
+---
+# The course at learner-$k.$domain, the shop at shop.learner-$k.$domain.
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: learner
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: learner-$k.$domain
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: dojo
+                port:
+                  number: 8080
+    - host: shop.learner-$k.$domain
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: frontend
+                port:
+                  number: 8081
+EOF
     cat > "$dir/kustomization.yaml" <<EOF
 # Written by generate-learners.sh: learner-$k's own sample app, course and grader.
 apiVersion: kustomize.config.k8s.io/v1beta1
@@ -56,6 +237,7 @@ kind: Kustomization
 namespace: learner-$k
 resources:
   - namespace.yaml
+  - isolation.yaml
   - ../../../../base/app
 configMapGenerator:
   - name: sample-app-env
@@ -322,5 +504,46 @@ EOF
         k=$((k + 1))
     done
 } > "$out/shared/datasources.yaml"
+
+# ---- shared/workshop.yaml ----------------------------------------------------------------------------
+{
+    cat <<EOF
+# Written by generate-learners.sh. The shared stack's part of the workshop: Grafana at
+# grafana.$domain (anonymous visitors may look, the admin signs in), and disruption budgets so
+# that a node drain during class does not take the collector, Tempo, Prometheus or Grafana away
+# (each runs one replica: drain such a node between classes, or scale it up first).
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: grafana
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: grafana.$domain
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: grafana
+                port:
+                  number: 3000
+EOF
+    for part in otel-gateway tempo prometheus grafana; do
+        cat <<EOF
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: $part
+spec:
+  minAvailable: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: $part
+EOF
+    done
+} > "$out/shared/workshop.yaml"
 
 echo "wrote the workshop overlay for $count learners in $out"

@@ -6,6 +6,7 @@ mod collector;
 mod compose;
 mod containers;
 mod dockerfile;
+mod isolation;
 mod kubernetes;
 mod kustomize;
 mod metrics;
