@@ -16,6 +16,7 @@ pub mod container;
 pub mod dockerfile;
 pub mod error;
 pub mod grafana;
+pub mod keys;
 pub mod kube;
 pub mod kustomize;
 pub mod ports;

@@ -37,41 +37,6 @@ pub const KNOWN_PROCESSORS: &[&str] = &["service-graphs", "span-metrics", "local
 /// The recorded configuration keys of the pinned Tempo (see the file's header for the source).
 pub const KEYS_FILE: &str = "tests/deploy/data/tempo-2.10.4-keys.yaml";
 
-/// Keys of `config` that `schema` (a recorded key tree, as in [`KEYS_FILE`]) does not have, as
-/// dotted paths. Shared with the collector's component schemas.
-pub fn unknown_keys(config: &Value, schema: &Value, path: &str) -> Vec<String> {
-    let mut unknown = Vec::new();
-    match (config, schema) {
-        (_, Value::Null) => {}
-        (Value::Mapping(map), Value::Mapping(allowed)) => {
-            let free = allowed.len() == 1 && allowed.contains_key("*");
-            for (key, value) in map {
-                let name = key.as_str().unwrap_or("<not a string>");
-                let here = if path.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{path}.{name}")
-                };
-                match allowed.get(name).or_else(|| free.then(|| &allowed["*"])) {
-                    Some(child) => unknown.extend(unknown_keys(value, child, &here)),
-                    None => unknown.push(here),
-                }
-            }
-        }
-        (Value::Sequence(items), Value::Sequence(shape)) => {
-            if let Some(item_schema) = shape.first() {
-                for (index, item) in items.iter().enumerate() {
-                    unknown.extend(unknown_keys(item, item_schema, &format!("{path}[{index}]")));
-                }
-            }
-        }
-        // A scalar where the schema has structure, or the other way round: Tempo refuses it
-        // too, but that is a type error the parse tests catch; only names are checked here.
-        _ => {}
-    }
-    unknown
-}
-
 /// A parsed Tempo configuration.
 #[derive(Debug, Clone)]
 pub struct Config(pub Value);
@@ -126,7 +91,7 @@ impl Config {
 
     /// Keys the pinned Tempo does not have, at any depth, as messages.
     pub fn key_problems(&self, schema: &Value) -> Vec<String> {
-        unknown_keys(&self.0, schema, "")
+        crate::keys::unknown_keys(&self.0, schema, "")
             .into_iter()
             .map(|path| format!("`{path}` is not a Tempo 2.10.4 configuration key (a typo?)"))
             .collect()
