@@ -460,6 +460,17 @@ tempo_datasource() {
             query: sum by (span_name) (rate(traces_spanmetrics_calls_total{\$\$__tags}[5m]))
           - name: Error rate
             query: sum by (span_name) (rate(traces_spanmetrics_calls_total{\$\$__tags, status_code="STATUS_CODE_ERROR"}[5m]))
+      # From a span to the log lines its service wrote, in the learner's namespace.
+      tracesToLogsV2:
+        datasourceUid: loki
+        spanStartTimeShift: -5m
+        spanEndTimeShift: 5m
+        filterByTraceID: true
+        tags:
+          - key: service.name
+            value: service_name
+          - key: k8s.namespace.name
+            value: k8s_namespace_name
       serviceMap:
         datasourceUid: prometheus
       nodeGraph:
@@ -490,6 +501,22 @@ datasources:
       exemplarTraceIdDestinations:
         - name: trace_id
           datasourceUid: tempo
+  - name: Loki
+    type: loki
+    uid: loki
+    access: proxy
+    url: http://loki:3100
+    editable: false
+    jsonData:
+      # From a log line to its trace: the collector set each line's trace context from its
+      # trace_id, which Loki keeps as structured metadata.
+      derivedFields:
+        - name: TraceID
+          matcherType: label
+          matcherRegex: trace_id
+          url: "$${__value.raw}"
+          datasourceUid: tempo
+          urlDisplayLabel: Open the trace
 EOF
     all=""
     k=1
@@ -510,8 +537,8 @@ EOF
     cat <<EOF
 # Written by generate-learners.sh. The shared stack's part of the workshop: Grafana at
 # grafana.$domain (anonymous visitors may look, the admin signs in), and disruption budgets so
-# that a node drain during class does not take the collector, Tempo, Prometheus or Grafana away
-# (each runs one replica: drain such a node between classes, or scale it up first).
+# that a node drain during class does not take the collector, Tempo, Loki, Prometheus or
+# Grafana away (each runs one replica: drain such a node between classes, or scale it up first).
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -530,7 +557,7 @@ spec:
                 port:
                   number: 3000
 EOF
-    for part in otel-gateway tempo prometheus grafana; do
+    for part in otel-gateway tempo loki prometheus grafana; do
         cat <<EOF
 ---
 apiVersion: policy/v1

@@ -51,9 +51,9 @@ impl Datasources {
         self.datasources.iter().map(|d| d.uid.as_str()).collect()
     }
 
-    /// Datasource links (traces-to-metrics, service map, exemplars) that point at a uid not
-    /// defined here, Tempo datasources with streaming on or without a service map, and uids
-    /// used twice.
+    /// Datasource links (traces-to-metrics, traces-to-logs, service map, exemplars, a log line's
+    /// derived trace link) that point at a uid not defined here, Tempo datasources with
+    /// streaming on or without a service map or logs link, and uids used twice.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let uids = self.uids();
@@ -64,14 +64,18 @@ impl Datasources {
             let json = datasource.json_data.as_ref();
             let links = [
                 json.and_then(|j| j.get("tracesToMetrics")?.get("datasourceUid")),
+                json.and_then(|j| j.get("tracesToLogsV2")?.get("datasourceUid")),
                 json.and_then(|j| j.get("serviceMap")?.get("datasourceUid")),
             ];
-            let exemplars = json
-                .and_then(|j| j.get("exemplarTraceIdDestinations")?.as_sequence())
-                .into_iter()
-                .flatten()
-                .map(|destination| destination.get("datasourceUid"));
-            for link in links.into_iter().chain(exemplars).flatten() {
+            let listed = |key: &'static str| {
+                json.and_then(move |j| j.get(key)?.as_sequence())
+                    .into_iter()
+                    .flatten()
+                    .map(|destination| destination.get("datasourceUid"))
+            };
+            let exemplars = listed("exemplarTraceIdDestinations");
+            let derived = listed("derivedFields");
+            for link in links.into_iter().chain(exemplars).chain(derived).flatten() {
                 match link.as_str() {
                     Some(uid) if uids.contains(uid) => {}
                     other => problems.push(format!(
@@ -84,6 +88,12 @@ impl Datasources {
                 if json.and_then(|j| j.get("serviceMap")).is_none() {
                     problems.push(format!(
                         "Tempo datasource `{}` has no service map",
+                        datasource.name
+                    ));
+                }
+                if json.and_then(|j| j.get("tracesToLogsV2")).is_none() {
+                    problems.push(format!(
+                        "Tempo datasource `{}` has no traces-to-logs",
                         datasource.name
                     ));
                 }

@@ -62,9 +62,9 @@ fn every_third_party_image_is_pinned_to_a_version() {
 
 #[test]
 fn every_long_running_service_with_a_shell_has_a_healthcheck() {
-    // The collector and Tempo images have no shell or HTTP client, so their health is checked
-    // from the host (compose/README.md); tempo-init and loadgen serve nothing.
-    let without_shell = ["otel-collector", "tempo", "tempo-init", "loadgen"];
+    // The collector, Tempo and Loki images have no shell or HTTP client, so their health is
+    // checked from the host (compose/README.md); tempo-init and loadgen serve nothing.
+    let without_shell = ["otel-collector", "tempo", "loki", "tempo-init", "loadgen"];
     let file = support::compose_file();
     for (name, service) in compose::services(&file) {
         if without_shell.contains(&name) {

@@ -193,7 +193,7 @@ fn the_shared_parts_have_disruption_budgets_that_select_them() {
     let Some(manifests) = support::rendered("k8s/overlays/workshop") else {
         return;
     };
-    for part in ["otel-gateway", "tempo", "prometheus", "grafana"] {
+    for part in ["otel-gateway", "tempo", "loki", "prometheus", "grafana"] {
         let budget = manifests
             .iter()
             .find_map(|m| match &m.object {

@@ -94,8 +94,37 @@ fn every_container_that_listens_has_a_readiness_probe() {
 
 #[test]
 fn every_pod_runs_as_a_non_root_user() {
+    // The one exception: the collector agent reads the kubelet's log files, which only root
+    // may read; it keeps no capability and mounts them read-only.
     let mut root = Vec::new();
     for manifest in support::manifests() {
+        if manifest.kind == "DaemonSet" && manifest.name == "otel-agent" {
+            let container = &manifest.containers()[0];
+            let security = container.security_context.clone().unwrap_or_default();
+            assert_eq!(security.read_only_root_filesystem, Some(true), "otel-agent");
+            assert_eq!(
+                security.allow_privilege_escalation,
+                Some(false),
+                "otel-agent"
+            );
+            let dropped = security
+                .capabilities
+                .and_then(|c| c.drop)
+                .unwrap_or_default();
+            assert_eq!(dropped, ["ALL"], "otel-agent keeps no capability");
+            let logs = container
+                .volume_mounts
+                .iter()
+                .flatten()
+                .find(|m| m.mount_path == "/var/log/pods")
+                .expect("otel-agent mounts the pod logs");
+            assert_eq!(
+                logs.read_only,
+                Some(true),
+                "the pod logs are mounted read-only"
+            );
+            continue;
+        }
         if let Some(spec) = manifest.pod_spec() {
             let non_root = spec
                 .security_context

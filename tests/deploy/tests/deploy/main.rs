@@ -9,6 +9,7 @@ mod dockerfile;
 mod isolation;
 mod kubernetes;
 mod kustomize;
+mod logs;
 mod metrics;
 mod support;
 mod tempo;

@@ -81,8 +81,8 @@ fn a_larger_class_gets_a_learner_folder_route_and_datasource_each() {
     assert_eq!(parsed.problems(), Vec::<String>::new());
     assert_eq!(
         parsed.datasources.len(),
-        1 + 1 + 7,
-        "Prometheus, all learners, one per learner"
+        1 + 1 + 1 + 7,
+        "Prometheus, Loki, all learners, one per learner"
     );
 }
 
