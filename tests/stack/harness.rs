@@ -136,7 +136,39 @@ pub struct Machine {
     /// `postgres://…` URL as written → a fresh database's URL.
     databases: BTreeMap<String, String>,
     pub as_root: bool,
+    /// The `dojo` binary as the containers run it: the build's own, or a copy in the scratch
+    /// folder when the checkout is not reachable by other users (a CI clone under /root).
+    binary: PathBuf,
+    /// Where the image's `COPY` sources are read from: the repository, or copies as above.
+    sources: PathBuf,
     pub processes: Vec<Process>,
+}
+
+/// Can a user other than the owner read `path` (and pass every folder above it)?
+fn reachable_by_others(path: &Path) -> bool {
+    let readable = std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o004 != 0);
+    readable
+        && path
+            .ancestors()
+            .skip(1)
+            .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.mode() & 0o001 != 0))
+}
+
+/// `from`, or a world-readable copy of it under `scratch` when the container's user could not
+/// read it where it is.
+fn reachable_copy(from: &Path, scratch: &Path, as_root: bool) -> PathBuf {
+    if !as_root || reachable_by_others(from) {
+        return from.to_path_buf();
+    }
+    let name = from.file_name().expect("a file or folder name");
+    let to = scratch.join("image").join(name);
+    if from.is_dir() {
+        dojo_deploy_tests::scratch::copy_tree(from, &to).expect("copy a folder for the container");
+    } else {
+        std::fs::create_dir_all(to.parent().expect("a parent")).expect("the image folder");
+        std::fs::copy(from, &to).expect("copy the binary for the container");
+    }
+    to
 }
 
 impl Machine {
@@ -147,6 +179,21 @@ impl Machine {
         std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod the scratch folder");
         let as_root = running_as_root(scratch.path());
+        let binary = reachable_copy(
+            Path::new(env!("CARGO_BIN_EXE_dojo")),
+            scratch.path(),
+            as_root,
+        );
+        let repo = crate::repo_root();
+        let sources = if reachable_by_others(&repo.join("labs")) || !as_root {
+            repo
+        } else {
+            let copies = scratch.path().join("image");
+            for folder in ["labs", "content"] {
+                reachable_copy(&repo.join(folder), scratch.path(), as_root);
+            }
+            copies
+        };
         let mut ports = BTreeMap::new();
         for container in containers {
             if let Some(port) = flag(&container.argv, "--port").and_then(|p| p.parse().ok()) {
@@ -172,6 +219,8 @@ impl Machine {
             ports,
             databases: BTreeMap::new(),
             as_root,
+            binary,
+            sources,
             processes: vec![Process::spawn(
                 "store (standing in for the collector and Tempo)",
                 store,
@@ -228,7 +277,6 @@ impl Machine {
         let root = self.scratch.path().join(&container.name);
         let inside = |path: &str| root.join(path.trim_start_matches('/'));
         std::fs::create_dir_all(inside(&container.workdir)).expect("the workdir");
-        let repo = crate::repo_root();
         for (source, destination) in &image.copies {
             let target = inside(destination);
             if let Some(parent) = target.parent() {
@@ -236,7 +284,7 @@ impl Machine {
             }
             // The image's copies are read-only for its user; linking the repository's folder
             // keeps this cheap (the labs include node_modules).
-            std::os::unix::fs::symlink(repo.join(source), &target).expect("link a COPY");
+            std::os::unix::fs::symlink(self.sources.join(source), &target).expect("link a COPY");
         }
         let writable: Vec<PathBuf> = container.writable.iter().map(|p| inside(p)).collect();
         for path in &writable {
@@ -283,7 +331,7 @@ impl Machine {
             };
             env.insert(key.clone(), value);
         }
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dojo"));
+        let mut command = Command::new(&self.binary);
         command
             .args(&args)
             .current_dir(root.join(container.workdir.trim_start_matches('/')))
