@@ -87,18 +87,9 @@ async fn session(http: &reqwest::Client, url: &str, cookie: Option<&str>) -> (St
         request = request.header("cookie", cookie);
     }
     let response = request.send().await.expect("the page answers");
-    let fresh: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .collect();
-    let cookie = if fresh.is_empty() {
-        cookie.unwrap_or_default().to_owned()
-    } else {
-        fresh.join("; ")
-    };
+    let cookie = new_cookie(&response)
+        .or_else(|| cookie.map(str::to_owned))
+        .unwrap_or_default();
     let html = response.text().await.expect("a page body");
     let csrf = html
         .split("name=\"csrf\" value=\"")
@@ -107,6 +98,23 @@ async fn session(http: &reqwest::Client, url: &str, cookie: Option<&str>) -> (St
         .unwrap_or_else(|| panic!("{url} has no CSRF token"))
         .to_owned();
     (cookie, csrf)
+}
+
+/// Posts a course form as a browser would: its session cookie and url-encoded fields.
+async fn post_form(
+    http: &reqwest::Client,
+    url: String,
+    cookie: &str,
+    pairs: &[(&str, &str)],
+    what: &str,
+) -> reqwest::Response {
+    http.post(url)
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -157,32 +165,28 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
         .env(env::INSTRUCTOR_TOKEN)
         .expect("an instructor token");
     let (cookie, csrf) = session(&http, &format!("{course}/instructor"), None).await;
-    let login = http
-        .post(format!("{course}/instructor/login"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", &csrf), ("token", token)]))
-        .send()
-        .await
-        .expect("login answers");
+    let login = post_form(
+        &http,
+        format!("{course}/instructor/login"),
+        &cookie,
+        &[("csrf", &csrf), ("token", token)],
+        "login answers",
+    )
+    .await;
     assert!(login.status().is_redirection(), "login: {}", login.status());
     let cookie = new_cookie(&login).unwrap_or(cookie);
     let (cookie, csrf) = session(&http, &format!("{course}/instructor"), Some(&cookie)).await;
     // broken_propagation is what the TraceQL lab's scenario switches on: some api requests
     // lose their frontend parent, so a structural answer differs from a flat near miss.
     for fault in ["slow_query", "broken_propagation"] {
-        let toggled = http
-            .post(format!("{course}/instructor/faults"))
-            .header("cookie", &cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[
-                ("csrf", &csrf),
-                ("fault", fault),
-                ("enabled", "true"),
-            ]))
-            .send()
-            .await
-            .expect("the toggle answers");
+        let toggled = post_form(
+            &http,
+            format!("{course}/instructor/faults"),
+            &cookie,
+            &[("csrf", &csrf), ("fault", fault), ("enabled", "true")],
+            "the toggle answers",
+        )
+        .await;
         let page = toggled.text().await.unwrap_or_default();
         assert!(
             page.contains(&format!("Fault {fault} is now on.")),
@@ -221,14 +225,14 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
     //    traces the shop sent through the stand-in collector (the load generator's checkouts),
     //    read back through the Tempo API the course was pointed at.
     let (cookie, csrf) = session(&http, &format!("{course}/join"), None).await;
-    let joined = http
-        .post(format!("{course}/join"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", &csrf), ("name", "Stack check")]))
-        .send()
-        .await
-        .expect("joining answers");
+    let joined = post_form(
+        &http,
+        format!("{course}/join"),
+        &cookie,
+        &[("csrf", &csrf), ("name", "Stack check")],
+        "joining answers",
+    )
+    .await;
     assert!(
         joined.status().is_success() || joined.status().is_redirection(),
         "join: {}",
@@ -241,14 +245,14 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut last = String::new();
     while Instant::now() < deadline {
-        let graded = http
-            .post(format!("{lab}/checkout-route/submit"))
-            .header("cookie", &cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&[("csrf", &csrf), ("query", answer)]))
-            .send()
-            .await
-            .expect("the grader answers");
+        let graded = post_form(
+            &http,
+            format!("{lab}/checkout-route/submit"),
+            &cookie,
+            &[("csrf", &csrf), ("query", answer)],
+            "the grader answers",
+        )
+        .await;
         assert_eq!(graded.status(), 200, "submit: {}", graded.status());
         last = graded.text().await.unwrap_or_default();
         if last.contains("<strong>Correct!</strong>") {
