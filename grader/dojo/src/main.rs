@@ -7,6 +7,7 @@
 
 mod cmd;
 mod logbook;
+mod placeholder;
 mod server;
 mod supervisor;
 

@@ -43,7 +43,7 @@ pub struct UpArgs {
     #[arg(long, default_value_t = PAYMENTS_PROXY_PORT)]
     pub payments_proxy_port: u16,
     /// Where the lab keeps its databases and logs.
-    #[arg(long, default_value = ".dojo")]
+    #[arg(long, env = env::DATA_DIR, default_value = ".dojo")]
     pub data_dir: PathBuf,
     /// A fault scenario file (YAML) to switch on at start.
     #[arg(long)]
