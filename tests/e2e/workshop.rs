@@ -14,7 +14,14 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
         "owl",
         "--lab",
         "intermittent-slowness",
+        "--instructor-token",
+        INSTRUCTOR_TOKEN,
     ])
+    .await;
+    lab.wait_for_output(
+        "/instructor (sign in with the instructor token)",
+        Duration::from_secs(5),
+    )
     .await;
     lab.wait_for_output(
         "each learner who joins gets their own variant",
@@ -95,5 +102,93 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
         "the grader's JSON API is not served in a workshop"
     );
 
+    // The instructor resets Ada: she leaves the class list and her fault goes off.
+    let (teacher, csrf) = sign_in_as_instructor(&lab).await;
+    let reset = lab
+        .http
+        .post(lab.url(ports.dojo, "/instructor/reset"))
+        .header("cookie", &teacher)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&learner={}&confirm=true",
+            urlencode(&csrf),
+            urlencode(ada.as_str())
+        ))
+        .send()
+        .await
+        .expect("the reset answers");
+    assert!(reset.status().is_success(), "{}", reset.status());
+    lab.eventually(
+        "Ada's fault switched off after her reset",
+        Duration::from_secs(30),
+        || async {
+            let (_, body) = lab.try_get(&lab.url(ports.api, "/admin/faults")).await?;
+            let mut all = vec![body];
+            for port in [ports.frontend, ports.payments] {
+                all.push(lab.try_get(&lab.url(port, "/admin/faults")).await?.1);
+            }
+            (!all.iter().any(|body| body.contains(ada.as_str()))).then_some(())
+        },
+    )
+    .await;
+
     assert!(lab.stop().await.success());
+}
+
+const INSTRUCTOR_TOKEN: &str = "e2e-instructor-token-7f3a9c";
+
+/// Signs in on the instructor page as a browser would; answers the cookies and a CSRF token.
+async fn sign_in_as_instructor(lab: &Lab) -> (String, String) {
+    let cookies = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let csrf_of = |html: &str| {
+        html.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a CSRF token")
+            .to_owned()
+    };
+    let page = lab
+        .http
+        .get(lab.url(lab.ports.dojo, "/instructor"))
+        .send()
+        .await
+        .expect("the instructor page answers");
+    let session = cookies(&page).join("; ");
+    let csrf = csrf_of(&page.text().await.expect("a body"));
+    // The login answers 303 with the new session's cookie: read it there, not after following.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let login = no_redirects
+        .post(lab.url(lab.ports.dojo, "/instructor/login"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&token={}",
+            urlencode(&csrf),
+            urlencode(INSTRUCTOR_TOKEN)
+        ))
+        .send()
+        .await
+        .expect("the login answers");
+    let signed_in = cookies(&login).join("; ");
+    let dashboard = lab
+        .http
+        .get(lab.url(lab.ports.dojo, "/instructor"))
+        .header("cookie", &signed_in)
+        .send()
+        .await
+        .expect("the dashboard answers");
+    assert!(dashboard.status().is_success(), "{}", dashboard.status());
+    let csrf = csrf_of(&dashboard.text().await.expect("a body"));
+    (signed_in, csrf)
 }

@@ -22,7 +22,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use rand::RngCore;
 
-use crate::backend::LearnerId;
+use crate::backend::{Feedback, LearnerId};
 use crate::state::CourseState;
 
 /// The session cookie's name.
@@ -30,6 +30,9 @@ pub const COOKIE_NAME: &str = "dojo_session";
 
 /// The cookie that keeps a learner's key across sessions and restarts.
 pub const LEARNER_COOKIE: &str = "dojo_learner";
+
+/// The cookie that keeps the instructor signed in across browser and course restarts.
+pub const INSTRUCTOR_COOKIE: &str = "dojo_instructor";
 
 /// How long a browser keeps the learner cookie: a course runs over days, not months.
 const LEARNER_COOKIE_SECONDS: u32 = 30 * 24 * 3600;
@@ -60,6 +63,19 @@ pub struct Visitor {
     pub key: Option<LearnerKey>,
     /// Hints revealed per (lab, exercise), in order.
     pub hints: HashMap<(String, String), Vec<String>>,
+    /// The grader's verdict on the last submission, shown once by the lab page the
+    /// submission redirects to (post/redirect/get, so a reload never resubmits).
+    pub flash: Option<Flash>,
+}
+
+/// A submission's outcome, carried from the POST that graded it to the page that shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub lab: String,
+    pub exercise: String,
+    pub feedback: Feedback,
+    /// The submitted fields, to show them again in the form.
+    pub fields: Vec<(String, String)>,
 }
 
 /// The secret that holds a learner's claim on their name. Never logged: `Debug` hides it.
@@ -259,6 +275,15 @@ pub async fn middleware(
         Some(visitor) => (visitor, false),
         None => {
             let mut visitor = sessions.create();
+            if let (Some(token), Some(proof)) = (
+                &state.inner.settings.instructor_token,
+                cookie(request.headers(), INSTRUCTOR_COOKIE),
+            ) && instructor_proof(token) == proof
+            {
+                visitor = sessions
+                    .update(&visitor.id, |v| v.instructor = true)
+                    .unwrap_or(visitor);
+            }
             if let Some(key) = learner_key_cookie(request.headers()) {
                 match state.inner.grading.rejoin(&key).await {
                     Ok(Some(learner)) => {
@@ -289,6 +314,26 @@ pub async fn middleware(
         response.headers_mut().append(SET_COOKIE, value);
     }
     response
+}
+
+/// What the instructor's long-lived cookie holds: a SHA-256 of the token under a fixed label.
+/// It proves the token was given without being the token; a course restarted with a new token
+/// no longer accepts it (that is how an instructor revokes it).
+pub fn instructor_proof(token: &crate::state::Secret) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"tracing-dojo instructor cookie v1\0");
+    hash.update(token.expose().as_bytes());
+    hex::encode(hash.finalize())
+}
+
+/// The `Set-Cookie` value that keeps the instructor signed in for a course's length.
+pub fn instructor_cookie(token: &crate::state::Secret) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{INSTRUCTOR_COOKIE}={}; Path=/; Max-Age={LEARNER_COOKIE_SECONDS}; HttpOnly; SameSite=Lax",
+        instructor_proof(token)
+    ))
+    .ok()
 }
 
 /// The `Set-Cookie` value for a session id.

@@ -12,6 +12,9 @@ pub const FRONTEND_PORT: u16 = 8081;
 pub const API_PORT: u16 = 8082;
 /// The stand-in external payments provider.
 pub const PAYMENTS_PORT: u16 = 8083;
+/// Services of the shop that stand in for a third party: the course draws them as external
+/// dependencies in the service graph.
+pub const EXTERNAL_SERVICES: &[&str] = &["payments"];
 /// The network path in front of payments: a TCP proxy the `payments_network` fault disturbs.
 pub const PAYMENTS_PROXY_PORT: u16 = 8084;
 /// The Tempo-compatible HTTP API of the trace store (Tempo's own default).

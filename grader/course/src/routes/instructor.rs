@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::layout::Layout;
 use crate::backend::{FaultState, LearnerId};
 use crate::error::CourseError;
-use crate::session::{Visitor, csrf_matches};
+use crate::session::{Visitor, csrf_matches, instructor_cookie};
 use crate::state::CourseState;
 
 pub fn router() -> Router<CourseState> {
@@ -192,10 +192,17 @@ async fn login(
         return Ok((axum::http::StatusCode::FORBIDDEN, page).into_response());
     }
     let rotated = state.sessions.rotate(&visitor.id, |v| v.instructor = true);
-    Ok(super::learners::with_session_cookie(
+    let mut response = super::learners::with_session_cookie(
         Redirect::to("/instructor").into_response(),
         rotated.as_ref(),
-    ))
+    );
+    // Signed in across browser restarts too, until the course runs with another token.
+    if let Some(cookie) = instructor_cookie(token) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// Checks the form token and the instructor flag.
@@ -241,15 +248,50 @@ struct ResetForm {
     #[serde(default)]
     csrf: String,
     learner: String,
+    /// Set by the confirmation page's button; without it the page asks first.
+    #[serde(default)]
+    confirm: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset.html")]
+struct ResetConfirm {
+    layout: Layout,
+    learner_id: String,
+    name: String,
 }
 
 async fn reset(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
     Form(form): Form<ResetForm>,
-) -> Result<Dashboard, CourseError> {
+) -> Result<Response, CourseError> {
     require_instructor(&visitor, &form.csrf)?;
     let learner = LearnerId(form.learner);
+    let class = state
+        .inner
+        .grading
+        .class_progress()
+        .await
+        .map_err(|error| CourseError::Unavailable(error.to_string()))?;
+    let Some(name) = class
+        .iter()
+        .find(|l| l.learner == learner)
+        .map(|l| l.name.clone())
+    else {
+        return Err(CourseError::BadRequest(format!(
+            "There is no learner {} to reset (perhaps they were reset already).",
+            learner.0
+        )));
+    };
+    if !form.confirm {
+        return Ok(ResetConfirm {
+            layout: Layout::new(&state, &visitor, "Reset a learner"),
+            learner_id: learner.0,
+            name,
+        }
+        .into_response());
+    }
     state
         .inner
         .grading
@@ -262,13 +304,14 @@ async fn reset(
             ))
         })?;
     state.sessions.sign_out(&learner);
-    dashboard_page(
+    Ok(dashboard_page(
         &state,
         &visitor,
         Some(format!(
-            "Learner {} was reset: their attempts and hints are gone, they are signed out, and their name is free to join again from any browser.",
+            "{name} ({}) was reset: their attempts and hints are gone, they are signed out and no longer listed, their faults are switched off (within a few seconds in a workshop), and their name is free to join again from any browser.",
             learner.0
         )),
     )
-    .await
+    .await?
+    .into_response())
 }

@@ -5,6 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, State};
+use axum::response::Redirect;
 use axum::{Extension, Router, routing::get, routing::post};
 
 use super::layout::Layout;
@@ -14,15 +15,32 @@ use crate::backend::{
 };
 use crate::error::CourseError;
 use crate::markdown::{render_untrusted, render_untrusted_inline};
-use crate::session::{Visitor, csrf_matches};
+use crate::session::{Flash, Visitor, csrf_matches};
 use crate::state::CourseState;
 
 pub fn router() -> Router<CourseState> {
     Router::new()
         .route("/labs", get(labs))
         .route("/labs/{lab}", get(lab))
-        .route("/labs/{lab}/{exercise}/submit", post(submit))
-        .route("/labs/{lab}/{exercise}/hint", post(hint))
+        .route(
+            "/labs/{lab}/{exercise}/submit",
+            post(submit).get(back_to_exercise),
+        )
+        .route(
+            "/labs/{lab}/{exercise}/hint",
+            post(hint).get(back_to_exercise),
+        )
+}
+
+/// Where a submission lands: the lab page, scrolled to the exercise's feedback.
+fn feedback_anchor(lab: &str, exercise: &str) -> String {
+    format!("/labs/{lab}#feedback-{exercise}")
+}
+
+/// Opening a form's address (a bookmark, a reload after the redirect) leads back to the
+/// exercise instead of an error.
+async fn back_to_exercise(Path((lab, exercise)): Path<(String, String)>) -> Redirect {
+    Redirect::to(&format!("/labs/{lab}#exercise-{exercise}"))
 }
 
 pub(crate) struct LabRow {
@@ -472,7 +490,16 @@ async fn lab(
     Extension(visitor): Extension<Visitor>,
     Path(lab): Path<String>,
 ) -> Result<LabPage, CourseError> {
-    lab_page(&state, &visitor, &lab, None).await
+    // A verdict just given for this lab is shown once, then forgotten.
+    let fresh = match visitor.flash.as_ref().filter(|f| f.lab == lab) {
+        Some(_) => state
+            .sessions
+            .update(&visitor.id, |v| v.flash = None)
+            .and(visitor.flash.clone())
+            .map(|f| (f.exercise, f.feedback, f.fields)),
+        None => None,
+    };
+    lab_page(&state, &visitor, &lab, fresh).await
 }
 
 /// The fields of a submitted form, in order.
@@ -513,7 +540,7 @@ async fn submit(
     Extension(visitor): Extension<Visitor>,
     Path((lab_id, exercise_id)): Path<(String, String)>,
     Form(fields): Form<Fields>,
-) -> Result<LabPage, CourseError> {
+) -> Result<Redirect, CourseError> {
     let learner = require_learner(&visitor, &fields)?;
     if let Some((name, _)) = fields.iter().find(|(_, v)| v.len() > MAX_FIELD) {
         return Err(CourseError::BadRequest(format!(
@@ -564,13 +591,16 @@ async fn submit(
         .submit(&learner, &lab_id, &exercise_id, submission)
         .await
         .map_err(grading_error)?;
-    lab_page(
-        &state,
-        &visitor,
-        &lab_id,
-        Some((exercise_id, feedback, fields)),
-    )
-    .await
+    let target = feedback_anchor(&lab_id, &exercise_id);
+    state.sessions.update(&visitor.id, |v| {
+        v.flash = Some(Flash {
+            lab: lab_id,
+            exercise: exercise_id,
+            feedback,
+            fields,
+        })
+    });
+    Ok(Redirect::to(&target))
 }
 
 async fn hint(
@@ -578,7 +608,7 @@ async fn hint(
     Extension(visitor): Extension<Visitor>,
     Path((lab_id, exercise_id)): Path<(String, String)>,
     Form(fields): Form<Fields>,
-) -> Result<LabPage, CourseError> {
+) -> Result<Redirect, CourseError> {
     let learner = require_learner(&visitor, &fields)?;
     let key = (lab_id.clone(), exercise_id.clone());
     let shown = visitor.hints.get(&key).map(Vec::len).unwrap_or(0);
@@ -588,9 +618,11 @@ async fn hint(
         .hint(&learner, &lab_id, &exercise_id, shown)
         .await
         .map_err(grading_error)?;
-    let visitor = state
+    state
         .sessions
-        .update(&visitor.id, |v| v.hints.entry(key).or_default().push(text))
-        .unwrap_or(visitor);
-    lab_page(&state, &visitor, &lab_id, None).await
+        .update(&visitor.id, |v| v.hints.entry(key).or_default().push(text));
+    let shown = shown + 1;
+    Ok(Redirect::to(&format!(
+        "/labs/{lab_id}#hint-{exercise_id}-{shown}"
+    )))
 }

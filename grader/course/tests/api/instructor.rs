@@ -44,7 +44,7 @@ async fn the_progress_table_follows_the_learners() {
     let mut ada = app.client();
     ada.join("Ada").await;
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
-    ada.post(
+    ada.submit(
         "/labs/traceql-querying/failed-checkouts/submit",
         &[("csrf", &csrf), ("query", REFERENCE)],
     )
@@ -65,7 +65,7 @@ async fn the_instructor_toggles_faults_and_resets_a_learner() {
     let mut ada = app.client();
     ada.join("Ada").await;
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
-    ada.post(
+    ada.submit(
         "/labs/traceql-querying/failed-checkouts/submit",
         &[("csrf", &csrf), ("query", REFERENCE)],
     )
@@ -99,6 +99,7 @@ async fn the_instructor_toggles_faults_and_resets_a_learner() {
         page.body
     );
 
+    // Reset asks first and changes nothing until confirmed.
     let page = teacher
         .post(
             "/instructor/reset",
@@ -106,9 +107,35 @@ async fn the_instructor_toggles_faults_and_resets_a_learner() {
         )
         .await;
     assert!(
-        page.body
-            .contains("Learner learner-1 was reset: their attempts and hints are gone"),
+        page.body.contains("<h1>Reset Ada?</h1>") && page.body.contains("id=\"confirm-reset\""),
         "{}",
+        page.body
+    );
+    assert!(ada.get("/labs").await.body.contains("Signed in as"));
+    let page = teacher
+        .post(
+            "/instructor/reset",
+            &[
+                ("csrf", &csrf),
+                ("learner", "learner-1"),
+                ("confirm", "true"),
+            ],
+        )
+        .await;
+    assert!(
+        page.body
+            .contains("Ada (learner-1) was reset: their attempts and hints are gone"),
+        "{}",
+        page.body
+    );
+    let table = page
+        .body
+        .split("id=\"progress-table\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        !table.contains(">Ada<"),
+        "a reset learner is no longer listed: {}",
         page.body
     );
     let lab = ada.get("/labs/traceql-querying").await;
@@ -120,9 +147,29 @@ async fn the_instructor_toggles_faults_and_resets_a_learner() {
     let mut ada_elsewhere = app.client();
     ada_elsewhere.join("Ada").await;
     let lab = ada_elsewhere.get("/labs/traceql-querying").await;
+    assert!(lab.body.contains("0 of 1 exercise passed."), "{}", lab.body);
+}
+
+#[tokio::test]
+async fn the_instructor_stays_signed_in_after_a_browser_restart_until_the_token_changes() {
+    let app = TestApp::spawn().await;
+    let mut teacher = app.client();
+    teacher.instructor().await;
+    assert!(teacher.has_cookie("dojo_instructor"));
+
+    // A browser restart forgets the session cookie but keeps the long-lived one.
+    teacher.set_cookie(None);
+    let page = teacher.get("/instructor").await;
+    assert_eq!(page.status, 200, "{}", page.body);
     assert!(
-        lab.body.contains("0 of 1 exercises passed."),
+        page.body.contains("<h2>Class progress</h2>"),
         "{}",
-        lab.body
+        page.body
     );
+
+    // A cookie that was not earned with the token does nothing.
+    let mut forger = app.client();
+    forger.set_cookie(Some(format!("dojo_instructor={}", "0".repeat(64))));
+    let page = forger.get("/instructor").await;
+    assert_eq!(page.status, 403);
 }

@@ -180,6 +180,12 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     println!();
     println!("  Course               {}", urls.course);
+    if args.server.instructor_token.is_some() {
+        println!(
+            "  Instructor           {}/instructor (sign in with the instructor token)",
+            urls.course
+        );
+    }
     println!("  Shop (frontend)      {}", urls.frontend);
     println!("  api                  {}", urls.api);
     println!("  payments             {}", urls.payments);

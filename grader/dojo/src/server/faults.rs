@@ -63,8 +63,18 @@ impl ScenarioPusher {
         self.switch(&fault.fault, body).await
     }
 
+    /// Switches fault `id` off at the service that owns it.
+    pub async fn disable(&self, id: &str) -> Result<(), FaultError> {
+        self.send(id, None).await
+    }
+
     /// Switches fault `id` on with `body` at the service that owns it.
     async fn switch(&self, id: &str, body: serde_json::Value) -> Result<(), FaultError> {
+        self.send(id, Some(body)).await
+    }
+
+    /// POSTs `body` to fault `id` (on), or DELETEs it (off), at the service that owns it.
+    async fn send(&self, id: &str, body: Option<serde_json::Value>) -> Result<(), FaultError> {
         let spec = dojo_faults::catalogue::catalogue()
             .iter()
             .find(|spec| spec.id.as_str() == id)
@@ -78,7 +88,10 @@ impl ScenarioPusher {
             ))
         })?;
         let url = format!("{base}/admin/faults/{id}");
-        let request = self.request(reqwest::Method::POST, url.clone()).json(&body);
+        let request = match &body {
+            Some(body) => self.request(reqwest::Method::POST, url.clone()).json(body),
+            None => self.request(reqwest::Method::DELETE, url.clone()),
+        };
         let response = request
             .send()
             .await
@@ -89,7 +102,8 @@ impl ScenarioPusher {
             let status = response.status();
             let text = response.text().await.unwrap_or_default();
             Err(FaultError(format!(
-                "{service} refused to switch {id} ({status}): {text}"
+                "{service} refused to switch {id} {} ({status}): {text}",
+                if body.is_some() { "on" } else { "off" }
             )))
         }
     }

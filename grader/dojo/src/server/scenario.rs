@@ -39,6 +39,16 @@ pub async fn keep_scenario_on(lab: Arc<Lab>, progress: Progress, faults: Arc<Sce
             continue;
         }
         let mut all_ok = true;
+        // A fault no learner's variant needs any more (the last one was reset) goes off.
+        for gone in pushed
+            .iter()
+            .filter(|old| !plan.iter().any(|new| new.fault == old.fault))
+        {
+            if let Err(error) = faults.disable(&gone.fault).await {
+                eprintln!("dojo: {error}");
+                all_ok = false;
+            }
+        }
         for fault in &plan {
             if let Err(error) = faults.enable(fault).await {
                 eprintln!("dojo: {error}");

@@ -5,9 +5,19 @@ use dojo_traceql::model::{Span, SpanKind, StatusCode, Trace};
 
 use crate::backend::SearchHit;
 
-/// A duration as a person reads it: `420 µs`, `35 ms`, `1.24 s`.
+/// A duration as a person reads it: `420 µs`, `35 ms`, `1.24 s`, `1 min 35 s`, `1.5 h`. The
+/// one format learners see, in feedback and on every page of the course.
 pub fn human_duration(nanos: u64) -> String {
-    if nanos >= 1_000_000_000 {
+    if nanos >= 3_600_000_000_000 {
+        format!("{:.1} h", nanos as f64 / 3.6e12)
+    } else if nanos >= 60_000_000_000 {
+        let secs = nanos / 1_000_000_000;
+        if secs.is_multiple_of(60) {
+            format!("{} min", secs / 60)
+        } else {
+            format!("{} min {} s", secs / 60, secs % 60)
+        }
+    } else if nanos >= 1_000_000_000 {
         format!("{:.2} s", nanos as f64 / 1e9)
     } else if nanos >= 10_000_000 {
         format!("{} ms", nanos / 1_000_000)
@@ -130,5 +140,8 @@ mod tests {
         assert_eq!(human_duration(640), "640 ns");
         assert_eq!(human_duration(35_000_000), "35 ms");
         assert_eq!(human_duration(1_240_000_000), "1.24 s");
+        assert_eq!(human_duration(900_000_000_000), "15 min");
+        assert_eq!(human_duration(95_000_000_000), "1 min 35 s");
+        assert_eq!(human_duration(5_400_000_000_000), "1.5 h");
     }
 }

@@ -142,6 +142,7 @@ const SQL_SCORES: &str = "SELECT lab, exercise, best_score, passed, attempts, hi
      FROM scores WHERE learner_id = $1 ORDER BY lab, exercise";
 const SQL_RESET_ATTEMPTS: &str = "DELETE FROM attempts WHERE learner_id = $1";
 const SQL_RESET_SCORES: &str = "DELETE FROM scores WHERE learner_id = $1";
+const SQL_REMOVE_LEARNER: &str = "DELETE FROM learners WHERE id = $1";
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -475,12 +476,18 @@ impl Progress {
         })
     }
 
-    /// Forgets a learner's attempts and scores and releases their name (the instructor's
-    /// reset), in one transaction; the learner stays in the class list.
+    /// Forgets a learner's attempts and scores, releases their name and removes them from the
+    /// class list (the instructor's reset), in one transaction: a workshop's scenario then
+    /// stops planning faults for them.
     pub async fn reset_learner(&self, learner: &LearnerId) -> Result<(), ProgressError> {
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
-            for statement in [SQL_RESET_ATTEMPTS, SQL_RESET_SCORES, SQL_RELEASE_KEY] {
+            for statement in [
+                SQL_RESET_ATTEMPTS,
+                SQL_RESET_SCORES,
+                SQL_RELEASE_KEY,
+                SQL_REMOVE_LEARNER,
+            ] {
                 sqlx::query(statement)
                     .bind(learner.as_str())
                     .execute(&mut *tx)

@@ -171,7 +171,7 @@ async fn an_attempt_by_someone_who_never_joined_is_refused() {
 }
 
 #[tokio::test]
-async fn resetting_a_learner_forgets_their_attempts_and_scores_but_not_them() {
+async fn resetting_a_learner_forgets_their_attempts_scores_and_place_in_the_class() {
     let (_dir, dbs) = databases("reset").await;
     for (name, url) in dbs {
         let (ada, bob) = (learner("ada"), learner("bob"));
@@ -201,7 +201,18 @@ async fn resetting_a_learner_forgets_their_attempts_and_scores_but_not_them() {
             1,
             "{name}: others are untouched"
         );
-        assert_eq!(progress.learners().await.unwrap().len(), 2, "{name}");
+        let left: Vec<_> = progress
+            .learners()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
+        assert_eq!(
+            left,
+            std::slice::from_ref(&bob),
+            "{name}: the class list no longer has Ada"
+        );
         progress.close().await;
     }
 }

@@ -393,6 +393,8 @@ impl Grading for Classroom {
         }
         book.attempts.retain(|(l, _, _)| l != learner);
         book.claims.retain(|(l, _)| l != learner);
+        // As the progress store does: the learner leaves the class list.
+        book.learners.retain(|(id, _)| id != learner);
         Ok(())
     }
 }

@@ -178,6 +178,8 @@ pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
     pub body: String,
+    /// For a followed form post: the POST's status and `Location`.
+    pub redirect: Option<(u16, String)>,
 }
 
 impl Page {
@@ -234,6 +236,7 @@ impl Client {
             status,
             location,
             body,
+            redirect: None,
         }
     }
 
@@ -296,6 +299,22 @@ impl Client {
         }
         let response = request.send().await.expect("POST answers");
         self.read(response).await
+    }
+
+    /// Posts a lab form as a browser does: the course answers with a redirect to the lab page
+    /// at the feedback (post/redirect/get), which is followed. The page answered carries the
+    /// POST's status and `Location` in `redirect`, for tests of the redirect itself.
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let posted = self.post(path, fields).await;
+        match (posted.status.as_u16(), posted.location.clone()) {
+            (303, Some(location)) => {
+                let target = location.split('#').next().unwrap_or_default().to_string();
+                let mut page = self.get(&target).await;
+                page.redirect = Some((posted.status.as_u16(), location));
+                page
+            }
+            _ => posted,
+        }
     }
 
     /// Joins the class under `name` (fetching the form for its token first).
