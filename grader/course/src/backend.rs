@@ -340,6 +340,25 @@ pub struct LearnerProgress {
     pub exercises: Vec<ExerciseProgress>,
 }
 
+/// The answers of one lab, for the instructor only: never shown on a learner's page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerKeyLab {
+    pub id: String,
+    pub title: String,
+    /// One entry per exercise: the reference query, the assertions, the quiz's answers.
+    pub exercises: Vec<AnswerKeyEntry>,
+    /// One entry per variant of the lab's fault scenario: its faults and ground truth.
+    pub variants: Vec<AnswerKeyEntry>,
+}
+
+/// One exercise's (or one scenario variant's) answer: a title and labelled values, each value
+/// shown preformatted (queries, fault parameters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerKeyEntry {
+    pub title: String,
+    pub lines: Vec<(String, String)>,
+}
+
 /// Why the grader could not grade or answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GradingError {
@@ -393,6 +412,11 @@ pub trait Grading: Send + Sync {
     /// Forgets a learner's attempts and hints and frees their name; an error for a learner
     /// the grader does not know.
     async fn reset_learner(&self, learner: &LearnerId) -> Result<(), GradingError>;
+    /// The answer key of every lab, in course order, for the instructor's page. Empty when
+    /// the grader has no answers to show.
+    fn answer_key(&self) -> Vec<AnswerKeyLab> {
+        Vec::new()
+    }
     /// The fault sets that make the lab's scenario "on": the one of `learner`'s variant, or
     /// one per variant without a learner. Empty for a lab without faults.
     fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {

@@ -11,8 +11,8 @@ use dojo_grader::service::{Grader, GraderError, Submission as GraderSubmission};
 use dojo_grader::spec::types::{Check, Lab, Variant};
 
 use crate::backend::{
-    Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading, GradingError,
-    LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
+    AnswerKeyLab, Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading,
+    GradingError, LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
 };
 use crate::session::LearnerKey;
 
@@ -276,6 +276,14 @@ impl Grading for InProcessGrader {
                 .iter()
                 .any(|exercise| matches!(exercise.check, Check::RootCause(_))),
         })
+    }
+
+    fn answer_key(&self) -> Vec<AnswerKeyLab> {
+        self.grader
+            .labs()
+            .iter()
+            .map(|lab| super::answer_key::lab_answers(lab))
+            .collect()
     }
 
     fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
