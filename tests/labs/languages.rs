@@ -34,7 +34,7 @@ fn lab_dir() -> PathBuf {
 }
 
 /// The command that runs one language's variant of the stock service, or what is missing.
-fn stock_command(language: &str, variant: &str) -> Result<Command, String> {
+pub(crate) fn stock_command(language: &str, variant: &str) -> Result<Command, String> {
     let dir = lab_dir().join(language);
     let (program, script, check): (&str, PathBuf, Box<dyn Fn() -> bool>) = match language {
         "python" => (
@@ -102,7 +102,7 @@ async fn start(mut command: Command, service: &str, shop: &Shop) -> (Child, Stri
     (child, url)
 }
 
-fn missing_is_fatal() -> bool {
+pub(crate) fn missing_is_fatal() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 

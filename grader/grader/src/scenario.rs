@@ -152,6 +152,7 @@ mod tests {
             estimated_minutes: 10,
             lesson: None,
             starter: None,
+            languages: vec![],
             scenario: Some(Scenario {
                 seed,
                 variants: (0..variants)
