@@ -417,9 +417,23 @@ pub trait Grading: Send + Sync {
     fn answer_key(&self) -> Vec<AnswerKeyLab> {
         Vec::new()
     }
-    /// The fault sets that make the lab's scenario "on": the one of `learner`'s variant, or
-    /// one per variant without a learner. Empty for a lab without faults.
-    fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
+    /// Whether a learner who solved this lab's incident can ask for another one.
+    fn offers_incidents(&self, lab: &str) -> bool {
+        let _ = lab;
+        false
+    }
+    /// Starts the learner's next incident of the lab (another variant of its fault scenario)
+    /// once they solved the current one; returns its number (1 for the first after the
+    /// original). An error says why not, in words for the learner.
+    async fn another_incident(&self, learner: &LearnerId, lab: &str) -> Result<u32, GradingError> {
+        let _ = learner;
+        Err(GradingError::Invalid(format!(
+            "lab {lab:?} has no other incident to practise on"
+        )))
+    }
+    /// The fault sets that make the lab's scenario "on": the one of `learner`'s current
+    /// incident, or one per variant without a learner. Empty for a lab without faults.
+    async fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
         let _ = learner;
         self.lab(lab)
             .map(|detail| detail.scenario_faults)
