@@ -49,8 +49,9 @@ async fn post(lab: &Lab, session: &Session, path: &str, fields: &[(&str, &str)])
     (status, response.text().await.unwrap_or_default())
 }
 
-/// Joins the course as `name`; returns the session (the cookie the server set after joining).
-async fn join(lab: &Lab, name: &str) -> Session {
+/// Joins the course as `name` (with a workshop `code`, if any); returns the session (the
+/// cookie the server set after joining).
+async fn join(lab: &Lab, name: &str, code: Option<&str>) -> Session {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
@@ -77,19 +78,19 @@ async fn join(lab: &Lab, name: &str) -> Session {
         .header("cookie", jar.join("; "))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!(
-            "csrf={}&name={}",
+            "csrf={}&name={}&code={}",
             urlencode(&csrf),
-            urlencode(name)
+            urlencode(name),
+            urlencode(code.unwrap_or_default())
         ))
         .send()
         .await
         .expect("joining answers");
-    assert!(
-        joined.status().is_redirection(),
-        "{name} joins: {}",
-        joined.status()
-    );
-    for set in cookies(&joined) {
+    let status = joined.status();
+    let set = cookies(&joined);
+    let body = joined.text().await.unwrap_or_default();
+    assert!(status.is_redirection(), "{name} joins: {status}\n{body}");
+    for set in set {
         let name = set.split('=').next().unwrap_or_default().to_owned();
         jar.retain(|c| !c.starts_with(&format!("{name}=")));
         jar.push(set);
@@ -165,16 +166,46 @@ async fn report(lab: &Lab, session: &Session, truth: &GroundTruth, traces: &[Str
 
 /// Whether the fault `id` is on at any service, read from their admin APIs.
 async fn fault_is_on(lab: &Lab, id: &str) -> Option<bool> {
-    let mut on = false;
+    Some(fault_scope(lab, id).await?.is_some())
+}
+
+/// The fault `id` as the services' admin APIs show it: `None` when off, `Some(learners)`
+/// when on (empty for every learner's traffic).
+async fn fault_scope(lab: &Lab, id: &str) -> Option<Option<Vec<String>>> {
     for port in [lab.ports.frontend, lab.ports.api, lab.ports.payments] {
         let (_, body) = lab.try_get(&lab.url(port, "/admin/faults")).await?;
         let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-        on |= json["faults"]
-            .as_array()?
-            .iter()
-            .any(|f| f["id"] == id && !f["active"].is_null());
+        for fault in json["faults"].as_array()? {
+            if fault["id"] == id && !fault["active"].is_null() {
+                let learners = fault["active"]["learners"]
+                    .as_array()
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return Some(Some(learners));
+            }
+        }
     }
-    Some(on)
+    Some(None)
+}
+
+/// A name (and its learner id) whose incident number `round` of the lab is `variant`.
+fn name_with(
+    spec: &dojo_grader::spec::types::Lab,
+    prefix: &str,
+    variant: &str,
+) -> (String, LearnerId) {
+    (0..500)
+        .map(|i| {
+            let name = format!("{prefix} {i}");
+            let id = LearnerId::parse(&learner_id_for(&name)).expect("a valid id");
+            (name, id)
+        })
+        .find(|(_, id)| variant_in_round(spec, id, 0).is_some_and(|v| v.id == variant))
+        .unwrap_or_else(|| panic!("some {prefix} starts with {variant}"))
 }
 
 fn unix_seconds() -> u64 {
@@ -190,14 +221,7 @@ async fn after_solving_an_incident_a_learner_practises_on_another_graded_the_sam
     let spec = labs.get(LAB).expect("the lab");
     // A name whose first incident is the slow query (its traffic shows it quickly); the next
     // incident is then another variant.
-    let (name, learner) = (0..500)
-        .map(|i| {
-            let name = format!("Ada {i}");
-            let id = LearnerId::parse(&learner_id_for(&name)).expect("a valid id");
-            (name, id)
-        })
-        .find(|(_, id)| variant_in_round(spec, id, 0).is_some_and(|v| v.id == "slow-query"))
-        .expect("some name starts with the slow query");
+    let (name, learner) = name_with(spec, "Ada", "slow-query");
     let first = variant_in_round(spec, &learner, 0).expect("a variant");
     let second = variant_in_round(spec, &learner, 1).expect("a variant");
     assert_ne!(first.id, second.id);
@@ -205,7 +229,7 @@ async fn after_solving_an_incident_a_learner_practises_on_another_graded_the_sam
     let second_truth = second.truth.clone().expect("a ground truth");
 
     let lab = Lab::start(&["--load-rate", "6", "--lab", LAB, "--learner", &name]).await;
-    let session = join(&lab, &name).await;
+    let session = join(&lab, &name, None).await;
 
     // The first incident, solved.
     let traces = evidence(&lab, &first_truth, unix_seconds().saturating_sub(60)).await;
@@ -268,5 +292,106 @@ async fn after_solving_an_incident_a_learner_practises_on_another_graded_the_sam
         "the second incident is solved: {page}"
     );
 
+    assert!(lab.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_workshop_another_incident_moves_only_that_learners_faults() {
+    let labs = dojo_grader::spec::load_dir(&repo_root().join("labs")).expect("labs load");
+    let spec = labs.get(LAB).expect("the lab");
+    let (ada_name, ada) = name_with(spec, "Ada", "slow-query");
+    let (bob_name, bob) = name_with(spec, "Bob", "cpu-heavy");
+    let first = variant_in_round(spec, &ada, 0).expect("a variant");
+    let second = variant_in_round(spec, &ada, 1).expect("a variant");
+    let (old_fault, new_fault) = (
+        first.faults[0].fault.clone(),
+        second.faults[0].fault.clone(),
+    );
+    let bob_fault = variant_in_round(spec, &bob, 0).expect("a variant").faults[0]
+        .fault
+        .clone();
+    assert!(old_fault != bob_fault && new_fault != bob_fault);
+
+    let lab = Lab::start(&["--load-rate", "0", "--workshop-code", "owl", "--lab", LAB]).await;
+    let session = join(&lab, &ada_name, Some("owl")).await;
+    join(&lab, &bob_name, Some("owl")).await;
+    let scoped_to = |fault: String, who: LearnerId| {
+        let lab = &lab;
+        async move {
+            fault_scope(lab, &fault)
+                .await?
+                .map(|learners| learners.contains(&who.to_string()))
+        }
+    };
+    lab.eventually(
+        "Ada's first incident on for her",
+        Duration::from_secs(30),
+        || scoped_to(old_fault.clone(), ada.clone()),
+    )
+    .await;
+
+    // Ada's own traffic shows her incident; she solves it.
+    let mut load = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
+        .args(["loadgen", "--target"])
+        .arg(lab.url(lab.ports.frontend, ""))
+        .args([
+            "--rate",
+            "0",
+            "--concurrency",
+            "3",
+            "--duration",
+            "90s",
+            "--quiet",
+        ])
+        .args(["--learner", ada.as_str()])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            lab.url(lab.ports.otlp_http, ""),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "500")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dojo loadgen starts");
+    let truth = first.truth.clone().expect("a ground truth");
+    let traces = evidence(&lab, &truth, unix_seconds().saturating_sub(60)).await;
+    let page = report(&lab, &session, &truth, &traces).await;
+    assert!(
+        page.contains("Correct!"),
+        "Ada solves her first incident: {page}"
+    );
+    let (status, page) = post(
+        &lab,
+        &session,
+        &format!("/labs/{LAB}/another-incident"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+
+    // Only Ada's faults move: hers to the next variant, Bob keeps his.
+    lab.eventually(
+        &format!("Ada's {old_fault} gone and {new_fault} on for her"),
+        Duration::from_secs(30),
+        || async {
+            let old = scoped_to(old_fault.clone(), ada.clone())
+                .await
+                .unwrap_or(false);
+            let new = scoped_to(new_fault.clone(), ada.clone()).await?;
+            (!old && new).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        scoped_to(bob_fault.clone(), bob.clone()).await,
+        Some(true),
+        "Bob keeps his incident, scoped to him"
+    );
+    assert_eq!(
+        scoped_to(new_fault.clone(), bob.clone()).await,
+        Some(false),
+        "Ada's new incident is not Bob's"
+    );
+    let _ = load.kill().await;
     assert!(lab.stop().await.success());
 }
