@@ -12,7 +12,6 @@ use crate::check::root_cause::Report;
 use crate::check::{GradeError, Settings, instrumentation, quiz, root_cause, traceql};
 use crate::progress::{Attempt, LearnerId, NewAttempt, Progress, ProgressError};
 use crate::query::Vars;
-use crate::scenario::variant_for;
 use crate::spec::LabSet;
 use crate::spec::types::{Check, CheckKind, Exercise, Lab};
 
@@ -215,7 +214,9 @@ impl Grader {
                 instrumentation::grade(&ctx, check).await?
             }
             (Check::RootCause(check), Submission::Report(report)) => {
-                let truth = variant_for(lab, learner)
+                let truth = self
+                    .current_variant(lab, learner)
+                    .await?
                     .and_then(|v| v.truth.as_ref())
                     .ok_or_else(|| GraderError::NoGroundTruth {
                         lab: lab.id.clone(),

@@ -5,14 +5,15 @@
 use async_trait::async_trait;
 use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
 use dojo_grader::check::root_cause::Report;
+use dojo_grader::incidents::IncidentError;
 use dojo_grader::progress::{LearnerId as GraderLearnerId, Progress};
 use dojo_grader::scenario::variant_for;
 use dojo_grader::service::{Grader, GraderError, Submission as GraderSubmission};
 use dojo_grader::spec::types::{Check, Lab, Variant};
 
 use crate::backend::{
-    Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading, GradingError,
-    LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
+    AnswerKeyLab, Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading,
+    GradingError, LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
 };
 use crate::session::LearnerKey;
 
@@ -278,16 +279,42 @@ impl Grading for InProcessGrader {
         })
     }
 
-    fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
+    fn answer_key(&self) -> Vec<AnswerKeyLab> {
+        self.grader
+            .labs()
+            .iter()
+            .map(|lab| super::answer_key::lab_answers(lab))
+            .collect()
+    }
+
+    fn offers_incidents(&self, lab: &str) -> bool {
+        self.grader.offers_incidents(lab)
+    }
+
+    async fn another_incident(&self, learner: &LearnerId, lab: &str) -> Result<u32, GradingError> {
+        match self.grader.another_incident(&their_id(learner)?, lab).await {
+            Ok(incident) => Ok(incident.round),
+            Err(IncidentError::UnknownLab(lab)) => Err(GradingError::UnknownLab(lab)),
+            Err(IncidentError::Progress(error)) => Err(unavailable(error)),
+            Err(other) => Err(GradingError::Invalid(other.to_string())),
+        }
+    }
+
+    async fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
         let Some(spec) = self.grader.labs().get(lab) else {
             return Vec::new();
         };
         let faults = |variant: &Variant| -> Vec<String> {
             variant.faults.iter().map(|f| f.fault.clone()).collect()
         };
-        let mine = learner
-            .and_then(|learner| GraderLearnerId::parse(&learner.0).ok())
-            .and_then(|learner| variant_for(spec, &learner).map(faults));
+        let mut mine = None;
+        if let Some(learner) = learner.and_then(|l| GraderLearnerId::parse(&l.0).ok()) {
+            // The learner's current incident; their first one if the store cannot say.
+            mine = match self.grader.current_variant(spec, &learner).await {
+                Ok(variant) => variant.map(faults),
+                Err(_) => variant_for(spec, &learner).map(faults),
+            };
+        }
         match mine {
             Some(faults) => vec![faults],
             None => spec

@@ -2,6 +2,7 @@
 
 pub mod grade;
 pub mod loadgen;
+pub mod run;
 pub mod serve;
 pub mod service;
 pub mod store;

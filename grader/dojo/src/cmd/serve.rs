@@ -105,6 +105,7 @@ impl ServerArgs {
             services,
             admin_token: self.admin_token.clone(),
             workshop_lab: self.workshop_lab.clone(),
+            solo_lab: None,
         })
     }
 }

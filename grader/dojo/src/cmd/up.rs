@@ -16,7 +16,7 @@ use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::{fault_plan, scenario_yaml};
 
 use crate::cmd::serve::ServerArgs;
-use crate::server::Server;
+use crate::server::{Server, SoloLab};
 
 use crate::logbook::LogBook;
 use crate::supervisor::{ChildSpec, ChildState, Supervisor};
@@ -140,6 +140,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         // In a workshop each learner gets their own variant, scoped to their traffic.
         options.workshop_lab = args.lab.clone();
     }
+    let mut solo_scenario = None;
+    if let (None, Some(lab), false) = (&args.scenario, &args.lab, workshop) {
+        // On a laptop the learner's variant hits all traffic, and follows them to another
+        // incident when they ask for one.
+        let (path, solo) = write_lab_scenario(&args, lab, &data_dir)?;
+        options.solo_lab = Some(solo);
+        solo_scenario = Some(path);
+    }
     let server = Server::bind(options, logbook.clone()).await?;
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async move {
@@ -148,7 +156,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let scenario = match (&args.scenario, &args.lab) {
         (Some(file), _) => Some(file.clone()),
-        (None, Some(lab)) if !workshop => Some(write_lab_scenario(&args, lab, &data_dir)?),
+        (None, Some(_)) if !workshop => solo_scenario,
         (None, Some(_)) => {
             println!(
                 "Workshop mode: each learner who joins gets their own variant of the lab's faults."
@@ -212,8 +220,13 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes the fault scenario of `lab` for the learner into the data directory, for the
-/// services to read at start. The faults are not printed: finding them is the exercise.
-fn write_lab_scenario(args: &UpArgs, lab_id: &str, data_dir: &Path) -> anyhow::Result<PathBuf> {
+/// services to read at start, and returns it with what the server needs to keep it following
+/// the learner's incidents. The faults are not printed: finding them is the exercise.
+fn write_lab_scenario(
+    args: &UpArgs,
+    lab_id: &str,
+    data_dir: &Path,
+) -> anyhow::Result<(PathBuf, SoloLab)> {
     let labs = dojo_grader::spec::load_dir(&args.server.labs)
         .with_context(|| format!("loading the labs from {}", args.server.labs.display()))?;
     let Some(lab) = labs.get(lab_id) else {
@@ -226,7 +239,7 @@ fn write_lab_scenario(args: &UpArgs, lab_id: &str, data_dir: &Path) -> anyhow::R
     let learner_id = learner_id_for(&args.learner);
     let learner = LearnerId::parse(&learner_id)
         .map_err(|error| anyhow::anyhow!("--learner {:?}: {error}", args.learner))?;
-    let plan = fault_plan(lab, &[learner], false);
+    let plan = fault_plan(lab, std::slice::from_ref(&learner), false);
     let path = data_dir.join("scenario.yaml");
     std::fs::write(&path, scenario_yaml(&plan)?)
         .with_context(|| format!("writing {}", path.display()))?;
@@ -238,7 +251,14 @@ fn write_lab_scenario(args: &UpArgs, lab_id: &str, data_dir: &Path) -> anyhow::R
             lab.title, args.learner
         );
     }
-    Ok(path)
+    Ok((
+        path,
+        SoloLab {
+            lab: lab.id.clone(),
+            learner,
+            started_with: plan,
+        },
+    ))
 }
 
 /// Stops the in-process server after the services, so their last spans are still received.

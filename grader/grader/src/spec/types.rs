@@ -26,10 +26,40 @@ pub struct Lab {
     /// Starter code the learner edits, relative to the lab's folder (instrumentation labs).
     #[serde(default)]
     pub starter: Option<String>,
+    /// The languages a learner may do the lab in (instrumentation labs): how `dojo run`
+    /// starts the learner's service and the reference solution in each.
+    #[serde(default)]
+    pub languages: Vec<Language>,
     /// The faults switched on while this lab runs; absent for labs on the healthy app.
     #[serde(default)]
     pub scenario: Option<Scenario>,
     pub exercises: Vec<Exercise>,
+}
+
+/// One language an instrumentation lab can be done in, and the commands that run it. `dojo
+/// run` starts the command in `dir` with the lab's `OTEL_*` variables (endpoint, protocol,
+/// service name) and `PORT` and `API_URL` set.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Language {
+    /// What `dojo run --language` takes: `rust`, `python`, `node`.
+    pub id: String,
+    /// The language's name as the learner reads it (`Node.js`).
+    pub name: String,
+    /// The working directory of both commands, relative to the lab's folder.
+    #[serde(default = "default_language_dir")]
+    pub dir: String,
+    /// Runs the learner's service (the starter they edit): the program, then its arguments.
+    pub run: Vec<String>,
+    /// Runs the reference solution, the same way.
+    pub solution: Vec<String>,
+    /// What to install first, told to the learner when the program cannot be started.
+    #[serde(default)]
+    pub setup: Option<String>,
+}
+
+fn default_language_dir() -> String {
+    ".".to_string()
 }
 
 /// The faults a lab switches on. With several variants, each learner gets one, picked from

@@ -193,6 +193,26 @@ pub(crate) fn validate(
             "give the time a learner should plan for, in minutes",
         );
     }
+    for (i, language) in lab.languages.iter().enumerate() {
+        slug(&mut p, &format!("languages[{i}].id"), &language.id);
+        for (field, command) in [("run", &language.run), ("solution", &language.solution)] {
+            if command
+                .first()
+                .is_none_or(|program| program.trim().is_empty())
+            {
+                p.add(
+                    format!("languages[{i}].{field}"),
+                    "names no program",
+                    "write the command as a list, program first: [python3, starter/stock.py]",
+                );
+            }
+        }
+    }
+    unique(
+        &mut p,
+        "languages",
+        lab.languages.iter().map(|l| l.id.as_str()),
+    );
     if starter_exists == Some(false) {
         p.add(
             "starter",
