@@ -407,15 +407,27 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
     let Check::Quiz(questions) = &quiz.check else {
         panic!("the quiz is a quiz")
     };
+    // Answers are positions in the order this learner sees the choices.
+    let layout = grader
+        .quiz_layout(&querier, "quiz", "brown-belt-quiz")
+        .expect("a quiz has a layout");
+    let position = |qi: usize, choice: usize| {
+        layout[qi]
+            .iter()
+            .position(|&c| c == choice)
+            .expect("every choice is shown")
+    };
     let right: BTreeMap<String, usize> = questions
         .questions
         .iter()
-        .map(|q| (q.id.clone(), q.answer))
+        .enumerate()
+        .map(|(qi, q)| (q.id.clone(), position(qi, q.answer)))
         .collect();
     let wrong: BTreeMap<String, usize> = questions
         .questions
         .iter()
-        .map(|q| (q.id.clone(), (q.answer + 1) % q.choices.len()))
+        .enumerate()
+        .map(|(qi, q)| (q.id.clone(), position(qi, (q.answer + 1) % q.choices.len())))
         .collect();
     passes(
         "the right answers",
@@ -438,6 +450,6 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
             Submission::Answers(wrong),
         )
         .await,
-        "the answer is",
+        "which is not right",
     );
 }

@@ -7,6 +7,7 @@
 
 mod cmd;
 mod logbook;
+mod running_lab;
 mod server;
 mod supervisor;
 

@@ -62,7 +62,7 @@ async fn labs(
             let total = state
                 .inner
                 .grading
-                .lab(&lab.id)
+                .lab(&lab.id, None)
                 .map(|d| d.exercises.len())
                 .unwrap_or(0);
             let passed = progress
@@ -254,8 +254,9 @@ fn grading_error(error: GradingError) -> CourseError {
     }
 }
 
-fn find_lab(state: &CourseState, lab: &str) -> Result<LabDetail, CourseError> {
-    state.inner.grading.lab(lab).ok_or_else(|| {
+fn find_lab(state: &CourseState, visitor: &Visitor, lab: &str) -> Result<LabDetail, CourseError> {
+    let learner = visitor.learner.as_ref().map(|(learner, _)| learner);
+    state.inner.grading.lab(lab, learner).ok_or_else(|| {
         CourseError::NotFound(format!(
             "There is no lab called {lab:?}. The labs are listed at /labs."
         ))
@@ -343,7 +344,7 @@ async fn lab_page(
     lab_id: &str,
     fresh: Option<(String, Feedback, Fields)>,
 ) -> Result<LabPage, CourseError> {
-    let lab = find_lab(state, lab_id)?;
+    let lab = find_lab(state, visitor, lab_id)?;
     let (progress, attempts): (Vec<ExerciseProgress>, _) = match &visitor.learner {
         Some((id, _)) => (
             state
@@ -520,7 +521,7 @@ async fn submit(
             "The field {name:?} is longer than {MAX_FIELD} bytes."
         )));
     }
-    let lab = find_lab(&state, &lab_id)?;
+    let lab = find_lab(&state, &visitor, &lab_id)?;
     let exercise = lab
         .exercises
         .iter()
