@@ -659,6 +659,109 @@ async fn blaming_the_caller_is_refused_and_the_feedback_says_to_follow_the_time_
 }
 
 #[tokio::test]
+async fn a_wrong_report_is_never_told_which_span_shows_the_fault_and_a_right_one_is() {
+    let store = shop();
+    for (name, feedback) in grade_report(
+        &store,
+        report("frontend", "GET /products/{id}", "cpu_heavy", &[1, 2]),
+    )
+    .await
+    {
+        let text = feedback.to_text();
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+        assert!(text.contains("Shows the fault."), "{name}: {text}");
+        assert!(
+            !text.contains("SELECT products"),
+            "{name} names the culprit: {text}"
+        );
+    }
+    for (name, feedback) in grade_report(
+        &store,
+        report("api", "SELECT products", "slow query", &[1, 2]),
+    )
+    .await
+    {
+        let text = feedback.to_text();
+        assert!(text.contains("Shows the fault: "), "{name}: {text}");
+        assert!(text.contains("SELECT products"), "{name}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn fault_kinds_in_plain_words_pass_and_an_unknown_kind_lists_the_closest_first() {
+    let store = shop();
+    for words in [
+        "Slow database query",
+        "slow-query",
+        "SLOW_QUERY",
+        "missing index",
+    ] {
+        for (name, feedback) in
+            grade_report(&store, report("api", "SELECT products", words, &[1, 2])).await
+        {
+            assert_eq!(
+                feedback.verdict,
+                Verdict::Pass,
+                "{name}, {words:?}: {}",
+                feedback.to_text()
+            );
+        }
+    }
+    for (name, feedback) in grade_report(
+        &store,
+        report("api", "SELECT products", "slow querry", &[1, 2]),
+    )
+    .await
+    {
+        let kind = feedback
+            .items
+            .iter()
+            .find(|i| i.title == "Kind of fault")
+            .expect("a kind item");
+        assert_eq!(kind.status, ItemStatus::Fail, "{name}");
+        assert!(
+            kind.message.contains("not a kind of fault this lab knows"),
+            "{name}: {}",
+            kind.message
+        );
+        let listed = kind.message.split("first: ").nth(1).unwrap_or_default();
+        assert!(
+            listed.starts_with("`slow_query` (slow database query)"),
+            "{name}: {}",
+            kind.message
+        );
+        assert!(
+            listed.contains("`pool_exhaustion`"),
+            "{name}: every kind is listed"
+        );
+    }
+    // A real kind, but the wrong one: no list, a hint about what to ask.
+    for (name, feedback) in grade_report(
+        &store,
+        report(
+            "api",
+            "SELECT products",
+            "connection-pool exhaustion",
+            &[1, 2],
+        ),
+    )
+    .await
+    {
+        let kind = feedback
+            .items
+            .iter()
+            .find(|i| i.title == "Kind of fault")
+            .expect("a kind item");
+        assert_eq!(kind.status, ItemStatus::Fail, "{name}");
+        assert!(
+            kind.message.contains("does not describe what happens"),
+            "{name}: {}",
+            kind.message
+        );
+    }
+}
+
+#[tokio::test]
 async fn evidence_that_does_not_show_the_fault_or_does_not_exist_is_refused_trace_by_trace() {
     let store = shop();
     let mut submission = report("api", "SELECT products", "slow_query", &[1, 8]);
