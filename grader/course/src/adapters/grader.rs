@@ -215,14 +215,10 @@ impl Grading for InProcessGrader {
                     hint_count: exercise.hints.len(),
                     kind: match &exercise.check {
                         Check::Traceql(_) => CheckKind::TraceQl,
-                        Check::Instrumentation(check) => {
-                            let mut offered = services.clone();
-                            if let Some(default) = &check.default_service {
-                                offered.retain(|s| s != default);
-                                offered.insert(0, default.clone());
-                            }
-                            CheckKind::Instrumentation { services: offered }
-                        }
+                        // Only the learner's own service: the shop's are instrumented already.
+                        Check::Instrumentation(check) => CheckKind::Instrumentation {
+                            services: check.default_service.iter().cloned().collect(),
+                        },
                         Check::RootCause(_) => CheckKind::RootCause {
                             services: services.clone(),
                             fault_kinds: fault_kinds.clone(),

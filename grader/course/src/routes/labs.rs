@@ -120,7 +120,9 @@ pub(crate) struct QuestionView {
 /// Which form an exercise shows.
 pub(crate) enum FormKind {
     TraceQl,
-    Instrumentation(Vec<String>),
+    /// The service name suggested, and the setting that marks the learner's run as theirs
+    /// (`None` before they join).
+    Instrumentation(String, Option<String>),
     RootCause(Vec<String>, Vec<String>),
     Quiz(Vec<QuestionView>),
 }
@@ -390,9 +392,16 @@ async fn lab_page(
                 prompt_html: render_untrusted(&exercise.prompt_markdown),
                 form: match &exercise.kind {
                     CheckKind::TraceQl => FormKind::TraceQl,
-                    CheckKind::Instrumentation { services } => {
-                        FormKind::Instrumentation(services.clone())
-                    }
+                    CheckKind::Instrumentation { services } => FormKind::Instrumentation(
+                        match field(&values, "service") {
+                            "" => services.first().cloned().unwrap_or_default(),
+                            typed => typed.to_string(),
+                        },
+                        visitor
+                            .learner
+                            .as_ref()
+                            .map(|(id, _)| dojo_grader::check::instrumentation::run_marker(&id.0)),
+                    ),
                     CheckKind::RootCause {
                         services,
                         fault_kinds,
