@@ -199,12 +199,12 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
     refused(
         "a child operator where a descendant is needed",
         &q("errors-under-checkout", r#"{ resource.service.name = "frontend" && kind = server } > { resource.service.name = "api" && status = error }"#).await,
-        "matched no traces",
+        "`>` only reaches a direct child",
     );
     refused(
         "a span attribute looked up as a resource attribute",
         &q("user-journey", r#"{ resource.user.id = "u-7" }"#).await,
-        "matched no traces",
+        "no span meets `resource.user.id = \"u-7\"`",
     );
     refused(
         "the version looked up as a span attribute",
@@ -213,12 +213,12 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
             r#"{ resource.service.name = "payments" && span.service.version = "0.1.0" }"#,
         )
         .await,
-        "matched no traces",
+        "no span meets `span.service.version = \"0.1.0\"`",
     );
     refused(
         "the wrong HTTP method",
         &q("checkout-route", r#"{ resource.service.name = "api" && kind = server && span.http.route = "/orders" && span.http.request.method = "GET" }"#).await,
-        "matched no traces",
+        "no span meets `span.http.route = \"/orders\"` and `span.http.request.method = \"GET\"` together",
     );
 
     // ---- Lab 3: intermittent slowness, each learner graded against their own variant.

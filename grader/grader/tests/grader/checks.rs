@@ -295,6 +295,59 @@ async fn a_too_narrow_query_is_refused_naming_the_trace_it_missed_and_what_the_r
 }
 
 #[tokio::test]
+async fn a_query_that_matches_nothing_is_told_which_part_empties_it() {
+    let store = shop();
+    let cases = [
+        (
+            "a condition no span meets",
+            "failed-api-requests",
+            r#"{ resource.service.name = "api" && kind = server && span.http.route = "/product/{id}" && status = error }"#,
+            vec![
+                "no span meets `span.http.route = \"/product/{id}\"`",
+                "/products/{id}",
+            ],
+        ),
+        (
+            "`>` written for `>>`",
+            "errors-under-checkout",
+            r#"{ resource.service.name = "frontend" && kind = server } > { resource.service.name = "api" && status = error }"#,
+            vec!["`>` only reaches a direct child", "with `>>`"],
+        ),
+        (
+            "the operands reversed",
+            "errors-under-checkout",
+            r#"{ resource.service.name = "api" && status = error } >> { resource.service.name = "frontend" && kind = server }"#,
+            vec!["the wrong way round", "left side"],
+        ),
+        (
+            "an aggregate where a span condition was meant",
+            "failed-api-requests",
+            r#"{ resource.service.name = "api" && kind = server && status = error } | count() > 1"#,
+            vec!["because of `| count() > 1`", "inside the braces"],
+        ),
+    ];
+    for (what, exercise, query, says) in cases {
+        for (name, backend) in backends(&store).await {
+            let feedback = grade(
+                backend,
+                "traceql-querying",
+                exercise,
+                Submission::Query(query.into()),
+            )
+            .await;
+            let text = feedback.to_text();
+            assert_eq!(feedback.verdict, Verdict::Fail, "{what}, {name}: {text}");
+            for needle in &says {
+                assert!(
+                    text.contains(needle),
+                    "{what}, {name}: {needle:?} not in\n{text}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_query_that_does_not_parse_is_refused_with_the_column_and_a_caret() {
     let store = shop();
     for (name, backend) in backends(&store).await {
@@ -371,6 +424,7 @@ async fn with_no_matching_traffic_in_the_window_the_answer_is_not_graded() {
 fn stock_request(trace: u32, service: &'static str, fails: bool) -> Vec<TestSpan> {
     let status = if fails { 500 } else { 200 };
     let mut server = TestSpan::new(trace, 1, None, service, "GET /stock/{id}")
+        .learner("ada")
         .kind(SpanKind::Server)
         .timing(0, 30)
         .attr("http.route", Attr::S("/stock/{id}"))
@@ -381,6 +435,7 @@ fn stock_request(trace: u32, service: &'static str, fails: bool) -> Vec<TestSpan
     vec![
         server,
         TestSpan::new(trace, 2, Some(1), service, "GET /products/{id}")
+            .learner("ada")
             .kind(SpanKind::Client)
             .timing(2, 20),
         TestSpan::new(trace, 3, Some(2), "api", "GET /products/{id}")
@@ -395,11 +450,13 @@ fn starter_request(trace: u32, fails: bool) -> Vec<TestSpan> {
     let status = if fails { 500 } else { 200 };
     vec![
         TestSpan::new(trace, 1, None, "stock-starter", "GET /stock/42")
+            .learner("ada")
             .kind(SpanKind::Server)
             .timing(0, 30)
             .attr("http.response.status_code", Attr::I(status))
             .attr("http.request.header.x-api-key", Attr::S("sk-live-hunter2")),
         TestSpan::new(trace, 2, Some(1), "stock-starter", "GET")
+            .learner("ada")
             .kind(SpanKind::Client)
             .timing(2, 20),
         TestSpan::new(trace + 1000, 1, None, "api", "GET /products/{id}")
