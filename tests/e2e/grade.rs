@@ -76,8 +76,8 @@ async fn dojo_grade_finds_the_running_lab_and_refuses_a_learner_whose_variant_is
         .collect()
     };
 
-    // Ada, by the name she gave `dojo up`: graded against this lab's store (the cited trace is
-    // looked up there and not found), with no --tempo-url.
+    // Ada, by the name she gave `dojo up`: graded against this lab's store, with no
+    // --tempo-url; no traffic has run yet (load rate 0), and she is told so.
     let ada_args = args("Ada Lovelace");
     let graded = dojo_grade(
         &lab.data_dir,
@@ -86,7 +86,7 @@ async fn dojo_grade_finds_the_running_lab_and_refuses_a_learner_whose_variant_is
     .await;
     assert_eq!(graded.status.code(), Some(1), "{}", text(&graded));
     assert!(
-        text(&graded).contains("No trace with this id"),
+        text(&graded).contains("No trace in the window comes from your scenario"),
         "{}",
         text(&graded)
     );

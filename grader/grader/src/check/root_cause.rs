@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::GradeError;
 use super::describe;
 use super::feedback::{Evidence, Feedback, Item, ItemStatus, Verdict};
+use super::traceql::search_all;
 use crate::backend::{TraceBackend, Window};
 use crate::query::{self, Vars};
 use crate::spec::types::{GroundTruth, RootCauseCheck};
@@ -65,6 +66,22 @@ pub async fn grade(
     // Evidence first: what the cited traces show informs the messages about the fields.
     let evidence_query = query::render(&truth.evidence, &ctx.vars);
     let evidence = query::parse(&evidence_query).map_err(|e| GradeError::Spec(e.one_line()))?;
+
+    // No trace in the window shows this learner's fault: their scenario variant is not what
+    // the lab runs (another learner's, another lab's, or none), or no traffic reached it yet.
+    // Grading the fields against traffic without the fault would mislead, so say that instead.
+    if search_all(ctx.backend, ctx.tenant, &evidence_query, ctx.window, 1)
+        .await?
+        .is_empty()
+    {
+        return Ok(Feedback::not_ready(
+            "No trace in the window comes from your scenario: the lab's traffic does not show \
+             your variant's fault. Is the lab running with your faults on (`dojo up --lab <lab> \
+             --learner <the name you joined with>`, or joined to the workshop under that name), \
+             and has the load generator sent traffic for a minute?",
+            vec![],
+        ));
+    }
     let mut seen = BTreeSet::new();
     let mut verified = 0usize;
     let mut services_in_evidence = BTreeSet::new();

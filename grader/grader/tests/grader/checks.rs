@@ -819,6 +819,44 @@ async fn fault_kinds_in_plain_words_pass_and_an_unknown_kind_lists_the_closest_f
 }
 
 #[tokio::test]
+async fn a_learner_whose_fault_is_not_in_the_traffic_is_told_so_not_graded() {
+    let store = shop();
+    let labs = repository_labs();
+    let lab = labs.get("intermittent-slowness").expect("the lab exists");
+    // The fixture's traffic has the slow query; this learner's variant is the slow payments.
+    let other = (0..200)
+        .map(|i| learner(&format!("learner-{i}")))
+        .find(|l| variant_for(lab, l).is_some_and(|v| v.id == "payments-slow"))
+        .expect("some learner gets the payments-slow variant");
+    for (name, backend) in backends(&store).await {
+        let grader = Grader::new(labs.clone(), backend, None);
+        let feedback = grader
+            .grade(
+                &other,
+                "intermittent-slowness",
+                "root-cause",
+                &report("api", "SELECT products", "slow query", &[1, 2]),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            feedback.verdict,
+            Verdict::NotReady,
+            "{name}: {}",
+            feedback.to_text()
+        );
+        assert!(
+            feedback
+                .headline
+                .contains("No trace in the window comes from your scenario"),
+            "{name}: {}",
+            feedback.headline
+        );
+        assert!(!feedback.to_text().contains("healthy"), "{name}");
+    }
+}
+
+#[tokio::test]
 async fn evidence_that_does_not_show_the_fault_or_does_not_exist_is_refused_trace_by_trace() {
     let store = shop();
     let mut submission = report("api", "SELECT products", "slow_query", &[1, 8]);
