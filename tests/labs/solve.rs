@@ -234,20 +234,31 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
                 .into(),
         })
     };
-    let healthy = shop
-        .find(
-            r#"{ resource.service.name = "frontend" && kind = server && duration < 100ms }"#,
-            1,
-        )
-        .await;
     for who in &slowness {
+        // A fast request of this learner's own traffic (another learner's would be refused as
+        // such, not as healthy).
+        let healthy = shop
+            .find(
+                &format!(
+                    r#"{{ resource.service.name = "frontend" && kind = server && duration < 100ms && span.learner.id = "{who}" }}"#
+                ),
+                1,
+            )
+            .await;
         let variant =
             variant_for(labs.get("intermittent-slowness").expect("lab"), who).expect("a variant");
         let truth = variant
             .truth
             .clone()
             .expect("the variant has a ground truth");
-        let evidence = shop.find(&truth.evidence, 2).await;
+        // Traces of this learner's own traffic: a neighbour with the same variant shows the
+        // same fault, but their traces are not this learner's evidence.
+        let evidence = shop
+            .find(
+                &format!(r#"({}) && {{ span.learner.id = "{who}" }}"#, truth.evidence),
+                2,
+            )
+            .await;
         assert_eq!(
             evidence.len(),
             2,
@@ -369,7 +380,13 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
         .await,
         "Too broad",
     );
-    let split = shop.find(r#"{ trace:rootService = "api" }"#, 2).await;
+    // The splitter's own orphaned traces (other learners' traffic has some too).
+    let split = shop
+        .find(
+            &format!(r#"{{ trace:rootService = "api" && span.learner.id = "{splitter}" }}"#),
+            2,
+        )
+        .await;
     passes(
         "the reference broken-trace report",
         &grade(

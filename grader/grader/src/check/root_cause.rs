@@ -130,6 +130,26 @@ pub async fn grade(
             ));
             continue;
         }
+        // In a workshop each learner's requests carry their id (`learner.id` baggage, recorded
+        // on the spans) and their fault hits only those: a neighbour's trace is not evidence.
+        if let Some(theirs) = learner_of(&trace)
+            && theirs != ctx.vars.learner
+        {
+            evidence_items.push(
+                Item::fail(
+                    title,
+                    "This trace comes from another learner's traffic, not yours: its requests carry \
+                     another learner id. Each learner's faults hit only their own requests, so cite \
+                     traces of your own traffic (`dojo loadgen --learner <your id>`).",
+                )
+                .with_evidence(vec![Evidence {
+                    trace_id: id.to_string(),
+                    trace: describe::trace(&trace),
+                    why: "another learner's request".into(),
+                }]),
+            );
+            continue;
+        }
         for span in &trace.spans {
             if let Some(s) = span.service_name() {
                 services_in_evidence.insert(s.to_string());
@@ -417,4 +437,14 @@ fn kind_advice(class: Option<FaultClass>) -> &'static str {
              dependency, on a connection, on the network, or working itself?"
         }
     }
+}
+
+/// The learner whose request a trace is, from the `learner.id` its spans carry.
+fn learner_of(trace: &dojo_traceql::model::Trace) -> Option<&str> {
+    trace.spans.iter().find_map(|span| {
+        match dojo_traceql::model::attribute(&span.attributes, "learner.id") {
+            Some(dojo_traceql::model::Value::Str(id)) => Some(id.as_ref()),
+            _ => None,
+        }
+    })
 }

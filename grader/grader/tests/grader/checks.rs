@@ -857,6 +857,45 @@ async fn a_learner_whose_fault_is_not_in_the_traffic_is_told_so_not_graded() {
 }
 
 #[tokio::test]
+async fn evidence_from_another_learners_traffic_is_named_as_such_and_does_not_count() {
+    let store = shop();
+    // Trace 20: a slow query too, but a request of another learner (its spans carry their id).
+    let theirs: Vec<TestSpan> = product_page(20, 900, 200)
+        .into_iter()
+        .map(|s| s.attr("learner.id", Attr::S("someone-else-1234abcd")))
+        .collect();
+    ingest(&store, &theirs, 30_000);
+    for (name, feedback) in grade_report(
+        &store,
+        report("api", "SELECT products", "slow query", &[1, 20]),
+    )
+    .await
+    {
+        assert_eq!(
+            feedback.verdict,
+            Verdict::Fail,
+            "{name}: one own trace is not enough"
+        );
+        let item = feedback
+            .items
+            .iter()
+            .find(|i| i.title == format!("Evidence trace `{}`", trace_hex(20)))
+            .unwrap_or_else(|| panic!("{name}: {}", feedback.to_text()));
+        assert_eq!(item.status, ItemStatus::Fail, "{name}");
+        assert!(
+            item.message.contains("another learner's traffic"),
+            "{name}: {}",
+            item.message
+        );
+        assert!(
+            !item.message.contains("someone-else"),
+            "{name}: no other learner's id"
+        );
+        assert_eq!(item.evidence[0].why, "another learner's request", "{name}");
+    }
+}
+
+#[tokio::test]
 async fn evidence_that_does_not_show_the_fault_or_does_not_exist_is_refused_trace_by_trace() {
     let store = shop();
     let mut submission = report("api", "SELECT products", "slow_query", &[1, 8]);
