@@ -78,6 +78,8 @@ async fn start(mut command: Command, service: &str, shop: &Shop) -> (Child, Stri
         .env("PORT", "0")
         .env("API_URL", &shop.api_url)
         .env("OTEL_SERVICE_NAME", service)
+        // What the lab page tells the learner to set: it marks the run as theirs.
+        .env("OTEL_RESOURCE_ATTRIBUTES", "learner.id=polyglot")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", shop.otlp_endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")

@@ -379,8 +379,9 @@ pub enum GradingError {
 pub trait Grading: Send + Sync {
     /// Every lab, in course order.
     fn labs(&self) -> Vec<LabSummary>;
-    /// One lab with its exercises.
-    fn lab(&self, lab: &str) -> Option<LabDetail>;
+    /// One lab with its exercises, as `learner` sees it (a quiz's choices come in each
+    /// learner's own order; answers are positions in that order).
+    fn lab(&self, lab: &str, learner: Option<&LearnerId>) -> Option<LabDetail>;
     /// Joins as the learner with this display name, holding `key`: the first key to join
     /// with a name claims it, and only that key joins with it again. `None` when another
     /// key holds the name.
@@ -435,7 +436,7 @@ pub trait Grading: Send + Sync {
     /// incident, or one per variant without a learner. Empty for a lab without faults.
     async fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
         let _ = learner;
-        self.lab(lab)
+        self.lab(lab, None)
             .map(|detail| detail.scenario_faults)
             .filter(|faults| !faults.is_empty())
             .into_iter()

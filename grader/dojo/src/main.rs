@@ -8,6 +8,7 @@
 mod cmd;
 mod logbook;
 mod placeholder;
+mod running_lab;
 mod server;
 mod supervisor;
 

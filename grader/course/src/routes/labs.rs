@@ -89,7 +89,7 @@ async fn labs(
             let total = state
                 .inner
                 .grading
-                .lab(&lab.id)
+                .lab(&lab.id, None)
                 .map(|d| d.exercises.len())
                 .unwrap_or(0);
             let passed = progress
@@ -147,7 +147,9 @@ pub(crate) struct QuestionView {
 /// Which form an exercise shows.
 pub(crate) enum FormKind {
     TraceQl,
-    Instrumentation(Vec<String>),
+    /// The service name suggested, and the setting that marks the learner's run as theirs
+    /// (`None` before they join).
+    Instrumentation(String, Option<String>),
     RootCause(Vec<String>, Vec<String>),
     Quiz(Vec<QuestionView>),
 }
@@ -289,8 +291,9 @@ fn grading_error(error: GradingError) -> CourseError {
     }
 }
 
-fn find_lab(state: &CourseState, lab: &str) -> Result<LabDetail, CourseError> {
-    state.inner.grading.lab(lab).ok_or_else(|| {
+fn find_lab(state: &CourseState, visitor: &Visitor, lab: &str) -> Result<LabDetail, CourseError> {
+    let learner = visitor.learner.as_ref().map(|(learner, _)| learner);
+    state.inner.grading.lab(lab, learner).ok_or_else(|| {
         CourseError::NotFound(format!(
             "There is no lab called {lab:?}. The labs are listed at /labs."
         ))
@@ -378,7 +381,7 @@ async fn lab_page(
     lab_id: &str,
     fresh: Option<(String, Feedback, Fields)>,
 ) -> Result<LabPage, CourseError> {
-    let lab = find_lab(state, lab_id)?;
+    let lab = find_lab(state, visitor, lab_id)?;
     let (progress, attempts): (Vec<ExerciseProgress>, _) = match &visitor.learner {
         Some((id, _)) => (
             state
@@ -424,9 +427,16 @@ async fn lab_page(
                 prompt_html: render_untrusted(&exercise.prompt_markdown),
                 form: match &exercise.kind {
                     CheckKind::TraceQl => FormKind::TraceQl,
-                    CheckKind::Instrumentation { services } => {
-                        FormKind::Instrumentation(services.clone())
-                    }
+                    CheckKind::Instrumentation { services } => FormKind::Instrumentation(
+                        match field(&values, "service") {
+                            "" => services.first().cloned().unwrap_or_default(),
+                            typed => typed.to_string(),
+                        },
+                        visitor
+                            .learner
+                            .as_ref()
+                            .map(|(id, _)| dojo_grader::check::instrumentation::run_marker(&id.0)),
+                    ),
                     CheckKind::RootCause {
                         services,
                         fault_kinds,
@@ -582,7 +592,7 @@ async fn submit(
             "The field {name:?} is longer than {MAX_FIELD} bytes."
         )));
     }
-    let lab = find_lab(&state, &lab_id)?;
+    let lab = find_lab(&state, &visitor, &lab_id)?;
     let exercise = lab
         .exercises
         .iter()

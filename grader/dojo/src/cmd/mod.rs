@@ -1,5 +1,6 @@
 //! One module per `dojo` subcommand.
 
+mod answer_files;
 pub mod grade;
 pub mod loadgen;
 pub mod run;

@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// The port your service listens on (PORT; 0 picks a free one).
     #[arg(long, default_value_t = 8090)]
     pub port: u16,
+    /// The name you joined the course with: your service's spans then carry your learner id
+    /// as the resource attribute `learner.id`, which is how the grader knows the run is yours.
+    #[arg(long, env = env::LEARNER)]
+    pub learner: Option<String>,
 }
 
 /// What `dojo run` starts: a program, its arguments, where, and with which variables.
@@ -116,7 +120,21 @@ pub fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
             ),
             ("PORT".into(), args.port.to_string()),
             (env::API_URL.into(), args.api_url.clone()),
-        ],
+        ]
+        .into_iter()
+        .chain(args.learner.as_deref().map(|name| {
+            // Kept beside any resource attributes the learner already set.
+            let mine = format!(
+                "learner.id={}",
+                dojo_grader::progress::LearnerId::for_name(name).as_str()
+            );
+            let attributes = match std::env::var(env::OTEL_RESOURCE_ATTRIBUTES) {
+                Ok(theirs) if !theirs.trim().is_empty() => format!("{theirs},{mine}"),
+                _ => mine,
+            };
+            (env::OTEL_RESOURCE_ATTRIBUTES.into(), attributes)
+        }))
+        .collect(),
         language: language.name.clone(),
         setup: language.setup.clone(),
     })

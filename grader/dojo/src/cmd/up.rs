@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, PAYMENTS_PROXY_PORT, env};
 
-use dojo_course::adapters::grader::learner_id_for;
 use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::{fault_plan, scenario_yaml};
 
@@ -19,6 +18,7 @@ use crate::cmd::serve::ServerArgs;
 use crate::server::{Server, SoloLab};
 
 use crate::logbook::LogBook;
+use crate::running_lab::{RunningLab, RunningLearner};
 use crate::supervisor::{ChildSpec, ChildState, Supervisor};
 
 /// How many service log lines the course can look back through.
@@ -201,6 +201,24 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("  OTLP/HTTP receiver   {}/v1/traces", urls.otlp_http);
     println!("  Logs                 {}", data_dir.join("logs").display());
     println!();
+    // `dojo grade` reads this to find the lab's traces and whose variant is on.
+    let record = RunningLab {
+        tempo_url: urls.tempo.clone(),
+        course_url: urls.course.clone(),
+        lab: if args.scenario.is_none() {
+            args.lab.clone()
+        } else {
+            None
+        },
+        learner: (!workshop).then(|| RunningLearner {
+            name: args.learner.clone(),
+            id: LearnerId::for_name(&args.learner).to_string(),
+        }),
+        pid: std::process::id(),
+    };
+    if let Err(error) = record.write(&data_dir) {
+        eprintln!("dojo: {error:#} (`dojo grade` will need --tempo-url)");
+    }
     println!("The lab is up. Press Ctrl-C to stop it.");
 
     let started = Instant::now();
@@ -213,6 +231,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!("\nStopping the lab…");
+    RunningLab::remove(&data_dir);
     supervisor.stop().await;
     stop_server(server_stop, server_task).await;
     println!("Stopped.");
@@ -236,9 +255,7 @@ fn write_lab_scenario(
             known.join(", ")
         );
     };
-    let learner_id = learner_id_for(&args.learner);
-    let learner = LearnerId::parse(&learner_id)
-        .map_err(|error| anyhow::anyhow!("--learner {:?}: {error}", args.learner))?;
+    let learner = LearnerId::for_name(&args.learner);
     let plan = fault_plan(lab, std::slice::from_ref(&learner), false);
     let path = data_dir.join("scenario.yaml");
     std::fs::write(&path, scenario_yaml(&plan)?)

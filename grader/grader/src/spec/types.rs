@@ -274,6 +274,13 @@ pub struct QuizCheck {
     /// Correct answers needed to pass.
     pub pass_mark: usize,
     pub questions: Vec<Question>,
+    /// After this many failed attempts the right answers and explanations are shown even
+    /// without a pass (before that, only which questions were wrong).
+    #[serde(default = "default_reveal_after")]
+    pub reveal_after: usize,
+    /// How long a learner waits after a failed attempt before the next one is graded.
+    #[serde(default = "default_retake_wait")]
+    pub retake_wait: SpecDuration,
 }
 
 /// One quiz question.
@@ -287,6 +294,14 @@ pub struct Question {
     pub answer: usize,
     /// Why the answer is right (and the others wrong), shown after grading.
     pub explanation: String,
+}
+
+fn default_reveal_after() -> usize {
+    3
+}
+
+fn default_retake_wait() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(30))
 }
 
 fn default_window() -> SpecDuration {

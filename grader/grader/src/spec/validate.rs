@@ -425,6 +425,34 @@ pub(crate) fn validate(
                         "set how many correct answers pass",
                     );
                 }
+                // Each learner's right answers are spread over the letters (see
+                // `check::quiz::layout`): one letter holds at most this many of them.
+                let fewest = c
+                    .questions
+                    .iter()
+                    .map(|q| q.choices.len())
+                    .min()
+                    .unwrap_or(0);
+                if fewest >= 2 && c.pass_mark <= c.questions.len().div_ceil(fewest) {
+                    p.add(
+                        format!("{check}.pass_mark"),
+                        format!(
+                            "{} can be reached by giving the same letter to every question",
+                            c.pass_mark
+                        ),
+                        format!(
+                            "ask for more than {} right answers, or add questions",
+                            c.questions.len().div_ceil(fewest)
+                        ),
+                    );
+                }
+                if c.reveal_after == 0 {
+                    p.add(
+                        format!("{check}.reveal_after"),
+                        "is 0",
+                        "show the answers after at least one failed attempt",
+                    );
+                }
                 unique(
                     &mut p,
                     &format!("{check}.questions"),
