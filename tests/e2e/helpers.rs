@@ -57,6 +57,12 @@ pub struct Lab {
 impl Lab {
     /// Starts `dojo up` with the extra flags and waits until it says the lab is up.
     pub async fn start(extra: &[&str]) -> Lab {
+        Lab::start_with_env(extra, &[]).await
+    }
+
+    /// Starts `dojo up` with the extra flags and environment variables (which its children
+    /// inherit) and waits until it says the lab is up.
+    pub async fn start_with_env(extra: &[&str], vars: &[(&str, &str)]) -> Lab {
         let ports = LabPorts::free();
         let data_dir =
             std::env::temp_dir().join(format!("dojo-e2e-{}-{}", std::process::id(), ports.dojo));
@@ -78,6 +84,7 @@ impl Lab {
             .arg("--content")
             .arg(repo_root().join("content"))
             .args(extra)
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -7,16 +7,21 @@ use crate::helpers::{Lab, urlencode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_traffic() {
-    let mut lab = Lab::start(&[
-        "--load-rate",
-        "0",
-        "--workshop-code",
-        "owl",
-        "--lab",
-        "intermittent-slowness",
-        "--instructor-token",
-        INSTRUCTOR_TOKEN,
-    ])
+    // The services' fault list is the instructor's: it names each learner's fault.
+    let admin_token = "e2e-admin-token";
+    let mut lab = Lab::start_with_env(
+        &[
+            "--load-rate",
+            "0",
+            "--workshop-code",
+            "owl",
+            "--lab",
+            "intermittent-slowness",
+            "--instructor-token",
+            INSTRUCTOR_TOKEN,
+        ],
+        &[("DOJO_ADMIN_TOKEN", admin_token)],
+    )
     .await;
     lab.wait_for_output(
         "/instructor (sign in with the instructor token)",
@@ -68,15 +73,21 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
     );
 
     // Within a few seconds one of the services has a fault switched on for Ada only.
-    let ada = dojo_course::adapters::grader::learner_id_for("Ada");
+    let ada = dojo_grader::progress::LearnerId::for_name("Ada").to_string();
     let scoped = lab
         .eventually(
             "a fault scoped to Ada in one of the services",
             Duration::from_secs(30),
             || async {
                 for port in [ports.frontend, ports.api, ports.payments] {
-                    let (_, body) = lab.try_get(&lab.url(port, "/admin/faults")).await?;
-                    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+                    let response = lab
+                        .http
+                        .get(lab.url(port, "/admin/faults"))
+                        .bearer_auth(admin_token)
+                        .send()
+                        .await
+                        .ok()?;
+                    let json: serde_json::Value = response.json().await.ok()?;
                     for fault in json["faults"].as_array()? {
                         let learners = &fault["active"]["learners"];
                         if learners
@@ -122,10 +133,19 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
         "Ada's fault switched off after her reset",
         Duration::from_secs(30),
         || async {
-            let (_, body) = lab.try_get(&lab.url(ports.api, "/admin/faults")).await?;
-            let mut all = vec![body];
-            for port in [ports.frontend, ports.payments] {
-                all.push(lab.try_get(&lab.url(port, "/admin/faults")).await?.1);
+            let mut all = Vec::new();
+            for port in [ports.frontend, ports.api, ports.payments] {
+                let response = lab
+                    .http
+                    .get(lab.url(port, "/admin/faults"))
+                    .bearer_auth(admin_token)
+                    .send()
+                    .await
+                    .ok()?;
+                if !response.status().is_success() {
+                    return None;
+                }
+                all.push(response.text().await.ok()?);
             }
             (!all.iter().any(|body| body.contains(ada.as_str()))).then_some(())
         },

@@ -50,6 +50,7 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::labs::router())
         .merge(routes::learners::router())
         .merge(routes::instructor::router())
+        .merge(routes::answers::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

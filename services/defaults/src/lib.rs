@@ -82,6 +82,9 @@ pub mod env {
     pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
     /// When set, learners must give this code to join the course (a workshop).
     pub const WORKSHOP_CODE: &str = "DOJO_WORKSHOP_CODE";
+    /// Where `dojo up` and `dojo serve` keep their databases and logs (`--data-dir`); the image
+    /// sets it to a writable volume, since its working directory is read-only.
+    pub const DATA_DIR: &str = "DOJO_DATA_DIR";
     /// A real PostgreSQL server for tests (a superuser URL; each test creates its own database).
     pub const TEST_POSTGRES_URL: &str = "DOJO_TEST_POSTGRES_URL";
 }

@@ -63,16 +63,22 @@ fn login_page(state: &CourseState, visitor: &Visitor, error: Option<String>) -> 
     }
 }
 
+/// What a visitor without the instructor token gets on an instructor page: a 403 with the
+/// sign-in form.
+pub(crate) fn refused(state: &CourseState, visitor: &Visitor) -> Response {
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        login_page(state, visitor, None),
+    )
+        .into_response()
+}
+
 async fn dashboard(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
 ) -> Result<Response, CourseError> {
     if !visitor.instructor {
-        return Ok((
-            axum::http::StatusCode::FORBIDDEN,
-            login_page(&state, &visitor, None),
-        )
-            .into_response());
+        return Ok(refused(&state, &visitor));
     }
     Ok(dashboard_page(&state, &visitor, None)
         .await?
@@ -93,7 +99,7 @@ async fn dashboard_page(
     // One column per exercise, in course order.
     let mut columns: Vec<(String, String)> = Vec::new();
     for lab in super::labs::labs_in_course_order(state) {
-        if let Some(detail) = state.inner.grading.lab(&lab.id) {
+        if let Some(detail) = state.inner.grading.lab(&lab.id, None) {
             for exercise in detail.exercises {
                 let column = (lab.id.clone(), exercise.id);
                 if !columns.contains(&column) {

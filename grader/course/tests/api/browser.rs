@@ -276,6 +276,16 @@ impl Driver {
         .map(|_| ())
     }
 
+    async fn displayed(&self, css: &str) -> Step<bool> {
+        let id = self.find(css).await?;
+        let value = self
+            .command("GET", &format!("/element/{id}/displayed"), None)
+            .await?;
+        value
+            .as_bool()
+            .ok_or_else(|| format!("displayed of {css}: {value}"))
+    }
+
     async fn attribute(&self, css: &str, name: &str) -> Step<String> {
         let id = self.find(css).await?;
         let value = self
@@ -603,34 +613,6 @@ async fn every_page_fits(
     check_layout(browser, screen, "instructor").await
 }
 
-/// chromium and chromedriver, or `None` (a skip outside CI, a failure under `CI=true`).
-fn browser_programs() -> Option<(PathBuf, PathBuf)> {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
-    let chromedriver = find_program(&["chromedriver"]);
-    match (chromium.clone(), chromedriver.clone()) {
-        (Some(chromium), Some(chromedriver)) => Some((chromium, chromedriver)),
-        _ => {
-            let missing = format!(
-                "browser test needs chromium ({}) and chromedriver ({}): apt-get install -y chromium chromium-driver",
-                if chromium.is_some() {
-                    "found"
-                } else {
-                    "missing"
-                },
-                if chromedriver.is_some() {
-                    "found"
-                } else {
-                    "missing"
-                },
-            );
-            assert!(!ci, "{missing}");
-            eprintln!("skipped: {missing}");
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn every_page_fits_a_phone_and_a_laptop_with_and_without_javascript() {
     let Some((chromium, chromedriver)) = browser_programs() else {
@@ -653,27 +635,101 @@ async fn every_page_fits_a_phone_and_a_laptop_with_and_without_javascript() {
     }
 }
 
-#[tokio::test]
-async fn a_learner_and_an_instructor_use_the_course_in_a_real_browser() {
+/// Lab 1's lesson in a browser that runs no JavaScript: one language's panel shows at a time,
+/// the first to begin with, and clicking another language's tab shows that one instead.
+async fn tabs_without_javascript(app: &TestApp, browser: &Driver) -> Step<()> {
+    // JavaScript is really off: the console keeps its plain text box (editor.js would have
+    // put the TraceQL editor after it).
+    browser.open(&app.url("/console")).await?;
+    browser.find("#q").await?;
+    expect(
+        browser.find("#q + .cm-editor").await.is_err(),
+        "the browser ran editor.js, so JavaScript is on",
+    )?;
+    browser.open(&app.url("/learn/labs/instrument")).await?;
+    let tabs = browser.text(".tabs").await?;
+    for language in ["Rust", "Python", "Node.js"] {
+        expect(
+            tabs.contains(language),
+            &format!("a tab for {language}: {tabs:?}"),
+        )?;
+    }
+    let shown = |panels: [bool; 3]| format!("Rust, Python, Node.js panels shown: {panels:?}");
+    let mut panels = [false; 3];
+    for (i, shown) in panels.iter_mut().enumerate() {
+        *shown = browser.displayed(&format!("#tabs-1-{i}-panel")).await?;
+    }
+    expect(panels == [true, false, false], &shown(panels))?;
+    let rust = browser.text("#tabs-1-0-panel").await?;
+    expect(
+        rust.contains("dojo run --language rust"),
+        &format!("the Rust panel says how to run it: {rust:?}"),
+    )?;
+    browser.click("label[for=\"tabs-1-1\"]").await?;
+    for (i, shown) in panels.iter_mut().enumerate() {
+        *shown = browser.displayed(&format!("#tabs-1-{i}-panel")).await?;
+    }
+    expect(panels == [false, true, false], &shown(panels))?;
+    let python = browser.text("#tabs-1-1-panel").await?;
+    expect(
+        python.contains("dojo run --language python") && python.contains("record_exception"),
+        &format!("the Python panel: {python:?}"),
+    )?;
+    snap(browser, "7-tabs-python").await;
+    browser.click("label[for=\"tabs-1-2\"]").await?;
+    for (i, shown) in panels.iter_mut().enumerate() {
+        *shown = browser.displayed(&format!("#tabs-1-{i}-panel")).await?;
+    }
+    expect(panels == [false, false, true], &shown(panels))?;
+    Ok(())
+}
+
+/// chromium and chromedriver, or what is missing (a failure under `CI=true`).
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
     let chromedriver = find_program(&["chromedriver"]);
-    let (Some(chromium), Some(chromedriver)) = (chromium.clone(), chromedriver.clone()) else {
-        let missing = format!(
-            "browser test needs chromium ({}) and chromedriver ({}): apt-get install -y chromium chromium-driver",
-            if chromium.is_some() {
-                "found"
-            } else {
-                "missing"
-            },
-            if chromedriver.is_some() {
-                "found"
-            } else {
-                "missing"
-            },
-        );
-        assert!(!ci, "{missing}");
-        eprintln!("skipped: {missing}");
+    if let (Some(chromium), Some(chromedriver)) = (chromium.clone(), chromedriver.clone()) {
+        return Some((chromium, chromedriver));
+    }
+    let missing = format!(
+        "browser test needs chromium ({}) and chromedriver ({}): apt-get install -y chromium chromium-driver",
+        if chromium.is_some() {
+            "found"
+        } else {
+            "missing"
+        },
+        if chromedriver.is_some() {
+            "found"
+        } else {
+            "missing"
+        },
+    );
+    assert!(!ci, "{missing}");
+    eprintln!("skipped: {missing}");
+    None
+}
+
+#[tokio::test]
+async fn the_lessons_language_tabs_work_in_a_browser_without_javascript() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let browser = match Driver::start_as(&chromedriver, &chromium, Screen::LAPTOP, false).await {
+        Ok(browser) => browser,
+        Err(error) => panic!("the browser did not start: {error}"),
+    };
+    if let Err(error) = tabs_without_javascript(&app, &browser).await {
+        let shot = browser.screenshot("tabs-without-javascript").await;
+        panic!("{error}\nscreenshot: {shot:?}");
+    }
+    let _ = browser.command("DELETE", "", None).await;
+}
+
+#[tokio::test]
+async fn a_learner_and_an_instructor_use_the_course_in_a_real_browser() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
         return;
     };
     let app = TestApp::spawn().await;

@@ -371,3 +371,65 @@ async fn a_real_lab_with_a_secret_fault_does_not_name_it() {
     );
     assert!(!block.contains("slow_query"), "{block}");
 }
+
+#[tokio::test]
+async fn the_instrumentation_form_offers_no_shop_service_and_shows_how_to_mark_the_run() {
+    let app = spawn().await;
+    let mut ada = app.client();
+    let anonymous = ada.get("/labs/instrument-a-service").await;
+    assert!(
+        !anonymous.body.contains("class=\"run-marker\""),
+        "no marker before joining"
+    );
+    ada.join("Ada Lovelace").await;
+    let page = ada.get("/labs/instrument-a-service").await;
+    let id = dojo_grader::progress::LearnerId::for_name("Ada Lovelace");
+    assert!(
+        page.body
+            .contains(&format!("OTEL_RESOURCE_ATTRIBUTES=learner.id={id}")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("name=\"service\" value=\"stock\""),
+        "{}",
+        page.body
+    );
+    for shop in ["frontend", "payments"] {
+        assert!(
+            !page.body.contains(&format!("<option>{shop}</option>")),
+            "{shop} is offered: {}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_learner_sees_the_quiz_choices_in_their_own_order() {
+    let app = spawn().await;
+    let mut pages = Vec::new();
+    for name in ["Ada", "Grace", "Edsger", "Barbara"] {
+        let mut client = app.client();
+        client.join(name).await;
+        let page = client.get("/labs/quiz").await;
+        // The first question's choices, in the order they are shown.
+        let first = page
+            .body
+            .split("type=\"radio\"")
+            .skip(1)
+            .take(4)
+            .map(|part| {
+                part.split("</label>")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(first.len(), 4, "{}", page.body);
+        pages.push(first);
+    }
+    assert!(
+        pages.iter().any(|p| p != &pages[0]),
+        "four learners see the same order: {pages:?}"
+    );
+}

@@ -173,3 +173,110 @@ async fn the_instructor_stays_signed_in_after_a_browser_restart_until_the_token_
     let page = forger.get("/instructor").await;
     assert_eq!(page.status, 403);
 }
+
+/// Text as askama escapes it into a page.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// Text as the markdown renderer escapes it into a page.
+fn escaped_by_markdown(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[tokio::test]
+async fn the_answer_key_is_served_to_the_instructor_and_to_no_learner() {
+    use dojo_grader::spec::types::Check;
+
+    let app = crate::support::TestApp::spawn_with(crate::support::Options {
+        real_grader: true,
+        ..Default::default()
+    })
+    .await;
+    let labs = dojo_grader::spec::load_dir(&crate::support::labs_dir()).expect("labs load");
+    // What must be on the key, and never on a learner's page: every reference query, every
+    // instrumentation assertion, every variant's evidence query.
+    let mut secrets: Vec<(String, String)> = Vec::new();
+    for lab in labs.iter() {
+        for exercise in &lab.exercises {
+            match &exercise.check {
+                Check::Traceql(check) => secrets.push((
+                    format!("{}/{} reference", lab.id, exercise.id),
+                    check.reference.trim().to_string(),
+                )),
+                Check::Instrumentation(check) => secrets.extend(check.assertions.iter().map(|a| {
+                    (
+                        format!("{}/{} assertion {}", lab.id, exercise.id, a.id),
+                        a.query.trim().to_string(),
+                    )
+                })),
+                Check::RootCause(_) | Check::Quiz(_) => {}
+            }
+        }
+        for variant in lab.scenario.iter().flat_map(|s| &s.variants) {
+            if let Some(truth) = &variant.truth {
+                secrets.push((
+                    format!("{} variant {} evidence", lab.id, variant.id),
+                    truth.evidence.trim().to_string(),
+                ));
+            }
+        }
+    }
+    assert!(secrets.len() > 10, "the labs have answers to hide");
+
+    let mut ada = app.client();
+    ada.join("Ada").await;
+    let refused = ada.get("/instructor/answers").await;
+    assert_eq!(refused.status, 403, "a learner is refused the answer key");
+    assert!(
+        refused.body.contains("Instructor token"),
+        "{}",
+        refused.body
+    );
+    let mut pages = vec![refused];
+    for lab in labs.iter() {
+        pages.push(ada.get(&format!("/labs/{}", lab.id)).await);
+    }
+    for (what, secret) in &secrets {
+        for page in &pages {
+            for shown in [escaped(secret), escaped_by_markdown(secret)] {
+                assert!(
+                    !page.body.contains(&shown),
+                    "a learner's page shows {what}: {secret}"
+                );
+            }
+        }
+    }
+
+    let mut teacher = app.client();
+    assert_eq!(teacher.instructor().await.status, 303);
+    let dashboard = teacher.get("/instructor").await;
+    assert!(dashboard.body.contains("href=\"/instructor/answers\""));
+    let key = teacher.get("/instructor/answers").await;
+    assert_eq!(key.status, 200);
+    for (what, secret) in &secrets {
+        assert!(
+            key.body.contains(&escaped(secret)),
+            "the answer key shows {what}: {secret}\n{}",
+            key.body
+        );
+    }
+    let quiz = labs.get("quiz").expect("the quiz lab");
+    let Check::Quiz(check) = &quiz.exercises[0].check else {
+        panic!("the quiz lab's exercise is a quiz");
+    };
+    for question in &check.questions {
+        let answer = &question.choices[question.answer];
+        assert!(
+            key.body.contains(&escaped(answer)),
+            "the answer key gives the quiz answer {answer:?}"
+        );
+    }
+}

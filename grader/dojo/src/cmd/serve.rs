@@ -105,6 +105,7 @@ impl ServerArgs {
             services,
             admin_token: self.admin_token.clone(),
             workshop_lab: self.workshop_lab.clone(),
+            solo_lab: None,
         })
     }
 }
@@ -116,7 +117,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Where the progress database lives by default.
-    #[arg(long, default_value = ".dojo")]
+    #[arg(long, env = env::DATA_DIR, default_value = ".dojo")]
     pub data_dir: PathBuf,
     /// The sample app's frontend, for the instructor's fault toggles.
     #[arg(long, env = env::FRONTEND_URL, default_value_t = format!("http://127.0.0.1:{FRONTEND_PORT}"))]
@@ -132,6 +133,13 @@ pub struct ServeArgs {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::placeholder::refuse(&[
+        (
+            env::INSTRUCTOR_TOKEN,
+            args.server.instructor_token.as_deref(),
+        ),
+        (env::ADMIN_TOKEN, args.server.admin_token.as_deref()),
+    ])?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&args.data_dir)

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT};
+use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, env};
 
 use crate::cmd::up::shutdown_signal;
 
@@ -55,6 +55,8 @@ pub struct ServiceArgs {
 
 /// Runs one tier until Ctrl-C or SIGTERM.
 pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
+    let admin_token = std::env::var(env::ADMIN_TOKEN).ok();
+    crate::placeholder::refuse(&[(env::ADMIN_TOKEN, admin_token.as_deref())])?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let telemetry = runtime.block_on(serve(args))?;
     // Flush after the server stopped, outside the runtime: the exporter blocks while it sends.

@@ -1,5 +1,5 @@
-//! Switching planned faults on — with their fraction, parameters and learner scope — at the
-//! service that owns each (the catalogue says which), over its admin API.
+//! Switching planned faults on — with their fraction, parameters and learner scope — and off
+//! again at the service that owns each (the catalogue says which), over its admin API.
 //!
 //! The instructor's plain on/off toggles go through the course's own adapter
 //! (`dojo_course::adapters::faults`); this pusher is for the workshop scenario, which needs the
@@ -63,18 +63,23 @@ impl ScenarioPusher {
         self.switch(&fault.fault, body).await
     }
 
-    /// Switches fault `id` off at the service that owns it.
+    /// Switches fault `id` off (a fault no learner's incident has any more).
     pub async fn disable(&self, id: &str) -> Result<(), FaultError> {
-        self.send(id, None).await
+        self.send(id, reqwest::Method::DELETE, None).await
     }
 
     /// Switches fault `id` on with `body` at the service that owns it.
     async fn switch(&self, id: &str, body: serde_json::Value) -> Result<(), FaultError> {
-        self.send(id, Some(body)).await
+        self.send(id, reqwest::Method::POST, Some(body)).await
     }
 
-    /// POSTs `body` to fault `id` (on), or DELETEs it (off), at the service that owns it.
-    async fn send(&self, id: &str, body: Option<serde_json::Value>) -> Result<(), FaultError> {
+    /// Sends one admin request about fault `id` to the service that owns it.
+    async fn send(
+        &self,
+        id: &str,
+        method: reqwest::Method,
+        body: Option<serde_json::Value>,
+    ) -> Result<(), FaultError> {
         let spec = dojo_faults::catalogue::catalogue()
             .iter()
             .find(|spec| spec.id.as_str() == id)
@@ -88,10 +93,10 @@ impl ScenarioPusher {
             ))
         })?;
         let url = format!("{base}/admin/faults/{id}");
-        let request = match &body {
-            Some(body) => self.request(reqwest::Method::POST, url.clone()).json(body),
-            None => self.request(reqwest::Method::DELETE, url.clone()),
-        };
+        let mut request = self.request(method, url.clone());
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
         let response = request
             .send()
             .await
@@ -102,8 +107,7 @@ impl ScenarioPusher {
             let status = response.status();
             let text = response.text().await.unwrap_or_default();
             Err(FaultError(format!(
-                "{service} refused to switch {id} {} ({status}): {text}",
-                if body.is_some() { "on" } else { "off" }
+                "{service} refused to switch {id} ({status}): {text}"
             )))
         }
     }

@@ -62,6 +62,18 @@ pub struct ServerOptions {
     /// Workshop mode with a lab: keep each joined learner's variant of this lab's fault
     /// scenario switched on in the shared app, scoped by their `learner.id`.
     pub workshop_lab: Option<String>,
+    /// On a laptop (`dojo up --lab`): the lab whose faults follow one learner's incidents.
+    pub solo_lab: Option<SoloLab>,
+}
+
+/// A lab run for one learner on a laptop: the faults of their current incident hit all
+/// traffic, and follow them when they ask for another incident.
+#[derive(Debug, Clone)]
+pub struct SoloLab {
+    pub lab: String,
+    pub learner: dojo_grader::progress::LearnerId,
+    /// The plan the services were started with (their scenario file).
+    pub started_with: Vec<dojo_grader::scenario::PlannedFault>,
 }
 
 /// What the server bound, so callers can print it.
@@ -132,8 +144,19 @@ impl Server {
             options.services.clone(),
             options.admin_token.clone(),
         )?);
-        let activator = match &options.workshop_lab {
-            Some(lab_id) => {
+        let scenario_lab = match (&options.workshop_lab, &options.solo_lab) {
+            (Some(lab_id), _) => Some((lab_id, scenario::Audience::Class)),
+            (None, Some(solo)) => Some((
+                &solo.lab,
+                scenario::Audience::Solo {
+                    learner: solo.learner.clone(),
+                    started_with: solo.started_with.clone(),
+                },
+            )),
+            (None, None) => None,
+        };
+        let activator = match scenario_lab {
+            Some((lab_id, audience)) => {
                 let lab = labs.get(lab_id).cloned().ok_or_else(|| {
                     let known: Vec<String> = labs.iter().map(|lab| lab.id.clone()).collect();
                     anyhow::anyhow!(
@@ -145,6 +168,7 @@ impl Server {
                     lab,
                     progress.clone(),
                     pusher,
+                    audience,
                 )))
             }
             None => None,

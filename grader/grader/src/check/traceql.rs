@@ -12,6 +12,7 @@ use dojo_traceql::model::{SpanId, Trace, TraceId};
 
 use super::contrast;
 use super::describe;
+use super::diagnose;
 use super::feedback::{Evidence, Feedback, Item, Verdict};
 use super::{GradeError, Settings};
 use crate::backend::{BackendError, SearchHit, SearchRequest, TraceBackend, Window};
@@ -265,6 +266,16 @@ pub async fn grade(
             .count();
 
     let mut items = Vec::new();
+    // Nothing found where the reference finds traces: which part of the query empties it?
+    let diagnosis = match (found, learner.pipeline()) {
+        (0, Some(pipeline)) if expected > 0 => {
+            diagnose::empty_result(ctx.backend, &request_for(ctx, 3), pipeline).await?
+        }
+        _ => None,
+    };
+    if let Some((_, item)) = &diagnosis {
+        items.push(item.clone());
+    }
     if !missed.is_empty() {
         items.push(
             Item::fail(
@@ -320,6 +331,8 @@ pub async fn grade(
             "Correct: your query finds exactly the {expected} trace{} the question asks for.",
             plural(expected)
         )
+    } else if let Some((headline, _)) = diagnosis {
+        headline
     } else if found == 0 {
         format!(
             "Your query matched no traces in the window; the reference matched {expected}. Check \

@@ -198,3 +198,113 @@ async fn a_full_tail_sampling_buffer_turns_exports_away_with_503() {
     );
     assert!(matches!(direct, Err(IngestError::Unavailable { .. })));
 }
+
+fn tenant_pipeline(yaml: &str) -> dojo_store::pipeline::PipelineConfig {
+    StoreConfig::from_yaml(yaml)
+        .expect("valid YAML config")
+        .pipeline
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tenants_own_pipeline_samples_and_scrubs_its_spans_only_from_then_on() {
+    let store = store("");
+    let (ada, shared) = (
+        TenantId::parse("ada").expect("a tenant id"),
+        TenantId::default_tenant(),
+    );
+    let start = minutes_ago(5);
+    let spans = |trace: u8| {
+        let error = SpanSpec::new(trace, 1, None, "GET /a", SpanKind::Server, start, 10)
+            .error()
+            .attr(string_attr("payment.card.number", "4111111111111111"));
+        let fine = SpanSpec::new(trace + 1, 1, None, "GET /b", SpanKind::Server, start, 10)
+            .attr(string_attr("payment.card.number", "4111111111111111"));
+        request("payments", &[error, fine])
+    };
+    // Before: both tenants keep everything, card numbers included (the store's defaults).
+    store.ingest(&ada, spans(60)).unwrap();
+    assert_eq!(store.snapshot(&ada).len(), 2);
+
+    // Ada's own pipeline: errors only, card numbers deleted.
+    store
+        .set_tenant_pipeline(
+            &ada,
+            Some(&tenant_pipeline(
+                r#"
+pipeline:
+  attributes:
+    - {action: delete, key: payment.card.number}
+  tail_sampling:
+    decision_wait: 2s
+    policies:
+      - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+"#,
+            )),
+        )
+        .expect("the pipeline compiles");
+    store.ingest(&ada, spans(70)).unwrap();
+    store.ingest(&shared, spans(80)).unwrap();
+    tokio::time::advance(Duration::from_secs(3)).await;
+    store.run_maintenance();
+    let error = store
+        .trace_by_id(&ada, &id(70))
+        .expect("the error trace is kept");
+    assert_eq!(
+        attribute(&error.spans[0].attributes, "payment.card.number"),
+        None,
+        "scrubbed in ada's tenant"
+    );
+    assert!(
+        store.trace_by_id(&ada, &id(71)).is_none(),
+        "the fine trace is sampled out"
+    );
+    assert!(
+        store.trace_by_id(&ada, &id(60)).is_some(),
+        "stored traces stay"
+    );
+    let other = store
+        .trace_by_id(&shared, &id(81))
+        .expect("the other tenant keeps all");
+    assert_eq!(
+        attribute(&other.spans[0].attributes, "payment.card.number"),
+        Some(&Value::str("4111111111111111")),
+        "the other tenant's pipeline is untouched"
+    );
+
+    // A pipeline that does not compile changes nothing.
+    let bad: dojo_store::pipeline::PipelineConfig =
+        serde_yaml::from_str("attributes:\n  - {action: delete, pattern: '('}\n")
+            .expect("well-formed YAML");
+    assert!(store.set_tenant_pipeline(&ada, Some(&bad)).is_err());
+    store.ingest(&ada, spans(90)).unwrap();
+    tokio::time::advance(Duration::from_secs(3)).await;
+    store.run_maintenance();
+    assert!(store.trace_by_id(&ada, &id(90)).is_some());
+    assert!(
+        store.trace_by_id(&ada, &id(91)).is_none(),
+        "still ada's own pipeline"
+    );
+
+    // Back to the store's pipeline; a trace still waiting for a decision is kept.
+    store.ingest(&ada, spans(100)).unwrap();
+    store.set_tenant_pipeline(&ada, None).unwrap();
+    store.ingest(&ada, spans(110)).unwrap();
+    assert!(
+        store.trace_by_id(&ada, &id(111)).is_some(),
+        "the store's pipeline keeps all"
+    );
+    tokio::time::advance(Duration::from_secs(3)).await;
+    store.run_maintenance();
+    assert!(
+        store.trace_by_id(&ada, &id(101)).is_some(),
+        "nothing is left waiting"
+    );
+    assert_eq!(
+        store
+            .status()
+            .iter()
+            .map(|s| s.pending_spans)
+            .sum::<usize>(),
+        0
+    );
+}

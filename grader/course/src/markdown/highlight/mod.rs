@@ -66,11 +66,12 @@ fn traceql_notes(info: &str, query: &str) -> String {
         "<p class=\"run\"><a href=\"/console?q={}\">Run in the console</a></p>",
         form_urlencode(query)
     );
+    use crate::content::examples::Claim;
     let Ok(marker) = crate::content::examples::parse_marker(info) else {
         return html;
     };
     let faults = marker.returns.map(|state| state.faults).unwrap_or_default();
-    if marker.secret || faults.is_empty() {
+    if marker.secret || faults.is_empty() || marker.claim == Claim::FindsNothing {
         return html;
     }
     for setting in &faults {
