@@ -24,6 +24,9 @@ struct Session {
     csrf: String,
 }
 
+/// The services' admin token in these labs.
+const ADMIN_TOKEN: &str = "e2e-incidents-admin-token";
+
 fn csrf_of(html: &str) -> Option<String> {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
@@ -45,6 +48,25 @@ async fn post(lab: &Lab, session: &Session, path: &str, fields: &[(&str, &str)])
         .send()
         .await
         .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    // An answer is posted, redirected and got (post/redirect/get): follow it as a browser
+    // does, to the page that shows the verdict.
+    let response = match response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(location) if response.status().as_u16() == 303 => {
+            let target = location.split('#').next().unwrap_or_default().to_string();
+            session
+                .http
+                .get(lab.url(lab.ports.dojo, &target))
+                .header("cookie", &session.cookie)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {target} after POST {path}: {e}"))
+        }
+        _ => response,
+    };
     let status = response.status().as_u16();
     (status, response.text().await.unwrap_or_default())
 }
@@ -173,8 +195,15 @@ async fn fault_is_on(lab: &Lab, id: &str) -> Option<bool> {
 /// when on (empty for every learner's traffic).
 async fn fault_scope(lab: &Lab, id: &str) -> Option<Option<Vec<String>>> {
     for port in [lab.ports.frontend, lab.ports.api, lab.ports.payments] {
-        let (_, body) = lab.try_get(&lab.url(port, "/admin/faults")).await?;
-        let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+        // Reading the faults needs the admin token (they name each learner's answer).
+        let response = lab
+            .http
+            .get(lab.url(port, "/admin/faults"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .ok()?;
+        let json: serde_json::Value = response.json().await.ok()?;
         for fault in json["faults"].as_array()? {
             if fault["id"] == id && !fault["active"].is_null() {
                 let learners = fault["active"]["learners"]
@@ -228,7 +257,11 @@ async fn after_solving_an_incident_a_learner_practises_on_another_graded_the_sam
     let first_truth = first.truth.clone().expect("a ground truth");
     let second_truth = second.truth.clone().expect("a ground truth");
 
-    let lab = Lab::start(&["--load-rate", "6", "--lab", LAB, "--learner", &name]).await;
+    let lab = Lab::start_with_env(
+        &["--load-rate", "6", "--lab", LAB, "--learner", &name],
+        &[("DOJO_ADMIN_TOKEN", ADMIN_TOKEN)],
+    )
+    .await;
     let session = join(&lab, &name, None).await;
 
     // The first incident, solved.
@@ -312,7 +345,11 @@ async fn in_a_workshop_another_incident_moves_only_that_learners_faults() {
         .clone();
     assert!(old_fault != bob_fault && new_fault != bob_fault);
 
-    let lab = Lab::start(&["--load-rate", "0", "--workshop-code", "owl", "--lab", LAB]).await;
+    let lab = Lab::start_with_env(
+        &["--load-rate", "0", "--workshop-code", "owl", "--lab", LAB],
+        &[("DOJO_ADMIN_TOKEN", ADMIN_TOKEN)],
+    )
+    .await;
     let session = join(&lab, &ada_name, Some("owl")).await;
     join(&lab, &bob_name, Some("owl")).await;
     let scoped_to = |fault: String, who: LearnerId| {

@@ -52,6 +52,9 @@ pub struct CourseSettings {
     /// services page took about 65 ms (debug build) at 2,000 six-span traces and about
     /// 130 ms at 10,000. The page says how far back they reach when the bound cuts them.
     pub recent_traces: usize,
+    /// `(service, base URL)` of the running shop's services, for the commands lessons show
+    /// (a lab started on other ports gets commands with its own ports).
+    pub shop: Vec<(String, String)>,
 }
 
 impl Default for CourseSettings {
@@ -61,6 +64,7 @@ impl Default for CourseSettings {
             workshop_code: None,
             window: Duration::from_secs(15 * 60),
             recent_traces: 10_000,
+            shop: Vec::new(),
         }
     }
 }

@@ -12,6 +12,7 @@ use dojo_traceql::model::TraceId;
 use super::requests::Requests;
 
 use super::{format_duration, xml};
+use dojo_grader::check::describe::clock_utc;
 
 /// One time interval of one service.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,17 +193,6 @@ fn short_number(value: f64) -> String {
     } else {
         format!("{value:.2}")
     }
-}
-
-/// Clock time of day in UTC, `14:05:30`, for the time axis.
-pub fn clock_utc(unix_nanos: u64) -> String {
-    let seconds = (unix_nanos / 1_000_000_000) % 86_400;
-    format!(
-        "{:02}:{:02}:{:02}",
-        seconds / 3600,
-        seconds % 3600 / 60,
-        seconds % 60
-    )
 }
 
 /// One chart of the three.

@@ -63,7 +63,7 @@ async fn lesson(
     layout.current = slug.to_string();
     Ok(LessonPage {
         layout,
-        html: lesson.html.clone(),
+        html: crate::content::fill_shop_addresses(&lesson.html, &state.inner.settings.shop),
         prev: index.checked_sub(1).and_then(entry),
         next: entry(index + 1),
     })

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::support::classroom::REFERENCE;
-use crate::support::shelf::{FAILED, FAILED_PAYMENT_SPAN};
+use crate::support::shelf::{FAILED, FAILED_PAYMENT_SPAN, OK};
 use crate::support::{INSTRUCTOR_TOKEN, TestApp};
 
 /// A browser window size, in CSS pixels.
@@ -584,6 +584,7 @@ async fn every_page_fits(
             format!("/traces/{FAILED}?span={FAILED_PAYMENT_SPAN}"),
         ),
         ("services", "/services".to_string()),
+        ("compare", format!("/traces/compare?a={FAILED}&b={OK}")),
     ];
     for (name, path) in pages {
         eprintln!("{} {js}: {name}", screen.name);
@@ -594,6 +595,28 @@ async fn every_page_fits(
             .await;
         check_layout(browser, screen, name).await?;
     }
+    // A subtree of the waterfall folds away and opens again, script or not (a <details>).
+    browser.open(&app.url(&format!("/traces/{FAILED}"))).await?;
+    let child = format!("#waterfall li[data-span=\"{FAILED_PAYMENT_SPAN}\"] .wf-label");
+    expect(
+        browser.displayed(&child).await?,
+        "the payments span shows at first",
+    )?;
+    browser
+        .click("#waterfall > ul > li > details > summary .wf-swatch")
+        .await?;
+    expect(
+        !browser.displayed(&child).await?,
+        &format!(
+            "{} {js}: collapsing the root hides the payments span",
+            screen.name
+        ),
+    )?;
+    browser
+        .click("#waterfall > ul > li > details > summary .wf-swatch")
+        .await?;
+    expect(browser.displayed(&child).await?, "expanding shows it again")?;
+
     // The editor is the page's script: there with script, absent without.
     browser.open(&app.url("/console")).await?;
     let editors = browser

@@ -505,3 +505,23 @@ async fn a_submission_redirects_to_its_feedback_once_and_a_reload_never_resubmit
     );
     assert!(hinted.body.contains("id=\"hint-failed-checkouts-1\""));
 }
+
+#[tokio::test]
+async fn opening_a_forms_address_as_a_page_gets_a_friendly_page() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/instructor/login",
+        "/instructor/reset",
+        "/instructor/faults",
+    ] {
+        let page = app.client().get(path).await;
+        assert_eq!(page.status, 405, "{path}");
+        assert!(
+            page.body
+                .contains("is where a form on the course sends its answer")
+                && page.body.contains("href=\"/static/course.css\""),
+            "{path}: {}",
+            page.body
+        );
+    }
+}

@@ -181,6 +181,7 @@ impl Server {
         let settings = CourseSettings {
             instructor_token: options.instructor_token.clone().map(Secret::new),
             workshop_code: options.workshop_code.clone(),
+            shop: options.services.clone(),
             ..CourseSettings::default()
         };
         let state = CourseState::new(

@@ -30,6 +30,18 @@ pub fn human_duration(nanos: u64) -> String {
     }
 }
 
+/// A moment as a clock time of day in UTC, `14:05:30`: what a learner compares with the
+/// timestamps they see, where unix seconds say nothing.
+pub fn clock_utc(unix_nanos: u64) -> String {
+    let seconds = (unix_nanos / 1_000_000_000) % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
 fn kind(kind: SpanKind) -> &'static str {
     match kind {
         SpanKind::Unspecified => "unspecified",
@@ -131,6 +143,12 @@ pub fn hit_spans(hit: &SearchHit, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_read_as_clock_times_in_utc() {
+        assert_eq!(clock_utc(1_765_117_330 * 1_000_000_000), "14:22:10");
+        assert_eq!(clock_utc(0), "00:00:00");
+    }
 
     #[test]
     fn durations_read_in_the_unit_a_person_would_use() {

@@ -29,13 +29,17 @@ pub struct Context<'a> {
 }
 
 fn window_text(window: &Window) -> String {
+    use super::describe::{clock_utc, human_duration};
     format!(
-        "unix seconds {}–{} ({} long)",
-        window.start_s,
-        window.end_s,
-        crate::spec::duration::SpecDuration(std::time::Duration::from_secs(
-            window.end_s.saturating_sub(window.start_s)
-        ))
+        "{}–{} UTC ({} long)",
+        clock_utc(window.start_s.saturating_mul(1_000_000_000)),
+        clock_utc(window.end_s.saturating_mul(1_000_000_000)),
+        human_duration(
+            window
+                .end_s
+                .saturating_sub(window.start_s)
+                .saturating_mul(1_000_000_000)
+        )
     )
 }
 
