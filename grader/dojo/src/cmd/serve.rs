@@ -144,6 +144,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let options = args.server.options(&args.host, &args.data_dir, services)?;
         let server = Server::bind(options, LogBook::new(10_000)).await?;
         println!("listening on http://{}", server.addrs.web);
+        println!("{}", dojo_listen::raise_fd_limit_and_describe());
         if let Some(store) = server.addrs.store {
             println!(
                 "Tempo API on http://{}, OTLP/HTTP on {}, OTLP/gRPC on {}",

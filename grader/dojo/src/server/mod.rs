@@ -213,7 +213,12 @@ impl Server {
                 let _ = rx.wait_for(|stop| *stop).await;
             }
         };
-        let web = axum::serve(self.web, self.app).with_graceful_shutdown(stopped());
+        let web = dojo_listen::serve(
+            self.web,
+            self.app,
+            dojo_listen::Limits::default(),
+            stopped(),
+        );
         let _activator = self.activator.map(AbortOnDrop);
         match self.store {
             Some((store, listeners)) => {
