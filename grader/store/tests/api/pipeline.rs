@@ -198,3 +198,72 @@ async fn a_full_tail_sampling_buffer_turns_exports_away_with_503() {
     );
     assert!(matches!(direct, Err(IngestError::Unavailable { .. })));
 }
+
+#[tokio::test]
+async fn card_numbers_sent_by_any_client_are_never_stored_over_http_or_grpc() {
+    let app = TestStore::start().await;
+    let card_span = |trace: u8| {
+        SpanSpec::new(
+            trace,
+            1,
+            None,
+            "GET /products/4111111111111111",
+            SpanKind::Server,
+            minutes_ago(5),
+            10,
+        )
+        .attr(string_attr("url.path", "/products/4111111111111111"))
+        .attr(string_attr(
+            "url.full",
+            "http://shop:8081/products/4111-1111-1111-1111?ref=5555555555554444",
+        ))
+        .attr(string_attr("http.route", "/products/{id}"))
+        .attr(crate::helpers::int_attr("product.id", 4111111111111111))
+    };
+    // Over OTLP/HTTP (protobuf) …
+    let response = app
+        .post_protobuf(&request("learner-lab", &[card_span(61)]), None)
+        .await;
+    assert_eq!(response.status(), 200);
+    // … and over OTLP/gRPC.
+    let mut grpc = opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient::connect(
+        format!("http://{}", app.addrs.otlp_grpc),
+    )
+    .await
+    .expect("the gRPC receiver accepts connections");
+    grpc.export(request("learner-lab", &[card_span(62)]))
+        .await
+        .expect("the gRPC export succeeds");
+
+    for trace in [61, 62] {
+        let (status, body) = app
+            .get(&format!("/api/traces/{}", trace_hex(trace)), None)
+            .await;
+        assert_eq!(status, 200, "trace {trace} is stored");
+        for number in [
+            "4111111111111111",
+            "4111-1111-1111-1111",
+            "5555555555554444",
+        ] {
+            assert!(
+                !body.contains(number),
+                "{number} is not stored in trace {trace}: {body}"
+            );
+        }
+        assert!(
+            body.contains("/products/[redacted]") && body.contains("/products/{id}"),
+            "the rest of each value is kept: {body}"
+        );
+    }
+    // TraceQL sees the masked values too.
+    let (_, found) = app
+        .get(
+            "/api/search?q=%7B%20span.url.path%20%3D%20%22%2Fproducts%2F%5Bredacted%5D%22%20%7D",
+            None,
+        )
+        .await;
+    assert!(
+        found.contains(trace_hex(61).trim_start_matches('0')),
+        "searchable as masked: {found}"
+    );
+}
