@@ -8,6 +8,7 @@ use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
 use crate::content::Course;
 use crate::search::SearchIndex;
 use crate::session::Sessions;
+use crate::throttle::{self, Throttle};
 
 /// A secret that never prints (the instructor token).
 #[derive(Clone, PartialEq, Eq)]
@@ -80,6 +81,10 @@ pub(crate) struct Inner {
     pub grading: Arc<dyn Grading>,
     pub faults: Arc<dyn FaultControl>,
     pub settings: CourseSettings,
+    /// Join attempts per client address.
+    pub joins: Throttle,
+    /// Wrong instructor tokens per client address.
+    pub instructor_failures: Throttle,
 }
 
 impl CourseState {
@@ -102,6 +107,8 @@ impl CourseState {
                 grading,
                 faults,
                 settings,
+                joins: Throttle::new(throttle::JOIN),
+                instructor_failures: Throttle::new(throttle::INSTRUCTOR_FAILURES),
             }),
             sessions: Sessions::default(),
         }
