@@ -233,10 +233,17 @@ mod tests {
         assert_eq!(config.pipeline.attributes.len(), 5);
         assert!(config.pipeline.tail_sampling.is_some());
         assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.listeners, Listeners::default());
     }
 
     #[test]
     fn zero_limits_are_refused() {
         assert!(StoreConfig::from_yaml("limits:\n  max_spans_per_tenant: 0\n").is_err());
+        assert!(StoreConfig::from_yaml("listeners:\n  idle_timeout: 0\n").is_err());
+        assert!(StoreConfig::from_yaml("listeners:\n  max_connections_per_port: 0\n").is_err());
+        assert!(
+            StoreConfig::from_yaml("listeners:\n  max_body_bytes_in_flight: 1000\n").is_err(),
+            "the receiving budget must hold at least one whole body"
+        );
     }
 }
