@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Lab, urlencode};
+use crate::helpers::Lab;
 
 const TOKEN: &str = "e2e-admin-token-7f3a";
 
@@ -58,22 +58,11 @@ async fn dojo_up_guards_the_admin_apis_with_its_token_and_stores_no_card_number(
     assert!(status < 500, "the shop answers ({status})");
     let query =
         r#"{ span.http.route = "/products/{id}" && span.url.path = "/products/[redacted]" }"#;
-    let search = lab.url(
-        ports.tempo,
-        &format!("/api/search?q={}&limit=20", urlencode(query)),
-    );
-    let trace_id: String = lab
-        .eventually(
+    let trace_id = lab
+        .find_trace(
             "the masked product request in the store",
+            query,
             Duration::from_secs(60),
-            || async {
-                let (status, body) = lab.try_get(&search).await?;
-                if status != 200 {
-                    return None;
-                }
-                let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-                json["traces"][0]["traceID"].as_str().map(str::to_owned)
-            },
         )
         .await;
     // Let the api's spans of that trace arrive too, then read the whole trace.

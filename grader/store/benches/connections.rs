@@ -149,6 +149,16 @@ async fn well_behaved(addrs: StoreAddrs, seconds: Duration) -> (f64, usize) {
 
 const UPLOAD_HEAD: &str = "POST /v1/traces HTTP/1.1\r\nhost: store\r\ncontent-type: application/x-protobuf\r\ncontent-length: 100000\r\n\r\n";
 
+/// Connects, retrying every 100 ms while the port refuses.
+async fn connect(addr: SocketAddr) -> TcpStream {
+    loop {
+        match TcpStream::connect(addr).await {
+            Ok(socket) => return socket,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Starts the hostile clients; they run until `stop` is set.
 fn hostile(addr: SocketAddr, stop: Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
@@ -157,10 +167,7 @@ fn hostile(addr: SocketAddr, stop: Arc<AtomicBool>) -> Vec<tokio::task::JoinHand
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let Ok(mut socket) = TcpStream::connect(addr).await else {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                };
+                let mut socket = connect(addr).await;
                 let _ = socket.write_all(UPLOAD_HEAD.as_bytes()).await;
                 let _ = socket.write_all(b"xx").await;
                 let mut buf = [0u8; 1024];
@@ -182,10 +189,7 @@ fn hostile(addr: SocketAddr, stop: Arc<AtomicBool>) -> Vec<tokio::task::JoinHand
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let Ok(mut socket) = TcpStream::connect(addr).await else {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                };
+                let mut socket = connect(addr).await;
                 if socket.write_all(UPLOAD_HEAD.as_bytes()).await.is_err() {
                     continue;
                 }
