@@ -140,11 +140,9 @@ async fn connection(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.idle_timeout / 2)
-        .keep_alive_timeout(limits.header_read_timeout);
+    // No HTTP/2 keep-alive pings from the server: a client answering them would count as
+    // activity, and an idle HTTP/2 connection must be closed by the idle timeout like any other.
+    builder.http2().timer(TokioTimer::new());
     let mut conn = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
 
     let check_every = (limits.idle_timeout / 4).max(Duration::from_millis(50));

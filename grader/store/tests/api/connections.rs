@@ -241,3 +241,27 @@ async fn bodies_beyond_the_receiving_budget_get_503_with_retry_after() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_that_answers_pings_is_closed_too() {
+    let app = TestStore::with_config(with_listeners(Listeners {
+        idle_timeout: Duration::from_millis(500),
+        ..Listeners::default()
+    }))
+    .await;
+    // A real HTTP/2 client (it answers the server's pings, as gRPC clients do), then silence.
+    let socket = TcpStream::connect(app.addrs.otlp_grpc)
+        .await
+        .expect("connects");
+    let (_send, connection) = hyper::client::conn::http2::handshake::<_, _, axum::body::Body>(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(socket),
+    )
+    .await
+    .expect("an HTTP/2 handshake");
+    let ended = tokio::time::timeout(Duration::from_secs(20), connection).await;
+    assert!(
+        ended.is_ok(),
+        "the server closes an idle HTTP/2 connection within the deadline"
+    );
+}
