@@ -26,6 +26,10 @@ use crate::stall::StallGuard;
 /// How long a connection asked to close gracefully may take before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// Refusals being written at once; beyond it a connection over the cap is closed without a
+/// word, so a flood cannot hold descriptors through its own refusals.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+
 /// How often a refusal is logged at most, so a flood does not flood the log too.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -41,6 +45,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let local = listener.local_addr()?;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut last_refusal_log: Option<Instant> = None;
@@ -80,7 +85,12 @@ pub async fn serve(
                         limits.max_connections
                     );
                 }
-                tokio::spawn(refuse(socket, limits.max_connections));
+                if let Ok(writing) = refusals.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        refuse(socket, limits.max_connections).await;
+                        drop(writing);
+                    });
+                }
             }
         }
     }
