@@ -54,7 +54,7 @@ pub fn redact_card_numbers(value: &str) -> Cow<'_, str> {
 fn contains_card_number(value: &str) -> bool {
     // Most values (names, routes, ids) have too few digits to hold one: answer without
     // looking for runs.
-    if value.bytes().filter(u8::is_ascii_digit).count() < 13 {
+    if value.len() < 13 || value.bytes().filter(u8::is_ascii_digit).nth(12).is_none() {
         return false;
     }
     digit_runs(value)
@@ -65,7 +65,9 @@ fn contains_card_number(value: &str) -> bool {
 /// True for an integer attribute that could be a card number (a product id typed by a
 /// client, say): what [`redact_card_numbers`] would mask in its decimal text.
 pub fn is_card_number_int(value: i64) -> bool {
-    looks_like_card(&value.unsigned_abs().to_string())
+    // Ports, status codes, counts and ids have fewer than 13 digits: no text needed.
+    let magnitude = value.unsigned_abs();
+    magnitude >= 1_000_000_000_000 && looks_like_card(&magnitude.to_string())
 }
 
 /// A card number in a value: 13 to 19 digits, Luhn-valid, and starting as payment cards do

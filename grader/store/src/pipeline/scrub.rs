@@ -17,8 +17,9 @@ use crate::otlp::convert::IncomingSpan;
 /// Masks card numbers in every span, in place; returns how many values were masked.
 pub fn scrub_card_numbers(spans: &mut [IncomingSpan]) -> usize {
     let mut masked = 0;
-    // Spans of one resource share it: mask it once and share the masked copy.
-    let mut resources: Vec<(*const Resource, Arc<Resource>)> = Vec::new();
+    // Spans of one resource share it: look at it once, and share the masked copy if it
+    // needed one (`None`: it was clean).
+    let mut resources: Vec<(*const Resource, Option<Arc<Resource>>)> = Vec::new();
     for incoming in spans.iter_mut() {
         let span = &mut incoming.span;
         masked += mask_str(&mut span.name);
@@ -32,8 +33,10 @@ pub fn scrub_card_numbers(spans: &mut [IncomingSpan]) -> usize {
             masked += mask_attributes(&mut link.attributes);
         }
         let original = Arc::as_ptr(&span.resource);
-        if let Some((_, replacement)) = resources.iter().find(|(ptr, _)| *ptr == original) {
-            span.resource = replacement.clone();
+        if let Some((_, seen)) = resources.iter().find(|(ptr, _)| *ptr == original) {
+            if let Some(replacement) = seen {
+                span.resource = replacement.clone();
+            }
             continue;
         }
         if span
@@ -45,8 +48,10 @@ pub fn scrub_card_numbers(spans: &mut [IncomingSpan]) -> usize {
             let mut resource = Resource::clone(&span.resource);
             masked += mask_attributes(&mut resource.attributes);
             let replacement = Arc::new(resource);
-            resources.push((original, replacement.clone()));
+            resources.push((original, Some(replacement.clone())));
             span.resource = replacement;
+        } else {
+            resources.push((original, None));
         }
     }
     masked
