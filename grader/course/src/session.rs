@@ -339,7 +339,7 @@ pub async fn middleware(
         }
     };
     let id = visitor.id.clone();
-    let https = served_over_https(request.headers());
+    let https = state.inner.settings.https || served_over_https(request.headers());
     request.extensions_mut().insert(visitor);
     let mut response = next.run(request).await;
     // A handler that rotated the session has set the cookie itself.

@@ -53,6 +53,9 @@ pub struct CourseSettings {
     /// services page took about 65 ms (debug build) at 2,000 six-span traces and about
     /// 130 ms at 10,000. The page says how far back they reach when the bound cuts them.
     pub recent_traces: usize,
+    /// The course is reached over HTTPS (its public URL starts with `https://`): every cookie
+    /// is `Secure`, whatever the proxy in front says.
+    pub https: bool,
 }
 
 impl Default for CourseSettings {
@@ -62,6 +65,7 @@ impl Default for CourseSettings {
             workshop_code: None,
             window: Duration::from_secs(15 * 60),
             recent_traces: 10_000,
+            https: false,
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
-use crate::support::{INSTRUCTOR_TOKEN, TestApp};
+use crate::support::{INSTRUCTOR_TOKEN, Options, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_from_one_address_are_limited_and_the_refusal_says_how_long_to_wait() {
@@ -124,4 +124,22 @@ async fn cookies_are_secure_when_a_proxy_says_the_browser_came_over_https() {
         "plain HTTP keeps a cookie the browser will send back: {}",
         cookie(&plain)
     );
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    let app = TestApp::spawn_with(Options {
+        https: true,
+        ..Options::default()
+    })
+    .await;
+    let response = reqwest::get(app.url("/learn/index"))
+        .await
+        .expect("answers");
+    let set = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(set.ends_with("; Secure"), "{set}");
 }

@@ -113,6 +113,8 @@ pub struct Options {
     /// Read traces through the store's Tempo HTTP API with the grader's Tempo client, as the
     /// course does against a real Tempo, instead of in-process.
     pub via_tempo_api: bool,
+    /// The course is configured as reached over HTTPS (`--public-url https://…`).
+    pub https: bool,
 }
 
 pub fn labs_dir() -> PathBuf {
@@ -132,6 +134,7 @@ impl TestApp {
         let settings = CourseSettings {
             instructor_token: Some(Secret::new(INSTRUCTOR_TOKEN)),
             workshop_code: options.workshop_code,
+            https: options.https,
             ..CourseSettings::default()
         };
         let store = store_holding(&shelf.traces);
