@@ -201,6 +201,24 @@ impl Lab {
         }
     }
 
+    /// Searches the embedded store's Tempo API until `query` finds a trace; answers the id of
+    /// the first one found, or fails after `timeout` saying `what` was awaited.
+    pub async fn find_trace(&self, what: &str, query: &str, timeout: Duration) -> String {
+        let search = self.url(
+            self.ports.tempo,
+            &format!("/api/search?q={}&limit=5", urlencode(query)),
+        );
+        self.eventually(what, timeout, || async {
+            let (status, body) = self.try_get(&search).await?;
+            if status != 200 {
+                return None;
+            }
+            let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+            json["traces"][0]["traceID"].as_str().map(str::to_owned)
+        })
+        .await
+    }
+
     /// Sends SIGTERM to `dojo up` and waits for it to exit.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("dojo up is running") as i32;

@@ -5,6 +5,7 @@
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
 mod grade;
+mod guards;
 mod helpers;
 mod incidents;
 mod lessons;

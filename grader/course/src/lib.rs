@@ -16,6 +16,7 @@ pub mod routes;
 pub mod search;
 pub mod session;
 pub mod state;
+pub mod throttle;
 
 pub use state::{CourseSettings, CourseState, Secret};
 

@@ -8,6 +8,7 @@ use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
 use crate::content::Course;
 use crate::search::SearchIndex;
 use crate::session::Sessions;
+use crate::throttle::{self, Throttle};
 
 /// A secret that never prints (the instructor token).
 #[derive(Clone, PartialEq, Eq)]
@@ -55,6 +56,9 @@ pub struct CourseSettings {
     /// `(service, base URL)` of the running shop's services, for the commands lessons show
     /// (a lab started on other ports gets commands with its own ports).
     pub shop: Vec<(String, String)>,
+    /// The course is reached over HTTPS (its public URL starts with `https://`): every cookie
+    /// is `Secure`, whatever the proxy in front says.
+    pub https: bool,
 }
 
 impl Default for CourseSettings {
@@ -65,6 +69,7 @@ impl Default for CourseSettings {
             window: Duration::from_secs(15 * 60),
             recent_traces: 10_000,
             shop: Vec::new(),
+            https: false,
         }
     }
 }
@@ -84,6 +89,10 @@ pub(crate) struct Inner {
     pub grading: Arc<dyn Grading>,
     pub faults: Arc<dyn FaultControl>,
     pub settings: CourseSettings,
+    /// Join attempts per client address.
+    pub joins: Throttle,
+    /// Wrong instructor tokens per client address.
+    pub instructor_failures: Throttle,
 }
 
 impl CourseState {
@@ -106,6 +115,8 @@ impl CourseState {
                 grading,
                 faults,
                 settings,
+                joins: Throttle::new(throttle::JOIN),
+                instructor_failures: Throttle::new(throttle::INSTRUCTOR_FAILURES),
             }),
             sessions: Sessions::default(),
         }

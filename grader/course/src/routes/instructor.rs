@@ -14,6 +14,7 @@ use crate::backend::{FaultState, LearnerId};
 use crate::error::CourseError;
 use crate::session::{Visitor, csrf_matches, instructor_cookie};
 use crate::state::CourseState;
+use crate::throttle::{Client, say_wait};
 
 pub fn router() -> Router<CourseState> {
     Router::new()
@@ -182,6 +183,7 @@ struct LoginForm {
 async fn login(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
+    client: Client,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, CourseError> {
     if !csrf_matches(&visitor, &form.csrf) {
@@ -192,7 +194,23 @@ async fn login(
             "The instructor pages are closed on this lab.".into(),
         ));
     };
+    // Wrong tokens are counted per address: after five, one more try a minute, right or wrong.
+    let failures = &state.inner.instructor_failures;
+    let wait = failures.wait(client);
+    if !wait.is_zero() {
+        tracing::warn!("an instructor login was refused: too many wrong tokens from one address");
+        let message = format!(
+            "Too many wrong tokens from your network. Please wait {} and try again.",
+            say_wait(wait)
+        );
+        let page = login_page(&state, &visitor, Some(message));
+        return Ok(super::learners::with_retry_after(
+            (axum::http::StatusCode::TOO_MANY_REQUESTS, page).into_response(),
+            wait,
+        ));
+    }
     if !token.matches(form.token.trim()) {
+        let _ = failures.spend(client);
         tracing::warn!("an instructor login was refused");
         let page = login_page(&state, &visitor, Some("That token is not right.".into()));
         return Ok((axum::http::StatusCode::FORBIDDEN, page).into_response());

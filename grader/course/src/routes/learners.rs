@@ -17,6 +17,7 @@ use crate::session::{
     learner_key_cookie,
 };
 use crate::state::CourseState;
+use crate::throttle::{Client, say_wait};
 
 /// Longest display name accepted.
 const MAX_NAME: usize = 60;
@@ -90,6 +91,7 @@ struct JoinForm {
 async fn join(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
+    client: Client,
     headers: axum::http::HeaderMap,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, CourseError> {
@@ -111,6 +113,18 @@ async fn join(
             .into_response()
     };
     let refuse = |error: &str| refuse_page(axum::http::StatusCode::BAD_REQUEST, error, false);
+    // Every attempt counts, right or wrong, so a script can neither fill the class with names
+    // nor try workshop codes quickly.
+    if let Err(wait) = state.inner.joins.spend(client) {
+        let message = format!(
+            "Too many joins from your network in a short time. Please wait {} and try again.",
+            say_wait(wait)
+        );
+        return Ok(with_retry_after(
+            refuse_page(axum::http::StatusCode::TOO_MANY_REQUESTS, &message, false),
+            wait,
+        ));
+    }
     if name.is_empty() {
         return Ok(refuse(
             "Please give a name, so the instructor can tell who is who.",
@@ -183,6 +197,16 @@ async fn join(
             .append(axum::http::header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// Adds `Retry-After` (whole seconds, at least 1) to a refusal.
+pub(crate) fn with_retry_after(mut response: Response, wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds),
+    );
+    response
 }
 
 /// Sets the cookie of a rotated session on a response.

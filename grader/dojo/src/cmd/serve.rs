@@ -59,6 +59,10 @@ pub struct ServerArgs {
     /// Guards the sample services' fault admin APIs.
     #[arg(long, env = env::ADMIN_TOKEN, hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The course's address as learners reach it, behind a reverse proxy
+    /// (https://dojo.example.org): with https, every cookie is Secure.
+    #[arg(long)]
+    pub public_url: Option<String>,
 }
 
 impl ServerArgs {
@@ -104,6 +108,7 @@ impl ServerArgs {
             workshop_code: self.workshop_code.clone(),
             services,
             admin_token: self.admin_token.clone(),
+            public_url: self.public_url.clone(),
             workshop_lab: self.workshop_lab.clone(),
             solo_lab: None,
         })
@@ -152,6 +157,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let options = args.server.options(&args.host, &args.data_dir, services)?;
         let server = Server::bind(options, LogBook::new(10_000)).await?;
         println!("listening on http://{}", server.addrs.web);
+        println!("{}", dojo_listen::raise_fd_limit_and_describe());
         if let Some(store) = server.addrs.store {
             println!(
                 "Tempo API on http://{}, OTLP/HTTP on {}, OTLP/gRPC on {}",

@@ -86,6 +86,7 @@ async fn serve(args: ServiceArgs) -> anyhow::Result<dojo_telemetry::TelemetryGua
     telemetry_config.service_name = name.to_owned();
     let telemetry = dojo_telemetry::init(&telemetry_config)?;
     tracing::info!(service = name, address = %address, "serving");
+    tracing::info!("{}", dojo_listen::raise_fd_limit_and_describe());
     let served = match args.tier {
         Tier::Frontend => {
             dojo_frontend::serve(

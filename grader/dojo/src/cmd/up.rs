@@ -126,6 +126,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let logbook = LogBook::new(LOG_LINES_KEPT);
 
     println!("Tracing Dojo is starting (data in {})…", data_dir.display());
+    println!("{}", dojo_listen::raise_fd_limit_and_describe());
     // In the order they start: each one's dependency first.
     let services = vec![
         ("payments".to_owned(), urls.payments.clone()),
@@ -317,6 +318,11 @@ fn child_specs(
                 env::FAULT_SCENARIO.to_owned(),
                 scenario.display().to_string(),
             ));
+        }
+        // One path for `--admin-token` and DOJO_ADMIN_TOKEN: clap reads either into the
+        // argument, and every service gets it from here.
+        if let Some(token) = &args.server.admin_token {
+            env.push((env::ADMIN_TOKEN.to_owned(), token.clone()));
         }
         env.extend(extra);
         ChildSpec {

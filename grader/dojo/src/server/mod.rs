@@ -59,6 +59,8 @@ pub struct ServerOptions {
     /// The sample services' admin APIs, for the instructor's fault toggles.
     pub services: Vec<(String, String)>,
     pub admin_token: Option<String>,
+    /// The course's public address, when it sits behind a reverse proxy.
+    pub public_url: Option<String>,
     /// Workshop mode with a lab: keep each joined learner's variant of this lab's fault
     /// scenario switched on in the shared app, scoped by their `learner.id`.
     pub workshop_lab: Option<String>,
@@ -182,6 +184,10 @@ impl Server {
             instructor_token: options.instructor_token.clone().map(Secret::new),
             workshop_code: options.workshop_code.clone(),
             shop: options.services.clone(),
+            https: options.public_url.as_deref().is_some_and(|url| {
+                url.get(..8)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+            }),
             ..CourseSettings::default()
         };
         let state = CourseState::new(
@@ -238,7 +244,12 @@ impl Server {
                 let _ = rx.wait_for(|stop| *stop).await;
             }
         };
-        let web = axum::serve(self.web, self.app).with_graceful_shutdown(stopped());
+        let web = dojo_listen::serve(
+            self.web,
+            self.app,
+            dojo_listen::Limits::default(),
+            stopped(),
+        );
         let _activator = self.activator.map(AbortOnDrop);
         match self.store {
             Some((store, listeners)) => {

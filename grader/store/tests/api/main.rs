@@ -5,6 +5,7 @@
 //! behaviour: receiving OTLP, reading through the Tempo API, the pipeline, limits and counters,
 //! metrics from traces, and the Python SDK round trip.
 
+mod connections;
 mod helpers;
 mod limits;
 mod metrics;
