@@ -278,7 +278,7 @@ pipeline:
             &other.spans[0].attributes,
             "http.request.header.authorization"
         ),
-        Some(&Value::str("4111111111111111")),
+        Some(&Value::str("Bearer s3cret")),
         "the other tenant's pipeline is untouched"
     );
 
