@@ -158,8 +158,40 @@ pub(crate) enum FormKind {
 pub(crate) struct FeedbackItemView {
     pub passed: bool,
     pub message_html: String,
-    pub detail: Option<String>,
+    pub detail: Option<DetailView>,
     pub trace_ids: Vec<String>,
+}
+
+/// A feedback line's detail: a picture that needs its columns (a caret under a query, a
+/// waterfall sketch) stays preformatted; prose is rendered from its markdown, so backticks
+/// become code and long sentences wrap.
+pub(crate) enum DetailView {
+    Picture(String),
+    Prose(String),
+}
+
+impl DetailView {
+    fn new(detail: &str) -> DetailView {
+        let picture = detail.lines().any(|line| {
+            let t = line.trim();
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| matches!(c, '^' | '~' | '|' | '─' | '│' | '└' | '├'))
+        }) || detail.lines().any(|line| line.starts_with("  "));
+        if picture {
+            DetailView::Picture(detail.to_string())
+        } else if detail.lines().count() > 1 {
+            // One finding per line (evidence traces): a list.
+            let list: Vec<String> = detail
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| format!("- {}", l.trim()))
+                .collect();
+            DetailView::Prose(render_untrusted(&list.join("\n")))
+        } else {
+            DetailView::Prose(render_untrusted(detail))
+        }
+    }
 }
 
 /// The grader's verdict as shown: the verdict word once, then the rest of the summary.
@@ -207,7 +239,7 @@ impl FeedbackView {
                 .map(|item| FeedbackItemView {
                     passed: item.passed,
                     message_html: render_untrusted_inline(&item.message),
-                    detail: item.detail.clone(),
+                    detail: item.detail.as_deref().map(DetailView::new),
                     trace_ids: item.trace_ids.clone(),
                 })
                 .collect(),
@@ -705,4 +737,24 @@ async fn another_incident(
         message: Some(message),
     });
     Ok((status, page).into_response())
+}
+
+#[cfg(test)]
+mod detail_tests {
+    use super::DetailView;
+
+    #[test]
+    fn a_caret_picture_stays_preformatted_and_prose_is_rendered_with_its_code() {
+        let caret = "{ status == error }\n         ^^";
+        assert!(matches!(DetailView::new(caret), DetailView::Picture(_)));
+        let evidence = "aaaa  frontend: GET /, 12 ms: shows `api › SELECT` (client, 3 ms)\nbbbb  frontend: GET /, 9 ms: healthy";
+        match DetailView::new(evidence) {
+            DetailView::Prose(html) => {
+                assert!(html.contains("<code>api › SELECT</code>"), "{html}");
+                assert_eq!(html.matches("<li>").count(), 2, "{html}");
+                assert!(!html.contains('`'), "no raw backticks: {html}");
+            }
+            DetailView::Picture(_) => panic!("evidence is prose"),
+        }
+    }
 }
