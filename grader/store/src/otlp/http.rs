@@ -94,7 +94,9 @@ impl OtlpHttpError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             E::TooLarge { .. } | E::InflatesTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            E::Overloaded(IngestError::TooManyRequests { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            E::Overloaded(
+                IngestError::TooManyRequests { .. } | IngestError::TooManyTenants { .. },
+            ) => StatusCode::TOO_MANY_REQUESTS,
             E::Overloaded(IngestError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -134,10 +136,9 @@ impl OtlpHttpError {
             body,
         )
             .into_response();
-        if let OtlpHttpError::Overloaded(
-            IngestError::TooManyRequests { retry_after } | IngestError::Unavailable { retry_after },
-        ) = &self
-            && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+        if let OtlpHttpError::Overloaded(error) = &self
+            && let Ok(value) =
+                HeaderValue::from_str(&error.retry_after().as_secs().max(1).to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
@@ -185,10 +186,10 @@ async fn export_inner(
     body: Body,
     format: Format,
 ) -> Result<IngestOutcome, OtlpHttpError> {
-    let tenant = TenantId::from_header(
+    let tenant = TenantId::from_header_bytes(
         headers
             .get(dojo_defaults::TENANT_HEADER)
-            .and_then(|v| v.to_str().ok()),
+            .map(HeaderValue::as_bytes),
     )?;
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
@@ -255,16 +256,26 @@ pub fn decode(raw: &[u8], format: Format) -> Result<ExportTraceServiceRequest, O
         Format::Protobuf => ExportTraceServiceRequest::decode(raw)
             .map_err(|e| OtlpHttpError::BadProtobuf(e.to_string())),
         Format::Json => {
+            // serde reads a struct from a JSON array too (`[]` would be an empty export).
+            if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(OtlpHttpError::BadJson(
+                    "an export request is a JSON object such as {\"resourceSpans\": [...]}".into(),
+                ));
+            }
             serde_json::from_slice(raw).map_err(|e| OtlpHttpError::BadJson(e.to_string()))
         }
     }
 }
 
 fn success_response(outcome: IngestOutcome, format: Format) -> Response {
-    let partial = (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: outcome.rejected as i64,
-        error_message: outcome.message.clone().unwrap_or_default(),
-    });
+    // A message with no rejected spans is OTLP's way to warn (here: spans that were cut).
+    let partial = outcome
+        .message
+        .is_some()
+        .then(|| ExportTracePartialSuccess {
+            rejected_spans: outcome.rejected as i64,
+            error_message: outcome.message.clone().unwrap_or_default(),
+        });
     let body = match format {
         Format::Protobuf => ExportTraceServiceResponse { partial_success: partial }.encode_to_vec(),
         Format::Json => match partial {

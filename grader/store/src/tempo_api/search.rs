@@ -19,15 +19,14 @@ use serde_json::{Map, Value as Json, json};
 use super::error::{ApiError, blocking};
 use super::filter::{parse_query, query_error};
 use super::params::{Params, Tenant};
+use crate::bounds::QueryLimits;
 use crate::duration::parse_go_duration;
 use crate::otlp::encode::{any_value, any_value_json};
 use crate::storage::query::{TimeRange, in_range};
 use crate::storage::{Store, TenantId};
 
-/// Tempo's ceiling on `limit`.
+/// Tempo's HTTP parser's ceiling on `limit` (above the query frontend's configurable cap).
 const MAX_LIMIT: u64 = 262_144;
-/// Tempo's ceiling on `spss`.
-const MAX_SPSS: u64 = 100;
 
 pub fn router() -> Router<Store> {
     Router::new().route("/api/search", get(search))
@@ -70,9 +69,13 @@ pub struct SearchResults {
 }
 
 impl SearchRequest {
-    /// Reads and checks the query-string parameters, with Tempo's defaults and limits.
-    pub fn from_params(params: &Params) -> Result<Self, ApiError> {
-        let limit = params.u64("limit")?.unwrap_or(20);
+    /// Reads and checks the query-string parameters, with Tempo's defaults and limits: a
+    /// `limit` over `query.max_result_limit` is lowered to it and an `spss` over
+    /// `query.max_spans_per_span_set` refused, as Tempo's query frontend does.
+    pub fn from_params(params: &Params, caps: &QueryLimits) -> Result<Self, ApiError> {
+        let limit = params
+            .u64("limit")?
+            .unwrap_or(caps.default_result_limit as u64);
         if limit == 0 {
             return Err(ApiError::bad_request(
                 "invalid limit: must be a positive number",
@@ -83,10 +86,12 @@ impl SearchRequest {
                 "invalid limit: must be at most {MAX_LIMIT}"
             )));
         }
+        let limit = limit.min(caps.max_result_limit as u64);
         let spss = params.u64("spss")?.unwrap_or(3);
-        if spss == 0 || spss > MAX_SPSS {
+        let max_spss = caps.max_spans_per_span_set as u64;
+        if spss == 0 || spss > max_spss {
             return Err(ApiError::bad_request(format!(
-                "invalid spss: must be between 1 and {MAX_SPSS}"
+                "invalid spss: must be between 1 and {max_spss}"
             )));
         }
         let range = params.seconds_range()?;
@@ -423,7 +428,7 @@ async fn search(
     tenant: Tenant,
     params: Params,
 ) -> Result<axum::Json<Json>, ApiError> {
-    let request = SearchRequest::from_params(&params)?;
+    let request = SearchRequest::from_params(&params, &store.config().query)?;
     blocking(move || {
         Ok(axum::Json(response_json(
             &store.search(&tenant.0, &request)?,
