@@ -60,6 +60,12 @@ pub struct Budget {
     /// Tenants kept at once; a new tenant's spans are refused beyond it. A tenant with no
     /// traces left and no request for the retention period is dropped, freeing its place.
     pub max_tenants: usize,
+    /// Request bytes (after gzip) being decoded at once, over both receivers. A decoded
+    /// request takes several times its size on the wire (a million tiny attributes in 20 MB
+    /// become a few hundred MB of structs), so this bounds the memory of bursts of large
+    /// uploads; a request that does not fit gets 429 (gRPC UNAVAILABLE) with Retry-After. One
+    /// request is always let through when none is being decoded.
+    pub max_decoding_bytes: u64,
 }
 
 impl Default for Budget {
@@ -67,6 +73,7 @@ impl Default for Budget {
         Budget {
             max_bytes_total: 512 << 20,
             max_tenants: 1000,
+            max_decoding_bytes: 32 << 20,
         }
     }
 }
@@ -115,8 +122,8 @@ impl SpanLimits {
 impl Budget {
     /// Checks that every bound is positive.
     pub fn validate(&self) -> Result<(), String> {
-        if self.max_bytes_total == 0 || self.max_tenants == 0 {
-            return Err("budget.max_bytes_total and budget.max_tenants must be positive".into());
+        if self.max_bytes_total == 0 || self.max_tenants == 0 || self.max_decoding_bytes == 0 {
+            return Err("budget.max_bytes_total, budget.max_tenants and budget.max_decoding_bytes must be positive".into());
         }
         Ok(())
     }

@@ -23,4 +23,4 @@ pub mod tempo_api;
 pub use bounds::{Budget, QueryLimits, SpanLimits};
 pub use config::{ConfigError, Limits, StoreConfig};
 pub use serve::{ServeError, StoreAddrs, StoreListeners, serve};
-pub use storage::{IngestError, IngestOutcome, Store, TenantId, TenantStatus};
+pub use storage::{DecodingPermit, IngestError, IngestOutcome, Store, TenantId, TenantStatus};

@@ -24,7 +24,9 @@ use tonic::codegen::{BoxFuture, Service, StdError, http};
 use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
-use crate::storage::{IngestError, Store, TenantId};
+use bytes::Buf;
+
+use crate::storage::{DecodingPermit, IngestError, Store, TenantId};
 
 /// The gRPC path of the one method served.
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -57,7 +59,7 @@ fn refused(error: IngestError) -> Status {
 impl OtlpGrpc {
     async fn export(
         &self,
-        request: Request<ExportTraceServiceRequest>,
+        request: Request<Decoded>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let header = request
             .metadata()
@@ -67,10 +69,11 @@ impl OtlpGrpc {
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let permit = self.store.try_begin_ingest(&tenant).map_err(refused)?;
         let store = self.store.clone();
-        let body = request.into_inner();
+        let Decoded { request, decoding } = request.into_inner();
         let outcome = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            store.ingest(&tenant, body)
+            let _decoding = decoding;
+            store.ingest(&tenant, request)
         })
         .await
         .map_err(|e| Status::internal(format!("the trace store failed while ingesting: {e}")))?
@@ -88,19 +91,28 @@ impl OtlpGrpc {
     }
 }
 
-/// Protobuf both ways; a body that does not decode is INVALID_ARGUMENT.
-#[derive(Debug, Clone, Copy, Default)]
-struct ExportCodec;
+/// A decoded request with its share of the store's decoding budget, held until it is stored.
+pub struct Decoded {
+    request: ExportTraceServiceRequest,
+    decoding: DecodingPermit,
+}
+
+/// Protobuf both ways; a body that does not decode is INVALID_ARGUMENT, and a body that does
+/// not fit in the decoding budget now is UNAVAILABLE with Retry-After.
+struct ExportCodec {
+    store: Store,
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 struct ExportEncoder;
 
-#[derive(Debug, Clone, Copy, Default)]
-struct ExportDecoder;
+struct ExportDecoder {
+    store: Store,
+}
 
 impl Codec for ExportCodec {
     type Encode = ExportTraceServiceResponse;
-    type Decode = ExportTraceServiceRequest;
+    type Decode = Decoded;
     type Encoder = ExportEncoder;
     type Decoder = ExportDecoder;
 
@@ -109,7 +121,9 @@ impl Codec for ExportCodec {
     }
 
     fn decoder(&mut self) -> ExportDecoder {
-        ExportDecoder
+        ExportDecoder {
+            store: self.store.clone(),
+        }
     }
 }
 
@@ -124,17 +138,20 @@ impl Encoder for ExportEncoder {
 }
 
 impl Decoder for ExportDecoder {
-    type Item = ExportTraceServiceRequest;
+    type Item = Decoded;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
-        ExportTraceServiceRequest::decode(buf)
-            .map(Some)
-            .map_err(|e| {
-                Status::invalid_argument(format!(
-                    "the request is not a valid OTLP ExportTraceServiceRequest in protobuf: {e}"
-                ))
-            })
+        let decoding = self
+            .store
+            .try_reserve_decoding(buf.remaining())
+            .map_err(refused)?;
+        let request = ExportTraceServiceRequest::decode(buf).map_err(|e| {
+            Status::invalid_argument(format!(
+                "the request is not a valid OTLP ExportTraceServiceRequest in protobuf: {e}"
+            ))
+        })?;
+        Ok(Some(Decoded { request, decoding }))
     }
 }
 
@@ -144,11 +161,11 @@ struct ExportMethod {
     reached: Arc<AtomicBool>,
 }
 
-impl UnaryService<ExportTraceServiceRequest> for ExportMethod {
+impl UnaryService<Decoded> for ExportMethod {
     type Response = ExportTraceServiceResponse;
     type Future = BoxFuture<Response<ExportTraceServiceResponse>, Status>;
 
-    fn call(&mut self, request: Request<ExportTraceServiceRequest>) -> Self::Future {
+    fn call(&mut self, request: Request<Decoded>) -> Self::Future {
         self.reached.store(true, Ordering::Release);
         let service = self.service.clone();
         Box::pin(async move { service.export(request).await })
@@ -184,8 +201,9 @@ where
             reached: reached.clone(),
         };
         let accept = self.accept;
+        let store = self.store.clone();
         Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(ExportCodec)
+            let mut grpc = tonic::server::Grpc::new(ExportCodec { store })
                 .apply_compression_config(accept, EnabledCompressionEncodings::default())
                 .apply_max_message_size_config(Some(limit), None);
             let mut response = grpc.unary(method, request).await;

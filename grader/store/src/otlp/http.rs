@@ -230,7 +230,11 @@ async fn export_inner(
         } else {
             bytes.to_vec()
         };
+        drop(bytes);
+        // Held until the decoded request has been converted and dropped.
+        let _decoding = store.try_reserve_decoding(raw.len())?;
         let request = decode(&raw, format)?;
+        drop(raw);
         Ok(store.ingest(&tenant, request)?)
     })
     .await

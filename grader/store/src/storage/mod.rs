@@ -54,6 +54,8 @@ struct Shared {
     pending_spans: AtomicUsize,
     /// Ingest requests in progress, checked against `max_concurrent_ingests`.
     ingests_in_flight: AtomicUsize,
+    /// Request bytes being decoded now, checked against `budget.max_decoding_bytes`.
+    decoding_bytes: AtomicU64,
 }
 
 /// One tenant: its traces, its tail-sampling buffer, its counters and its generated metrics.
@@ -136,6 +138,20 @@ impl Drop for IngestPermit {
     }
 }
 
+/// A share of the decoding budget for one request body; dropping it gives the share back.
+pub struct DecodingPermit {
+    shared: Arc<Shared>,
+    bytes: u64,
+}
+
+impl Drop for DecodingPermit {
+    fn drop(&mut self) {
+        self.shared
+            .decoding_bytes
+            .fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
@@ -171,6 +187,7 @@ impl Store {
                 operator_token: token.filter(|t| !t.is_empty()).map(Arc::from),
                 pending_spans: AtomicUsize::new(0),
                 ingests_in_flight: AtomicUsize::new(0),
+                decoding_bytes: AtomicU64::new(0),
             }),
         })
     }
@@ -257,6 +274,28 @@ impl Store {
             if let Ok(tenant) = self.tenant(tenant) {
                 Counters::add(&tenant.counters.refused_requests, 1);
             }
+            return Err(IngestError::TooManyRequests {
+                retry_after: Duration::from_secs(1),
+            });
+        }
+        Ok(permit)
+    }
+
+    /// Reserves `bytes` of the decoding budget for one request body (decompressed), or says
+    /// to come back later (429). A body larger than the whole budget passes alone.
+    pub fn try_reserve_decoding(&self, bytes: usize) -> Result<DecodingPermit, IngestError> {
+        let bytes = bytes as u64;
+        let max = self.shared.config.budget.max_decoding_bytes;
+        let previous = self
+            .shared
+            .decoding_bytes
+            .fetch_add(bytes, Ordering::AcqRel);
+        let permit = DecodingPermit {
+            shared: self.shared.clone(),
+            bytes,
+        };
+        if previous > 0 && previous + bytes > max {
+            drop(permit);
             return Err(IngestError::TooManyRequests {
                 retry_after: Duration::from_secs(1),
             });

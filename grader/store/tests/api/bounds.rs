@@ -207,3 +207,44 @@ async fn the_store_wide_budget_evicts_the_oldest_trace_whichever_tenant_holds_it
         "the store-wide total matches the tenants'"
     );
 }
+
+#[tokio::test]
+async fn bodies_beyond_the_decoding_budget_wait_their_turn_with_429() {
+    let app = TestStore::with_config(StoreConfig {
+        budget: Budget {
+            max_decoding_bytes: 1_000,
+            ..Budget::default()
+        },
+        ..StoreConfig::default()
+    })
+    .await;
+    let (frontend, _) = checkout_trace(1, minutes_ago(5));
+    let held = app
+        .store
+        .try_reserve_decoding(900)
+        .expect("an empty budget takes anything");
+    let response = app.post_protobuf(&frontend, None).await;
+    assert_eq!(response.status(), 429, "OTLP/HTTP");
+    assert_eq!(response.headers()["retry-after"], "1");
+    let mut grpc = opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient::connect(
+        format!("http://{}", app.addrs.otlp_grpc),
+    )
+    .await
+    .unwrap();
+    let status = grpc.export(frontend.clone()).await.expect_err("no room");
+    assert_eq!(
+        status.code(),
+        tonic::Code::Unavailable,
+        "OTLP/gRPC: {status:?}"
+    );
+    assert!(status.metadata().contains_key("retry-after"));
+    drop(held);
+    assert_eq!(app.post_protobuf(&frontend, None).await.status(), 200);
+    grpc.export(frontend).await.expect("room again");
+    let big = app
+        .store
+        .try_reserve_decoding(5_000)
+        .expect("one body larger than the budget passes alone");
+    assert!(app.store.try_reserve_decoding(1).is_err());
+    drop(big);
+}
