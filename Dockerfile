@@ -24,11 +24,15 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
-# A fixed, unprivileged user: Kubernetes' runAsNonRoot needs a numeric id to verify.
+# A fixed, unprivileged user: Kubernetes' runAsNonRoot needs a numeric id to verify. Its home,
+# /var/lib/dojo, is the one place the lab writes (DOJO_DATA_DIR): compose mounts a volume there
+# and Kubernetes an emptyDir, so the rest of the filesystem can be read-only.
 RUN groupadd --system --gid 10001 dojo \
     && useradd --system --uid 10001 --gid dojo --home-dir /var/lib/dojo --create-home dojo
+ENV DOJO_DATA_DIR=/var/lib/dojo
 COPY --from=builder /usr/local/bin/dojo /usr/local/bin/dojo
-# The labs and lessons are read at run time, relative to the working directory.
+# The labs and lessons are read at run time, relative to the working directory, which stays
+# root-owned and read-only for the lab's user.
 COPY labs /opt/dojo/labs
 COPY content /opt/dojo/content
 WORKDIR /opt/dojo

@@ -57,6 +57,12 @@ pub struct Lab {
 impl Lab {
     /// Starts `dojo up` with the extra flags and waits until it says the lab is up.
     pub async fn start(extra: &[&str]) -> Lab {
+        Lab::start_with_env(extra, &[]).await
+    }
+
+    /// Starts `dojo up` with the extra flags and environment variables (which its children
+    /// inherit) and waits until it says the lab is up.
+    pub async fn start_with_env(extra: &[&str], vars: &[(&str, &str)]) -> Lab {
         let ports = LabPorts::free();
         let data_dir =
             std::env::temp_dir().join(format!("dojo-e2e-{}-{}", std::process::id(), ports.dojo));
@@ -78,6 +84,7 @@ impl Lab {
             .arg("--content")
             .arg(repo_root().join("content"))
             .args(extra)
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -192,6 +199,24 @@ impl Lab {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// Searches the embedded store's Tempo API until `query` finds a trace; answers the id of
+    /// the first one found, or fails after `timeout` saying `what` was awaited.
+    pub async fn find_trace(&self, what: &str, query: &str, timeout: Duration) -> String {
+        let search = self.url(
+            self.ports.tempo,
+            &format!("/api/search?q={}&limit=5", urlencode(query)),
+        );
+        self.eventually(what, timeout, || async {
+            let (status, body) = self.try_get(&search).await?;
+            if status != 200 {
+                return None;
+            }
+            let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+            json["traces"][0]["traceID"].as_str().map(str::to_owned)
+        })
+        .await
     }
 
     /// Sends SIGTERM to `dojo up` and waits for it to exit.

@@ -1,7 +1,9 @@
 //! The lessons keep their promises: every ```traceql block marked `returns` finds traces (or,
 //! for a metrics query, a series) in the running lab, with the faults its `with=` words name
-//! switched on and every other fault off. A learner who copies an example into the console sees
-//! what the lesson says they will see.
+//! switched on and every other fault off; and every block marked `nothing` (a claim about how
+//! TraceQL behaves: `!` around a comparison, an integer compared with a float) finds none of
+//! the traffic in which the `returns` blocks of the same faults found theirs. A learner who
+//! copies an example into the console sees what the lesson says they will see.
 //!
 //! One `dojo up` serves all examples. They are grouped by the faults they need; for each group
 //! the test switches exactly those faults on through the services' admin API, notes the time,
@@ -11,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dojo_course::content::examples::LabState;
+use dojo_course::content::examples::{Claim, LabState};
 use dojo_course::content::{Course, QueryExample, query_examples};
 use dojo_faults::{FaultId, Service};
 
@@ -21,7 +23,7 @@ use crate::helpers::{Lab, repo_root, urlencode};
 const GROUP_DEADLINE: Duration = Duration::from_secs(90);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_lesson_query_that_says_it_returns_traces_does_in_the_running_lab() {
+async fn every_lesson_query_finds_what_its_lesson_says_in_the_running_lab() {
     let course = Course::load(&repo_root().join("content")).expect("content/ loads");
     let examples = query_examples(&course).unwrap_or_else(|errors| {
         panic!("wrong ```traceql markers (see tests in grader/course): {errors:?}")
@@ -41,9 +43,23 @@ async fn every_lesson_query_that_says_it_returns_traces_does_in_the_running_lab(
     let lab = Lab::start(&["--load-rate", "6"]).await;
     let mut failures = Vec::new();
     for (state, examples) in &groups {
+        let (finds, nothings): (Vec<&QueryExample>, Vec<&QueryExample>) = examples
+            .iter()
+            .partition(|example| example.claim == Claim::Finds);
+        if finds.is_empty() {
+            for example in &nothings {
+                failures.push(format!(
+                    "{}: {}\n    says it finds nothing ({state}), but no `returns` example with the same \
+                     faults shows that the lab had traffic to find",
+                    example.location(),
+                    example.query
+                ));
+            }
+            continue;
+        }
         switch_faults(&lab, state).await;
         let since = unix_seconds();
-        let mut pending: Vec<&QueryExample> = examples.iter().collect();
+        let mut pending: Vec<&QueryExample> = finds;
         let deadline = Instant::now() + GROUP_DEADLINE;
         while !pending.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -55,6 +71,16 @@ async fn every_lesson_query_that_says_it_returns_traces_does_in_the_running_lab(
             }
             pending = still_empty;
         }
+        let traffic_seen = pending.is_empty();
+        if !traffic_seen {
+            for example in &nothings {
+                failures.push(format!(
+                    "{}: {}\n    ({state}) not checked: the group's `returns` examples found no traffic",
+                    example.location(),
+                    example.query
+                ));
+            }
+        }
         for example in pending {
             failures.push(format!(
                 "{}: {}\n    ({state}) found nothing within {GROUP_DEADLINE:?}",
@@ -62,11 +88,22 @@ async fn every_lesson_query_that_says_it_returns_traces_does_in_the_running_lab(
                 example.query
             ));
         }
+        // The traffic since `since` held what every `returns` example looked for: a query the
+        // lesson says finds nothing must find none of it.
+        for example in nothings.into_iter().filter(|_| traffic_seen) {
+            if finds_something(&lab, &example.query, since).await {
+                failures.push(format!(
+                    "{}: {}\n    ({state}) the lesson says it finds nothing, but it found traces",
+                    example.location(),
+                    example.query
+                ));
+            }
+        }
     }
     lab.stop().await;
     assert!(
         failures.is_empty(),
-        "{} lesson queries that the lessons say return traces did not:\n{}",
+        "{} lesson queries did not find what their lessons say:\n{}",
         failures.len(),
         failures.join("\n")
     );

@@ -4,7 +4,10 @@
 //! These are the `dojo` package's integration tests (see grader/dojo/Cargo.toml), so that
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
+mod grade;
+mod guards;
 mod helpers;
+mod incidents;
 mod lessons;
 mod up;
 mod workshop;

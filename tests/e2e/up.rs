@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Lab, is_listening, urlencode};
+use crate::helpers::{Lab, is_listening};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
@@ -17,22 +17,11 @@ async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
     // spans of the frontend, the api and payments. The services export in their own batches,
     // so ask for a trace in which all three have arrived, then check it as a whole.
     let query = r#"{ resource.service.name = "frontend" } >> { resource.service.name = "api" } >> { resource.service.name = "payments" }"#;
-    let search = lab.url(
-        ports.tempo,
-        &format!("/api/search?q={}&limit=5", urlencode(query)),
-    );
-    let trace_id: String = lab
-        .eventually(
+    let trace_id = lab
+        .find_trace(
             "a checkout trace with frontend, api and payments spans in the store",
+            query,
             Duration::from_secs(90),
-            || async {
-                let (status, body) = lab.try_get(&search).await?;
-                if status != 200 {
-                    return None;
-                }
-                let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-                json["traces"][0]["traceID"].as_str().map(str::to_owned)
-            },
         )
         .await;
     let (status, body) = lab

@@ -7,14 +7,26 @@ use crate::helpers::{Lab, urlencode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_traffic() {
-    let mut lab = Lab::start(&[
-        "--load-rate",
-        "0",
-        "--workshop-code",
-        "owl",
-        "--lab",
-        "intermittent-slowness",
-    ])
+    // The services' fault list is the instructor's: it names each learner's fault.
+    let admin_token = "e2e-admin-token";
+    let mut lab = Lab::start_with_env(
+        &[
+            "--load-rate",
+            "0",
+            "--workshop-code",
+            "owl",
+            "--lab",
+            "intermittent-slowness",
+            "--instructor-token",
+            INSTRUCTOR_TOKEN,
+        ],
+        &[("DOJO_ADMIN_TOKEN", admin_token)],
+    )
+    .await;
+    lab.wait_for_output(
+        "/instructor (sign in with the instructor token)",
+        Duration::from_secs(5),
+    )
     .await;
     lab.wait_for_output(
         "each learner who joins gets their own variant",
@@ -61,15 +73,21 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
     );
 
     // Within a few seconds one of the services has a fault switched on for Ada only.
-    let ada = dojo_course::adapters::grader::learner_id_for("Ada");
+    let ada = dojo_grader::progress::LearnerId::for_name("Ada").to_string();
     let scoped = lab
         .eventually(
             "a fault scoped to Ada in one of the services",
             Duration::from_secs(30),
             || async {
                 for port in [ports.frontend, ports.api, ports.payments] {
-                    let (_, body) = lab.try_get(&lab.url(port, "/admin/faults")).await?;
-                    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+                    let response = lab
+                        .http
+                        .get(lab.url(port, "/admin/faults"))
+                        .bearer_auth(admin_token)
+                        .send()
+                        .await
+                        .ok()?;
+                    let json: serde_json::Value = response.json().await.ok()?;
                     for fault in json["faults"].as_array()? {
                         let learners = &fault["active"]["learners"];
                         if learners
@@ -95,5 +113,102 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
         "the grader's JSON API is not served in a workshop"
     );
 
+    // The instructor resets Ada: she leaves the class list and her fault goes off.
+    let (teacher, csrf) = sign_in_as_instructor(&lab).await;
+    let reset = lab
+        .http
+        .post(lab.url(ports.dojo, "/instructor/reset"))
+        .header("cookie", &teacher)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&learner={}&confirm=true",
+            urlencode(&csrf),
+            urlencode(ada.as_str())
+        ))
+        .send()
+        .await
+        .expect("the reset answers");
+    assert!(reset.status().is_success(), "{}", reset.status());
+    lab.eventually(
+        "Ada's fault switched off after her reset",
+        Duration::from_secs(30),
+        || async {
+            let mut all = Vec::new();
+            for port in [ports.frontend, ports.api, ports.payments] {
+                let response = lab
+                    .http
+                    .get(lab.url(port, "/admin/faults"))
+                    .bearer_auth(admin_token)
+                    .send()
+                    .await
+                    .ok()?;
+                if !response.status().is_success() {
+                    return None;
+                }
+                all.push(response.text().await.ok()?);
+            }
+            (!all.iter().any(|body| body.contains(ada.as_str()))).then_some(())
+        },
+    )
+    .await;
+
     assert!(lab.stop().await.success());
+}
+
+const INSTRUCTOR_TOKEN: &str = "e2e-instructor-token-7f3a9c";
+
+/// Signs in on the instructor page as a browser would; answers the cookies and a CSRF token.
+async fn sign_in_as_instructor(lab: &Lab) -> (String, String) {
+    let cookies = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let csrf_of = |html: &str| {
+        html.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a CSRF token")
+            .to_owned()
+    };
+    let page = lab
+        .http
+        .get(lab.url(lab.ports.dojo, "/instructor"))
+        .send()
+        .await
+        .expect("the instructor page answers");
+    let session = cookies(&page).join("; ");
+    let csrf = csrf_of(&page.text().await.expect("a body"));
+    // The login answers 303 with the new session's cookie: read it there, not after following.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let login = no_redirects
+        .post(lab.url(lab.ports.dojo, "/instructor/login"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&token={}",
+            urlencode(&csrf),
+            urlencode(INSTRUCTOR_TOKEN)
+        ))
+        .send()
+        .await
+        .expect("the login answers");
+    let signed_in = cookies(&login).join("; ");
+    let dashboard = lab
+        .http
+        .get(lab.url(lab.ports.dojo, "/instructor"))
+        .header("cookie", &signed_in)
+        .send()
+        .await
+        .expect("the dashboard answers");
+    assert!(dashboard.status().is_success(), "{}", dashboard.status());
+    let csrf = csrf_of(&dashboard.text().await.expect("a body"));
+    (signed_in, csrf)
 }

@@ -42,7 +42,7 @@ async fn empty_store() -> String {
 }
 
 #[tokio::test]
-async fn quiz_answers_that_pass_exit_0_and_answers_that_fail_exit_1_with_explanations() {
+async fn quiz_answers_that_pass_exit_0_and_answers_that_fail_exit_1_without_the_answers() {
     let dir = TempDir::new();
     let labs = dojo_grader::spec::load_dir(&labs_dir()).expect("labs load");
     let (_, quiz) = labs
@@ -51,12 +51,21 @@ async fn quiz_answers_that_pass_exit_0_and_answers_that_fail_exit_1_with_explana
     let dojo_grader::spec::types::Check::Quiz(check) = &quiz.check else {
         panic!("a quiz")
     };
+    // `dojo grade` without --learner grades "local", in the order "local" sees the choices.
+    let layout = dojo_grader::check::quiz::layout(
+        check,
+        "quiz",
+        "brown-belt-quiz",
+        &dojo_grader::progress::LearnerId::for_name("local"),
+    );
+    // The right answers written as the choices' text (quoted: some hold a colon).
     let right: String = check
         .questions
         .iter()
-        .map(|q| format!("{}: {}\n", q.id, q.answer))
+        .map(|q| format!("{}: {:?}\n", q.id, q.choices[q.answer]))
         .collect();
     std::fs::write(dir.0.join("right.yaml"), right).expect("writable");
+    // Wrong ones as positions in the learner's order.
     std::fs::write(
         dir.0.join("wrong.json"),
         format!(
@@ -64,43 +73,85 @@ async fn quiz_answers_that_pass_exit_0_and_answers_that_fail_exit_1_with_explana
             check
                 .questions
                 .iter()
-                .map(|q| format!("\"{}\": {}", q.id, (q.answer + 1) % q.choices.len()))
+                .zip(&layout)
+                .map(|(q, order)| {
+                    let wrong = (q.answer + 1) % q.choices.len();
+                    let at = order.iter().position(|&c| c == wrong).expect("shown");
+                    format!("\"{}\": {at}", q.id)
+                })
                 .collect::<Vec<_>>()
                 .join(",")
         ),
     )
     .expect("writable");
     let url = empty_store().await;
+    let answers = |file: &str| {
+        vec![
+            "--lab".to_string(),
+            "quiz".into(),
+            "--exercise".into(),
+            "brown-belt-quiz".into(),
+            "--answers".into(),
+            dir.0.join(file).display().to_string(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let url = url.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            dojo_grade(&args, &url).await
+        }
+    };
 
-    let passed = dojo_grade(
-        &[
-            "--lab",
-            "quiz",
-            "--exercise",
-            "brown-belt-quiz",
-            "--answers",
-            &dir.0.join("right.yaml").display().to_string(),
-        ],
-        &url,
-    )
-    .await;
+    let passed = run(answers("right.yaml")).await;
     assert_eq!(passed.status.code(), Some(0), "{}", text(&passed));
     assert!(text(&passed).starts_with("PASS"), "{}", text(&passed));
 
-    let failed = dojo_grade(
-        &[
-            "--lab",
-            "quiz",
-            "--exercise",
-            "brown-belt-quiz",
-            "--answers",
-            &dir.0.join("wrong.json").display().to_string(),
-        ],
-        &url,
-    )
-    .await;
+    let failed = run(answers("wrong.json")).await;
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
-    assert!(text(&failed).contains("the answer is"), "{}", text(&failed));
+    assert!(
+        text(&failed).contains("which is not right"),
+        "{}",
+        text(&failed)
+    );
+    for q in &check.questions {
+        assert!(
+            !text(&failed).contains(&q.explanation[..40.min(q.explanation.len())]),
+            "a failed attempt shows an explanation (and so the answer): {}",
+            text(&failed)
+        );
+    }
+
+    // The same letter for every question never passes.
+    for letter in ["a", "b", "c", "d"] {
+        let file = format!("all-{letter}.yaml");
+        let all: String = check
+            .questions
+            .iter()
+            .map(|q| format!("{}: {letter}\n", q.id))
+            .collect();
+        std::fs::write(dir.0.join(&file), all).expect("writable");
+        let output = run(answers(&file)).await;
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "all {letter}: {}",
+            text(&output)
+        );
+    }
+
+    // A malformed file: the file, the question and what was expected.
+    std::fs::write(dir.0.join("bad.yaml"), "trace-vs-span: [1, 2]\n").expect("writable");
+    let bad = run(answers("bad.yaml")).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    for says in [
+        "bad.yaml",
+        "question `trace-vs-span`",
+        "its letter",
+        "a list",
+    ] {
+        assert!(text(&bad).contains(says), "{says}: {}", text(&bad));
+    }
 }
 
 #[tokio::test]

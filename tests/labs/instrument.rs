@@ -52,8 +52,14 @@ async fn start_stock(
     service_name: &str,
     shop: &Shop,
     api_url: &str,
+    learner: Option<&str>,
 ) -> (Child, String) {
-    let mut child = Command::new(std::env::current_exe().expect("the test binary's path"))
+    let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
+    // What the lab page tells the learner to set: it marks the run as theirs.
+    if let Some(learner) = learner {
+        command.env("OTEL_RESOURCE_ATTRIBUTES", format!("learner.id={learner}"));
+    }
+    let mut child = command
         .args([
             "instrument::child_runs_a_stock_service",
             "--exact",
@@ -91,14 +97,19 @@ async fn the_reference_solution_passes_and_the_starter_code_fails_each_assertion
     let labs = load_dir(&labs_dir()).unwrap_or_else(|e| panic!("{e}"));
     let shop = Shop::start("faults: []\n").await;
     let api_url = shop.api_url.clone();
-    let (_starter, starter_url) = start_stock("starter", "stock-starter", &shop, &api_url).await;
+    let ada = Some("ada");
+    let (_starter, starter_url) =
+        start_stock("starter", "stock-starter", &shop, &api_url, ada).await;
     let (_solution, solution_url) =
-        start_stock("solution", "stock-solution", &shop, &api_url).await;
+        start_stock("solution", "stock-solution", &shop, &api_url, ada).await;
+    // Someone else's run of a correct service: not Ada's work.
+    let (_theirs, theirs_url) =
+        start_stock("solution", "stock-theirs", &shop, &api_url, None).await;
 
     let http = reqwest::Client::new();
     for round in 0..3 {
         for product in 1..=12 {
-            for base in [&starter_url, &solution_url] {
+            for base in [&starter_url, &solution_url, &theirs_url] {
                 let response = http
                     .get(format!("{base}/stock/{product}"))
                     .header("x-api-key", format!("sk-live-{round}"))
@@ -176,6 +187,28 @@ async fn the_reference_solution_passes_and_the_starter_code_fails_each_assertion
             starter.to_text()
         );
     }
+    // The shop's own services are instrumented already: refused, kindly, whatever they show.
+    for shop_service in ["frontend", "api", "payments"] {
+        let feedback = grade(shop_service).await;
+        assert_eq!(feedback.verdict, Verdict::Fail, "{}", feedback.to_text());
+        assert!(
+            feedback.headline.contains("one of the shop's own services")
+                && feedback.headline.contains("`stock` unless you changed it"),
+            "{}",
+            feedback.to_text()
+        );
+    }
+    // A service whose traces do not carry Ada's id is not her run: she is told how to mark it.
+    let theirs = grade("stock-theirs").await;
+    assert_eq!(theirs.verdict, Verdict::NotReady, "{}", theirs.to_text());
+    assert!(
+        theirs
+            .headline
+            .contains("OTEL_RESOURCE_ATTRIBUTES=learner.id=ada"),
+        "{}",
+        theirs.to_text()
+    );
+
     let secret = starter
         .items
         .iter()

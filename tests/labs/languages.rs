@@ -34,7 +34,7 @@ fn lab_dir() -> PathBuf {
 }
 
 /// The command that runs one language's variant of the stock service, or what is missing.
-fn stock_command(language: &str, variant: &str) -> Result<Command, String> {
+pub(crate) fn stock_command(language: &str, variant: &str) -> Result<Command, String> {
     let dir = lab_dir().join(language);
     let (program, script, check): (&str, PathBuf, Box<dyn Fn() -> bool>) = match language {
         "python" => (
@@ -78,6 +78,8 @@ async fn start(mut command: Command, service: &str, shop: &Shop) -> (Child, Stri
         .env("PORT", "0")
         .env("API_URL", &shop.api_url)
         .env("OTEL_SERVICE_NAME", service)
+        // What the lab page tells the learner to set: it marks the run as theirs.
+        .env("OTEL_RESOURCE_ATTRIBUTES", "learner.id=polyglot")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", shop.otlp_endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
@@ -102,7 +104,7 @@ async fn start(mut command: Command, service: &str, shop: &Shop) -> (Child, Stri
     (child, url)
 }
 
-fn missing_is_fatal() -> bool {
+pub(crate) fn missing_is_fatal() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
@@ -239,4 +241,40 @@ fn the_lesson_names_the_pinned_sdk_versions() {
         lesson.contains(&format!("@opentelemetry/sdk-trace-node@{provider}")),
         "the lesson names @opentelemetry/sdk-trace-node@{provider}"
     );
+}
+
+/// The lesson tells each language's learner how to run their service with the command the lab
+/// really runs (`dojo run --language ID`, and what it runs underneath).
+#[test]
+fn the_lesson_shows_every_languages_dojo_run_command_as_the_lab_defines_it() {
+    let labs = load_dir(&labs_dir()).unwrap_or_else(|e| panic!("{e}"));
+    let mut checked = 0;
+    for lab in labs.iter().filter(|lab| !lab.languages.is_empty()) {
+        let lesson = lab
+            .lesson
+            .as_deref()
+            .expect("a lab with languages has a lesson");
+        let text = std::fs::read_to_string(labs_dir().join("../content").join(lesson))
+            .expect("the lesson exists");
+        for language in &lab.languages {
+            // Compared word by word: the lesson aligns its comments with spaces.
+            let line = format!(
+                "dojo run --language {} # runs: {}",
+                language.id,
+                language.run.join(" ")
+            );
+            let words = |text: &str| {
+                text.split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            };
+            assert!(
+                text.lines().any(|l| words(l) == words(&line)),
+                "{lesson} shows `{line}` for {}",
+                language.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "Rust, Python and Node.js are checked");
 }

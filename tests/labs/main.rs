@@ -8,5 +8,6 @@ mod cli;
 mod instrument;
 mod languages;
 mod near_misses;
+mod run;
 mod shop;
 mod solve;

@@ -199,12 +199,12 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
     refused(
         "a child operator where a descendant is needed",
         &q("errors-under-checkout", r#"{ resource.service.name = "frontend" && kind = server } > { resource.service.name = "api" && status = error }"#).await,
-        "matched no traces",
+        "`>` only reaches a direct child",
     );
     refused(
         "a span attribute looked up as a resource attribute",
         &q("user-journey", r#"{ resource.user.id = "u-7" }"#).await,
-        "matched no traces",
+        "no span meets `resource.user.id = \"u-7\"`",
     );
     refused(
         "the version looked up as a span attribute",
@@ -213,12 +213,12 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
             r#"{ resource.service.name = "payments" && span.service.version = "0.1.0" }"#,
         )
         .await,
-        "matched no traces",
+        "no span meets `span.service.version = \"0.1.0\"`",
     );
     refused(
         "the wrong HTTP method",
         &q("checkout-route", r#"{ resource.service.name = "api" && kind = server && span.http.route = "/orders" && span.http.request.method = "GET" }"#).await,
-        "matched no traces",
+        "no span meets `span.http.route = \"/orders\"` and `span.http.request.method = \"GET\"` together",
     );
 
     // ---- Lab 3: intermittent slowness, each learner graded against their own variant.
@@ -234,20 +234,31 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
                 .into(),
         })
     };
-    let healthy = shop
-        .find(
-            r#"{ resource.service.name = "frontend" && kind = server && duration < 100ms }"#,
-            1,
-        )
-        .await;
     for who in &slowness {
+        // A fast request of this learner's own traffic (another learner's would be refused as
+        // such, not as healthy).
+        let healthy = shop
+            .find(
+                &format!(
+                    r#"{{ resource.service.name = "frontend" && kind = server && duration < 100ms && span.learner.id = "{who}" }}"#
+                ),
+                1,
+            )
+            .await;
         let variant =
             variant_for(labs.get("intermittent-slowness").expect("lab"), who).expect("a variant");
         let truth = variant
             .truth
             .clone()
             .expect("the variant has a ground truth");
-        let evidence = shop.find(&truth.evidence, 2).await;
+        // Traces of this learner's own traffic: a neighbour with the same variant shows the
+        // same fault, but their traces are not this learner's evidence.
+        let evidence = shop
+            .find(
+                &format!(r#"({}) && {{ span.learner.id = "{who}" }}"#, truth.evidence),
+                2,
+            )
+            .await;
         assert_eq!(
             evidence.len(),
             2,
@@ -369,7 +380,13 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
         .await,
         "Too broad",
     );
-    let split = shop.find(r#"{ trace:rootService = "api" }"#, 2).await;
+    // The splitter's own orphaned traces (other learners' traffic has some too).
+    let split = shop
+        .find(
+            &format!(r#"{{ trace:rootService = "api" && span.learner.id = "{splitter}" }}"#),
+            2,
+        )
+        .await;
     passes(
         "the reference broken-trace report",
         &grade(
@@ -407,15 +424,27 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
     let Check::Quiz(questions) = &quiz.check else {
         panic!("the quiz is a quiz")
     };
+    // Answers are positions in the order this learner sees the choices.
+    let layout = grader
+        .quiz_layout(&querier, "quiz", "brown-belt-quiz")
+        .expect("a quiz has a layout");
+    let position = |qi: usize, choice: usize| {
+        layout[qi]
+            .iter()
+            .position(|&c| c == choice)
+            .expect("every choice is shown")
+    };
     let right: BTreeMap<String, usize> = questions
         .questions
         .iter()
-        .map(|q| (q.id.clone(), q.answer))
+        .enumerate()
+        .map(|(qi, q)| (q.id.clone(), position(qi, q.answer)))
         .collect();
     let wrong: BTreeMap<String, usize> = questions
         .questions
         .iter()
-        .map(|q| (q.id.clone(), (q.answer + 1) % q.choices.len()))
+        .enumerate()
+        .map(|(qi, q)| (q.id.clone(), position(qi, (q.answer + 1) % q.choices.len())))
         .collect();
     passes(
         "the right answers",
@@ -438,6 +467,6 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
             Submission::Answers(wrong),
         )
         .await,
-        "the answer is",
+        "which is not right",
     );
 }

@@ -91,8 +91,11 @@ async fn the_admin_api_needs_the_token_and_the_scenario_applies_at_start() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_is_not_traced() {
+async fn health_says_only_ok_and_without_a_token_nobody_reads_the_faults() {
     let shop = Shop::start(ShopOptions::default()).await;
+    // A fault is on: its signature query would be a lab's answer.
+    shop.enable("api", "slow_query", serde_json::json!({}))
+        .await;
     for tier in ["frontend", "api", "payments"] {
         let response = shop
             .http
@@ -101,6 +104,17 @@ async fn health_is_not_traced() {
             .await
             .expect("answers");
         assert_eq!(response.status(), 200, "{tier}");
+        assert_eq!(response.text().await.expect("a body"), "ok", "{tier}");
+        let faults = shop
+            .http
+            .get(format!("{}/admin/faults", shop.tier(tier).url))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(faults.status(), 403, "{tier}");
+        let body = faults.text().await.expect("a body");
+        assert!(body.contains("DOJO_ADMIN_TOKEN"), "{tier}: {body}");
+        assert!(!body.contains("slow_query"), "{tier}: {body}");
     }
     let who = crate::helpers::learner("health");
     shop.call(&who, reqwest::Method::GET, "/api/products", None)

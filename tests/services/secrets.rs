@@ -121,3 +121,50 @@ async fn no_secret_reaches_an_attribute_or_a_log_line() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_number_in_a_url_is_masked_in_every_span_of_every_tier() {
+    let shop = Shop::start(ShopOptions::default()).await;
+    let who = learner("card-in-url");
+    // A card number as a product id: in the path of the frontend's page and JSON routes, and
+    // so in the path and full URL of the frontend's call to the api; with dashes; in a query.
+    let paths = [
+        "/products/4111111111111111",
+        "/api/products/4111111111111111",
+        "/api/products/4111-1111-1111-1111",
+        "/api/products/1?ref=5555555555554444",
+    ];
+    for path in paths {
+        let (status, _) = shop.call(&who, Method::GET, path, None).await;
+        assert!(status < 500, "GET {path} answers ({status})");
+    }
+    let traces = shop.traces_of(&who).await;
+    let spans: Vec<_> = traces.values().flatten().collect();
+    assert!(
+        spans.iter().any(|s| s.service == "api"),
+        "the api was called: {spans:?}"
+    );
+    let mut masked_paths = 0;
+    for span in &spans {
+        let text = span.all_text();
+        for number in [
+            "4111111111111111",
+            "4111-1111-1111-1111",
+            "5555555555554444",
+        ] {
+            assert!(
+                !text.contains(number),
+                "{number} leaked into {} {}: {text}",
+                span.service,
+                span.name
+            );
+        }
+        if span.attr_str("url.path") == Some("/products/[redacted]") {
+            masked_paths += 1;
+        }
+    }
+    assert!(
+        masked_paths >= 2,
+        "url.path keeps its shape with the number masked, in the frontend and the api: {spans:?}"
+    );
+}

@@ -340,6 +340,25 @@ pub struct LearnerProgress {
     pub exercises: Vec<ExerciseProgress>,
 }
 
+/// The answers of one lab, for the instructor only: never shown on a learner's page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerKeyLab {
+    pub id: String,
+    pub title: String,
+    /// One entry per exercise: the reference query, the assertions, the quiz's answers.
+    pub exercises: Vec<AnswerKeyEntry>,
+    /// One entry per variant of the lab's fault scenario: its faults and ground truth.
+    pub variants: Vec<AnswerKeyEntry>,
+}
+
+/// One exercise's (or one scenario variant's) answer: a title and labelled values, each value
+/// shown preformatted (queries, fault parameters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerKeyEntry {
+    pub title: String,
+    pub lines: Vec<(String, String)>,
+}
+
 /// Why the grader could not grade or answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GradingError {
@@ -360,8 +379,9 @@ pub enum GradingError {
 pub trait Grading: Send + Sync {
     /// Every lab, in course order.
     fn labs(&self) -> Vec<LabSummary>;
-    /// One lab with its exercises.
-    fn lab(&self, lab: &str) -> Option<LabDetail>;
+    /// One lab with its exercises, as `learner` sees it (a quiz's choices come in each
+    /// learner's own order; answers are positions in that order).
+    fn lab(&self, lab: &str, learner: Option<&LearnerId>) -> Option<LabDetail>;
     /// Joins as the learner with this display name, holding `key`: the first key to join
     /// with a name claims it, and only that key joins with it again. `None` when another
     /// key holds the name.
@@ -393,11 +413,30 @@ pub trait Grading: Send + Sync {
     /// Forgets a learner's attempts and hints and frees their name; an error for a learner
     /// the grader does not know.
     async fn reset_learner(&self, learner: &LearnerId) -> Result<(), GradingError>;
-    /// The fault sets that make the lab's scenario "on": the one of `learner`'s variant, or
-    /// one per variant without a learner. Empty for a lab without faults.
-    fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
+    /// The answer key of every lab, in course order, for the instructor's page. Empty when
+    /// the grader has no answers to show.
+    fn answer_key(&self) -> Vec<AnswerKeyLab> {
+        Vec::new()
+    }
+    /// Whether a learner who solved this lab's incident can ask for another one.
+    fn offers_incidents(&self, lab: &str) -> bool {
+        let _ = lab;
+        false
+    }
+    /// Starts the learner's next incident of the lab (another variant of its fault scenario)
+    /// once they solved the current one; returns its number (1 for the first after the
+    /// original). An error says why not, in words for the learner.
+    async fn another_incident(&self, learner: &LearnerId, lab: &str) -> Result<u32, GradingError> {
         let _ = learner;
-        self.lab(lab)
+        Err(GradingError::Invalid(format!(
+            "lab {lab:?} has no other incident to practise on"
+        )))
+    }
+    /// The fault sets that make the lab's scenario "on": the one of `learner`'s current
+    /// incident, or one per variant without a learner. Empty for a lab without faults.
+    async fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
+        let _ = learner;
+        self.lab(lab, None)
             .map(|detail| detail.scenario_faults)
             .filter(|faults| !faults.is_empty())
             .into_iter()

@@ -12,6 +12,9 @@ pub enum CourseError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A form's address opened with the wrong method.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("this form has expired or did not come from this site; reload the page and try again")]
@@ -37,6 +40,7 @@ impl IntoResponse for CourseError {
         let status = match &self {
             CourseError::NotFound(_) => StatusCode::NOT_FOUND,
             CourseError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            CourseError::NotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             CourseError::Forbidden(_) | CourseError::Csrf => StatusCode::FORBIDDEN,
             CourseError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             CourseError::Unavailable(cause) => {

@@ -16,6 +16,7 @@ pub mod routes;
 pub mod search;
 pub mod session;
 pub mod state;
+pub mod throttle;
 
 pub use state::{CourseSettings, CourseState, Secret};
 
@@ -50,7 +51,9 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::labs::router())
         .merge(routes::learners::router())
         .merge(routes::instructor::router())
+        .merge(routes::answers::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::middleware,
@@ -83,6 +86,15 @@ async fn add_security_headers(mut response: axum::response::Response) -> axum::r
         );
     }
     response
+}
+
+/// A form's address opened as a page (a bookmark, a reload): a friendly page, not a blank 405.
+async fn not_allowed(uri: axum::http::Uri) -> error::CourseError {
+    error::CourseError::NotAllowed(format!(
+        "{} is where a form on the course sends its answer; it is not a page to open. Go back to \
+         the page with the form, or start from the labs at /labs.",
+        uri.path()
+    ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> error::CourseError {

@@ -16,6 +16,8 @@ struct Section {
     heading_lower: String,
     text: String,
     text_lower: String,
+    /// The distinct words of the heading and text, for matching a misspelt query word.
+    words: Vec<String>,
 }
 
 /// A search hit.
@@ -43,8 +45,20 @@ impl SearchIndex {
         let mut sections = Vec::new();
         for lesson in &course.lessons {
             for (anchor, heading, text) in markdown::sections(&lesson.source) {
-                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = without_directives(&text)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut words: Vec<String> = format!("{heading} {text}")
+                    .to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| w.chars().count() >= 4)
+                    .map(str::to_string)
+                    .collect();
+                words.sort_unstable();
+                words.dedup();
                 sections.push(Section {
+                    words,
                     slug: lesson.chapter.slug().to_string(),
                     lesson_title: lesson.title.clone(),
                     heading_lower: heading.to_lowercase(),
@@ -74,13 +88,19 @@ impl SearchIndex {
             .iter()
             .filter_map(|section| {
                 let mut score = 0u32;
+                // The words as found in this section: a misspelt query word stands for the
+                // section's word it is closest to.
+                let mut found: Vec<&str> = Vec::with_capacity(words.len());
                 for word in &words {
-                    let in_heading = section.heading_lower.matches(word.as_str()).count() as u32;
-                    let in_text = section.text_lower.matches(word.as_str()).count() as u32;
-                    if in_heading + in_text == 0 {
-                        return None;
-                    }
-                    score += in_heading * 10 + in_text.min(10);
+                    let (word, weight) = match section.matching(word) {
+                        Some(exact) if exact == word.as_str() => (exact, 2),
+                        Some(near) => (near, 1),
+                        None => return None,
+                    };
+                    let in_heading = section.heading_lower.matches(word).count() as u32;
+                    let in_text = section.text_lower.matches(word).count() as u32;
+                    score += weight * (in_heading * 10 + in_text.min(10));
+                    found.push(word);
                 }
                 let title = if section.heading.is_empty() || section.heading == section.lesson_title
                 {
@@ -96,7 +116,7 @@ impl SearchIndex {
                 Some(Hit {
                     url,
                     title,
-                    snippet: snippet(&section.text, &section.text_lower, &words[0]),
+                    snippet: snippet(&section.text, &section.text_lower, found[0]),
                     score,
                 })
             })
@@ -105,6 +125,45 @@ impl SearchIndex {
         hits.truncate(limit);
         hits
     }
+}
+
+impl Section {
+    /// `word` itself when the section has it, else the section's word closest to it within
+    /// the spelling tolerance (`propagaton` finds `propagation`), else `None`.
+    fn matching<'a>(&'a self, word: &'a str) -> Option<&'a str> {
+        if self.heading_lower.contains(word) || self.text_lower.contains(word) {
+            return Some(word);
+        }
+        let tolerance = dojo_traceql::spelling::tolerance(word);
+        if tolerance == 0 {
+            return None;
+        }
+        self.words
+            .iter()
+            .map(|known| (dojo_traceql::spelling::edit_distance(word, known), known))
+            .filter(|(distance, _)| *distance <= tolerance)
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, known)| known.as_str())
+    }
+}
+
+/// Text without the course's `{{#…}}` directives (lab cards and the like), which mean
+/// nothing in a search snippet.
+fn without_directives(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("}}") {
+            Some(end) => rest = &rest[start + end + 2..],
+            None => {
+                rest = &rest[start..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// About 160 characters of `text` around the first occurrence of `word`.
@@ -146,7 +205,7 @@ mod tests {
         };
         Course::from_sources(vec![
             (chapter("a.md"), "# Sampling\n\nHead sampling decides early.\n\n## Tail sampling\n\nThe collector decides late.".into()),
-            (chapter("b.md"), "# Propagation\n\nThe traceparent header carries the context.".into()),
+            (chapter("b.md"), "# Propagation\n\nThe traceparent header carries the context.\n\n{{#lab instrument-a-service}}\n\nBaggage travels too.".into()),
         ])
     }
 
@@ -163,5 +222,35 @@ mod tests {
         assert_eq!(index.search("TRACEPARENT header", 10).len(), 1);
         assert!(index.search("traceparent collector", 10).is_empty());
         assert!(index.search("   ", 10).is_empty());
+    }
+
+    #[test]
+    fn a_misspelt_word_finds_the_word_it_is_closest_to_ranked_below_exact_matches() {
+        let index = SearchIndex::build(&course());
+        let hits = index.search("propagaton", 10);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(hits[0].url.starts_with("/learn/b"), "{hits:?}");
+        assert!(
+            index.search("samplign", 10).len() >= 2,
+            "a swap of two letters is one edit"
+        );
+        assert!(
+            index.search("xyzzy", 10).is_empty(),
+            "a word near nothing finds nothing"
+        );
+        let exact = index.search("collector", 10)[0].score;
+        let near = index.search("colector", 10)[0].score;
+        assert!(near < exact, "{near} < {exact}");
+    }
+
+    #[test]
+    fn snippets_never_show_the_course_directives() {
+        let hits = SearchIndex::build(&course()).search("baggage", 10);
+        assert!(!hits.is_empty());
+        assert!(
+            hits.iter()
+                .all(|h| !h.snippet.contains("{{") && !h.snippet.contains("}}")),
+            "{hits:?}"
+        );
     }
 }

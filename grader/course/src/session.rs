@@ -1,8 +1,8 @@
 //! Visitors' sessions: who is reading (a learner who joined with a name, an instructor who gave
 //! the token, or nobody yet), and the CSRF token every form of theirs must carry.
 //!
-//! A session is a random 128-bit id in an `HttpOnly`, `SameSite=Lax` cookie, mapped on the
-//! server to its state; nothing about the learner is stored in the cookie itself. The
+//! A session is a random 128-bit id in an `HttpOnly`, `SameSite=Lax` cookie (and `Secure` when
+//! a reverse proxy says the browser came over HTTPS), mapped on the server to its state; nothing about the learner is stored in the cookie itself. The
 //! [`middleware`] gives every visitor a session before any handler runs, so even the join form
 //! has a CSRF token.
 //!
@@ -22,7 +22,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use rand::RngCore;
 
-use crate::backend::LearnerId;
+use crate::backend::{Feedback, LearnerId};
 use crate::state::CourseState;
 
 /// The session cookie's name.
@@ -30,6 +30,9 @@ pub const COOKIE_NAME: &str = "dojo_session";
 
 /// The cookie that keeps a learner's key across sessions and restarts.
 pub const LEARNER_COOKIE: &str = "dojo_learner";
+
+/// The cookie that keeps the instructor signed in across browser and course restarts.
+pub const INSTRUCTOR_COOKIE: &str = "dojo_instructor";
 
 /// How long a browser keeps the learner cookie: a course runs over days, not months.
 const LEARNER_COOKIE_SECONDS: u32 = 30 * 24 * 3600;
@@ -40,10 +43,43 @@ const KEY_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Characters in a key: 12 × 5 bits = 60 random bits, typed as `ABCD-EFGH-JKMN`.
 const KEY_LENGTH: usize = 12;
 
-/// How many sessions are kept. A class is a few dozen people; the bound only stops a script
-/// that never sends cookies from growing memory forever. When full, the oldest anonymous
-/// session goes first, so such a script cannot sign out the learners and the instructor.
-const MAX_SESSIONS: usize = 20_000;
+/// How many sessions of each kind are kept. A class is a few dozen people; the bounds only
+/// stop scripts from growing memory forever. Each kind has its own budget, so a flood of one
+/// kind only ever forgets the oldest sessions of that kind: anonymous visitors (a script that
+/// never sends cookies) cannot sign out learners or the instructor, and scripted joins cannot
+/// sign out the instructor or keep a new instructor from signing in. A learner whose session
+/// is forgotten is signed back in by their learner cookie on the next request.
+const MAX_ANONYMOUS_SESSIONS: usize = 20_000;
+const MAX_LEARNER_SESSIONS: usize = 5_000;
+const MAX_INSTRUCTOR_SESSIONS: usize = 100;
+
+/// The kinds of session, each with its own budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Anonymous = 0,
+    Learner = 1,
+    Instructor = 2,
+}
+
+impl Kind {
+    fn of(visitor: &Visitor) -> Kind {
+        if visitor.instructor {
+            Kind::Instructor
+        } else if visitor.learner.is_some() {
+            Kind::Learner
+        } else {
+            Kind::Anonymous
+        }
+    }
+
+    fn budget(self) -> usize {
+        match self {
+            Kind::Anonymous => MAX_ANONYMOUS_SESSIONS,
+            Kind::Learner => MAX_LEARNER_SESSIONS,
+            Kind::Instructor => MAX_INSTRUCTOR_SESSIONS,
+        }
+    }
+}
 
 /// What the course knows about one visitor, copied out for a request.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -60,6 +96,19 @@ pub struct Visitor {
     pub key: Option<LearnerKey>,
     /// Hints revealed per (lab, exercise), in order.
     pub hints: HashMap<(String, String), Vec<String>>,
+    /// The grader's verdict on the last submission, shown once by the lab page the
+    /// submission redirects to (post/redirect/get, so a reload never resubmits).
+    pub flash: Option<Flash>,
+}
+
+/// A submission's outcome, carried from the POST that graded it to the page that shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub lab: String,
+    pub exercise: String,
+    pub feedback: Feedback,
+    /// The submitted fields, to show them again in the form.
+    pub fields: Vec<(String, String)>,
 }
 
 /// The secret that holds a learner's claim on their name. Never logged: `Debug` hides it.
@@ -118,8 +167,52 @@ pub struct Sessions {
 #[derive(Default)]
 struct Table {
     by_id: HashMap<String, Visitor>,
-    /// Creation order, to forget the oldest when full.
-    order: VecDeque<String>,
+    /// Per kind, ids in the order they became that kind, to forget the oldest when the kind
+    /// is over its budget. An id whose session changed kind since stays behind as a stale
+    /// entry, skipped (and dropped) when reached.
+    order: [VecDeque<String>; 3],
+    /// Sessions of each kind now.
+    count: [usize; 3],
+}
+
+impl Table {
+    /// Records that `id` is now of `kind` (new, or changed from `was`), then forgets the
+    /// oldest sessions of that kind beyond its budget.
+    fn settle(&mut self, id: &str, was: Option<Kind>, kind: Kind) {
+        if let Some(was) = was {
+            self.count[was as usize] -= 1;
+        }
+        self.count[kind as usize] += 1;
+        self.order[kind as usize].push_back(id.to_owned());
+        while self.count[kind as usize] > kind.budget() {
+            let Some(oldest) = self.order[kind as usize].pop_front() else {
+                break;
+            };
+            if self.by_id.get(&oldest).is_some_and(|v| Kind::of(v) == kind) {
+                self.by_id.remove(&oldest);
+                self.count[kind as usize] -= 1;
+            }
+        }
+        // Sessions that change kind back and forth leave stale entries; keep them bounded.
+        let queue = &mut self.order[kind as usize];
+        if queue.len() > 2 * kind.budget() + 16 {
+            let by_id = &self.by_id;
+            queue.retain(|id| by_id.get(id).is_some_and(|v| Kind::of(v) == kind));
+        }
+    }
+
+    /// Applies `change` to a session and keeps the budgets right if its kind changed.
+    fn change(&mut self, id: &str, change: impl FnOnce(&mut Visitor)) -> Option<Visitor> {
+        let visitor = self.by_id.get_mut(id)?;
+        let was = Kind::of(visitor);
+        change(visitor);
+        let now = Kind::of(visitor);
+        let copy = visitor.clone();
+        if now != was {
+            self.settle(id, Some(was), now);
+        }
+        Some(copy)
+    }
 }
 
 fn random_hex() -> String {
@@ -150,33 +243,14 @@ impl Sessions {
             ..Visitor::default()
         };
         let mut table = self.table();
-        table.order.push_back(visitor.id.clone());
         table.by_id.insert(visitor.id.clone(), visitor.clone());
-        while table.order.len() > MAX_SESSIONS {
-            let signed_in = |id: &String| {
-                table
-                    .by_id
-                    .get(id)
-                    .is_some_and(|v| v.learner.is_some() || v.instructor)
-            };
-            let oldest_anonymous = table.order.iter().position(|id| !signed_in(id));
-            let evicted = match oldest_anonymous {
-                Some(index) => table.order.remove(index),
-                None => table.order.pop_front(),
-            };
-            if let Some(old) = evicted {
-                table.by_id.remove(&old);
-            }
-        }
+        table.settle(&visitor.id, None, Kind::Anonymous);
         visitor
     }
 
     /// Changes a session in place; returns the updated visitor.
     pub fn update(&self, id: &str, change: impl FnOnce(&mut Visitor)) -> Option<Visitor> {
-        let mut table = self.table();
-        let visitor = table.by_id.get_mut(id)?;
-        change(visitor);
-        Some(visitor.clone())
+        self.table().change(id, change)
     }
 
     /// Moves a session to a fresh id (and a fresh CSRF token) when its privileges change
@@ -185,13 +259,13 @@ impl Sessions {
     pub fn rotate(&self, id: &str, change: impl FnOnce(&mut Visitor)) -> Option<Visitor> {
         let mut table = self.table();
         let mut visitor = table.by_id.remove(id)?;
+        let was = Kind::of(&visitor);
+        table.count[was as usize] -= 1;
         change(&mut visitor);
         visitor.id = random_hex();
         visitor.csrf = random_hex();
-        if let Some(slot) = table.order.iter_mut().find(|old| *old == id) {
-            *slot = visitor.id.clone();
-        }
         table.by_id.insert(visitor.id.clone(), visitor.clone());
+        table.settle(&visitor.id, None, Kind::of(&visitor));
         Some(visitor)
     }
 
@@ -199,16 +273,18 @@ impl Sessions {
     /// and their key go too, and they join again with their name).
     pub fn sign_out(&self, learner: &LearnerId) {
         let mut table = self.table();
-        for visitor in table.by_id.values_mut() {
-            if visitor
-                .learner
-                .as_ref()
-                .is_some_and(|(id, _)| id == learner)
-            {
+        let theirs: Vec<String> = table
+            .by_id
+            .values()
+            .filter(|v| v.learner.as_ref().is_some_and(|(id, _)| id == learner))
+            .map(|v| v.id.clone())
+            .collect();
+        for id in theirs {
+            table.change(&id, |visitor| {
                 visitor.learner = None;
                 visitor.key = None;
                 visitor.hints.clear();
-            }
+            });
         }
     }
 }
@@ -259,6 +335,15 @@ pub async fn middleware(
         Some(visitor) => (visitor, false),
         None => {
             let mut visitor = sessions.create();
+            if let (Some(token), Some(proof)) = (
+                &state.inner.settings.instructor_token,
+                cookie(request.headers(), INSTRUCTOR_COOKIE),
+            ) && instructor_proof(token) == proof
+            {
+                visitor = sessions
+                    .update(&visitor.id, |v| v.instructor = true)
+                    .unwrap_or(visitor);
+            }
             if let Some(key) = learner_key_cookie(request.headers()) {
                 match state.inner.grading.rejoin(&key).await {
                     Ok(Some(learner)) => {
@@ -279,6 +364,7 @@ pub async fn middleware(
         }
     };
     let id = visitor.id.clone();
+    let https = state.inner.settings.https || served_over_https(request.headers());
     request.extensions_mut().insert(visitor);
     let mut response = next.run(request).await;
     // A handler that rotated the session has set the cookie itself.
@@ -288,7 +374,73 @@ pub async fn middleware(
     {
         response.headers_mut().append(SET_COOKIE, value);
     }
+    if https {
+        mark_cookies_secure(response.headers_mut());
+    }
     response
+}
+
+/// What the instructor's long-lived cookie holds: a SHA-256 of the token under a fixed label.
+/// It proves the token was given without being the token; a course restarted with a new token
+/// no longer accepts it (that is how an instructor revokes it).
+pub fn instructor_proof(token: &crate::state::Secret) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"tracing-dojo instructor cookie v1\0");
+    hash.update(token.expose().as_bytes());
+    hex::encode(hash.finalize())
+}
+
+/// The `Set-Cookie` value that keeps the instructor signed in for a course's length.
+pub fn instructor_cookie(token: &crate::state::Secret) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{INSTRUCTOR_COOKIE}={}; Path=/; Max-Age={LEARNER_COOKIE_SECONDS}; HttpOnly; SameSite=Lax",
+        instructor_proof(token)
+    ))
+    .ok()
+}
+
+/// True when the browser reached the course over HTTPS through a reverse proxy that says so
+/// (`X-Forwarded-Proto: https`, or `Forwarded: proto=https`). The course itself serves plain
+/// HTTP; a client that falsely claims HTTPS only gets cookies its browser will not send back
+/// over plain HTTP.
+pub fn served_over_https(headers: &axum::http::HeaderMap) -> bool {
+    let forwarded_proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    let forwarded = headers
+        .get(axum::http::header::FORWARDED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|first| {
+            first.split(';').any(|pair| {
+                pair.trim().split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("proto")
+                        && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                })
+            })
+        });
+    forwarded_proto || forwarded
+}
+
+/// Adds `Secure` to every cookie a response sets, so the browser sends them over HTTPS only.
+fn mark_cookies_secure(headers: &mut axum::http::HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(SET_COOKIE);
+    for cookie in cookies {
+        let secured = match cookie.to_str() {
+            Ok(text) if !text.to_ascii_lowercase().contains("; secure") => {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(cookie)
+            }
+            _ => cookie,
+        };
+        headers.append(SET_COOKIE, secured);
+    }
 }
 
 /// The `Set-Cookie` value for a session id.
@@ -339,17 +491,25 @@ mod tests {
         assert!(!format!("{key:?}").contains(&key.0));
     }
 
+    fn signed_in_learner(sessions: &Sessions, name: &str) -> Visitor {
+        let visitor = sessions.create();
+        sessions
+            .rotate(&visitor.id, |v| {
+                v.learner = Some((LearnerId(name.into()), name.into()))
+            })
+            .expect("the session exists")
+    }
+
     #[test]
-    fn a_flood_of_new_sessions_forgets_anonymous_ones_before_signed_in_ones() {
+    fn a_flood_of_new_sessions_forgets_only_anonymous_ones() {
         let sessions = Sessions::default();
         let instructor = sessions.create();
-        sessions.update(&instructor.id, |v| v.instructor = true);
-        let learner = sessions.create();
-        sessions.update(&learner.id, |v| {
-            v.learner = Some((LearnerId("ada".into()), "Ada".into()))
-        });
+        let instructor = sessions
+            .rotate(&instructor.id, |v| v.instructor = true)
+            .expect("exists");
+        let learner = signed_in_learner(&sessions, "ada");
         let first_anonymous = sessions.create();
-        for _ in 0..MAX_SESSIONS + 10 {
+        for _ in 0..MAX_ANONYMOUS_SESSIONS + 10 {
             sessions.create();
         }
         assert!(sessions.get(&instructor.id).is_some_and(|v| v.instructor));
@@ -359,7 +519,46 @@ mod tests {
                 .is_some_and(|v| v.learner.is_some())
         );
         assert!(sessions.get(&first_anonymous.id).is_none());
-        assert_eq!(sessions.table().by_id.len(), MAX_SESSIONS);
+        let newest = sessions.create();
+        assert!(sessions.get(&newest.id).is_some(), "a new session is kept");
+        assert_eq!(sessions.table().by_id.len(), MAX_ANONYMOUS_SESSIONS + 2);
+    }
+
+    #[test]
+    fn a_flood_of_joins_never_signs_out_the_instructor_or_blocks_a_new_one() {
+        let sessions = Sessions::default();
+        let early = sessions.create();
+        let early = sessions
+            .rotate(&early.id, |v| v.instructor = true)
+            .expect("exists");
+        for n in 0..MAX_LEARNER_SESSIONS + 100 {
+            signed_in_learner(&sessions, &format!("bot-{n}"));
+        }
+        assert!(sessions.get(&early.id).is_some_and(|v| v.instructor));
+        // A new visitor gets a session that sticks, and can sign in as the instructor.
+        let visitor = sessions.create();
+        assert!(sessions.get(&visitor.id).is_some(), "a new session is kept");
+        let signed_in = sessions
+            .rotate(&visitor.id, |v| v.instructor = true)
+            .expect("the new session exists");
+        assert!(sessions.get(&signed_in.id).is_some_and(|v| v.instructor));
+        let table = sessions.table();
+        assert_eq!(table.count[Kind::Learner as usize], MAX_LEARNER_SESSIONS);
+        assert_eq!(table.count[Kind::Instructor as usize], 2);
+    }
+
+    #[test]
+    fn sessions_that_change_kind_keep_the_counts_right() {
+        let sessions = Sessions::default();
+        let ada = signed_in_learner(&sessions, "ada");
+        sessions.update(&ada.id, |v| v.learner = None);
+        sessions.update(&ada.id, |v| {
+            v.learner = Some((LearnerId("ada".into()), "Ada".into()))
+        });
+        sessions.sign_out(&LearnerId("ada".into()));
+        let table = sessions.table();
+        assert_eq!(table.count, [1, 0, 0]);
+        assert_eq!(table.by_id.len(), 1);
     }
 
     #[test]

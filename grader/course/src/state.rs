@@ -8,6 +8,7 @@ use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
 use crate::content::Course;
 use crate::search::SearchIndex;
 use crate::session::Sessions;
+use crate::throttle::{self, Throttle};
 
 /// A secret that never prints (the instructor token).
 #[derive(Clone, PartialEq, Eq)]
@@ -52,6 +53,12 @@ pub struct CourseSettings {
     /// services page took about 65 ms (debug build) at 2,000 six-span traces and about
     /// 130 ms at 10,000. The page says how far back they reach when the bound cuts them.
     pub recent_traces: usize,
+    /// `(service, base URL)` of the running shop's services, for the commands lessons show
+    /// (a lab started on other ports gets commands with its own ports).
+    pub shop: Vec<(String, String)>,
+    /// The course is reached over HTTPS (its public URL starts with `https://`): every cookie
+    /// is `Secure`, whatever the proxy in front says.
+    pub https: bool,
 }
 
 impl Default for CourseSettings {
@@ -61,6 +68,8 @@ impl Default for CourseSettings {
             workshop_code: None,
             window: Duration::from_secs(15 * 60),
             recent_traces: 10_000,
+            shop: Vec::new(),
+            https: false,
         }
     }
 }
@@ -80,6 +89,10 @@ pub(crate) struct Inner {
     pub grading: Arc<dyn Grading>,
     pub faults: Arc<dyn FaultControl>,
     pub settings: CourseSettings,
+    /// Join attempts per client address.
+    pub joins: Throttle,
+    /// Wrong instructor tokens per client address.
+    pub instructor_failures: Throttle,
 }
 
 impl CourseState {
@@ -102,6 +115,8 @@ impl CourseState {
                 grading,
                 faults,
                 settings,
+                joins: Throttle::new(throttle::JOIN),
+                instructor_failures: Throttle::new(throttle::INSTRUCTOR_FAILURES),
             }),
             sessions: Sessions::default(),
         }

@@ -7,6 +7,8 @@
 
 mod cmd;
 mod logbook;
+mod placeholder;
+mod running_lab;
 mod server;
 mod supervisor;
 
@@ -34,6 +36,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Run one tier of the sample shop: frontend, api or payments.
     Service(cmd::service::ServiceArgs),
+    /// Run your own service for an instrumentation lab (Lab 1) in your language, pointed at the lab.
+    Run(cmd::run::RunArgs),
     /// Send shoppers' journeys to the frontend, with progress and a latency summary.
     Loadgen(cmd::loadgen::LoadgenArgs),
     /// Check or explain TraceQL queries (`check` reads one query per line from stdin).
@@ -50,6 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Up(args) => cmd::up::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Service(args) => cmd::service::run(args),
+        Command::Run(args) => cmd::run::run(args),
         Command::Loadgen(args) => cmd::loadgen::run(args),
         Command::Traceql(args) => cmd::traceql::run(args),
         Command::Store(args) => cmd::store::run(args),

@@ -5,7 +5,8 @@
 //! - [`spec`]: `labs/<lab>/lab.yaml`, loaded and validated;
 //! - [`backend`]: where traces come from (the embedded store, or Tempo over HTTP);
 //! - [`check`]: the checks and the feedback they return;
-//! - [`scenario`]: which fault variant each learner gets;
+//! - [`scenario`]: which fault variant each learner gets; [`incidents`]: another one after
+//!   solving it;
 //! - [`progress`]: learners, attempts and scores in SQLite or PostgreSQL;
 //! - [`service`]: all of it behind one handle, [`service::Grader`];
 //! - [`api`]: the JSON HTTP API the course mounts.
@@ -13,6 +14,7 @@
 pub mod api;
 pub mod backend;
 pub mod check;
+pub mod incidents;
 pub mod progress;
 pub mod query;
 pub mod scenario;

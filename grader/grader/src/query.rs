@@ -75,6 +75,11 @@ impl Parsed {
         !self.query.is_metrics()
     }
 
+    /// The spanset pipeline of a search query.
+    pub fn pipeline(&self) -> Option<&dojo_traceql::Pipeline> {
+        self.query.pipeline()
+    }
+
     /// The canonical TraceQL of the query.
     pub fn canonical(&self) -> String {
         self.query.to_string()

@@ -10,7 +10,7 @@ use crate::spec::types::{Lab, Variant};
 
 /// FNV-1a, 64 bit: tiny, stable across releases and platforms (unlike the standard library's
 /// hasher or a seeded RNG whose algorithm may change), which is what an assignment must be.
-fn fnv1a(parts: &[&[u8]]) -> u64 {
+pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for byte in part.iter().chain(std::iter::once(&0xff)) {
@@ -23,6 +23,13 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 
 /// The variant of the lab's scenario this learner gets, or `None` for a lab without one.
 pub fn variant_for<'a>(lab: &'a Lab, learner: &LearnerId) -> Option<&'a Variant> {
+    variant_in_round(lab, learner, 0)
+}
+
+/// The variant of the learner's incident number `round` (0 first): each round after the first
+/// is the next variant of the scenario, so the incident a learner asks for after solving one
+/// is always a different one (with two variants or more).
+pub fn variant_in_round<'a>(lab: &'a Lab, learner: &LearnerId, round: u32) -> Option<&'a Variant> {
     let scenario = lab.scenario.as_ref()?;
     if scenario.variants.is_empty() {
         return None;
@@ -33,7 +40,7 @@ pub fn variant_for<'a>(lab: &'a Lab, learner: &LearnerId) -> Option<&'a Variant>
         learner.as_str().as_bytes(),
     ]);
     let len = u64::try_from(scenario.variants.len()).unwrap_or(u64::MAX);
-    let index = usize::try_from(hash % len).unwrap_or(0);
+    let index = usize::try_from((hash % len + u64::from(round)) % len).unwrap_or(0);
     scenario.variants.get(index)
 }
 
@@ -59,9 +66,19 @@ pub struct PlannedFault {
 /// app serves a class with different root causes. Without it (a laptop with one learner),
 /// the faults of every listed learner's variant hit all traffic.
 pub fn fault_plan(lab: &Lab, learners: &[LearnerId], scoped: bool) -> Vec<PlannedFault> {
+    let first: Vec<(LearnerId, u32)> = learners.iter().map(|l| (l.clone(), 0)).collect();
+    fault_plan_in_rounds(lab, &first, scoped)
+}
+
+/// [`fault_plan`] for learners each on their own incident (`round`, see [`variant_in_round`]).
+pub fn fault_plan_in_rounds(
+    lab: &Lab,
+    learners: &[(LearnerId, u32)],
+    scoped: bool,
+) -> Vec<PlannedFault> {
     let mut plan: Vec<PlannedFault> = Vec::new();
-    for learner in learners {
-        let Some(variant) = variant_for(lab, learner) else {
+    for (learner, round) in learners {
+        let Some(variant) = variant_in_round(lab, learner, *round) else {
             continue;
         };
         for toggle in &variant.faults {
@@ -152,6 +169,7 @@ mod tests {
             estimated_minutes: 10,
             lesson: None,
             starter: None,
+            languages: vec![],
             scenario: Some(Scenario {
                 seed,
                 variants: (0..variants)
@@ -182,6 +200,72 @@ mod tests {
             assert_eq!(
                 variant_for(&lab, &learner("ada")).map(|v| v.id.clone()),
                 first
+            );
+        }
+    }
+
+    #[test]
+    fn each_new_incident_is_another_variant_and_the_rounds_visit_every_one() {
+        let lab = lab_with(3, 7);
+        let ada = learner("ada");
+        let rounds: Vec<String> = (0..4)
+            .map(|round| {
+                variant_in_round(&lab, &ada, round)
+                    .map(|v| v.id.clone())
+                    .expect("a variant")
+            })
+            .collect();
+        assert_eq!(
+            Some(rounds[0].as_str()),
+            variant_for(&lab, &ada).map(|v| v.id.as_str())
+        );
+        for pair in rounds.windows(2) {
+            assert_ne!(
+                pair[0], pair[1],
+                "a new incident is another variant: {rounds:?}"
+            );
+        }
+        let distinct: std::collections::HashSet<&String> = rounds[..3].iter().collect();
+        assert_eq!(
+            distinct.len(),
+            3,
+            "three rounds visit three variants: {rounds:?}"
+        );
+        assert_eq!(rounds[3], rounds[0], "then they come round again");
+    }
+
+    #[test]
+    fn in_a_workshop_another_incident_moves_only_that_learners_fault() {
+        let mut lab = lab_with(2, 7);
+        if let Some(s) = lab.scenario.as_mut() {
+            s.variants[1].faults[0].fault = "payments_slow".into();
+        }
+        let (ada, bob) = (learner("ada"), learner("bob"));
+        let scope = |plan: &[PlannedFault], fault: &str| -> Vec<String> {
+            plan.iter()
+                .find(|p| p.fault == fault)
+                .and_then(|p| p.learners.clone())
+                .unwrap_or_default()
+        };
+        let before = fault_plan_in_rounds(&lab, &[(ada.clone(), 0), (bob.clone(), 0)], true);
+        let after = fault_plan_in_rounds(&lab, &[(ada.clone(), 1), (bob.clone(), 0)], true);
+        let ada_before = variant_in_round(&lab, &ada, 0).expect("a variant").faults[0]
+            .fault
+            .clone();
+        let ada_after = variant_in_round(&lab, &ada, 1).expect("a variant").faults[0]
+            .fault
+            .clone();
+        let bob_fault = variant_for(&lab, &bob).expect("a variant").faults[0]
+            .fault
+            .clone();
+        assert_ne!(ada_before, ada_after);
+        assert!(scope(&before, &ada_before).contains(&"ada".to_string()));
+        assert!(!scope(&after, &ada_before).contains(&"ada".to_string()));
+        assert!(scope(&after, &ada_after).contains(&"ada".to_string()));
+        for plan in [&before, &after] {
+            assert!(
+                scope(plan, &bob_fault).contains(&"bob".to_string()),
+                "bob keeps his incident: {plan:?}"
             );
         }
     }

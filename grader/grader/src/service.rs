@@ -12,7 +12,6 @@ use crate::check::root_cause::Report;
 use crate::check::{GradeError, Settings, instrumentation, quiz, root_cause, traceql};
 use crate::progress::{Attempt, LearnerId, NewAttempt, Progress, ProgressError};
 use crate::query::Vars;
-use crate::scenario::variant_for;
 use crate::spec::LabSet;
 use crate::spec::types::{Check, CheckKind, Exercise, Lab};
 
@@ -81,6 +80,17 @@ fn submission_hint(expected: &&str) -> &'static str {
         "root_cause" => "a report (service, operation, fault, evidence, explanation)",
         _ => "one answer per question",
     }
+}
+
+/// How many earlier quiz attempts are read to decide the wait and the reveal.
+const QUIZ_HISTORY: i64 = 1000;
+
+/// What a learner's earlier quiz attempts decide about the next one.
+enum QuizHistory {
+    NotAQuiz,
+    /// Too soon after a failed attempt: this feedback, nothing graded.
+    Wait(Feedback),
+    Reveal(quiz::Reveal),
 }
 
 /// A graded and recorded submission.
@@ -164,13 +174,46 @@ impl Grader {
         }
     }
 
-    /// Grades a submission without recording it.
+    /// Grades a submission without recording it (a quiz shows its answers only on a pass).
     pub async fn grade(
         &self,
         learner: &LearnerId,
         lab_id: &str,
         exercise_id: &str,
         submission: &Submission,
+    ) -> Result<Feedback, GraderError> {
+        self.grade_with(
+            learner,
+            lab_id,
+            exercise_id,
+            submission,
+            quiz::Reveal::ON_PASS,
+        )
+        .await
+    }
+
+    /// The order in which `learner` sees the choices of a quiz exercise's questions
+    /// ([`quiz::layout`]); `None` when the exercise is not a quiz.
+    pub fn quiz_layout(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+    ) -> Option<Vec<Vec<usize>>> {
+        let (_, exercise) = self.exercise(lab_id, exercise_id).ok()?;
+        match &exercise.check {
+            Check::Quiz(check) => Some(quiz::layout(check, lab_id, exercise_id, learner)),
+            _ => None,
+        }
+    }
+
+    async fn grade_with(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+        submission: &Submission,
+        reveal: quiz::Reveal,
     ) -> Result<Feedback, GraderError> {
         let (lab, exercise) = self.exercise(lab_id, exercise_id)?;
         let expected = exercise.check.kind();
@@ -215,7 +258,9 @@ impl Grader {
                 instrumentation::grade(&ctx, check).await?
             }
             (Check::RootCause(check), Submission::Report(report)) => {
-                let truth = variant_for(lab, learner)
+                let truth = self
+                    .current_variant(lab, learner)
+                    .await?
                     .and_then(|v| v.truth.as_ref())
                     .ok_or_else(|| GraderError::NoGroundTruth {
                         lab: lab.id.clone(),
@@ -234,7 +279,10 @@ impl Grader {
                 };
                 root_cause::grade(&ctx, check, truth, report).await?
             }
-            (Check::Quiz(check), Submission::Answers(answers)) => quiz::grade(check, answers),
+            (Check::Quiz(check), Submission::Answers(answers)) => {
+                let layout = quiz::layout(check, lab_id, exercise_id, learner);
+                quiz::grade(check, &layout, answers, reveal)
+            }
             _ => {
                 return Err(GraderError::WrongSubmission {
                     exercise: exercise.id.clone(),
@@ -259,7 +307,19 @@ impl Grader {
         {
             return Err(ProgressError::UnknownLearner(learner.to_string()).into());
         }
-        let feedback = self.grade(learner, lab_id, exercise_id, submission).await?;
+        let reveal = match self.quiz_history(learner, lab_id, exercise_id).await? {
+            QuizHistory::NotAQuiz => quiz::Reveal::ON_PASS,
+            QuizHistory::Wait(feedback) => {
+                return Ok(Graded {
+                    attempt_id: None,
+                    feedback,
+                });
+            }
+            QuizHistory::Reveal(reveal) => reveal,
+        };
+        let feedback = self
+            .grade_with(learner, lab_id, exercise_id, submission, reveal)
+            .await?;
         let attempt_id = match (&self.progress, feedback.verdict) {
             (Some(progress), Verdict::Pass | Verdict::Fail) => {
                 let kind = submission.kind().as_str();
@@ -284,6 +344,47 @@ impl Grader {
             attempt_id,
             feedback,
         })
+    }
+
+    /// For a quiz with progress kept: whether the learner must wait before retaking it, and
+    /// whether this attempt may show the right answers (passed before, or enough failures).
+    async fn quiz_history(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+    ) -> Result<QuizHistory, GraderError> {
+        let (_, exercise) = self.exercise(lab_id, exercise_id)?;
+        let (Check::Quiz(check), Some(progress)) = (&exercise.check, &self.progress) else {
+            return Ok(QuizHistory::NotAQuiz);
+        };
+        let attempts = progress
+            .attempts(learner, lab_id, exercise_id, QUIZ_HISTORY)
+            .await?;
+        let passed_before = attempts.iter().any(|a| a.passed);
+        if let Some(last) = attempts.first().filter(|a| !a.passed) {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                .unwrap_or(0);
+            let wait_ms = i64::try_from(check.retake_wait.0.as_millis()).unwrap_or(i64::MAX);
+            let left_ms = last.created_at_ms.saturating_add(wait_ms) - now_ms;
+            if left_ms > 0 {
+                let seconds = (left_ms + 999) / 1000;
+                return Ok(QuizHistory::Wait(Feedback::not_ready(
+                    format!(
+                        "Take a moment before retaking the quiz: this attempt can be graded in \
+                         {seconds} s. Meanwhile, reread the questions marked wrong last time."
+                    ),
+                    Vec::new(),
+                )));
+            }
+        }
+        let failures = attempts.iter().filter(|a| !a.passed).count();
+        Ok(QuizHistory::Reveal(quiz::Reveal {
+            answers: passed_before || failures + 1 >= check.reveal_after,
+            after_failures: Some(check.reveal_after),
+        }))
     }
 
     /// The first `count` hints of an exercise (recorded as seen when progress is kept).

@@ -29,6 +29,55 @@ pub struct StoreConfig {
     pub pipeline: PipelineConfig,
     /// Span metrics and the service graph.
     pub metrics: MetricsConfig,
+    /// What each of the three ports accepts and how long it waits.
+    pub listeners: Listeners,
+}
+
+/// Connection limits and timeouts of the Tempo API and the two OTLP receivers, so that idle
+/// or stalled clients cannot hold the ports (see `dojo_listen`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listeners {
+    /// Open connections per port; more are refused (503 with Retry-After).
+    pub max_connections_per_port: usize,
+    /// Time for a request's headers to arrive.
+    #[serde(with = "crate::duration::serde_go")]
+    pub header_read_timeout: Duration,
+    /// A connection with nothing in flight and no bytes moving is closed after this.
+    #[serde(with = "crate::duration::serde_go")]
+    pub idle_timeout: Duration,
+    /// A request body that sends nothing for this long is abandoned (OTLP/HTTP answers 408).
+    #[serde(with = "crate::duration::serde_go")]
+    pub body_stall_timeout: Duration,
+    /// Bytes of OTLP/HTTP request bodies being received at once, over all clients; a body
+    /// that would go beyond it gets 503 with Retry-After. Ingest slots are taken only once a
+    /// body is complete, so slow uploads cost this budget, never other clients' slots.
+    pub max_body_bytes_in_flight: usize,
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        let port = dojo_listen::Limits::default();
+        Listeners {
+            max_connections_per_port: port.max_connections,
+            header_read_timeout: port.header_read_timeout,
+            idle_timeout: port.idle_timeout,
+            body_stall_timeout: port.body_stall_timeout,
+            max_body_bytes_in_flight: 256 << 20,
+        }
+    }
+}
+
+impl Listeners {
+    /// The limits of one port.
+    pub fn port_limits(&self) -> dojo_listen::Limits {
+        dojo_listen::Limits {
+            max_connections: self.max_connections_per_port,
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            body_stall_timeout: self.body_stall_timeout,
+        }
+    }
 }
 
 /// Bounds that keep one laptop (or one noisy tenant) from running out of memory.
@@ -131,6 +180,22 @@ impl StoreConfig {
             .and_then(|()| self.budget.validate())
             .and_then(|()| self.query.validate())
             .map_err(ConfigError::Invalid)?;
+        let n = &self.listeners;
+        if n.max_connections_per_port == 0
+            || n.max_body_bytes_in_flight == 0
+            || [n.header_read_timeout, n.idle_timeout, n.body_stall_timeout]
+                .contains(&Duration::ZERO)
+        {
+            return Err(ConfigError::Invalid(
+                "listeners: the connection cap, the body budget and every timeout must be positive"
+                    .into(),
+            ));
+        }
+        if n.max_body_bytes_in_flight < l.max_body_bytes {
+            return Err(ConfigError::Invalid(
+                "listeners.max_body_bytes_in_flight must be at least limits.max_body_bytes".into(),
+            ));
+        }
         crate::pipeline::Pipeline::new(&self.pipeline)
             .map(|_| ())
             .map_err(|e| ConfigError::Invalid(e.to_string()))
@@ -183,10 +248,17 @@ mod tests {
         assert_eq!(config.span_limits, crate::SpanLimits::default());
         assert_eq!(config.budget, crate::Budget::default());
         assert_eq!(config.query, crate::QueryLimits::default());
+        assert_eq!(config.listeners, Listeners::default());
     }
 
     #[test]
     fn zero_limits_are_refused() {
         assert!(StoreConfig::from_yaml("limits:\n  max_spans_per_tenant: 0\n").is_err());
+        assert!(StoreConfig::from_yaml("listeners:\n  idle_timeout: 0\n").is_err());
+        assert!(StoreConfig::from_yaml("listeners:\n  max_connections_per_port: 0\n").is_err());
+        assert!(
+            StoreConfig::from_yaml("listeners:\n  max_body_bytes_in_flight: 1000\n").is_err(),
+            "the receiving budget must hold at least one whole body"
+        );
     }
 }

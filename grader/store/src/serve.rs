@@ -49,8 +49,6 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the OTLP gRPC server failed: {0}")]
-    Grpc(#[from] tonic::transport::Error),
 }
 
 impl StoreListeners {
@@ -109,16 +107,27 @@ pub async fn serve(
             .clone()
             .maintenance_loop(Duration::from_millis(500), stopped()),
     );
-    let api = axum::serve(listeners.http, tempo_api::router(store.clone()))
-        .with_graceful_shutdown(stopped());
-    let otlp_http = axum::serve(listeners.otlp_http, otlp::http::router(store.clone()))
-        .with_graceful_shutdown(stopped());
-    let grpc = tonic::transport::Server::builder()
-        .add_service(otlp::grpc::service(store))
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listeners.otlp_grpc),
-            stopped(),
-        );
+    // All three ports are served the guarded way: a connection cap, header, idle and
+    // body-stall timeouts (`dojo_listen`). gRPC is an HTTP/2 service like any other there.
+    let limits = store.config().listeners.port_limits();
+    let api = dojo_listen::serve(
+        listeners.http,
+        tempo_api::router(store.clone()),
+        limits,
+        stopped(),
+    );
+    let otlp_http = dojo_listen::serve(
+        listeners.otlp_http,
+        otlp::http::router(store.clone()),
+        limits,
+        stopped(),
+    );
+    let grpc = dojo_listen::serve(
+        listeners.otlp_grpc,
+        tonic::service::Routes::new(otlp::grpc::service(store)).into_axum_router(),
+        limits,
+        stopped(),
+    );
 
     let (api, otlp_http, grpc) = tokio::join!(api, otlp_http, grpc);
     let _ = maintenance.await;
@@ -130,6 +139,9 @@ pub async fn serve(
         what: "OTLP/HTTP",
         source,
     })?;
-    grpc?;
+    grpc.map_err(|source| ServeError::Http {
+        what: "OTLP/gRPC",
+        source,
+    })?;
     Ok(())
 }

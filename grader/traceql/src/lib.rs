@@ -18,6 +18,7 @@ pub mod lexer;
 pub mod model;
 pub mod parser;
 pub mod search;
+pub mod spelling;
 pub mod validate;
 
 pub use ast::{FieldRef, MetricsQuery, Pipeline, Root};

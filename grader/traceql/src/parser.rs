@@ -837,6 +837,13 @@ impl<'s> Parser<'s> {
                 Tok::Eq | Tok::Neq | Tok::Lt | Tok::Lte | Tok::Gt | Tok::Gte | Tok::Re | Tok::NotRe
             )
         );
+        if let Some(near) = closest_keyword(word) {
+            return err.with_hint(if after_comparison {
+                format!("did you mean `{near}`? (a text value is written in double quotes: `\"{word}\"`)")
+            } else {
+                format!("did you mean `{near}`? (an attribute called `{word}` is written `.{word}`)")
+            });
+        }
         if in_filter && after_comparison {
             return err.with_hint(format!("text values need double quotes: `\"{word}\"`"));
         }
@@ -904,6 +911,50 @@ fn keyword_static(word: &str) -> Option<Static> {
         "maxInt" => Static::Int(i64::MAX),
         _ => return None,
     })
+}
+
+/// The words TraceQL knows without a scope, for "did you mean" hints on a misspelling.
+const KNOWN_WORDS: &[&str] = &[
+    "duration",
+    "name",
+    "status",
+    "statusMessage",
+    "kind",
+    "rootName",
+    "rootServiceName",
+    "traceDuration",
+    "nestedSetLeft",
+    "nestedSetRight",
+    "nestedSetParent",
+    "true",
+    "false",
+    "error",
+    "unset",
+    "unspecified",
+    "internal",
+    "server",
+    "client",
+    "producer",
+    "consumer",
+];
+
+/// The known word `word` is most likely a misspelling of: at most one edit away for short
+/// words, two for words of six letters or more (`duraton` → `duration`, `stauts` →
+/// `status`). Case is ignored (a wrong case has its own hint).
+fn closest_keyword(word: &str) -> Option<&'static str> {
+    let word = word.to_ascii_lowercase();
+    let allowed = if word.chars().count() >= 6 { 2 } else { 1 };
+    KNOWN_WORDS
+        .iter()
+        .map(|known| {
+            (
+                crate::spelling::edit_distance(&word, &known.to_ascii_lowercase()),
+                *known,
+            )
+        })
+        .filter(|(distance, _)| (1..=allowed).contains(distance))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
 }
 
 fn scoped_intrinsic(scope: &str, name: &str, span: Range<usize>) -> Result<Intrinsic, Error> {

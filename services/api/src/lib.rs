@@ -120,9 +120,7 @@ pub async fn serve(
         admin_token: config.faults.admin_token.clone(),
     };
     let app = router(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = dojo_listen::serve(listener, app, dojo_listen::Limits::default(), shutdown).await;
     db.close().await;
     served.context("serving the api")
 }

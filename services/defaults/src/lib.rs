@@ -12,6 +12,9 @@ pub const FRONTEND_PORT: u16 = 8081;
 pub const API_PORT: u16 = 8082;
 /// The stand-in external payments provider.
 pub const PAYMENTS_PORT: u16 = 8083;
+/// Services of the shop that stand in for a third party: the course draws them as external
+/// dependencies in the service graph.
+pub const EXTERNAL_SERVICES: &[&str] = &["payments"];
 /// The network path in front of payments: a TCP proxy the `payments_network` fault disturbs.
 pub const PAYMENTS_PROXY_PORT: u16 = 8084;
 /// The Tempo-compatible HTTP API of the trace store (Tempo's own default).
@@ -79,6 +82,9 @@ pub mod env {
     pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
     /// When set, learners must give this code to join the course (a workshop).
     pub const WORKSHOP_CODE: &str = "DOJO_WORKSHOP_CODE";
+    /// Where `dojo up` and `dojo serve` keep their databases and logs (`--data-dir`); the image
+    /// sets it to a writable volume, since its working directory is read-only.
+    pub const DATA_DIR: &str = "DOJO_DATA_DIR";
     /// A real PostgreSQL server for tests (a superuser URL; each test creates its own database).
     pub const TEST_POSTGRES_URL: &str = "DOJO_TEST_POSTGRES_URL";
 }

@@ -8,7 +8,10 @@
 //! | `POST /admin/faults/reset` | switch everything off |
 //!
 //! When an admin token is configured every request needs `Authorization: Bearer <token>`.
-//! These routes sit outside the trace layer: toggling faults is not shop traffic.
+//! Reading the faults always needs it: the list names the active fault and its signature
+//! query, which is a lab's answer. Without a configured token, reads are refused and only the
+//! switches stay open (a learner alone on a laptop may break their own shop, not read the
+//! answer). These routes sit outside the trace layer: toggling faults is not shop traffic.
 
 use axum::extract::{Path, Request, State};
 use axum::middleware::Next;
@@ -70,16 +73,23 @@ pub fn router(faults: Faults, token: Option<AdminToken>) -> Router {
         .with_state(state)
 }
 
+/// The one check of the admin token, for every admin route.
 async fn require_token(State(state): State<AdminState>, request: Request, next: Next) -> Response {
-    if let Some(token) = &state.token {
-        let presented = request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        if !presented.is_some_and(|presented| token.matches(presented.trim())) {
-            return FaultError::Unauthorized.into_response();
+    match &state.token {
+        Some(token) => {
+            let presented = request
+                .headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "));
+            if !presented.is_some_and(|presented| token.matches(presented.trim())) {
+                return FaultError::Unauthorized.into_response();
+            }
         }
+        None if request.method() == axum::http::Method::GET => {
+            return FaultError::NoTokenToRead.into_response();
+        }
+        None => {}
     }
     next.run(request).await
 }
@@ -162,18 +172,21 @@ mod tests {
 
     #[tokio::test]
     async fn enabling_listing_and_disabling_a_fault_round_trips() {
-        let app = router(Faults::new(Service::Api), None);
+        let app = router(
+            Faults::new(Service::Api),
+            Some(AdminToken::new("s3cret".into())),
+        );
         let (status, body) = call(
             &app,
             "POST",
             "/admin/faults/slow_query",
-            None,
+            Some("s3cret"),
             r#"{"params":{"delay_ms":50}}"#,
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["enabled"]["params"]["delay_ms"], 50);
-        let (_, body) = call(&app, "GET", "/admin/faults", None, "").await;
+        let (_, body) = call(&app, "GET", "/admin/faults", Some("s3cret"), "").await;
         let slow = body["faults"]
             .as_array()
             .expect("list")
@@ -188,7 +201,14 @@ mod tests {
                 .expect("signature")
                 .contains("db.collection.name")
         );
-        let (status, body) = call(&app, "DELETE", "/admin/faults/slow_query", None, "").await;
+        let (status, body) = call(
+            &app,
+            "DELETE",
+            "/admin/faults/slow_query",
+            Some("s3cret"),
+            "",
+        )
+        .await;
         assert_eq!(
             (status, body["was_on"].clone()),
             (StatusCode::OK, json!(true))
@@ -261,5 +281,34 @@ mod tests {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let (status, _) = call(&app, "POST", "/admin/faults/reset", Some("s3cret"), "").await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn without_a_configured_token_the_faults_cannot_be_read_but_can_be_switched() {
+        let app = router(Faults::new(Service::Api), None);
+        let (status, _) = call(
+            &app,
+            "POST",
+            "/admin/faults/slow_query",
+            None,
+            r#"{"params":{"delay_ms":50}}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = call(&app, "GET", "/admin/faults", None, "").await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (StatusCode::FORBIDDEN, json!("no_admin_token")),
+            "{body}"
+        );
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("DOJO_ADMIN_TOKEN"), "{message}");
+        assert!(!body.to_string().contains("db.collection"), "{body}");
+        let (status, _) = call(&app, "GET", "/admin/faults", Some("anything"), "").await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "no token configured: none is right"
+        );
     }
 }

@@ -41,6 +41,11 @@ pub enum FaultError {
     InvalidBody(String),
     #[error("this admin API needs the header `Authorization: Bearer <DOJO_ADMIN_TOKEN>`")]
     Unauthorized,
+    #[error(
+        "reading the faults needs the admin token, and this service has none: start it with \
+         DOJO_ADMIN_TOKEN set (`dojo up --admin-token …`) and send `Authorization: Bearer <token>`"
+    )]
+    NoTokenToRead,
 }
 
 impl FaultError {
@@ -55,6 +60,7 @@ impl FaultError {
             FaultError::InvalidLearner(_) => "invalid_learner",
             FaultError::InvalidBody(_) => "invalid_body",
             FaultError::Unauthorized => "unauthorized",
+            FaultError::NoTokenToRead => "no_admin_token",
         }
     }
 
@@ -72,6 +78,7 @@ impl IntoResponse for FaultError {
     fn into_response(self) -> Response {
         let status = match self {
             FaultError::Unauthorized => StatusCode::UNAUTHORIZED,
+            FaultError::NoTokenToRead => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
         (

@@ -15,10 +15,12 @@ pub mod catalogue;
 pub mod config;
 pub mod effects;
 pub mod error;
+pub mod names;
 pub mod registry;
 pub mod scenario;
 
 pub use catalogue::{FaultId, FaultSpec, Service, catalogue};
 pub use config::FaultConfig;
 pub use error::FaultError;
+pub use names::FaultClass;
 pub use registry::{ActiveFault, Faults};

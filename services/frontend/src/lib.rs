@@ -96,8 +96,7 @@ pub async fn serve(
         admin_token: config.faults.admin_token.clone(),
     };
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    dojo_listen::serve(listener, app, dojo_listen::Limits::default(), shutdown)
         .await
         .context("serving the frontend")
 }

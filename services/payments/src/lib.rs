@@ -71,8 +71,7 @@ pub async fn serve(
         faults,
         admin_token: config.faults.admin_token.clone(),
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    dojo_listen::serve(listener, app, dojo_listen::Limits::default(), shutdown)
         .await
         .context("serving payments")
 }

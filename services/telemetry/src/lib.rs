@@ -12,7 +12,8 @@
 //!   call and injects the context into its headers.
 //!
 //! Everything that reaches an attribute or a log line goes through [`redact`], so credentials,
-//! cookies and card numbers never leave the process.
+//! cookies and card numbers never leave the process: log fields as they are written, spans in
+//! the exporter ([`scrub`]), whatever recorded them.
 
 pub mod client;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod logs;
 pub mod propagation;
 pub mod redact;
 pub mod sampling;
+pub mod scrub;
 pub mod server;
 pub mod setup;
 

@@ -40,18 +40,51 @@ pub fn redact_value(value: &str) -> Cow<'_, str> {
     Cow::Owned(mask_card_numbers(value))
 }
 
+/// The value with every card-number-like digit run masked, and nothing else changed: what the
+/// trace store applies to every string it receives, where a whole-value rule such as the
+/// bearer one above would be too broad.
+pub fn redact_card_numbers(value: &str) -> Cow<'_, str> {
+    if !contains_card_number(value) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(mask_card_numbers(value))
+}
+
 /// A run of 13 to 19 digits (spaces and dashes allowed between them) that passes the Luhn check.
 fn contains_card_number(value: &str) -> bool {
+    // Most values (names, routes, ids) have too few digits to hold one: answer without
+    // looking for runs.
+    if value.len() < 13 || value.bytes().filter(u8::is_ascii_digit).nth(12).is_none() {
+        return false;
+    }
     digit_runs(value)
         .into_iter()
-        .any(|(start, end)| is_card(&value[start..end]))
+        .any(|(start, end)| looks_like_card(&value[start..end]))
+}
+
+/// True for an integer attribute that could be a card number (a product id typed by a
+/// client, say): what [`redact_card_numbers`] would mask in its decimal text.
+pub fn is_card_number_int(value: i64) -> bool {
+    // Ports, status codes, counts and ids have fewer than 13 digits: no text needed.
+    let magnitude = value.unsigned_abs();
+    magnitude >= 1_000_000_000_000 && looks_like_card(&magnitude.to_string())
+}
+
+/// A card number in a value: 13 to 19 digits, Luhn-valid, and starting as payment cards do
+/// (2 to 6: the card networks' issuer ranges). The first-digit rule keeps epoch timestamps in
+/// milliseconds or nanoseconds (which start with 1) from being masked one time in ten.
+fn looks_like_card(run: &str) -> bool {
+    run.bytes()
+        .find(u8::is_ascii_digit)
+        .is_some_and(|first| (b'2'..=b'6').contains(&first))
+        && is_card(run)
 }
 
 fn mask_card_numbers(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut last = 0;
     for (start, end) in digit_runs(value) {
-        if is_card(&value[start..end]) {
+        if looks_like_card(&value[start..end]) {
             out.push_str(&value[last..start]);
             out.push_str(REDACTED);
             last = end;
@@ -148,6 +181,34 @@ mod tests {
         ] {
             assert_eq!(redact_value(input), input, "input: {input}");
         }
+    }
+
+    #[test]
+    fn card_numbers_in_urls_are_masked_and_the_rest_kept() {
+        let cases = [
+            ("/products/4111111111111111", "/products/[redacted]"),
+            (
+                "http://127.0.0.1:8082/products/4111-1111-1111-1111?x=1",
+                "http://127.0.0.1:8082/products/[redacted]?x=1",
+            ),
+            ("/products/4111111111111112", "/products/4111111111111112"),
+            ("basic plan", "basic plan"),
+            ("at 1733580000000000017", "at 1733580000000000017"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(redact_card_numbers(input), expected, "input: {input}");
+        }
+    }
+
+    #[test]
+    fn integers_that_could_be_card_numbers_are_recognised() {
+        assert!(is_card_number_int(4111111111111111));
+        assert!(!is_card_number_int(4111111111111112), "fails Luhn");
+        assert!(!is_card_number_int(42));
+        assert!(
+            !is_card_number_int(1733580000000000017),
+            "a nanosecond timestamp"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::export::ReportOnce;
 use crate::logs::JsonWithTraceIds;
 use crate::propagation::install_propagator;
 use crate::sampling::DojoSampler;
+use crate::scrub::Scrubbed;
 
 /// Why telemetry could not start.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +182,7 @@ fn provider(config: &TelemetryConfig) -> Result<SdkTracerProvider, TelemetryErro
                 .map_err(build_error)?
         }
     };
-    let exporter = ReportOnce::new(exporter, config.endpoint.clone());
+    let exporter = Scrubbed::new(ReportOnce::new(exporter, config.endpoint.clone()));
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_sampler(DojoSampler::new(config.sampler))

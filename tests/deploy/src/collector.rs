@@ -73,6 +73,9 @@ pub const KNOWN_EXTENSIONS: &[&str] = &[
     "file_storage",
 ];
 
+/// The recorded settings of the pinned collector's components (see the file's header).
+pub const KEYS_FILE: &str = "tests/deploy/data/otelcol-contrib-0.150-keys.yaml";
+
 /// The top level of a collector configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -260,6 +263,41 @@ impl Config {
                 if !receives {
                     problems.push(format!(
                         "connector `{id}` routes to `{target}`, which is not a pipeline receiving from it"
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Settings the pinned collector's components do not have, at any depth, checked against a
+    /// recorded key tree ([`KEYS_FILE`]); a component type with no recorded keys is a problem too.
+    pub fn key_problems(&self, schema: &Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        let sections = [
+            ("receivers", &self.receivers),
+            ("processors", &self.processors),
+            ("exporters", &self.exporters),
+            ("connectors", &self.connectors),
+            ("extensions", &self.extensions),
+        ];
+        for (section, components) in sections {
+            for (id, settings) in components {
+                let kind = component_type(id);
+                let Some(keys) = schema.get(section).and_then(|s| s.get(kind)) else {
+                    problems.push(format!(
+                        "{section}.{kind}: no recorded keys; add the component's keys to {KEYS_FILE}"
+                    ));
+                    continue;
+                };
+                let settings = if settings.is_null() {
+                    &Value::Mapping(Default::default())
+                } else {
+                    settings
+                };
+                for path in crate::keys::unknown_keys(settings, keys, id) {
+                    problems.push(format!(
+                        "`{section}.{path}` is not a setting of {kind} (a typo?)"
                     ));
                 }
             }

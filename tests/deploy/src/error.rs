@@ -33,13 +33,17 @@ pub enum DeployError {
         fields: Vec<String>,
     },
     #[error(
-        "{place}: kind {kind} (apiVersion {api_version}) is not one this lab deploys; add it to kube::Object if it is meant to be"
+        "{place}: kind {kind} (apiVersion {api_version}) is not one this lab deploys; add it to the kinds! list in kube.rs if Kubernetes has it"
     )]
     UnsupportedKind {
         place: String,
         kind: String,
         api_version: String,
     },
+    #[error("Dockerfile: {message}")]
+    Dockerfile { message: String },
+    #[error("{place}: {message}")]
+    Interpolation { place: String, message: String },
     #[error("{place}: a document without apiVersion and kind")]
     MissingTypeMeta { place: String },
     #[error("running {tool} failed: {message}")]

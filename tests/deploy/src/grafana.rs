@@ -51,9 +51,9 @@ impl Datasources {
         self.datasources.iter().map(|d| d.uid.as_str()).collect()
     }
 
-    /// Datasource links (traces-to-metrics, service map, exemplars) that point at a uid not
-    /// defined here, Tempo datasources with streaming on or without a service map, and uids
-    /// used twice.
+    /// Datasource links (traces-to-metrics, traces-to-logs, service map, exemplars, a log line's
+    /// derived trace link) that point at a uid not defined here, Tempo datasources with
+    /// streaming on or without a service map or logs link, and uids used twice.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let uids = self.uids();
@@ -64,14 +64,18 @@ impl Datasources {
             let json = datasource.json_data.as_ref();
             let links = [
                 json.and_then(|j| j.get("tracesToMetrics")?.get("datasourceUid")),
+                json.and_then(|j| j.get("tracesToLogsV2")?.get("datasourceUid")),
                 json.and_then(|j| j.get("serviceMap")?.get("datasourceUid")),
             ];
-            let exemplars = json
-                .and_then(|j| j.get("exemplarTraceIdDestinations")?.as_sequence())
-                .into_iter()
-                .flatten()
-                .map(|destination| destination.get("datasourceUid"));
-            for link in links.into_iter().chain(exemplars).flatten() {
+            let listed = |key: &'static str| {
+                json.and_then(move |j| j.get(key)?.as_sequence())
+                    .into_iter()
+                    .flatten()
+                    .map(|destination| destination.get("datasourceUid"))
+            };
+            let exemplars = listed("exemplarTraceIdDestinations");
+            let derived = listed("derivedFields");
+            for link in links.into_iter().chain(exemplars).chain(derived).flatten() {
                 match link.as_str() {
                     Some(uid) if uids.contains(uid) => {}
                     other => problems.push(format!(
@@ -84,6 +88,12 @@ impl Datasources {
                 if json.and_then(|j| j.get("serviceMap")).is_none() {
                     problems.push(format!(
                         "Tempo datasource `{}` has no service map",
+                        datasource.name
+                    ));
+                }
+                if json.and_then(|j| j.get("tracesToLogsV2")).is_none() {
+                    problems.push(format!(
+                        "Tempo datasource `{}` has no traces-to-logs",
                         datasource.name
                     ));
                 }
@@ -138,4 +148,78 @@ pub fn dashboard_datasource_uids(dashboard: &Json) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     walk(dashboard, &mut found);
     found
+}
+
+/// Every PromQL expression in a dashboard (the `expr` of each target).
+pub fn dashboard_exprs(dashboard: &Json) -> Vec<String> {
+    fn walk(value: &Json, found: &mut Vec<String>) {
+        match value {
+            Json::Object(map) => {
+                if let Some(expr) = map.get("expr").and_then(Json::as_str) {
+                    found.push(expr.to_owned());
+                }
+                map.values().for_each(|v| walk(v, found));
+            }
+            Json::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(dashboard, &mut found);
+    found
+}
+
+impl Datasources {
+    /// The traces-to-metrics queries of every Tempo datasource, and the metric labels its span
+    /// tags map to.
+    pub fn traces_to_metrics(&self) -> (Vec<String>, Vec<String>) {
+        let mut queries = Vec::new();
+        let mut labels = Vec::new();
+        for datasource in &self.datasources {
+            let Some(links) = datasource
+                .json_data
+                .as_ref()
+                .and_then(|j| j.get("tracesToMetrics"))
+            else {
+                continue;
+            };
+            for query in links
+                .get("queries")
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(text) = query.get("query").and_then(Value::as_str) {
+                    queries.push(text.to_owned());
+                }
+            }
+            for tag in links
+                .get("tags")
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(label) = tag.get("value").and_then(Value::as_str) {
+                    labels.push(label.to_owned());
+                }
+            }
+        }
+        (queries, labels)
+    }
+
+    /// The label names Prometheus datasources read an exemplar's trace id from.
+    pub fn exemplar_trace_id_labels(&self) -> Vec<String> {
+        self.datasources
+            .iter()
+            .filter(|d| d.kind == "prometheus")
+            .filter_map(|d| {
+                d.json_data
+                    .as_ref()?
+                    .get("exemplarTraceIdDestinations")?
+                    .as_sequence()
+            })
+            .flatten()
+            .filter_map(|destination| destination.get("name")?.as_str().map(str::to_owned))
+            .collect()
+    }
 }

@@ -6,27 +6,75 @@
 //! that names its path.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Namespace, PodSpec, Secret, Service, ServiceAccount,
+    ConfigMap, Container, LimitRange, Namespace, PersistentVolumeClaim, PodSpec, ResourceQuota,
+    Secret, Service, ServiceAccount,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde::de::DeserializeOwned;
 
 use crate::DeployError;
 
-/// One Kubernetes object of a kind this lab deploys.
-#[derive(Debug, Clone)]
-pub enum Object {
-    Namespace(Box<Namespace>),
-    Deployment(Box<Deployment>),
-    StatefulSet(Box<StatefulSet>),
-    DaemonSet(Box<DaemonSet>),
-    Service(Box<Service>),
-    ConfigMap(Box<ConfigMap>),
-    Secret(Box<Secret>),
-    ServiceAccount(Box<ServiceAccount>),
-    ClusterRole(Box<ClusterRole>),
-    ClusterRoleBinding(Box<ClusterRoleBinding>),
+/// Declares [`Object`], one variant per Kubernetes kind the lab may deploy, and the dispatch
+/// from `(apiVersion, kind)` to its type. The types (and their schema) are `k8s-openapi`'s,
+/// generated from the Kubernetes OpenAPI specification and pinned in `Cargo.lock`.
+macro_rules! kinds {
+    ($($variant:ident: $api_version:literal),* $(,)?) => {
+        /// One Kubernetes object of a kind this lab deploys.
+        #[derive(Debug, Clone)]
+        pub enum Object {
+            $($variant(Box<$variant>),)*
+        }
+
+        /// The `(apiVersion, kind)` pairs [`parse_documents`] accepts.
+        pub const KINDS: &[(&str, &str)] = &[$(($api_version, stringify!($variant)),)*];
+
+        fn typed(
+            place: &str,
+            api_version: &str,
+            kind: &str,
+            value: serde_yaml::Value,
+        ) -> Result<Object, DeployError> {
+            $(
+                if api_version == $api_version && kind == stringify!($variant) {
+                    return Ok(Object::$variant(strict(place, kind, value)?));
+                }
+            )*
+            Err(DeployError::UnsupportedKind {
+                place: place.to_owned(),
+                kind: kind.to_owned(),
+                api_version: api_version.to_owned(),
+            })
+        }
+    };
+}
+
+kinds! {
+    Namespace: "v1",
+    Service: "v1",
+    ConfigMap: "v1",
+    Secret: "v1",
+    ServiceAccount: "v1",
+    PersistentVolumeClaim: "v1",
+    ResourceQuota: "v1",
+    LimitRange: "v1",
+    Deployment: "apps/v1",
+    StatefulSet: "apps/v1",
+    DaemonSet: "apps/v1",
+    Job: "batch/v1",
+    CronJob: "batch/v1",
+    HorizontalPodAutoscaler: "autoscaling/v2",
+    Ingress: "networking.k8s.io/v1",
+    NetworkPolicy: "networking.k8s.io/v1",
+    PodDisruptionBudget: "policy/v1",
+    Role: "rbac.authorization.k8s.io/v1",
+    RoleBinding: "rbac.authorization.k8s.io/v1",
+    ClusterRole: "rbac.authorization.k8s.io/v1",
+    ClusterRoleBinding: "rbac.authorization.k8s.io/v1",
 }
 
 /// An object with where it came from.
@@ -108,37 +156,6 @@ pub fn parse_documents(text: &str, source: &str) -> Result<Vec<Manifest>, Deploy
     Ok(manifests)
 }
 
-fn typed(
-    place: &str,
-    api_version: &str,
-    kind: &str,
-    value: serde_yaml::Value,
-) -> Result<Object, DeployError> {
-    Ok(match (api_version, kind) {
-        ("v1", "Namespace") => Object::Namespace(strict(place, kind, value)?),
-        ("v1", "Service") => Object::Service(strict(place, kind, value)?),
-        ("v1", "ConfigMap") => Object::ConfigMap(strict(place, kind, value)?),
-        ("v1", "Secret") => Object::Secret(strict(place, kind, value)?),
-        ("v1", "ServiceAccount") => Object::ServiceAccount(strict(place, kind, value)?),
-        ("apps/v1", "Deployment") => Object::Deployment(strict(place, kind, value)?),
-        ("apps/v1", "StatefulSet") => Object::StatefulSet(strict(place, kind, value)?),
-        ("apps/v1", "DaemonSet") => Object::DaemonSet(strict(place, kind, value)?),
-        ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
-            Object::ClusterRole(strict(place, kind, value)?)
-        }
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
-            Object::ClusterRoleBinding(strict(place, kind, value)?)
-        }
-        _ => {
-            return Err(DeployError::UnsupportedKind {
-                place: place.to_owned(),
-                kind: kind.to_owned(),
-                api_version: api_version.to_owned(),
-            });
-        }
-    })
-}
-
 /// Deserialises `value` into `T`, failing on any field `T` would have ignored.
 pub fn strict<T: DeserializeOwned>(
     place: &str,
@@ -213,9 +230,18 @@ mod tests {
     }
 
     #[test]
-    fn a_kind_the_lab_does_not_deploy_is_refused_by_name() {
-        let text = "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: x\n";
-        let error = parse_documents(text, "test.yaml").expect_err("CronJob is not deployed");
-        assert!(error.to_string().contains("CronJob"), "{error}");
+    fn a_kind_kubernetes_does_not_have_is_refused_by_name() {
+        let text = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicey\nmetadata:\n  name: x\n";
+        let error = parse_documents(text, "test.yaml").expect_err("no such kind");
+        assert!(error.to_string().contains("NetworkPolicey"), "{error}");
+    }
+
+    #[test]
+    fn the_kinds_a_workshop_needs_are_accepted_and_checked_strictly() {
+        let policy = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: x\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n";
+        assert_eq!(parse_documents(policy, "t.yaml").expect("valid").len(), 1);
+        let typo = policy.replace("policyTypes", "policyType");
+        let error = parse_documents(&typo, "t.yaml").expect_err("policyType is not a field");
+        assert!(error.to_string().contains("spec.policyType"), "{error}");
     }
 }

@@ -23,6 +23,9 @@ pub struct Kustomization {
     pub labels: Vec<LabelSet>,
     #[serde(default)]
     pub config_map_generator: Vec<Generator>,
+    /// Secrets come only from git-ignored env files (`k8s/make-secrets.sh` writes them).
+    #[serde(default)]
+    pub secret_generator: Vec<Generator>,
 }
 
 /// One entry of `labels:`.
@@ -34,7 +37,7 @@ pub struct LabelSet {
     pub include_selectors: Option<bool>,
 }
 
-/// One entry of `configMapGenerator:`.
+/// One entry of `configMapGenerator:` or `secretGenerator:`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Generator {
@@ -45,6 +48,9 @@ pub struct Generator {
     pub files: Vec<String>,
     #[serde(default)]
     pub literals: Vec<String>,
+    /// `KEY=value` files (a secretGenerator's git-ignored `secrets.env`).
+    #[serde(default)]
+    pub envs: Vec<String>,
 }
 
 impl Generator {
@@ -110,6 +116,7 @@ pub fn missing_references(dir: &Path, kustomization: &Kustomization) -> Vec<Stri
         .iter()
         .flat_map(Generator::file_paths)
         .filter(|file| !dir.join(file).is_file());
+    // A secretGenerator's env files are made by k8s/make-secrets.sh and never committed.
     resources
         .chain(files)
         .map(|missing| format!("{}: {missing}", crate::repo::display(dir)))
@@ -170,4 +177,34 @@ impl Tool {
             message: format!("output is not UTF-8: {error}"),
         })
     }
+}
+
+/// The script that writes the git-ignored `secrets.env` files the secretGenerators read.
+pub const MAKE_SECRETS: &str = "k8s/make-secrets.sh";
+
+/// Renders `root` (a folder under `k8s/`, e.g. `k8s/base`) the way an instructor would: a copy
+/// of `k8s/` in a scratch folder, `make-secrets.sh` run in it, then `kustomize build`. The
+/// repository's own folder is not touched (its `secrets.env` files are the instructor's).
+pub fn render_with_secrets(tool: &Tool, root: &str) -> Result<String, DeployError> {
+    let failed = |message: String| DeployError::Tool {
+        tool: MAKE_SECRETS.to_owned(),
+        message,
+    };
+    let scratch = crate::scratch::TempDir::new("k8s-render").map_err(|e| failed(e.to_string()))?;
+    let copy = scratch.path().join("k8s");
+    crate::scratch::copy_tree(&crate::repo::path("k8s"), &copy)
+        .map_err(|e| failed(format!("copying k8s/: {e}")))?;
+    for stale in crate::repo::files_under(&copy, &["secrets.env"])? {
+        std::fs::remove_file(&stale).map_err(|e| failed(e.to_string()))?;
+    }
+    let output = Command::new("sh")
+        .arg(copy.join("make-secrets.sh"))
+        .arg(&copy)
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !output.status.success() {
+        return Err(failed(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    let relative = root.strip_prefix("k8s/").unwrap_or(root);
+    tool.build(&copy.join(relative))
 }

@@ -12,13 +12,17 @@
 
 pub mod collector;
 pub mod compose;
+pub mod container;
 pub mod dockerfile;
 pub mod error;
 pub mod grafana;
+pub mod keys;
 pub mod kube;
 pub mod kustomize;
 pub mod ports;
+pub mod promql;
 pub mod repo;
+pub mod scratch;
 pub mod tempo;
 
 pub use error::DeployError;

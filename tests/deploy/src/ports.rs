@@ -321,6 +321,7 @@ pub fn known_env_names() -> Vec<&'static str> {
         env::ADMIN_TOKEN,
         env::FAULT_SCENARIO,
         env::INSTRUCTOR_TOKEN,
+        env::DATA_DIR,
         "POD_NAME",
         "POD_NAMESPACE",
         "POD_UID",

@@ -34,6 +34,9 @@ pub const KNOWN_BLOCKS: &[&str] = &[
 /// The metrics-generator processors of Tempo 2.x (`local-blocks` is gone in Tempo 3).
 pub const KNOWN_PROCESSORS: &[&str] = &["service-graphs", "span-metrics", "local-blocks"];
 
+/// The recorded configuration keys of the pinned Tempo (see the file's header for the source).
+pub const KEYS_FILE: &str = "tests/deploy/data/tempo-2.10.4-keys.yaml";
+
 /// A parsed Tempo configuration.
 #[derive(Debug, Clone)]
 pub struct Config(pub Value);
@@ -84,6 +87,20 @@ impl Config {
             }
         }
         problems
+    }
+
+    /// Keys the pinned Tempo does not have, at any depth, as messages.
+    pub fn key_problems(&self, schema: &Value) -> Vec<String> {
+        crate::keys::unknown_keys(&self.0, schema, "")
+            .into_iter()
+            .map(|path| format!("`{path}` is not a Tempo 2.10.4 configuration key (a typo?)"))
+            .collect()
+    }
+
+    /// `storage.trace.block.version`: the block format new blocks are written in (Tempo 2.10
+    /// writes vParquet4 when unset).
+    pub fn block_version(&self) -> Option<&str> {
+        path(&self.0, &["storage", "trace", "block", "version"]).and_then(Value::as_str)
     }
 
     /// `overrides.defaults.metrics_generator.processors`.

@@ -5,14 +5,15 @@
 use async_trait::async_trait;
 use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
 use dojo_grader::check::root_cause::Report;
+use dojo_grader::incidents::IncidentError;
 use dojo_grader::progress::{LearnerId as GraderLearnerId, Progress};
 use dojo_grader::scenario::variant_for;
 use dojo_grader::service::{Grader, GraderError, Submission as GraderSubmission};
 use dojo_grader::spec::types::{Check, Lab, Variant};
 
 use crate::backend::{
-    Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading, GradingError,
-    LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
+    AnswerKeyLab, Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading,
+    GradingError, LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
 };
 use crate::session::LearnerKey;
 
@@ -40,31 +41,10 @@ impl InProcessGrader {
     }
 }
 
-/// A stable learner id for a display name: a readable slug plus a hash of the exact name, so
-/// "Ada" and "ada" are two learners and non-ASCII names still get a distinct id.
+/// The learner id for a display name: the grader's one derivation, shared with `dojo up`
+/// and `dojo grade`.
 pub fn learner_id_for(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-        if slug.len() >= 40 {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    // FNV-1a: stable across runs and platforms, which the standard hasher is not.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let short = format!("{:08x}", hash as u32);
-    if slug.is_empty() {
-        format!("learner-{short}")
-    } else {
-        format!("{slug}-{short}")
-    }
+    GraderLearnerId::for_name(name).to_string()
 }
 
 fn their_id(learner: &LearnerId) -> Result<GraderLearnerId, GradingError> {
@@ -217,7 +197,7 @@ impl Grading for InProcessGrader {
         self.grader.labs().iter().map(|lab| summary(lab)).collect()
     }
 
-    fn lab(&self, id: &str) -> Option<LabDetail> {
+    fn lab(&self, id: &str, learner: Option<&LearnerId>) -> Option<LabDetail> {
         let lab = self.grader.labs().get(id)?;
         let fault_kinds: Vec<String> = dojo_grader::spec::fault_ids()
             .into_iter()
@@ -236,29 +216,39 @@ impl Grading for InProcessGrader {
                     hint_count: exercise.hints.len(),
                     kind: match &exercise.check {
                         Check::Traceql(_) => CheckKind::TraceQl,
-                        Check::Instrumentation(check) => {
-                            let mut offered = services.clone();
-                            if let Some(default) = &check.default_service {
-                                offered.retain(|s| s != default);
-                                offered.insert(0, default.clone());
-                            }
-                            CheckKind::Instrumentation { services: offered }
-                        }
+                        // Only the learner's own service: the shop's are instrumented already.
+                        Check::Instrumentation(check) => CheckKind::Instrumentation {
+                            services: check.default_service.iter().cloned().collect(),
+                        },
                         Check::RootCause(_) => CheckKind::RootCause {
                             services: services.clone(),
                             fault_kinds: fault_kinds.clone(),
                         },
-                        Check::Quiz(check) => CheckKind::Quiz {
-                            questions: check
-                                .questions
-                                .iter()
-                                .map(|q| QuizQuestion {
-                                    id: q.id.clone(),
-                                    prompt: q.question.clone(),
-                                    choices: q.choices.clone(),
-                                })
-                                .collect(),
-                        },
+                        Check::Quiz(check) => {
+                            // Each learner's own order; a visitor who has not joined sees
+                            // the order of the spec (they cannot submit).
+                            let layout = learner
+                                .and_then(|l| GraderLearnerId::parse(&l.0).ok())
+                                .and_then(|l| self.grader.quiz_layout(&l, &lab.id, &exercise.id));
+                            CheckKind::Quiz {
+                                questions: check
+                                    .questions
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(qi, q)| QuizQuestion {
+                                        id: q.id.clone(),
+                                        prompt: q.question.clone(),
+                                        choices: match layout.as_ref().and_then(|l| l.get(qi)) {
+                                            Some(order) => order
+                                                .iter()
+                                                .filter_map(|&c| q.choices.get(c).cloned())
+                                                .collect(),
+                                            None => q.choices.clone(),
+                                        },
+                                    })
+                                    .collect(),
+                            }
+                        }
                     },
                 })
                 .collect(),
@@ -278,16 +268,42 @@ impl Grading for InProcessGrader {
         })
     }
 
-    fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
+    fn answer_key(&self) -> Vec<AnswerKeyLab> {
+        self.grader
+            .labs()
+            .iter()
+            .map(|lab| super::answer_key::lab_answers(lab))
+            .collect()
+    }
+
+    fn offers_incidents(&self, lab: &str) -> bool {
+        self.grader.offers_incidents(lab)
+    }
+
+    async fn another_incident(&self, learner: &LearnerId, lab: &str) -> Result<u32, GradingError> {
+        match self.grader.another_incident(&their_id(learner)?, lab).await {
+            Ok(incident) => Ok(incident.round),
+            Err(IncidentError::UnknownLab(lab)) => Err(GradingError::UnknownLab(lab)),
+            Err(IncidentError::Progress(error)) => Err(unavailable(error)),
+            Err(other) => Err(GradingError::Invalid(other.to_string())),
+        }
+    }
+
+    async fn scenario_variants(&self, lab: &str, learner: Option<&LearnerId>) -> Vec<Vec<String>> {
         let Some(spec) = self.grader.labs().get(lab) else {
             return Vec::new();
         };
         let faults = |variant: &Variant| -> Vec<String> {
             variant.faults.iter().map(|f| f.fault.clone()).collect()
         };
-        let mine = learner
-            .and_then(|learner| GraderLearnerId::parse(&learner.0).ok())
-            .and_then(|learner| variant_for(spec, &learner).map(faults));
+        let mut mine = None;
+        if let Some(learner) = learner.and_then(|l| GraderLearnerId::parse(&l.0).ok()) {
+            // The learner's current incident; their first one if the store cannot say.
+            mine = match self.grader.current_variant(spec, &learner).await {
+                Ok(variant) => variant.map(faults),
+                Err(_) => variant_for(spec, &learner).map(faults),
+            };
+        }
         match mine {
             Some(faults) => vec![faults],
             None => spec
@@ -459,22 +475,6 @@ impl Grading for InProcessGrader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn learner_ids_are_readable_stable_and_distinct() {
-        let ada = learner_id_for("Ada Lovelace");
-        assert!(ada.starts_with("ada-lovelace-"), "{ada}");
-        assert_eq!(ada, learner_id_for("Ada Lovelace"));
-        assert_ne!(learner_id_for("Zoë"), learner_id_for("Zoe"));
-        assert!(learner_id_for("李雷").starts_with("learner-"));
-        for name in ["Ada Lovelace", "李雷", "a!!b", &"x".repeat(200)] {
-            let id = learner_id_for(name);
-            assert!(
-                GraderLearnerId::parse(&id).is_ok(),
-                "{id} is not a valid learner id"
-            );
-        }
-    }
 
     #[test]
     fn times_are_shown_as_utc_dates() {

@@ -16,8 +16,12 @@
 //!
 //! - `returns`: against the running lab (the shop under its load generator) the query finds
 //!   at least one trace; for a metrics query, at least one series.
-//! - `with=FAULT[:PARAM=VALUE]...` (repeatable, needs `returns`): only while these faults are
-//!   switched on, with these parameters. Without `with=` every fault is off.
+//! - `nothing`: the lesson says the query finds nothing (a claim about TraceQL's behaviour:
+//!   `{ !(span.a = 1) }`, an integer compared with a float, two services in one span). It is
+//!   run over the same traffic in which the `returns` examples with the same faults found
+//!   their traces, so the lab had traffic to find, and must find none of it.
+//! - `with=FAULT[:PARAM=VALUE]...` (repeatable, needs `returns` or `nothing`): only while these
+//!   faults are switched on, with these parameters. Without `with=` every fault is off.
 //! - `secret`: the page must not name the faults (a lab where finding the fault is the
 //!   exercise). Elsewhere the rendered lesson tells the learner which fault to switch on.
 
@@ -37,15 +41,30 @@ pub struct QueryExample {
     pub line: usize,
     /// The query, trimmed.
     pub query: String,
-    /// What the lesson claims the query finds in the lab; `None` when it claims nothing.
+    /// The lab's state in which the lesson's claim about the query holds; `None` when the
+    /// lesson makes no claim.
     pub returns: Option<LabState>,
+    /// What the lesson claims the query finds in that state.
+    pub claim: Claim,
+}
+
+/// What a lesson says a query finds in the running lab.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Claim {
+    /// Some traces (`returns`).
+    #[default]
+    Finds,
+    /// No trace at all, although the lab has traffic (`nothing`).
+    FindsNothing,
 }
 
 /// What a ```traceql fence's info string says about its block.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Marker {
-    /// The claim, as [`QueryExample::returns`].
+    /// The lab state of the claim, as [`QueryExample::returns`].
     pub returns: Option<LabState>,
+    /// The claim, as [`QueryExample::claim`].
+    pub claim: Claim,
     /// The faults must not be named to the learner.
     pub secret: bool,
 }
@@ -147,6 +166,7 @@ pub fn query_examples(course: &Course) -> Result<Vec<QueryExample>, Vec<MarkerEr
                         line,
                         query: code.trim().to_string(),
                         returns: marker.returns,
+                        claim: marker.claim,
                     }),
                     Some((line, Err(message), _)) => errors.push(MarkerError {
                         lesson: path.clone(),
@@ -169,11 +189,14 @@ pub fn query_examples(course: &Course) -> Result<Vec<QueryExample>, Vec<MarkerEr
 /// Reads the words after `traceql` in a fence's info string.
 pub fn parse_marker(info: &str) -> Result<Marker, String> {
     let mut returns = false;
+    let mut nothing = false;
     let mut secret = false;
     let mut faults = Vec::new();
     for word in info.split_whitespace().skip(1) {
         if word == "returns" {
             returns = true;
+        } else if word == "nothing" {
+            nothing = true;
         } else if word == "secret" {
             secret = true;
         } else if let Some(setting) = word.strip_prefix("with=") {
@@ -181,17 +204,24 @@ pub fn parse_marker(info: &str) -> Result<Marker, String> {
         } else {
             return Err(format!(
                 "unknown word {word:?} after ```traceql; write `returns` when the lesson says the \
-                 query finds traces in the lab, `with=FAULT[:PARAM=VALUE]` for each fault it needs, \
-                 and `secret` when the page must not name the fault"
+                 query finds traces in the lab, `nothing` when it says the query finds none, \
+                 `with=FAULT[:PARAM=VALUE]` for each fault it needs, and `secret` when the page \
+                 must not name the fault"
             ));
         }
     }
-    if !returns {
+    if returns && nothing {
+        return Err(
+            "a block says either `returns` (it finds traces) or `nothing` (it finds none), not both"
+                .to_string(),
+        );
+    }
+    if !returns && !nothing {
         return if faults.is_empty() && !secret {
             Ok(Marker::default())
         } else {
             Err(
-                "`with=` and `secret` need `returns` before them: ```traceql returns with=FAULT"
+                "`with=` and `secret` need `returns` (or `nothing`) before them: ```traceql returns with=FAULT"
                     .to_string(),
             )
         };
@@ -202,6 +232,11 @@ pub fn parse_marker(info: &str) -> Result<Marker, String> {
     }
     Ok(Marker {
         returns: Some(LabState { faults }),
+        claim: if nothing {
+            Claim::FindsNothing
+        } else {
+            Claim::Finds
+        },
         secret,
     })
 }
@@ -262,6 +297,7 @@ mod tests {
         assert_eq!(examples[0].line, 3);
         assert_eq!(examples[0].query, "{ }");
         assert_eq!(examples[1].returns, Some(LabState::default()));
+        assert_eq!(examples[1].claim, Claim::Finds);
         assert_eq!(examples[1].location(), "content/t.md:9");
         let state = examples[2].returns.clone().expect("a claim");
         assert_eq!(
@@ -271,6 +307,25 @@ mod tests {
         assert_eq!(
             state.faults[0].activation_body(),
             serde_json::json!({ "params": { "mode": "error", "hang_ms": 5 } })
+        );
+    }
+
+    #[test]
+    fn a_nothing_marker_claims_no_trace_in_its_lab_state() {
+        let examples = query_examples(&course(
+            "# T\n\n```traceql nothing\n{ !(.a = 1) }\n```\n\n```traceql nothing with=slow_query\n{ .b = 1.0 }\n```\n",
+        ))
+        .expect("markers parse");
+        assert_eq!(examples[0].claim, Claim::FindsNothing);
+        assert_eq!(examples[0].returns, Some(LabState::default()));
+        assert_eq!(examples[1].claim, Claim::FindsNothing);
+        assert_eq!(
+            examples[1]
+                .returns
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("with slow_query")
         );
     }
 
@@ -286,6 +341,7 @@ mod tests {
                 "is not NAME=VALUE",
             ),
             ("traceql returns with=a with=a", "named twice"),
+            ("traceql returns nothing", "not both"),
         ] {
             let errors = query_examples(&course(&format!("# T\n\n```{marker}\n{{ }}\n```\n")))
                 .expect_err(marker);

@@ -3,7 +3,8 @@
 //! over HTML.
 //!
 //! The passes, in order: [`links`] (lesson-relative `.md` links become site URLs),
-//! [`shortcodes`] (`{{#lab id}}` becomes a lab card), [`admonitions`] (GitHub-style
+//! [`shortcodes`] (`{{#lab id}}` becomes a lab card), [`tabs`] (`{{#tab Name}}` panels, one
+//! shown at a time, without JavaScript), [`admonitions`] (GitHub-style
 //! `> [!NOTE]` blocks), [`anchors`] (ids and `§` links on headings, collected for the
 //! page's table of contents) and [`highlight`] (code blocks coloured on the server).
 //! Start reading at [`render`].
@@ -13,6 +14,7 @@ pub mod anchors;
 pub mod highlight;
 pub mod links;
 pub mod shortcodes;
+pub mod tabs;
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
@@ -55,6 +57,7 @@ pub fn render(markdown: &str, context: &RenderContext) -> Rendered {
     let events: Vec<Event<'_>> = Parser::new_ext(markdown, options()).collect();
     let events = links::rewrite(events, &context.source_path);
     let (events, labs) = shortcodes::expand(events);
+    let events = tabs::expand(events);
     let events = admonitions::expand(events);
     let (events, headings) = anchors::add(events);
     let events = highlight::expand(events);

@@ -1,14 +1,18 @@
 //! RED charts per service: **R**ate of requests, **E**rror percentage and **D**uration (p95)
-//! over time, computed from the server spans of recent traces (a service with no server spans
-//! is measured by its root spans). Every point links to an exemplar trace from its interval:
+//! over time, computed from the requests into each service or database as
+//! [`super::requests`] defines them (the service graph counts the same ones, so its edges and
+//! these charts agree). Every point links to an exemplar trace from its interval:
 //! the slowest request for the duration chart, a failed one for the error chart when there is
 //! one — the metric-to-trace jump that exemplars give in Grafana.
 
 use std::collections::BTreeMap;
 
-use dojo_traceql::model::{SpanKind, StatusCode, Trace, TraceId};
+use dojo_traceql::model::TraceId;
+
+use super::requests::Requests;
 
 use super::{format_duration, xml};
+use dojo_grader::check::describe::clock_utc;
 
 /// One time interval of one service.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,9 +44,9 @@ impl Series {
     }
 }
 
-/// Splits `[end - window, end)` into `buckets` intervals and measures each service in each.
+/// Splits `[end - window, end)` into `buckets` intervals and measures each callee in each.
 pub fn compute(
-    traces: &[Trace],
+    requests: &Requests,
     end_unix_nanos: u64,
     window_nanos: u64,
     buckets: usize,
@@ -50,44 +54,22 @@ pub fn compute(
     let buckets = buckets.max(1);
     let interval = (window_nanos / buckets as u64).max(1);
     let start = end_unix_nanos.saturating_sub(interval * buckets as u64);
-    let has_server: std::collections::BTreeSet<&str> = traces
-        .iter()
-        .flat_map(|t| &t.spans)
-        .filter(|s| s.kind == SpanKind::Server)
-        .filter_map(|s| s.service_name())
-        .collect();
-    let mut samples: BTreeMap<String, Vec<Vec<Sample>>> = BTreeMap::new();
-    for trace in traces {
-        for span in &trace.spans {
-            let Some(service) = span.service_name() else {
-                continue;
-            };
-            let counts = if has_server.contains(service) {
-                span.kind == SpanKind::Server
-            } else {
-                span.parent_span_id.is_none()
-            };
-            if !counts
-                || span.start_unix_nanos < start
-                || span.start_unix_nanos >= start + interval * buckets as u64
-            {
-                continue;
-            }
-            let bucket = ((span.start_unix_nanos - start) / interval) as usize;
-            let series = samples
-                .entry(service.to_string())
-                .or_insert_with(|| vec![Vec::new(); buckets]);
-            series[bucket].push((
-                span.duration_nanos(),
-                span.status == StatusCode::Error,
-                trace.trace_id,
-            ));
+    let end = start + interval * buckets as u64;
+    let mut samples: BTreeMap<&str, Vec<Vec<Sample>>> = BTreeMap::new();
+    for request in &requests.list {
+        if request.start_unix_nanos < start || request.start_unix_nanos >= end {
+            continue;
         }
+        let bucket = ((request.start_unix_nanos - start) / interval) as usize;
+        samples
+            .entry(request.callee.as_str())
+            .or_insert_with(|| vec![Vec::new(); buckets])[bucket]
+            .push((request.duration_nanos, request.failed, request.trace_id));
     }
     samples
         .into_iter()
         .map(|(service, per_bucket)| Series {
-            service,
+            service: service.to_string(),
             interval_nanos: interval,
             points: per_bucket
                 .into_iter()
@@ -114,21 +96,33 @@ pub fn compute(
         .collect()
 }
 
+impl Series {
+    /// Requests in the whole series.
+    pub fn requests(&self) -> u64 {
+        self.points.iter().map(|p| p.requests).sum()
+    }
+
+    /// Failed requests in the whole series.
+    pub fn errors(&self) -> u64 {
+        self.points.iter().map(|p| p.errors).sum()
+    }
+}
+
 /// One request: its duration, whether it failed, and its trace.
 type Sample = (u64, bool, TraceId);
 
-const W: f64 = 240.0;
-const H: f64 = 90.0;
-const PAD: f64 = 22.0;
+/// A chart's size in its own units; it is drawn at the width of its column (100 %), so three
+/// sit side by side on a wide screen and stack on a phone.
+const W: f64 = 300.0;
+const H: f64 = 150.0;
+/// Room on the left for the value axis' labels, and below for the clock times.
+const LEFT: f64 = 54.0;
+const RIGHT: f64 = 10.0;
+const TOP: f64 = 24.0;
+const BOTTOM: f64 = 22.0;
 
-/// Draws the three charts of one service side by side.
+/// Draws the three charts of one service, each its own SVG, in a grid the stylesheet lays out.
 pub fn svg(series: &Series) -> String {
-    let width = 3.0 * (W + 16.0);
-    let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"red\" role=\"img\" aria-label=\"Rate, errors and duration of {}\" \
-         viewBox=\"0 0 {width} {H}\" width=\"{width}\" height=\"{H}\" font-family=\"sans-serif\" font-size=\"11\">",
-        xml(&series.service)
-    );
     let rates: Vec<f64> = series.points.iter().map(|p| series.rate(p)).collect();
     let errors: Vec<f64> = series
         .points
@@ -148,79 +142,154 @@ pub fn svg(series: &Series) -> String {
         .iter()
         .map(|p| p.failed.or(p.slowest))
         .collect();
-    chart(
-        &mut out,
-        0.0,
-        "Rate (req/s)",
-        &rates,
-        &rate_links,
-        |v| format!("{v:.2}/s"),
-        "#4e79a7",
+    let times: Vec<u64> = series.points.iter().map(|p| p.start_unix_nanos).collect();
+    let mut out = format!(
+        "<div class=\"red-charts\" data-service=\"{}\" data-requests=\"{}\" data-errors=\"{}\">",
+        xml(&series.service),
+        series.requests(),
+        series.errors()
     );
-    chart(
-        &mut out,
-        W + 16.0,
-        "Errors (%)",
-        &errors,
-        &error_links,
-        |v| format!("{v:.1}%"),
-        "#d62728",
-    );
-    chart(
-        &mut out,
-        2.0 * (W + 16.0),
-        "Duration (p95)",
-        &durations,
-        &rate_links,
-        |v| format_duration(v as u64),
-        "#59a14f",
-    );
-    out.push_str("</svg>");
+    let charts = [
+        Chart {
+            title: "Rate",
+            unit: "requests per second",
+            values: &rates,
+            links: &rate_links,
+            label: &|v| format!("{} req/s", short_number(v)),
+            colour: "#4e79a7",
+        },
+        Chart {
+            title: "Errors",
+            unit: "% of requests failed",
+            values: &errors,
+            links: &error_links,
+            label: &|v| format!("{}%", short_number(v)),
+            colour: "#d62728",
+        },
+        Chart {
+            title: "Duration",
+            unit: "p95",
+            values: &durations,
+            links: &rate_links,
+            label: &|v| format_duration(v as u64),
+            colour: "#59a14f",
+        },
+    ];
+    for chart in charts {
+        chart.draw(&mut out, &series.service, &times, series.interval_nanos);
+    }
+    out.push_str("</div>");
     out
 }
 
-fn chart(
-    out: &mut String,
-    left: f64,
-    title: &str,
-    values: &[f64],
-    links: &[Option<TraceId>],
-    label: impl Fn(f64) -> String,
-    colour: &str,
-) {
-    let max = values.iter().copied().fold(0.0f64, f64::max);
-    let scale = if max > 0.0 { max } else { 1.0 };
-    let n = values.len().max(2) - 1;
-    let x_of = |i: usize| left + 6.0 + (W - 12.0) * i as f64 / n as f64;
-    let y_of = |v: f64| H - 8.0 - (H - PAD - 12.0) * v / scale;
-    out.push_str(&format!(
-        "<rect x=\"{left}\" y=\"0\" width=\"{W}\" height=\"{H}\" fill=\"#fafafa\" stroke=\"#e5e5e5\"/>\
-         <text x=\"{:.1}\" y=\"14\" fill=\"#333\">{} · max {}</text>",
-        left + 6.0,
-        xml(title),
-        xml(&label(max))
-    ));
-    let path: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), y_of(*v)))
-        .collect();
-    out.push_str(&format!(
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\"/>",
-        path.join(" ")
-    ));
-    for (i, value) in values.iter().enumerate() {
-        let (x, y) = (x_of(i), y_of(*value));
-        let dot = format!(
-            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3.5\" fill=\"{colour}\"><title>{}</title></circle>",
-            xml(&label(*value))
-        );
-        match links.get(i).copied().flatten() {
-            Some(trace) => out.push_str(&format!(
-                "<a class=\"exemplar\" href=\"/traces/{trace}\">{dot}</a>"
-            )),
-            None => out.push_str(&dot),
+/// A number with as many decimals as its size needs: `12`, `4.2`, `0.35`.
+fn short_number(value: f64) -> String {
+    if value == 0.0 {
+        "0".to_string()
+    } else if value >= 10.0 {
+        format!("{value:.0}")
+    } else if value >= 1.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// One chart of the three.
+struct Chart<'a> {
+    title: &'a str,
+    unit: &'a str,
+    values: &'a [f64],
+    links: &'a [Option<TraceId>],
+    label: &'a dyn Fn(f64) -> String,
+    colour: &'a str,
+}
+
+impl Chart<'_> {
+    fn draw(&self, out: &mut String, service: &str, times: &[u64], interval: u64) {
+        let max = self.values.iter().copied().fold(0.0f64, f64::max);
+        let scale = if max > 0.0 { max } else { 1.0 };
+        let n = self.values.len().max(2) - 1;
+        let plot_w = W - LEFT - RIGHT;
+        let plot_h = H - TOP - BOTTOM;
+        let x_of = |i: usize| LEFT + plot_w * i as f64 / n as f64;
+        let y_of = |v: f64| TOP + plot_h - plot_h * v / scale;
+        let label = self.label;
+        out.push_str(&format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"red\" role=\"img\" \
+             aria-label=\"{} of {}, {}\" viewBox=\"0 0 {W} {H}\" width=\"100%\" \
+             preserveAspectRatio=\"xMinYMin meet\" font-family=\"sans-serif\" font-size=\"11\">\
+             <text x=\"4\" y=\"14\" fill=\"#333\"><tspan font-weight=\"bold\">{}</tspan> · {}</text>",
+            self.title,
+            xml(service),
+            self.unit,
+            self.title,
+            self.unit
+        ));
+        // The value axis: 0, half and the largest value, with their units.
+        for fraction in [0.0, 0.5, 1.0] {
+            let value = if max > 0.0 { max * fraction } else { fraction };
+            let y = y_of(value);
+            out.push_str(&format!(
+                "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e5e5e5\"/>\
+                 <text class=\"y-tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#555\">{}</text>",
+                W - RIGHT,
+                LEFT - 4.0,
+                y + 4.0,
+                xml(&label(value))
+            ));
         }
+        // The time axis: clock times at the first, middle and last point.
+        if let (Some(first), Some(last)) = (times.first(), times.last()) {
+            let middle = times[times.len() / 2];
+            for (i, time, anchor) in [
+                (0, *first, "start"),
+                (times.len() / 2, middle, "middle"),
+                (times.len() - 1, *last, "end"),
+            ] {
+                out.push_str(&format!(
+                    "<text class=\"x-tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#555\">{}</text>",
+                    x_of(i),
+                    H - 6.0,
+                    clock_utc(time)
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "<line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#999\"/>",
+            TOP + plot_h,
+            W - RIGHT,
+            TOP + plot_h
+        ));
+        let path: Vec<String> = self
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), y_of(*v)))
+            .collect();
+        out.push_str(&format!(
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>",
+            path.join(" "),
+            self.colour
+        ));
+        for (i, value) in self.values.iter().enumerate() {
+            let (x, y) = (x_of(i), y_of(*value));
+            let when = times.get(i).copied().unwrap_or_default();
+            let dot = format!(
+                "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{}\"><title>{}–{} UTC: {}</title></circle>",
+                self.colour,
+                clock_utc(when),
+                clock_utc(when + interval),
+                xml(&label(*value))
+            );
+            match self.links.get(i).copied().flatten() {
+                Some(trace) => out.push_str(&format!(
+                    "<a class=\"exemplar\" href=\"/traces/{trace}\">{dot}</a>"
+                )),
+                None => out.push_str(&dot),
+            }
+        }
+        out.push_str("</svg>");
     }
 }
 
@@ -228,6 +297,7 @@ fn chart(
 mod tests {
     use super::*;
     use crate::pictures::fixtures::span;
+    use dojo_traceql::model::{SpanKind, StatusCode, Trace};
 
     #[test]
     fn requests_errors_and_p95_are_counted_per_interval_with_exemplars() {
@@ -253,7 +323,12 @@ mod tests {
                 spans: vec![failed, span(2, None, "loadgen", 600, 700)],
             },
         ];
-        let series = compute(&traces, 2_000_000_000, 1_000_000_000, 2);
+        let series = compute(
+            &crate::pictures::requests::collect(&traces),
+            2_000_000_000,
+            1_000_000_000,
+            2,
+        );
         let frontend = series
             .iter()
             .find(|s| s.service == "frontend")

@@ -1,21 +1,16 @@
 //! The service graph: which service calls which, how often, and how often those calls fail.
-//! Services are laid out in columns by how far they sit from a root.
+//! Services are laid out in columns by how far they sit from a root; databases are drawn as
+//! cylinders and external dependencies as dashed boxes, so the picture says what each is.
 //!
-//! A request on an edge is a span whose parent span belongs to a different service (the
-//! callee's server span under the caller's client span). It is an error when either half is:
-//! a caller that gave up (a timeout) marks its client span, while the callee's server span may
-//! still end well. A client span with no server span under it (a timeout whose answer never
-//! came, a refused connection) is still a request, and an error if its status says so; its
-//! callee is found from `peer.service`, or else from its `server.address` and `server.port`
-//! when another client span to that same address was answered by a known service in the same
-//! traces. When neither tells the callee (every call to that address failed before reaching
-//! it), the span is counted in [`ServiceGraph::unattributed`] rather than guessed. Database
-//! calls (`db.system`) are not edges.
+//! Requests and failures are counted as [`super::requests`] defines them, the same way the
+//! RED charts count them: an edge's requests into a callee add up, with the requests that
+//! started traces there, to the callee's RED totals.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use dojo_traceql::model::{Span, SpanId, SpanKind, StatusCode, Trace, Value, attribute};
+use dojo_traceql::model::Trace;
 
+use super::requests::{self, Requests};
 use super::{Colours, xml};
 
 /// A call from one service to another.
@@ -38,11 +33,36 @@ impl Edge {
     }
 }
 
+/// What a node of the graph is, which decides how it is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// One of ours: it sends its own spans.
+    Service,
+    /// A database, known from the `db.system.name` of the calls to it.
+    Database,
+    /// A third party: named as external (the shop's payments provider stands in for one), or
+    /// known only from calls to it (it sends no spans of its own).
+    External,
+}
+
+impl NodeKind {
+    /// The word the page uses.
+    pub fn label(self) -> &'static str {
+        match self {
+            NodeKind::Service => "service",
+            NodeKind::Database => "database",
+            NodeKind::External => "external",
+        }
+    }
+}
+
 /// The graph computed from a set of traces.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServiceGraph {
-    /// Every service seen, alphabetically.
+    /// Every node seen (services, databases, external dependencies), alphabetically.
     pub services: Vec<String>,
+    /// What each node is.
+    pub kinds: BTreeMap<String, NodeKind>,
     /// Edges sorted by caller then callee.
     pub edges: Vec<Edge>,
     /// Services that started traces (had root spans).
@@ -52,105 +72,51 @@ pub struct ServiceGraph {
     pub unattributed: (u64, u64),
 }
 
-fn service_of(span: &Span) -> &str {
-    span.service_name().unwrap_or("unknown service")
-}
-
-fn text<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
-    match attribute(&span.attributes, key) {
-        Some(Value::Str(s)) if !s.is_empty() => Some(s),
-        _ => None,
+impl ServiceGraph {
+    /// What a node is (a service when unknown).
+    pub fn kind(&self, node: &str) -> NodeKind {
+        self.kinds.get(node).copied().unwrap_or(NodeKind::Service)
     }
 }
 
-/// Where a client span went: `server.address` and `server.port` (older `net.peer.*`).
-fn address_of(span: &Span) -> Option<String> {
-    let host = text(span, "server.address").or_else(|| text(span, "net.peer.name"))?;
-    let port = ["server.port", "net.peer.port"]
-        .iter()
-        .find_map(|key| match attribute(&span.attributes, key) {
-            Some(Value::Int(port)) => Some(port.to_string()),
-            Some(Value::Str(port)) => Some(port.to_string()),
-            _ => None,
-        })
-        .unwrap_or_default();
-    Some(format!("{host}:{port}"))
+/// Computes the graph; `external` names services that stand in for third parties.
+pub fn compute(traces: &[Trace], external: &[&str]) -> ServiceGraph {
+    from_requests(&requests::collect(traces), external)
 }
 
-/// Computes the graph.
-pub fn compute(traces: &[Trace]) -> ServiceGraph {
-    let mut services = BTreeSet::new();
-    let mut entry = BTreeSet::new();
+/// The graph of requests already collected (the RED charts count the same ones).
+pub fn from_requests(requests: &Requests, external: &[&str]) -> ServiceGraph {
+    let mut services: BTreeSet<String> = requests.instrumented.clone();
     let mut edges: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    // Address → the service that answered calls to it, learnt from answered client spans.
-    let mut answered_by: HashMap<String, String> = HashMap::new();
-    // Unanswered client spans: (caller, peer.service, address, failed).
-    let mut unanswered: Vec<(String, Option<String>, Option<String>, bool)> = Vec::new();
-    for trace in traces {
-        let by_id: HashMap<SpanId, &Span> = trace.spans.iter().map(|s| (s.span_id, s)).collect();
-        let mut answered: HashSet<SpanId> = HashSet::new();
-        for span in &trace.spans {
-            let service = service_of(span);
-            services.insert(service.to_string());
-            match span.parent_span_id.and_then(|p| by_id.get(&p)) {
-                None if span.parent_span_id.is_none() => {
-                    entry.insert(service.to_string());
-                }
-                Some(parent) if service_of(parent) != service => {
-                    answered.insert(parent.span_id);
-                    if let Some(address) = address_of(parent) {
-                        answered_by.insert(address, service.to_string());
-                    }
-                    let counts = edges
-                        .entry((service_of(parent).to_string(), service.to_string()))
-                        .or_default();
-                    counts.0 += 1;
-                    if span.status == StatusCode::Error || parent.status == StatusCode::Error {
-                        counts.1 += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-        for span in &trace.spans {
-            if span.kind != SpanKind::Client
-                || answered.contains(&span.span_id)
-                || text(span, "db.system").is_some()
-            {
-                continue;
-            }
-            let peer = text(span, "peer.service").map(str::to_string);
-            let address = address_of(span);
-            if peer.is_none() && address.is_none() {
-                // An in-process client span (no remote peer named): not a call to a service.
-                continue;
-            }
-            unanswered.push((
-                service_of(span).to_string(),
-                peer,
-                address,
-                span.status == StatusCode::Error,
-            ));
-        }
-    }
-    let mut unattributed = (0, 0);
-    for (caller, peer, address, failed) in unanswered {
-        let callee = peer.or_else(|| address.and_then(|a| answered_by.get(&a).cloned()));
-        let counts = match callee {
-            Some(callee) if callee != caller => {
-                services.insert(callee.clone());
-                edges.entry((caller, callee)).or_default()
-            }
-            Some(_) => continue,
-            None => &mut unattributed,
+    for request in &requests.list {
+        services.insert(request.callee.clone());
+        let Some(caller) = &request.caller else {
+            continue;
         };
+        let counts = edges
+            .entry((caller.clone(), request.callee.clone()))
+            .or_default();
         counts.0 += 1;
-        if failed {
+        if request.failed {
             counts.1 += 1;
         }
     }
+    let kinds = services
+        .iter()
+        .map(|node| {
+            let kind = if requests.databases.contains(node) {
+                NodeKind::Database
+            } else if external.contains(&node.as_str()) || !requests.instrumented.contains(node) {
+                NodeKind::External
+            } else {
+                NodeKind::Service
+            };
+            (node.clone(), kind)
+        })
+        .collect();
     ServiceGraph {
         services: services.into_iter().collect(),
+        kinds,
         edges: edges
             .into_iter()
             .map(|((from, to), (requests, errors))| Edge {
@@ -160,9 +126,70 @@ pub fn compute(traces: &[Trace]) -> ServiceGraph {
                 errors,
             })
             .collect(),
-        entry_points: entry.into_iter().collect(),
-        unattributed,
+        entry_points: requests.entry_points.iter().cloned().collect(),
+        unattributed: requests.unattributed,
     }
+}
+
+/// One node: a box for a service, a cylinder for a database, a dashed box for an external
+/// dependency, each with its kind written under its name. Services and databases link to the
+/// console, filtered to their spans.
+fn node(name: &str, kind: NodeKind, colour: &str, x: f64, y: f64) -> String {
+    let (cx, bottom) = (x + NODE_W / 2.0, y + NODE_H);
+    let shape = match kind {
+        NodeKind::Service => format!(
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"6\" \
+             fill=\"#fff\" stroke=\"{colour}\" stroke-width=\"3\"/>"
+        ),
+        NodeKind::External => format!(
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"6\" \
+             fill=\"#f7f7f7\" stroke=\"{colour}\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>"
+        ),
+        NodeKind::Database => {
+            let ry = 6.0;
+            let right = x + NODE_W;
+            format!(
+                "<path d=\"M {x:.1} {top:.1} L {x:.1} {low:.1} A {rx:.1} {ry} 0 0 0 {right:.1} {low:.1} \
+                 L {right:.1} {top:.1}\" fill=\"#fff\" stroke=\"{colour}\" stroke-width=\"3\"/>\
+                 <ellipse cx=\"{cx:.1}\" cy=\"{top:.1}\" rx=\"{rx:.1}\" ry=\"{ry}\" fill=\"#fff\" \
+                 stroke=\"{colour}\" stroke-width=\"3\"/>",
+                top = y + ry,
+                low = bottom - ry,
+                rx = NODE_W / 2.0,
+            )
+        }
+    };
+    let caption = match kind {
+        NodeKind::Service => String::new(),
+        NodeKind::Database => "database".to_string(),
+        NodeKind::External => "external".to_string(),
+    };
+    let name_y = if caption.is_empty() {
+        y + NODE_H / 2.0 + 4.0
+    } else {
+        y + NODE_H / 2.0 + 1.0
+    };
+    let mut drawn = format!(
+        "<g class=\"node {}\" data-node=\"{}\">{shape}<text x=\"{cx:.1}\" y=\"{name_y:.1}\" \
+         text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
+        kind.label(),
+        xml(name),
+        xml(name)
+    );
+    if !caption.is_empty() {
+        drawn.push_str(&format!(
+            "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"10\" \
+             fill=\"#666\">{caption}</text>",
+            bottom - 6.0
+        ));
+    }
+    drawn.push_str("</g>");
+    let query = match kind {
+        NodeKind::Database => format!("{{ span.db.system.name = \"{name}\" }}"),
+        _ => format!("{{ resource.service.name = \"{name}\" }}"),
+    };
+    let query = crate::markdown::highlight::form_urlencode(&query);
+    format!("<a href=\"/console?q={query}\">{drawn}</a>")
 }
 
 /// Column of each service: 0 for entry points, then one more than its furthest caller
@@ -250,17 +277,8 @@ pub fn svg(graph: &ServiceGraph) -> String {
     let mut colours = Colours::default();
     for service in &graph.services {
         let (x, y) = position[service.as_str()];
-        let colour = colours.of(service);
-        let query = crate::markdown::highlight::form_urlencode(&format!(
-            "{{ resource.service.name = \"{service}\" }}"
-        ));
-        out.push_str(&format!(
-            "<a href=\"/console?q={query}\"><g class=\"node\"><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"6\" \
-             fill=\"#fff\" stroke=\"{colour}\" stroke-width=\"3\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text></g></a>",
-            x + NODE_W / 2.0,
-            y + NODE_H / 2.0 + 4.0,
-            xml(service)
-        ));
+        let kind = graph.kind(service);
+        out.push_str(&node(service, kind, colours.of(service), x, y));
     }
     out.push_str("</svg>");
     out
@@ -268,7 +286,7 @@ pub fn svg(graph: &ServiceGraph) -> String {
 
 #[cfg(test)]
 mod tests {
-    use dojo_traceql::model::{KeyValue, TraceId};
+    use dojo_traceql::model::{KeyValue, Span, SpanKind, StatusCode, TraceId, Value};
 
     use super::*;
     use crate::pictures::fixtures::span;
@@ -295,7 +313,7 @@ mod tests {
                 ],
             },
         ];
-        let graph = compute(&traces);
+        let graph = compute(&traces, &[]);
         assert_eq!(graph.services, ["api", "frontend", "payments"]);
         assert_eq!(graph.entry_points, ["frontend"]);
         assert_eq!(
@@ -350,7 +368,7 @@ mod tests {
                 span(3, Some(2), "payments", 12, 900),
             ],
         }];
-        let graph = compute(&traces);
+        let graph = compute(&traces, &[]);
         let edge = edge(&graph, "api", "payments").expect("an api → payments edge");
         assert_eq!((edge.requests, edge.errors), (1, 1), "{graph:?}");
         assert!(svg(&graph).contains("1 req · 100.0% err"));
@@ -373,7 +391,7 @@ mod tests {
                 client_call(2, 1, "api", "127.0.0.1", 8083, true),
             ],
         };
-        let graph = compute(&[timed_out(2), answered, timed_out(3)]);
+        let graph = compute(&[timed_out(2), answered, timed_out(3)], &[]);
         let edge = edge(&graph, "api", "payments").expect("an api → payments edge");
         assert_eq!((edge.requests, edge.errors), (3, 2), "{graph:?}");
         assert_eq!(graph.unattributed, (0, 0));
@@ -388,7 +406,7 @@ mod tests {
         let mut database = client_call(4, 1, "api", "db", 5432, true);
         database
             .attributes
-            .push(KeyValue::new("db.system", Value::str("postgresql")));
+            .push(KeyValue::new("db.system.name", Value::str("postgresql")));
         let traces = vec![Trace {
             trace_id: TraceId([1; 16]),
             spans: vec![
@@ -398,14 +416,133 @@ mod tests {
                 database,
             ],
         }];
-        let graph = compute(&traces);
+        let graph = compute(&traces, &[]);
         assert_eq!(graph.unattributed, (1, 1));
-        let edge = edge(&graph, "api", "ledger").expect("peer.service names the callee");
-        assert_eq!((edge.requests, edge.errors), (1, 1));
+        let ledger = edge(&graph, "api", "ledger").expect("peer.service names the callee");
+        assert_eq!((ledger.requests, ledger.errors), (1, 1));
         assert_eq!(
-            graph.edges.len(),
-            1,
-            "a database call is no edge: {graph:?}"
+            graph.kind("ledger"),
+            NodeKind::External,
+            "a callee that sends no spans is a third party"
+        );
+        let database = edge(&graph, "api", "postgresql").expect("an edge to the database");
+        assert_eq!((database.requests, database.errors), (1, 1));
+        assert_eq!(graph.kind("postgresql"), NodeKind::Database);
+        assert_eq!(graph.kind("api"), NodeKind::Service);
+        let picture = svg(&graph);
+        assert!(
+            picture.contains("<g class=\"node database\" data-node=\"postgresql\"><path"),
+            "a database is drawn as a cylinder: {picture}"
+        );
+        assert!(
+            picture.contains("<g class=\"node external\" data-node=\"ledger\"><rect")
+                && picture.contains("stroke-dasharray"),
+            "an external dependency is a dashed box: {picture}"
+        );
+    }
+
+    #[test]
+    fn a_service_named_external_is_drawn_as_one_though_it_sends_spans() {
+        let traces = vec![Trace {
+            trace_id: TraceId([1; 16]),
+            spans: vec![
+                span(1, None, "api", 0, 100),
+                span(2, Some(1), "payments", 10, 20),
+            ],
+        }];
+        let graph = compute(&traces, &["payments"]);
+        assert_eq!(graph.kind("payments"), NodeKind::External);
+        assert_eq!(compute(&traces, &[]).kind("payments"), NodeKind::Service);
+    }
+
+    #[test]
+    fn the_graph_and_the_red_charts_count_the_same_requests_and_errors() {
+        // Every way a call can fail: the callee's error, the caller giving up on a callee that
+        // ended well, a call no server answered, a failed database call, a split trace.
+        let mut payments_failed = span(4, Some(3), "payments", 10, 20);
+        payments_failed.status = StatusCode::Error;
+        let mut db_failed = client_call(6, 2, "api", "db", 5432, true);
+        db_failed
+            .attributes
+            .push(KeyValue::new("db.system.name", Value::str("sqlite")));
+        let mut orphan = span(9, Some(77), "api", 10, 30);
+        orphan.status = StatusCode::Error;
+        let traces = vec![
+            Trace {
+                trace_id: TraceId([1; 16]),
+                spans: vec![
+                    span(1, None, "frontend", 0, 100),
+                    span(2, Some(1), "api", 5, 90),
+                    client_call(3, 2, "api", "127.0.0.1", 8083, false),
+                    payments_failed,
+                ],
+            },
+            Trace {
+                trace_id: TraceId([2; 16]),
+                spans: vec![
+                    span(1, None, "frontend", 0, 100),
+                    span(2, Some(1), "api", 5, 90),
+                    client_call(3, 2, "api", "127.0.0.1", 8083, true),
+                    span(4, Some(3), "payments", 10, 900),
+                    db_failed,
+                ],
+            },
+            Trace {
+                trace_id: TraceId([3; 16]),
+                spans: vec![
+                    span(1, None, "frontend", 0, 100),
+                    span(2, Some(1), "api", 5, 90),
+                    client_call(3, 2, "api", "127.0.0.1", 8083, true),
+                ],
+            },
+            Trace {
+                trace_id: TraceId([4; 16]),
+                spans: vec![orphan],
+            },
+        ];
+        let requests = crate::pictures::requests::collect(&traces);
+        let graph = from_requests(&requests, &[]);
+        let red = crate::pictures::red::compute(&requests, 2_000_000_000, 1_000_000_000, 4);
+        for series in &red {
+            let into: Vec<&Edge> = graph
+                .edges
+                .iter()
+                .filter(|e| e.to == series.service)
+                .collect();
+            let roots = requests
+                .list
+                .iter()
+                .filter(|r| r.callee == series.service && r.caller.is_none());
+            let (root_requests, root_errors) =
+                roots.fold((0, 0), |(n, e), r| (n + 1, e + u64::from(r.failed)));
+            assert_eq!(
+                into.iter().map(|e| e.requests).sum::<u64>() + root_requests,
+                series.requests(),
+                "requests into {}",
+                series.service
+            );
+            assert_eq!(
+                into.iter().map(|e| e.errors).sum::<u64>() + root_errors,
+                series.errors(),
+                "errors of {}",
+                series.service
+            );
+        }
+        let payments = red
+            .iter()
+            .find(|s| s.service == "payments")
+            .expect("payments");
+        assert_eq!((payments.requests(), payments.errors()), (3, 3));
+        let sqlite = red
+            .iter()
+            .find(|s| s.service == "sqlite")
+            .expect("the database");
+        assert_eq!((sqlite.requests(), sqlite.errors()), (1, 1));
+        let api = red.iter().find(|s| s.service == "api").expect("api");
+        assert_eq!(
+            (api.requests(), api.errors()),
+            (4, 1),
+            "the split half counts"
         );
     }
 
@@ -419,7 +556,7 @@ mod tests {
                 span(3, Some(2), "a", 2, 8),
             ],
         }];
-        let graph = compute(&traces);
+        let graph = compute(&traces, &[]);
         assert_eq!(graph.edges.len(), 2);
         assert!(svg(&graph).contains("</svg>"));
     }

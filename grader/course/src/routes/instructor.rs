@@ -12,8 +12,9 @@ use serde::Deserialize;
 use super::layout::Layout;
 use crate::backend::{FaultState, LearnerId};
 use crate::error::CourseError;
-use crate::session::{Visitor, csrf_matches};
+use crate::session::{Visitor, csrf_matches, instructor_cookie};
 use crate::state::CourseState;
+use crate::throttle::{Client, say_wait};
 
 pub fn router() -> Router<CourseState> {
     Router::new()
@@ -63,16 +64,22 @@ fn login_page(state: &CourseState, visitor: &Visitor, error: Option<String>) -> 
     }
 }
 
+/// What a visitor without the instructor token gets on an instructor page: a 403 with the
+/// sign-in form.
+pub(crate) fn refused(state: &CourseState, visitor: &Visitor) -> Response {
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        login_page(state, visitor, None),
+    )
+        .into_response()
+}
+
 async fn dashboard(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
 ) -> Result<Response, CourseError> {
     if !visitor.instructor {
-        return Ok((
-            axum::http::StatusCode::FORBIDDEN,
-            login_page(&state, &visitor, None),
-        )
-            .into_response());
+        return Ok(refused(&state, &visitor));
     }
     Ok(dashboard_page(&state, &visitor, None)
         .await?
@@ -93,7 +100,7 @@ async fn dashboard_page(
     // One column per exercise, in course order.
     let mut columns: Vec<(String, String)> = Vec::new();
     for lab in super::labs::labs_in_course_order(state) {
-        if let Some(detail) = state.inner.grading.lab(&lab.id) {
+        if let Some(detail) = state.inner.grading.lab(&lab.id, None) {
             for exercise in detail.exercises {
                 let column = (lab.id.clone(), exercise.id);
                 if !columns.contains(&column) {
@@ -176,6 +183,7 @@ struct LoginForm {
 async fn login(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
+    client: Client,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, CourseError> {
     if !csrf_matches(&visitor, &form.csrf) {
@@ -186,16 +194,39 @@ async fn login(
             "The instructor pages are closed on this lab.".into(),
         ));
     };
+    // Wrong tokens are counted per address: after five, one more try a minute, right or wrong.
+    let failures = &state.inner.instructor_failures;
+    let wait = failures.wait(client);
+    if !wait.is_zero() {
+        tracing::warn!("an instructor login was refused: too many wrong tokens from one address");
+        let message = format!(
+            "Too many wrong tokens from your network. Please wait {} and try again.",
+            say_wait(wait)
+        );
+        let page = login_page(&state, &visitor, Some(message));
+        return Ok(super::learners::with_retry_after(
+            (axum::http::StatusCode::TOO_MANY_REQUESTS, page).into_response(),
+            wait,
+        ));
+    }
     if !token.matches(form.token.trim()) {
+        let _ = failures.spend(client);
         tracing::warn!("an instructor login was refused");
         let page = login_page(&state, &visitor, Some("That token is not right.".into()));
         return Ok((axum::http::StatusCode::FORBIDDEN, page).into_response());
     }
     let rotated = state.sessions.rotate(&visitor.id, |v| v.instructor = true);
-    Ok(super::learners::with_session_cookie(
+    let mut response = super::learners::with_session_cookie(
         Redirect::to("/instructor").into_response(),
         rotated.as_ref(),
-    ))
+    );
+    // Signed in across browser restarts too, until the course runs with another token.
+    if let Some(cookie) = instructor_cookie(token) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// Checks the form token and the instructor flag.
@@ -241,15 +272,50 @@ struct ResetForm {
     #[serde(default)]
     csrf: String,
     learner: String,
+    /// Set by the confirmation page's button; without it the page asks first.
+    #[serde(default)]
+    confirm: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset.html")]
+struct ResetConfirm {
+    layout: Layout,
+    learner_id: String,
+    name: String,
 }
 
 async fn reset(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
     Form(form): Form<ResetForm>,
-) -> Result<Dashboard, CourseError> {
+) -> Result<Response, CourseError> {
     require_instructor(&visitor, &form.csrf)?;
     let learner = LearnerId(form.learner);
+    let class = state
+        .inner
+        .grading
+        .class_progress()
+        .await
+        .map_err(|error| CourseError::Unavailable(error.to_string()))?;
+    let Some(name) = class
+        .iter()
+        .find(|l| l.learner == learner)
+        .map(|l| l.name.clone())
+    else {
+        return Err(CourseError::BadRequest(format!(
+            "There is no learner {} to reset (perhaps they were reset already).",
+            learner.0
+        )));
+    };
+    if !form.confirm {
+        return Ok(ResetConfirm {
+            layout: Layout::new(&state, &visitor, "Reset a learner"),
+            learner_id: learner.0,
+            name,
+        }
+        .into_response());
+    }
     state
         .inner
         .grading
@@ -262,13 +328,14 @@ async fn reset(
             ))
         })?;
     state.sessions.sign_out(&learner);
-    dashboard_page(
+    Ok(dashboard_page(
         &state,
         &visitor,
         Some(format!(
-            "Learner {} was reset: their attempts and hints are gone, they are signed out, and their name is free to join again from any browser.",
+            "{name} ({}) was reset: their attempts and hints are gone, they are signed out and no longer listed, their faults are switched off (within a few seconds in a workshop), and their name is free to join again from any browser.",
             learner.0
         )),
     )
-    .await
+    .await?
+    .into_response())
 }

@@ -5,6 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, State};
+use axum::response::Redirect;
 use axum::{Extension, Router, routing::get, routing::post};
 
 use super::layout::Layout;
@@ -14,15 +15,41 @@ use crate::backend::{
 };
 use crate::error::CourseError;
 use crate::markdown::{render_untrusted, render_untrusted_inline};
-use crate::session::{Visitor, csrf_matches};
+use crate::session::{Flash, Visitor, csrf_matches};
 use crate::state::CourseState;
 
 pub fn router() -> Router<CourseState> {
     Router::new()
         .route("/labs", get(labs))
         .route("/labs/{lab}", get(lab))
-        .route("/labs/{lab}/{exercise}/submit", post(submit))
-        .route("/labs/{lab}/{exercise}/hint", post(hint))
+        .route(
+            "/labs/{lab}/{exercise}/submit",
+            post(submit).get(back_to_exercise),
+        )
+        .route(
+            "/labs/{lab}/{exercise}/hint",
+            post(hint).get(back_to_exercise),
+        )
+        .route(
+            "/labs/{lab}/another-incident",
+            post(another_incident).get(back_to_lab),
+        )
+}
+
+/// Opening the another-incident form's address leads back to the lab.
+async fn back_to_lab(Path(lab): Path<String>) -> Redirect {
+    Redirect::to(&format!("/labs/{lab}"))
+}
+
+/// Where a submission lands: the lab page, scrolled to the exercise's feedback.
+fn feedback_anchor(lab: &str, exercise: &str) -> String {
+    format!("/labs/{lab}#feedback-{exercise}")
+}
+
+/// Opening a form's address (a bookmark, a reload after the redirect) leads back to the
+/// exercise instead of an error.
+async fn back_to_exercise(Path((lab, exercise)): Path<(String, String)>) -> Redirect {
+    Redirect::to(&format!("/labs/{lab}#exercise-{exercise}"))
 }
 
 pub(crate) struct LabRow {
@@ -62,7 +89,7 @@ async fn labs(
             let total = state
                 .inner
                 .grading
-                .lab(&lab.id)
+                .lab(&lab.id, None)
                 .map(|d| d.exercises.len())
                 .unwrap_or(0);
             let passed = progress
@@ -120,7 +147,9 @@ pub(crate) struct QuestionView {
 /// Which form an exercise shows.
 pub(crate) enum FormKind {
     TraceQl,
-    Instrumentation(Vec<String>),
+    /// The service name suggested, and the setting that marks the learner's run as theirs
+    /// (`None` before they join).
+    Instrumentation(String, Option<String>),
     RootCause(Vec<String>, Vec<String>),
     Quiz(Vec<QuestionView>),
 }
@@ -240,6 +269,14 @@ struct LabPage {
     instructions: Option<String>,
     passed: usize,
     exercises: Vec<ExerciseView>,
+    /// The "another incident" form, once the learner solved this root-cause lab's incident.
+    incident: Option<IncidentView>,
+}
+
+/// Practising again on another incident of the lab's fault scenario.
+pub(crate) struct IncidentView {
+    /// What happened to the learner's last request for one.
+    pub message: Option<String>,
 }
 
 fn grading_error(error: GradingError) -> CourseError {
@@ -254,8 +291,9 @@ fn grading_error(error: GradingError) -> CourseError {
     }
 }
 
-fn find_lab(state: &CourseState, lab: &str) -> Result<LabDetail, CourseError> {
-    state.inner.grading.lab(lab).ok_or_else(|| {
+fn find_lab(state: &CourseState, visitor: &Visitor, lab: &str) -> Result<LabDetail, CourseError> {
+    let learner = visitor.learner.as_ref().map(|(learner, _)| learner);
+    state.inner.grading.lab(lab, learner).ok_or_else(|| {
         CourseError::NotFound(format!(
             "There is no lab called {lab:?}. The labs are listed at /labs."
         ))
@@ -268,7 +306,7 @@ fn find_lab(state: &CourseState, lab: &str) -> Result<LabDetail, CourseError> {
 async fn scenario_view(state: &CourseState, visitor: &Visitor, lab: &LabDetail) -> ScenarioView {
     let id = &lab.summary.id;
     let learner = visitor.learner.as_ref().map(|(learner, _)| learner);
-    let variants = state.inner.grading.scenario_variants(id, learner);
+    let variants = state.inner.grading.scenario_variants(id, learner).await;
     if variants.is_empty() {
         return ScenarioView {
             state: "none",
@@ -343,7 +381,7 @@ async fn lab_page(
     lab_id: &str,
     fresh: Option<(String, Feedback, Fields)>,
 ) -> Result<LabPage, CourseError> {
-    let lab = find_lab(state, lab_id)?;
+    let lab = find_lab(state, visitor, lab_id)?;
     let (progress, attempts): (Vec<ExerciseProgress>, _) = match &visitor.learner {
         Some((id, _)) => (
             state
@@ -389,9 +427,16 @@ async fn lab_page(
                 prompt_html: render_untrusted(&exercise.prompt_markdown),
                 form: match &exercise.kind {
                     CheckKind::TraceQl => FormKind::TraceQl,
-                    CheckKind::Instrumentation { services } => {
-                        FormKind::Instrumentation(services.clone())
-                    }
+                    CheckKind::Instrumentation { services } => FormKind::Instrumentation(
+                        match field(&values, "service") {
+                            "" => services.first().cloned().unwrap_or_default(),
+                            typed => typed.to_string(),
+                        },
+                        visitor
+                            .learner
+                            .as_ref()
+                            .map(|(id, _)| dojo_grader::check::instrumentation::run_marker(&id.0)),
+                    ),
                     CheckKind::RootCause {
                         services,
                         fault_kinds,
@@ -451,6 +496,7 @@ async fn lab_page(
         })
         .collect();
     let scenario = scenario_view(state, visitor, &lab).await;
+    let incident = incident_view(state, visitor, lab_id, &lab, &exercises);
     Ok(LabPage {
         layout: Layout::new(state, visitor, lab.summary.title.clone()),
         lab_id: lab_id.to_string(),
@@ -463,8 +509,25 @@ async fn lab_page(
             .lesson_for_lab(lab_id)
             .map(|l| l.chapter.slug().to_string()),
         passed: exercises.iter().filter(|e| e.passed).count(),
+        incident,
         exercises,
     })
+}
+
+/// The "another incident" form: for a joined learner who passed the lab's root-cause exercise,
+/// in a lab with more than one incident.
+fn incident_view(
+    state: &CourseState,
+    visitor: &Visitor,
+    lab_id: &str,
+    lab: &LabDetail,
+    exercises: &[ExerciseView],
+) -> Option<IncidentView> {
+    let solved = lab.exercises.iter().zip(exercises).any(|(exercise, view)| {
+        matches!(exercise.kind, CheckKind::RootCause { .. }) && view.passed
+    });
+    (visitor.learner.is_some() && solved && state.inner.grading.offers_incidents(lab_id))
+        .then_some(IncidentView { message: None })
 }
 
 async fn lab(
@@ -472,7 +535,16 @@ async fn lab(
     Extension(visitor): Extension<Visitor>,
     Path(lab): Path<String>,
 ) -> Result<LabPage, CourseError> {
-    lab_page(&state, &visitor, &lab, None).await
+    // A verdict just given for this lab is shown once, then forgotten.
+    let fresh = match visitor.flash.as_ref().filter(|f| f.lab == lab) {
+        Some(_) => state
+            .sessions
+            .update(&visitor.id, |v| v.flash = None)
+            .and(visitor.flash.clone())
+            .map(|f| (f.exercise, f.feedback, f.fields)),
+        None => None,
+    };
+    lab_page(&state, &visitor, &lab, fresh).await
 }
 
 /// The fields of a submitted form, in order.
@@ -513,14 +585,14 @@ async fn submit(
     Extension(visitor): Extension<Visitor>,
     Path((lab_id, exercise_id)): Path<(String, String)>,
     Form(fields): Form<Fields>,
-) -> Result<LabPage, CourseError> {
+) -> Result<Redirect, CourseError> {
     let learner = require_learner(&visitor, &fields)?;
     if let Some((name, _)) = fields.iter().find(|(_, v)| v.len() > MAX_FIELD) {
         return Err(CourseError::BadRequest(format!(
             "The field {name:?} is longer than {MAX_FIELD} bytes."
         )));
     }
-    let lab = find_lab(&state, &lab_id)?;
+    let lab = find_lab(&state, &visitor, &lab_id)?;
     let exercise = lab
         .exercises
         .iter()
@@ -564,13 +636,16 @@ async fn submit(
         .submit(&learner, &lab_id, &exercise_id, submission)
         .await
         .map_err(grading_error)?;
-    lab_page(
-        &state,
-        &visitor,
-        &lab_id,
-        Some((exercise_id, feedback, fields)),
-    )
-    .await
+    let target = feedback_anchor(&lab_id, &exercise_id);
+    state.sessions.update(&visitor.id, |v| {
+        v.flash = Some(Flash {
+            lab: lab_id,
+            exercise: exercise_id,
+            feedback,
+            fields,
+        })
+    });
+    Ok(Redirect::to(&target))
 }
 
 async fn hint(
@@ -578,7 +653,7 @@ async fn hint(
     Extension(visitor): Extension<Visitor>,
     Path((lab_id, exercise_id)): Path<(String, String)>,
     Form(fields): Form<Fields>,
-) -> Result<LabPage, CourseError> {
+) -> Result<Redirect, CourseError> {
     let learner = require_learner(&visitor, &fields)?;
     let key = (lab_id.clone(), exercise_id.clone());
     let shown = visitor.hints.get(&key).map(Vec::len).unwrap_or(0);
@@ -588,9 +663,46 @@ async fn hint(
         .hint(&learner, &lab_id, &exercise_id, shown)
         .await
         .map_err(grading_error)?;
-    let visitor = state
+    state
         .sessions
-        .update(&visitor.id, |v| v.hints.entry(key).or_default().push(text))
-        .unwrap_or(visitor);
-    lab_page(&state, &visitor, &lab_id, None).await
+        .update(&visitor.id, |v| v.hints.entry(key).or_default().push(text));
+    let shown = shown + 1;
+    Ok(Redirect::to(&format!(
+        "/labs/{lab_id}#hint-{exercise_id}-{shown}"
+    )))
+}
+
+/// Starts the learner's next incident of the lab and says so on the lab page (or why not).
+async fn another_incident(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+    Path(lab_id): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Result<axum::response::Response, CourseError> {
+    use axum::response::IntoResponse;
+    let learner = require_learner(&visitor, &fields)?;
+    let (status, message) = match state
+        .inner
+        .grading
+        .another_incident(&learner, &lab_id)
+        .await
+    {
+        Ok(round) => (
+            axum::http::StatusCode::OK,
+            format!(
+                "Incident {} has started: another of this lab's faults is now switched on for \
+                 you, not the one you just solved (it reaches the shop within a few seconds). \
+                 Find its root cause and submit a new report, graded the same way; your earlier \
+                 pass is kept.",
+                round + 1
+            ),
+        ),
+        Err(GradingError::Invalid(why)) => (axum::http::StatusCode::CONFLICT, capitalized(&why)),
+        Err(error) => return Err(grading_error(error)),
+    };
+    let mut page = lab_page(&state, &visitor, &lab_id, None).await?;
+    page.incident = Some(IncidentView {
+        message: Some(message),
+    });
+    Ok((status, page).into_response())
 }

@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Router, routing::get, routing::post};
+use axum::{Extension, Router, routing::get};
 use serde::Deserialize;
 
 use super::layout::Layout;
@@ -17,6 +17,7 @@ use crate::session::{
     learner_key_cookie,
 };
 use crate::state::CourseState;
+use crate::throttle::{Client, say_wait};
 
 /// Longest display name accepted.
 const MAX_NAME: usize = 60;
@@ -24,7 +25,30 @@ const MAX_NAME: usize = 60;
 pub fn router() -> Router<CourseState> {
     Router::new()
         .route("/join", get(join_form).post(join))
-        .route("/leave", post(leave))
+        .route("/leave", get(leave_form).post(leave))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "leave.html")]
+struct LeavePage {
+    layout: Layout,
+    /// The key's rejoin code, to note down before leaving.
+    rejoin_code: Option<String>,
+}
+
+/// Asks before leaving, and says how to come back.
+async fn leave_form(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+) -> Response {
+    if visitor.learner.is_none() {
+        return Redirect::to("/join").into_response();
+    }
+    LeavePage {
+        layout: Layout::new(&state, &visitor, "Leave the class"),
+        rejoin_code: visitor.key.as_ref().map(LearnerKey::rejoin_code),
+    }
+    .into_response()
 }
 
 #[derive(Template, WebTemplate)]
@@ -67,6 +91,7 @@ struct JoinForm {
 async fn join(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
+    client: Client,
     headers: axum::http::HeaderMap,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, CourseError> {
@@ -88,6 +113,18 @@ async fn join(
             .into_response()
     };
     let refuse = |error: &str| refuse_page(axum::http::StatusCode::BAD_REQUEST, error, false);
+    // Every attempt counts, right or wrong, so a script can neither fill the class with names
+    // nor try workshop codes quickly.
+    if let Err(wait) = state.inner.joins.spend(client) {
+        let message = format!(
+            "Too many joins from your network in a short time. Please wait {} and try again.",
+            say_wait(wait)
+        );
+        return Ok(with_retry_after(
+            refuse_page(axum::http::StatusCode::TOO_MANY_REQUESTS, &message, false),
+            wait,
+        ));
+    }
     if name.is_empty() {
         return Ok(refuse(
             "Please give a name, so the instructor can tell who is who.",
@@ -162,6 +199,16 @@ async fn join(
     Ok(response)
 }
 
+/// Adds `Retry-After` (whole seconds, at least 1) to a refusal.
+pub(crate) fn with_retry_after(mut response: Response, wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds),
+    );
+    response
+}
+
 /// Sets the cookie of a rotated session on a response.
 pub(crate) fn with_session_cookie(mut response: Response, visitor: Option<&Visitor>) -> Response {
     if let Some(cookie) = visitor.and_then(|v| cookie_for(&v.id)) {
@@ -173,15 +220,18 @@ pub(crate) fn with_session_cookie(mut response: Response, visitor: Option<&Visit
 }
 
 #[derive(Deserialize)]
-struct CsrfOnly {
+struct LeaveForm {
     #[serde(default)]
     csrf: String,
+    /// `true` on a shared computer: this browser forgets the learner's key too.
+    #[serde(default)]
+    forget: bool,
 }
 
 async fn leave(
     State(state): State<CourseState>,
     Extension(visitor): Extension<Visitor>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<LeaveForm>,
 ) -> Result<Response, CourseError> {
     if !csrf_matches(&visitor, &form.csrf) {
         return Err(CourseError::Csrf);
@@ -190,11 +240,16 @@ async fn leave(
         v.learner = None;
         v.key = None;
         v.hints.clear();
+        v.flash = None;
     });
-    // This browser forgets the key; the name stays claimed, and its rejoin code opens it again.
+    // The name stays claimed. This browser keeps its key (joining again with the same name
+    // here needs nothing more) unless asked to forget it, as on a shared computer; then only
+    // the rejoin code opens the name again.
     let mut response = Redirect::to("/").into_response();
-    response
-        .headers_mut()
-        .append(axum::http::header::SET_COOKIE, clear_learner_cookie());
+    if form.forget {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, clear_learner_cookie());
+    }
     Ok(response)
 }

@@ -23,6 +23,8 @@ pub fn router() -> Router<CourseState> {
         .route("/static/course.css", get(stylesheet))
         .route("/static/course.js", get(script))
         .route("/static/editor.js", get(editor_script))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
 }
 
 async fn home(State(state): State<CourseState>) -> Redirect {
@@ -61,7 +63,7 @@ async fn lesson(
     layout.current = slug.to_string();
     Ok(LessonPage {
         layout,
-        html: lesson.html.clone(),
+        html: crate::content::fill_shop_addresses(&lesson.html, &state.inner.settings.shop),
         prev: index.checked_sub(1).and_then(entry),
         next: entry(index + 1),
     })
@@ -113,6 +115,17 @@ fn javascript(source: &'static str) -> impl IntoResponse {
             (header::CACHE_CONTROL, "max-age=300"),
         ],
         source,
+    )
+}
+
+/// The course's icon (browsers also ask for `/favicon.ico` on their own).
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        include_str!("../../static/favicon.svg"),
     )
 }
 

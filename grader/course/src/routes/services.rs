@@ -10,8 +10,8 @@ use axum::{Extension, Router, routing::get};
 
 use super::layout::Layout;
 use crate::error::CourseError;
-use crate::pictures::service_graph::Edge;
-use crate::pictures::{format_duration, red, service_graph};
+use crate::pictures::service_graph::{Edge, NodeKind};
+use crate::pictures::{format_duration, red, requests, service_graph};
 use crate::session::Visitor;
 use crate::state::CourseState;
 
@@ -44,6 +44,18 @@ struct ServicesPage {
     edges: Vec<Edge>,
     /// (service, RED charts SVG)
     charts: Vec<(String, String)>,
+    /// What each node of the graph is.
+    kinds: std::collections::BTreeMap<String, NodeKind>,
+}
+
+impl ServicesPage {
+    /// "database" or "external" beside a chart's name; nothing for one of our services.
+    fn kind_label(&self, node: &str) -> Option<&'static str> {
+        match self.kinds.get(node) {
+            Some(NodeKind::Service) | None => None,
+            Some(kind) => Some(kind.label()),
+        }
+    }
 }
 
 async fn services(
@@ -62,7 +74,8 @@ async fn services(
     // One more than the bound was asked for, to tell "cut" from "exactly the bound".
     let truncated = traces.len() > bound;
     traces.truncate(bound);
-    let graph = service_graph::compute(&traces);
+    let requests = requests::collect(&traces);
+    let graph = service_graph::from_requests(&requests, dojo_defaults::EXTERNAL_SERVICES);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -78,7 +91,7 @@ async fn services(
         .unwrap_or(window);
     let chart_window =
         (covered + covered / BUCKETS as u64).clamp(MIN_CHART_WINDOW, window.max(MIN_CHART_WINDOW));
-    let charts = red::compute(&traces, now, chart_window, BUCKETS)
+    let charts = red::compute(&requests, now, chart_window, BUCKETS)
         .iter()
         .map(|series| (series.service.clone(), red::svg(series)))
         .collect();
@@ -93,6 +106,7 @@ async fn services(
         unattributed: graph.unattributed,
         graph_svg: service_graph::svg(&graph),
         edges: graph.edges,
+        kinds: graph.kinds,
         charts,
     })
 }

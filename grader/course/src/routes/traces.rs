@@ -1,5 +1,7 @@
-//! The trace page: the waterfall, the selected span's attributes, events and log lines beside
-//! it (trace–log correlation), and every log line of the trace below.
+//! The trace page: the waterfall (collapsible, with the critical path and a search within the
+//! trace), the selected span's attributes, events, links and log lines beside it (trace–log
+//! correlation), every log line of the trace below, and the compare view of two traces side by
+//! side (a slow one against a typical one of the same operation).
 
 use std::collections::BTreeSet;
 
@@ -7,25 +9,38 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Router, routing::get};
-use dojo_traceql::model::{Attributes, SpanId, SpanKind, StatusCode, TraceId};
+use dojo_traceql::model::{Attributes, SpanId, StatusCode, TraceId};
 use serde::Deserialize;
 
 use super::layout::Layout;
 use crate::backend::LogEntry;
 use crate::engine::value_text;
 use crate::error::CourseError;
-use crate::pictures::{format_duration, waterfall};
+use crate::markdown::render_untrusted_inline;
+use crate::pictures::{compare, format_duration, waterfall};
 use crate::session::Visitor;
 use crate::state::CourseState;
 
 pub fn router() -> Router<CourseState> {
-    Router::new().route("/traces/{trace_id}", get(trace))
+    Router::new()
+        .route("/traces/compare", get(compare))
+        .route("/traces/{trace_id}", get(trace))
 }
 
 #[derive(Deserialize)]
 struct TraceParams {
     #[serde(default)]
     span: Option<String>,
+    /// Text to find within the trace.
+    #[serde(default)]
+    find: Option<String>,
+}
+
+/// A span link as the panel shows it: to the linked trace, with the linked span selected.
+pub(crate) struct LinkView {
+    pub trace_id: String,
+    pub span_id: String,
+    pub attributes: Vec<(String, String)>,
 }
 
 pub(crate) struct EventView {
@@ -47,6 +62,7 @@ pub(crate) struct SpanDetail {
     pub attributes: Vec<(String, String)>,
     pub resource: Vec<(String, String)>,
     pub events: Vec<EventView>,
+    pub links: Vec<LinkView>,
     pub logs: Vec<LogEntry>,
 }
 
@@ -60,7 +76,12 @@ struct TracePage {
     duration: String,
     error_count: usize,
     orphan_count: usize,
-    svg: String,
+    waterfall: String,
+    /// The in-trace search, as typed, and how many spans it found.
+    find: String,
+    found: Option<usize>,
+    /// A typical trace of the same root operation to compare with, and its duration.
+    typical: Option<(String, String)>,
     selected: Option<SpanDetail>,
     logs: Vec<LogEntry>,
 }
@@ -92,7 +113,30 @@ async fn trace(
         None => None,
     };
     let rows = waterfall::rows(&trace);
-    let svg = waterfall::svg(&trace, &rows, selected_id, &format!("/traces/{id}"));
+    let find = params
+        .find
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(|f| f.chars().take(200).collect::<String>());
+    let link_base = format!("/traces/{id}");
+    let drawn = waterfall::html(
+        &trace,
+        &rows,
+        &waterfall::View {
+            selected: selected_id,
+            link_base: &link_base,
+            find: find.as_deref(),
+        },
+    );
+    let found = find.as_deref().map(|needle| {
+        trace
+            .spans
+            .iter()
+            .filter(|s| waterfall::matches(s, needle))
+            .count()
+    });
+    let typical = typical_of(&state, &trace).await;
     let logs = state.inner.logs.logs_for_trace(id);
     let start = trace.start_unix_nanos();
     let selected = match selected_id {
@@ -112,7 +156,7 @@ async fn trace(
                     .unwrap_or_else(|| "none (root span)".into()),
                 name: span.name.to_string(),
                 service: span.service_name().unwrap_or("unknown service").to_string(),
-                kind: kind_name(span.kind),
+                kind: waterfall::kind_name(span.kind),
                 status: status_name(span.status),
                 status_message: span.status_message.to_string(),
                 offset: format_duration(span.start_unix_nanos.saturating_sub(start)),
@@ -128,6 +172,15 @@ async fn trace(
                             e.time_unix_nanos.saturating_sub(span.start_unix_nanos),
                         ),
                         attributes: pairs(&e.attributes),
+                    })
+                    .collect(),
+                links: span
+                    .links
+                    .iter()
+                    .map(|l| LinkView {
+                        trace_id: l.trace_id.to_string(),
+                        span_id: l.span_id.to_string(),
+                        attributes: pairs(&l.attributes),
                     })
                     .collect(),
                 logs: logs
@@ -148,21 +201,104 @@ async fn trace(
         duration: format_duration(trace.end_unix_nanos().saturating_sub(start)),
         error_count: rows.iter().filter(|r| r.error).count(),
         orphan_count: rows.iter().filter(|r| r.orphan).count(),
-        svg,
+        waterfall: drawn,
+        find: find.unwrap_or_default(),
+        found,
+        typical,
         selected,
         logs,
     })
 }
 
-fn kind_name(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Unspecified => "unspecified",
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
+/// How many traces of the same operation are looked at to find a typical one.
+const TYPICAL_SAMPLE: usize = 50;
+
+/// A trace of the same root operation with the median duration of the recent ones (not this
+/// one), to compare with: (trace id, duration). `None` when there is no other.
+async fn typical_of(
+    state: &CourseState,
+    trace: &dojo_traceql::model::Trace,
+) -> Option<(String, String)> {
+    let root = trace.spans.iter().find(|s| s.parent_span_id.is_none())?;
+    let quote = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
+    let query = format!(
+        "{{ trace:rootService = \"{}\" && trace:rootName = \"{}\" }}",
+        quote(root.service_name()?),
+        quote(&root.name)
+    );
+    let mut matches = state
+        .inner
+        .traces
+        .search(&query, state.inner.settings.window, TYPICAL_SAMPLE)
+        .await
+        .ok()?;
+    matches.retain(|m| m.trace_id != trace.trace_id);
+    matches.sort_by_key(|m| m.duration_nanos);
+    let typical = matches.get(matches.len() / 2)?;
+    Some((
+        typical.trace_id.to_string(),
+        format_duration(typical.duration_nanos),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CompareParams {
+    #[serde(default)]
+    a: String,
+    #[serde(default)]
+    b: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "compare.html")]
+struct ComparePage {
+    layout: Layout,
+    a: String,
+    b: String,
+    comparison: compare::Comparison,
+    /// The findings, rendered from their inline markdown.
+    findings: Vec<String>,
+}
+
+/// Two traces side by side, span by span, with what differs highlighted and named.
+async fn compare(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+    Query(params): Query<CompareParams>,
+) -> Result<ComparePage, CourseError> {
+    let mut traces = Vec::with_capacity(2);
+    for (which, text) in [("first", params.a.trim()), ("second", params.b.trim())] {
+        let id = TraceId::from_hex(text).map_err(|error| {
+            CourseError::BadRequest(format!(
+                "The {which} trace id {text:?} is not a trace id: {error}. Give two trace ids, as in /traces/compare?a=<slow trace>&b=<typical trace>."
+            ))
+        })?;
+        let trace = state
+            .inner
+            .traces
+            .trace(id)
+            .await
+            .map_err(|error| CourseError::Unavailable(error.to_string()))?
+            .ok_or_else(|| {
+                CourseError::NotFound(format!(
+                    "The trace store has no trace {id} (the {which} of the two to compare)."
+                ))
+            })?;
+        traces.push(trace);
     }
+    let comparison = compare::compare(&traces[0], &traces[1]);
+    let findings = comparison
+        .findings
+        .iter()
+        .map(|f| render_untrusted_inline(f))
+        .collect();
+    Ok(ComparePage {
+        layout: Layout::new(&state, &visitor, "Compare traces"),
+        a: traces[0].trace_id.to_string(),
+        b: traces[1].trace_id.to_string(),
+        comparison,
+        findings,
+    })
 }
 
 fn status_name(status: StatusCode) -> &'static str {

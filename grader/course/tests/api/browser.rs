@@ -18,8 +18,29 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::support::classroom::REFERENCE;
-use crate::support::shelf::FAILED;
+use crate::support::shelf::{FAILED, FAILED_PAYMENT_SPAN, OK};
 use crate::support::{INSTRUCTOR_TOKEN, TestApp};
+
+/// A browser window size, in CSS pixels.
+#[derive(Debug, Clone, Copy)]
+struct Screen {
+    name: &'static str,
+    width: u32,
+    height: u32,
+}
+
+impl Screen {
+    const LAPTOP: Screen = Screen {
+        name: "1280",
+        width: 1280,
+        height: 800,
+    };
+    const PHONE: Screen = Screen {
+        name: "390",
+        width: 390,
+        height: 844,
+    };
+}
 
 /// The W3C WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a4e2-4e8a1c4e7c2d";
@@ -58,6 +79,16 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start(chromedriver: &PathBuf, chromium: &PathBuf) -> Step<Driver> {
+        Driver::start_as(chromedriver, chromium, Screen::LAPTOP, true).await
+    }
+
+    /// A browser with a window of `screen`'s size, with or without JavaScript.
+    async fn start_as(
+        chromedriver: &PathBuf,
+        chromium: &PathBuf,
+        screen: Screen,
+        javascript: bool,
+    ) -> Step<Driver> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free port: {e}"))?
@@ -75,7 +106,11 @@ impl Driver {
         let mut driver = Driver {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
+            // No WebDriver command takes this long: a stuck browser fails the step, not the run.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(|e| format!("no HTTP client: {e}"))?,
             session: String::new(),
             profile,
         };
@@ -106,12 +141,17 @@ impl Driver {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
-            "--window-size=1400,1000",
+            &format!("--window-size={},{}", screen.width, screen.height),
             &format!("--user-data-dir={}", driver.profile.display()),
         ];
+        // 2 = blocked: the page's own scripts do not run (WebDriver's still do).
+        let prefs = json!({
+            "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 }
+        });
+        let options = json!({"binary": chromium, "args": args, "prefs": prefs});
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": args}
+            "goog:chromeOptions": options
         }}});
         let value = driver.call("POST", "/session", Some(capabilities)).await?;
         driver.session = value["sessionId"]
@@ -125,6 +165,22 @@ impl Driver {
                 Some(json!({"implicit": 5000, "pageLoad": 20000})),
             )
             .await?;
+        if screen.width < 500 {
+            // Desktop Chromium keeps windows at least 500 px wide: a phone's screen is
+            // emulated through the DevTools protocol.
+            driver
+                .command(
+                    "POST",
+                    "/goog/cdp/execute",
+                    Some(
+                        json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                            "width": screen.width, "height": screen.height,
+                            "deviceScaleFactor": 1, "mobile": true
+                        }}),
+                    ),
+                )
+                .await?;
+        }
         Ok(driver)
     }
 
@@ -220,6 +276,16 @@ impl Driver {
         .map(|_| ())
     }
 
+    async fn displayed(&self, css: &str) -> Step<bool> {
+        let id = self.find(css).await?;
+        let value = self
+            .command("GET", &format!("/element/{id}/displayed"), None)
+            .await?;
+        value
+            .as_bool()
+            .ok_or_else(|| format!("displayed of {css}: {value}"))
+    }
+
     async fn attribute(&self, css: &str, name: &str) -> Step<String> {
         let id = self.find(css).await?;
         let value = self
@@ -265,6 +331,16 @@ impl Driver {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(last)
+    }
+
+    /// Runs `script` (a function body) in the page and answers what it returns.
+    async fn run(&self, script: &str) -> Step<Value> {
+        self.command(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
     }
 
     async fn screenshot(&self, name: &str) -> Option<PathBuf> {
@@ -376,8 +452,12 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
         heading.contains(&FAILED.to_string()),
         &format!("waterfall heading was {heading:?}"),
     )?;
-    browser.find("svg.waterfall").await?;
-    browser.click("svg.waterfall a:nth-of-type(6)").await?;
+    browser.find("#waterfall").await?;
+    browser
+        .click(&format!(
+            "#waterfall a.span-link[href$=\"span={FAILED_PAYMENT_SPAN}\"]"
+        ))
+        .await?;
     let panel = browser
         .text_containing("#span-panel", "charge refused")
         .await?;
@@ -446,27 +526,233 @@ async fn journey(app: &TestApp, browser: &Driver) -> Step<()> {
     Ok(())
 }
 
+/// How one page sits in the window: where its main heading starts, how tall the header is,
+/// and whether anything makes the page itself scroll sideways.
+async fn check_layout(browser: &Driver, screen: Screen, page: &str) -> Step<()> {
+    let measured = browser
+        .run(
+            "const h1 = document.querySelector('main h1');\n\
+             const header = document.querySelector('header.top');\n\
+             const wide = [...document.querySelectorAll('main *')]\n\
+               .filter(e => e.getBoundingClientRect().right > innerWidth + 1)\n\
+               .filter(e => { for (let p = e.parentElement; p; p = p.parentElement) {\n\
+                   const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll' || o === 'hidden') return false; }\n\
+                 return true; })\n\
+               .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ')[0] : ''));\n\
+             return { h1: h1 ? h1.getBoundingClientRect().top : null, header: header.getBoundingClientRect().height,\n\
+               innerWidth, innerHeight, scrollWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 5) };",
+        )
+        .await?;
+    let number = |key: &str| measured[key].as_f64().unwrap_or(f64::MAX);
+    let at = format!("{page} at {} px", screen.name);
+    expect(
+        number("h1") < number("innerHeight") - 40.0,
+        &format!("{at}: the main heading starts below the first screen: {measured}"),
+    )?;
+    expect(
+        number("header") <= 60.0,
+        &format!("{at}: the header is more than one line: {measured}"),
+    )?;
+    expect(
+        number("scrollWidth") <= number("innerWidth") + 1.0
+            && measured["wide"].as_array().is_some_and(Vec::is_empty),
+        &format!("{at}: something is wider than the page: {measured}"),
+    )
+}
+
+/// Every page a learner and an instructor use, at `screen`, with or without script: each is
+/// measured and photographed (`target/browser-screenshots/<screen>-<js>-<page>.png`).
+async fn every_page_fits(
+    app: &TestApp,
+    browser: &Driver,
+    screen: Screen,
+    javascript: bool,
+) -> Step<()> {
+    let js = if javascript { "js" } else { "nojs" };
+    browser.open(&app.url("/join")).await?;
+    browser
+        .fill("#name", &format!("Layout {} {js}", screen.name))
+        .await?;
+    browser.click("#join").await?;
+    browser.text_containing("#learner-name", "Layout").await?;
+    let pages = [
+        ("lesson", "/learn/tracing/propagation".to_string()),
+        ("lab", "/labs/traceql-querying".to_string()),
+        ("console", "/console?q=%7B+status+%3D+error+%7D".to_string()),
+        (
+            "trace",
+            format!("/traces/{FAILED}?span={FAILED_PAYMENT_SPAN}"),
+        ),
+        ("services", "/services".to_string()),
+        ("compare", format!("/traces/compare?a={FAILED}&b={OK}")),
+    ];
+    for (name, path) in pages {
+        eprintln!("{} {js}: {name}", screen.name);
+        browser.open(&app.url(&path)).await?;
+        browser.find("main h1").await?;
+        browser
+            .screenshot(&format!("{}-{js}-{name}", screen.name))
+            .await;
+        check_layout(browser, screen, name).await?;
+    }
+    // A subtree of the waterfall folds away and opens again, script or not (a <details>).
+    browser.open(&app.url(&format!("/traces/{FAILED}"))).await?;
+    let child = format!("#waterfall li[data-span=\"{FAILED_PAYMENT_SPAN}\"] .wf-label");
+    expect(
+        browser.displayed(&child).await?,
+        "the payments span shows at first",
+    )?;
+    browser
+        .click("#waterfall > ul > li > details > summary .wf-swatch")
+        .await?;
+    expect(
+        !browser.displayed(&child).await?,
+        &format!(
+            "{} {js}: collapsing the root hides the payments span",
+            screen.name
+        ),
+    )?;
+    browser
+        .click("#waterfall > ul > li > details > summary .wf-swatch")
+        .await?;
+    expect(browser.displayed(&child).await?, "expanding shows it again")?;
+
+    // The editor is the page's script: there with script, absent without.
+    browser.open(&app.url("/console")).await?;
+    let editors = browser
+        .run("return document.querySelectorAll('.cm-editor').length;")
+        .await?;
+    expect(
+        editors.as_u64() == Some(u64::from(javascript)),
+        &format!("script {js}: {editors} editors on the console"),
+    )?;
+    browser.open(&app.url("/instructor")).await?;
+    browser.fill("#token", INSTRUCTOR_TOKEN).await?;
+    browser.click("#instructor-login").await?;
+    browser.text_containing("#progress-table", "Layout").await?;
+    browser
+        .screenshot(&format!("{}-{js}-instructor", screen.name))
+        .await;
+    check_layout(browser, screen, "instructor").await
+}
+
 #[tokio::test]
-async fn a_learner_and_an_instructor_use_the_course_in_a_real_browser() {
+async fn every_page_fits_a_phone_and_a_laptop_with_and_without_javascript() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    for screen in [Screen::PHONE, Screen::LAPTOP] {
+        for javascript in [true, false] {
+            let browser = Driver::start_as(&chromedriver, &chromium, screen, javascript)
+                .await
+                .unwrap_or_else(|error| panic!("the browser did not start: {error}"));
+            if let Err(error) = every_page_fits(&app, &browser, screen, javascript).await {
+                let shot = browser
+                    .screenshot(&format!("layout-failure-{}-{javascript}", screen.name))
+                    .await;
+                panic!("{error}\nscreenshot: {shot:?}");
+            }
+            let _ = browser.command("DELETE", "", None).await;
+        }
+    }
+}
+
+/// Lab 1's lesson in a browser that runs no JavaScript: one language's panel shows at a time,
+/// the first to begin with, and clicking another language's tab shows that one instead.
+async fn tabs_without_javascript(app: &TestApp, browser: &Driver) -> Step<()> {
+    // JavaScript is really off: the console keeps its plain text box (editor.js would have
+    // put the TraceQL editor after it).
+    browser.open(&app.url("/console")).await?;
+    browser.find("#q").await?;
+    expect(
+        browser.find("#q + .cm-editor").await.is_err(),
+        "the browser ran editor.js, so JavaScript is on",
+    )?;
+    browser.open(&app.url("/learn/labs/instrument")).await?;
+    let tabs = browser.text(".tabs").await?;
+    for language in ["Rust", "Python", "Node.js"] {
+        expect(
+            tabs.contains(language),
+            &format!("a tab for {language}: {tabs:?}"),
+        )?;
+    }
+    let shown = |panels: [bool; 3]| format!("Rust, Python, Node.js panels shown: {panels:?}");
+    let mut panels = [false; 3];
+    for (i, shown) in panels.iter_mut().enumerate() {
+        *shown = browser.displayed(&format!("#tabs-1-{i}-panel")).await?;
+    }
+    expect(panels == [true, false, false], &shown(panels))?;
+    let rust = browser.text("#tabs-1-0-panel").await?;
+    expect(
+        rust.contains("dojo run --language rust"),
+        &format!("the Rust panel says how to run it: {rust:?}"),
+    )?;
+    browser.click("label[for=\"tabs-1-1\"]").await?;
+    for (i, shown) in panels.iter_mut().enumerate() {
+        *shown = browser.displayed(&format!("#tabs-1-{i}-panel")).await?;
+    }
+    expect(panels == [false, true, false], &shown(panels))?;
+    let python = browser.text("#tabs-1-1-panel").await?;
+    expect(
+        python.contains("dojo run --language python") && python.contains("record_exception"),
+        &format!("the Python panel: {python:?}"),
+    )?;
+    snap(browser, "7-tabs-python").await;
+    browser.click("label[for=\"tabs-1-2\"]").await?;
+    for (i, shown) in panels.iter_mut().enumerate() {
+        *shown = browser.displayed(&format!("#tabs-1-{i}-panel")).await?;
+    }
+    expect(panels == [false, false, true], &shown(panels))?;
+    Ok(())
+}
+
+/// chromium and chromedriver, or what is missing (a failure under `CI=true`).
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
     let chromedriver = find_program(&["chromedriver"]);
-    let (Some(chromium), Some(chromedriver)) = (chromium.clone(), chromedriver.clone()) else {
-        let missing = format!(
-            "browser test needs chromium ({}) and chromedriver ({}): apt-get install -y chromium chromium-driver",
-            if chromium.is_some() {
-                "found"
-            } else {
-                "missing"
-            },
-            if chromedriver.is_some() {
-                "found"
-            } else {
-                "missing"
-            },
-        );
-        assert!(!ci, "{missing}");
-        eprintln!("skipped: {missing}");
+    if let (Some(chromium), Some(chromedriver)) = (chromium.clone(), chromedriver.clone()) {
+        return Some((chromium, chromedriver));
+    }
+    let missing = format!(
+        "browser test needs chromium ({}) and chromedriver ({}): apt-get install -y chromium chromium-driver",
+        if chromium.is_some() {
+            "found"
+        } else {
+            "missing"
+        },
+        if chromedriver.is_some() {
+            "found"
+        } else {
+            "missing"
+        },
+    );
+    assert!(!ci, "{missing}");
+    eprintln!("skipped: {missing}");
+    None
+}
+
+#[tokio::test]
+async fn the_lessons_language_tabs_work_in_a_browser_without_javascript() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let browser = match Driver::start_as(&chromedriver, &chromium, Screen::LAPTOP, false).await {
+        Ok(browser) => browser,
+        Err(error) => panic!("the browser did not start: {error}"),
+    };
+    if let Err(error) = tabs_without_javascript(&app, &browser).await {
+        let shot = browser.screenshot("tabs-without-javascript").await;
+        panic!("{error}\nscreenshot: {shot:?}");
+    }
+    let _ = browser.command("DELETE", "", None).await;
+}
+
+#[tokio::test]
+async fn a_learner_and_an_instructor_use_the_course_in_a_real_browser() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
         return;
     };
     let app = TestApp::spawn().await;

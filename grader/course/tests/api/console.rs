@@ -28,14 +28,14 @@ async fn a_list_cut_at_the_limit_says_there_may_be_more() {
         page.contains("The newest 50 matching traces (there may be more"),
         "{page}"
     );
-    assert!(!page.contains("50 trace(s)."), "{page}");
+    assert!(!page.contains("50 traces."), "{page}");
 }
 
 #[tokio::test]
 async fn a_list_shorter_than_the_limit_gives_its_count() {
     let app = TestApp::spawn().await;
     let page = app.client().get(&format!("/console?q={ANY}")).await;
-    assert!(page.body.contains("4 trace(s)."), "{}", page.body);
+    assert!(page.body.contains("4 traces."), "{}", page.body);
     assert!(!page.body.contains("there may be more"), "{}", page.body);
 }
 

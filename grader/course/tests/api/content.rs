@@ -75,6 +75,31 @@ fn the_lessons_claim_results_for_most_examples_and_name_real_faults() {
 }
 
 #[test]
+fn every_claim_that_a_query_finds_nothing_has_traffic_to_be_checked_against() {
+    use dojo_course::content::examples::Claim;
+    let examples = examples();
+    let nothing: Vec<&QueryExample> = examples
+        .iter()
+        .filter(|e| e.claim == Claim::FindsNothing)
+        .collect();
+    assert!(
+        nothing.len() >= 3,
+        "the lessons' claims that a query finds nothing are marked `nothing` ({} are)",
+        nothing.len()
+    );
+    for claim in nothing {
+        assert!(
+            examples
+                .iter()
+                .any(|e| e.claim == Claim::Finds && e.returns == claim.returns),
+            "{}: a `nothing` claim is checked over the traffic in which a `returns` example \
+             with the same faults found traces; there is none",
+            claim.location()
+        );
+    }
+}
+
+#[test]
 fn every_search_example_in_the_lessons_runs_in_the_console() {
     // Metrics queries are the exception: the console lists traces and says so.
     let shelf = crate::support::Shelf::sample();

@@ -47,7 +47,7 @@ async fn the_real_grader_refuses_a_wrong_query_and_accepts_the_reference() {
     let path = "/labs/traceql-querying/slow-db-queries/submit";
 
     let wrong = client
-        .post(
+        .submit(
             path,
             &[("csrf", &csrf), ("query", "{ span.db.system != nil }")],
         )
@@ -61,7 +61,7 @@ async fn the_real_grader_refuses_a_wrong_query_and_accepts_the_reference() {
     assert!(wrong.body.contains("Not yet."), "{}", wrong.body);
 
     let syntax = client
-        .post(path, &[("csrf", &csrf), ("query", "{ duration > 500ms")])
+        .submit(path, &[("csrf", &csrf), ("query", "{ duration > 500ms")])
         .await;
     assert!(syntax.body.contains("Not yet."), "{}", syntax.body);
     assert!(
@@ -71,7 +71,7 @@ async fn the_real_grader_refuses_a_wrong_query_and_accepts_the_reference() {
     );
 
     let right = client
-        .post(
+        .submit(
             path,
             &[
                 ("csrf", &csrf),
@@ -93,7 +93,7 @@ async fn hints_and_the_instructor_table_come_from_the_progress_store() {
     ada.join("Ada Lovelace").await;
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
     let page = ada
-        .post(
+        .submit(
             "/labs/traceql-querying/slow-db-queries/hint",
             &[("csrf", &csrf)],
         )
@@ -106,7 +106,7 @@ async fn hints_and_the_instructor_table_come_from_the_progress_store() {
         "the quiz shows its questions"
     );
     let page = ada
-        .post(
+        .submit(
             "/labs/quiz/brown-belt-quiz/submit",
             &[("csrf", &csrf), ("q.trace-vs-span", "0")],
         )
@@ -130,7 +130,7 @@ async fn a_name_belongs_to_the_browser_that_joined_with_it_first() {
     ada.join("Ada").await;
     assert!(ada.has_cookie("dojo_learner"), "joining hands out the key");
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
-    ada.post(
+    ada.submit(
         "/labs/traceql-querying/slow-db-queries/submit",
         &[("csrf", &csrf), ("query", "{ span.db.system != nil }")],
     )
@@ -180,7 +180,7 @@ async fn a_name_belongs_to_the_browser_that_joined_with_it_first() {
     let labs = ada.get("/labs").await;
     assert!(
         labs.body
-            .contains("Signed in as <strong id=\"learner-name\">Ada</strong>"),
+            .contains("<span class=\"signed-in-as\">Signed in as </span><strong id=\"learner-name\">Ada</strong>"),
         "{}",
         labs.body
     );
@@ -202,11 +202,37 @@ async fn a_name_belongs_to_the_browser_that_joined_with_it_first() {
     let lab = laptop.get("/labs/traceql-querying").await;
     assert!(lab.body.contains("Your attempts (1)"), "{}", lab.body);
 
-    // Leaving forgets the key in that browser.
-    let csrf = ada.get("/labs").await.csrf();
-    ada.post("/leave", &[("csrf", &csrf)]).await;
+    // Leaving asks first, and says how to come back.
+    let confirm = ada.get("/leave").await;
+    assert!(
+        confirm.body.contains("<h1>Leave the class?</h1>")
+            && confirm.body.contains("id=\"leave-rejoin-code\""),
+        "{}",
+        confirm.body
+    );
+    // Leaving keeps this browser's key: joining again here with the name just works.
+    ada.post("/leave", &[("csrf", &confirm.csrf()), ("forget", "false")])
+        .await;
+    assert!(ada.has_cookie("dojo_learner"));
+    assert!(!ada.get("/labs").await.body.contains("Signed in as"));
+    assert_eq!(
+        ada.join("Ada").await.status,
+        303,
+        "the same browser rejoins"
+    );
+    assert!(ada.get("/labs").await.body.contains("Signed in as"));
+
+    // Leaving and forgetting (a shared computer) drops the key in that browser.
+    let csrf = ada.get("/leave").await.csrf();
+    ada.post("/leave", &[("csrf", &csrf), ("forget", "true")])
+        .await;
     assert!(!ada.has_cookie("dojo_learner"));
     assert!(!ada.get("/labs").await.body.contains("Signed in as"));
+    assert_eq!(
+        ada.join("Ada").await.status,
+        409,
+        "without the key, the name needs its rejoin code"
+    );
 }
 
 /// Where each of `needles` first appears in `body`, failing when one is missing.
@@ -272,7 +298,7 @@ async fn feedback_and_quiz_questions_render_their_markdown_and_say_the_verdict_o
     let path = "/labs/traceql-querying/slow-db-queries/submit";
 
     let nothing = client
-        .post(
+        .submit(
             path,
             &[("csrf", &csrf), ("query", "{ name = \"no-such-span\" }")],
         )
@@ -285,7 +311,7 @@ async fn feedback_and_quiz_questions_render_their_markdown_and_say_the_verdict_o
     assert!(!nothing.body.contains("`resource.`"), "{}", nothing.body);
 
     let right = client
-        .post(
+        .submit(
             path,
             &[
                 ("csrf", &csrf),
@@ -344,4 +370,66 @@ async fn a_real_lab_with_a_secret_fault_does_not_name_it() {
         "{block}"
     );
     assert!(!block.contains("slow_query"), "{block}");
+}
+
+#[tokio::test]
+async fn the_instrumentation_form_offers_no_shop_service_and_shows_how_to_mark_the_run() {
+    let app = spawn().await;
+    let mut ada = app.client();
+    let anonymous = ada.get("/labs/instrument-a-service").await;
+    assert!(
+        !anonymous.body.contains("class=\"run-marker\""),
+        "no marker before joining"
+    );
+    ada.join("Ada Lovelace").await;
+    let page = ada.get("/labs/instrument-a-service").await;
+    let id = dojo_grader::progress::LearnerId::for_name("Ada Lovelace");
+    assert!(
+        page.body
+            .contains(&format!("OTEL_RESOURCE_ATTRIBUTES=learner.id={id}")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("name=\"service\" value=\"stock\""),
+        "{}",
+        page.body
+    );
+    for shop in ["frontend", "payments"] {
+        assert!(
+            !page.body.contains(&format!("<option>{shop}</option>")),
+            "{shop} is offered: {}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_learner_sees_the_quiz_choices_in_their_own_order() {
+    let app = spawn().await;
+    let mut pages = Vec::new();
+    for name in ["Ada", "Grace", "Edsger", "Barbara"] {
+        let mut client = app.client();
+        client.join(name).await;
+        let page = client.get("/labs/quiz").await;
+        // The first question's choices, in the order they are shown.
+        let first = page
+            .body
+            .split("type=\"radio\"")
+            .skip(1)
+            .take(4)
+            .map(|part| {
+                part.split("</label>")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(first.len(), 4, "{}", page.body);
+        pages.push(first);
+    }
+    assert!(
+        pages.iter().any(|p| p != &pages[0]),
+        "four learners see the same order: {pages:?}"
+    );
 }

@@ -28,7 +28,7 @@ async fn a_wrong_then_a_right_traceql_answer_changes_the_feedback() {
     let csrf = client.get("/labs/traceql-querying").await.csrf();
 
     let wrong = client
-        .post(
+        .submit(
             "/labs/traceql-querying/failed-checkouts/submit",
             &[
                 ("csrf", &csrf),
@@ -48,7 +48,7 @@ async fn a_wrong_then_a_right_traceql_answer_changes_the_feedback() {
     );
 
     let right = client
-        .post(
+        .submit(
             "/labs/traceql-querying/failed-checkouts/submit",
             &[("csrf", &csrf), ("query", REFERENCE)],
         )
@@ -58,7 +58,7 @@ async fn a_wrong_then_a_right_traceql_answer_changes_the_feedback() {
         "{}",
         right.body
     );
-    assert!(right.body.contains("1 of 1 exercises passed."));
+    assert!(right.body.contains("1 of 1 exercise passed."));
     assert!(right.body.contains("Your attempts (2)"));
 }
 
@@ -69,7 +69,7 @@ async fn a_syntax_error_in_an_answer_points_at_the_column() {
     client.join("Ada").await;
     let csrf = client.get("/labs/traceql-querying").await.csrf();
     let page = client
-        .post(
+        .submit(
             "/labs/traceql-querying/failed-checkouts/submit",
             &[("csrf", &csrf), ("query", "{ status = 'error' }")],
         )
@@ -93,7 +93,7 @@ async fn hints_are_revealed_one_at_a_time() {
     client.join("Ada").await;
     let csrf = client.get("/labs/traceql-querying").await.csrf();
     let page = client
-        .post(
+        .submit(
             "/labs/traceql-querying/failed-checkouts/hint",
             &[("csrf", &csrf)],
         )
@@ -101,7 +101,7 @@ async fn hints_are_revealed_one_at_a_time() {
     assert!(page.body.contains("Hint 1:"), "{}", page.body);
     assert!(page.body.contains("Show hint 2 of 2"));
     let page = client
-        .post(
+        .submit(
             "/labs/traceql-querying/failed-checkouts/hint",
             &[("csrf", &csrf)],
         )
@@ -118,7 +118,7 @@ async fn a_root_cause_report_is_graded_and_its_markdown_is_sanitized() {
     let csrf = client.get("/labs/intermittent-slowness").await.csrf();
     let slow = SLOW.to_string();
     let page = client
-        .post(
+        .submit(
             "/labs/intermittent-slowness/report/submit",
             &[
                 ("csrf", &csrf),
@@ -156,7 +156,7 @@ async fn the_quiz_takes_one_choice_per_question() {
     client.join("Alan").await;
     let csrf = client.get("/labs/quiz").await.csrf();
     let page = client
-        .post("/labs/quiz/quiz/submit", &[("csrf", &csrf), ("q.q1", "1")])
+        .submit("/labs/quiz/quiz/submit", &[("csrf", &csrf), ("q.q1", "1")])
         .await;
     assert!(
         page.body.contains("class=\"feedback pass\""),
@@ -171,7 +171,7 @@ async fn a_learner_sees_only_their_own_attempts() {
     let mut ada = app.client();
     ada.join("Ada").await;
     let csrf = ada.get("/labs/traceql-querying").await.csrf();
-    ada.post(
+    ada.submit(
         "/labs/traceql-querying/failed-checkouts/submit",
         &[
             ("csrf", &csrf),
@@ -374,7 +374,7 @@ async fn a_root_cause_form_keeps_what_was_typed_after_not_yet() {
     client.join("Grace").await;
     let csrf = client.get("/labs/intermittent-slowness").await.csrf();
     let page = client
-        .post(
+        .submit(
             "/labs/intermittent-slowness/report/submit",
             &[
                 ("csrf", &csrf),
@@ -415,7 +415,7 @@ async fn a_quiz_keeps_the_chosen_answers() {
     client.join("Alan").await;
     let csrf = client.get("/labs/quiz").await.csrf();
     let page = client
-        .post("/labs/quiz/quiz/submit", &[("csrf", &csrf), ("q.q1", "0")])
+        .submit("/labs/quiz/quiz/submit", &[("csrf", &csrf), ("q.q1", "0")])
         .await;
     assert!(
         page.body
@@ -434,7 +434,7 @@ async fn hints_render_their_markdown() {
     let csrf = client.get("/labs/traceql-querying").await.csrf();
     for _ in 0..2 {
         client
-            .post(
+            .submit(
                 "/labs/traceql-querying/failed-checkouts/hint",
                 &[("csrf", &csrf)],
             )
@@ -447,4 +447,81 @@ async fn hints_render_their_markdown() {
         page.body
     );
     assert!(!page.body.contains("`status = error`"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_submission_redirects_to_its_feedback_once_and_a_reload_never_resubmits() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+    client.join("Ada").await;
+    let csrf = client.get("/labs/traceql-querying").await.csrf();
+
+    // Post/redirect/get: the POST answers 303 to the lab page at the exercise's feedback.
+    let page = client
+        .submit(
+            "/labs/traceql-querying/failed-checkouts/submit",
+            &[("csrf", &csrf), ("query", REFERENCE)],
+        )
+        .await;
+    assert_eq!(
+        page.redirect,
+        Some((
+            303,
+            "/labs/traceql-querying#feedback-failed-checkouts".to_string()
+        ))
+    );
+    assert!(
+        page.body
+            .contains("id=\"feedback-failed-checkouts\" role=\"status\" tabindex=\"-1\""),
+        "{}",
+        page.body
+    );
+
+    // Reloading the page shows the attempt but not the verdict again, and grades nothing.
+    let again = client.get("/labs/traceql-querying").await;
+    assert!(!again.body.contains("id=\"feedback-failed-checkouts\""));
+    assert!(again.body.contains("Your attempts (1)"), "{}", again.body);
+
+    // Opening the form's address leads back to the exercise, not to an error.
+    let opened = client
+        .get("/labs/traceql-querying/failed-checkouts/submit")
+        .await;
+    assert_eq!(opened.status, 303);
+    assert_eq!(
+        opened.location.as_deref(),
+        Some("/labs/traceql-querying#exercise-failed-checkouts")
+    );
+
+    // A hint lands on the hint.
+    let hinted = client
+        .submit(
+            "/labs/traceql-querying/failed-checkouts/hint",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        hinted.redirect.map(|(_, to)| to),
+        Some("/labs/traceql-querying#hint-failed-checkouts-1".to_string())
+    );
+    assert!(hinted.body.contains("id=\"hint-failed-checkouts-1\""));
+}
+
+#[tokio::test]
+async fn opening_a_forms_address_as_a_page_gets_a_friendly_page() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/instructor/login",
+        "/instructor/reset",
+        "/instructor/faults",
+    ] {
+        let page = app.client().get(path).await;
+        assert_eq!(page.status, 405, "{path}");
+        assert!(
+            page.body
+                .contains("is where a form on the course sends its answer")
+                && page.body.contains("href=\"/static/course.css\""),
+            "{path}: {}",
+            page.body
+        );
+    }
 }

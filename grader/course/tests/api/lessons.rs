@@ -89,3 +89,34 @@ async fn search_finds_sections_and_says_so_when_nothing_matches() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn a_lessons_fault_commands_use_the_running_labs_own_addresses() {
+    // The course attached to a shop on other ports (a second lab on the same machine).
+    let settings = dojo_course::CourseSettings {
+        shop: vec![
+            ("frontend".into(), "http://127.0.0.1:9181".into()),
+            ("api".into(), "http://127.0.0.1:9182".into()),
+            ("payments".into(), "http://127.0.0.1:9183".into()),
+        ],
+        ..dojo_course::CourseSettings::default()
+    };
+    let address = crate::traces::spawn_holding(Vec::new(), settings).await;
+    let page = crate::traces::get(address, "/learn/traceql/attributes").await;
+    assert!(
+        page.contains("curl -X POST http://127.0.0.1:9183/admin/faults/payments_slow"),
+        "{page}"
+    );
+    assert!(!page.contains(":8083/"), "no default port left: {page}");
+    assert!(!page.contains("dojo-shop-address"), "no placeholder left");
+
+    // A course without a shop attached shows the default local addresses.
+    let app = TestApp::spawn().await;
+    let page = app.client().get("/learn/traceql/attributes").await;
+    assert!(
+        page.body
+            .contains("curl -X POST http://localhost:8083/admin/faults/payments_slow"),
+        "{}",
+        page.body
+    );
+}

@@ -13,4 +13,5 @@ mod lessons;
 mod remote;
 mod security;
 mod support;
+mod throttles;
 mod traces;

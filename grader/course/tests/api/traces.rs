@@ -153,9 +153,9 @@ async fn the_waterfall_shows_the_selected_span_with_attributes_events_and_logs()
         .get(&format!("/traces/{FAILED}?span={FAILED_PAYMENT_SPAN}"))
         .await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("<svg"), "a waterfall picture");
+    assert!(page.body.contains("id=\"waterfall\""), "a waterfall");
     assert!(
-        page.body.contains("class=\"bar error\""),
+        page.body.contains("class=\"wf-bar error\""),
         "errors are marked"
     );
     assert!(
@@ -321,7 +321,7 @@ async fn the_services_page_says_how_far_back_its_traces_reach_when_the_bound_cut
         ),
         "{page}"
     );
-    assert!(!page.contains("3 trace(s) of the last 15 min"), "{page}");
+    assert!(!page.contains("3 traces of the last 15 min"), "{page}");
 }
 
 #[tokio::test]
@@ -338,7 +338,7 @@ async fn the_services_page_does_not_say_traces_were_cut_when_the_window_holds_ex
     let page = get(address, "/services").await;
 
     assert!(
-        page.contains("Computed from the 3 trace(s) of the last 15 min."),
+        page.contains("Computed from the 3 traces of the last 15 min."),
         "{page}"
     );
 }
@@ -349,46 +349,18 @@ async fn the_services_page_says_it_read_every_trace_of_the_window_when_none_was_
     let page = app.client().get("/services").await;
     assert!(
         page.body
-            .contains("Computed from the 4 trace(s) of the last 15 min."),
+            .contains("Computed from the 4 traces of the last 15 min."),
         "{}",
         page.body
     );
 }
 
-/// The number after `key` in `text` (`viewBox="0 0 ` → 920).
-fn number_after(text: &str, key: &str) -> f64 {
-    let start = text
-        .find(key)
-        .unwrap_or_else(|| panic!("{key:?} in {text}"))
-        + key.len();
-    text[start..]
-        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("a number after {key:?}"))
-}
-
 #[tokio::test]
-async fn the_waterfall_labels_are_never_drawn_smaller_than_11_pixels() {
+async fn the_span_panel_goes_under_the_waterfall_unless_the_screen_has_room_for_both() {
     let app = TestApp::spawn().await;
-    let mut client = app.client();
-
-    let page = client.get(&format!("/traces/{FAILED}")).await;
-    let css = client.get("/static/course.css").await;
-
-    // The SVG scales to its box: its text is font-size × (drawn width / viewBox width), and
-    // the drawn width is never below its CSS min-width (the wrapper scrolls sideways).
-    let start = page.body.find("<svg").expect("a waterfall");
-    let svg = &page.body[start..start + page.body[start..].find('>').expect("an svg tag")];
-    let view_width = number_after(svg, "viewBox=\"0 0 ");
-    let min_width = number_after(svg, "min-width: ");
-    let font = number_after(svg, "font-size=\"");
-    assert!(
-        font * min_width / view_width >= 11.0,
-        "text at least 11 px: {font} × {min_width} / {view_width} in {svg}"
-    );
-    // The span panel is under the waterfall unless the screen has room for both side by side
-    // (at 1280 px it squeezed the waterfall to ~540 px and its text to ~7 px).
+    let css = app.client().get("/static/course.css").await;
+    // At 1280 px a side panel squeezed the waterfall's text: it sits below unless the screen
+    // is wide enough for both.
     assert!(
         css.body
             .contains(".trace-view { display: flex; flex-direction: column;"),
@@ -400,5 +372,177 @@ async fn the_waterfall_labels_are_never_drawn_smaller_than_11_pixels() {
             .contains("@media (min-width: 1600px) { .trace-view { flex-direction: row;"),
         "{}",
         css.body
+    );
+}
+
+#[tokio::test]
+async fn the_waterfall_collapses_by_subtree_marks_the_critical_path_and_finds_spans() {
+    let app = TestApp::spawn().await;
+    let mut client = app.client();
+
+    let page = client.get(&format!("/traces/{FAILED}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.matches("<details open>").count() >= 3,
+        "frontend, api and the client call each open a collapsible subtree: {}",
+        page.body
+    );
+    assert!(page.body.contains("wf-row critical"), "{}", page.body);
+
+    let page = client.get(&format!("/traces/{FAILED}?find=charge")).await;
+    assert!(
+        page.body
+            .contains("id=\"found\" class=\"small\">1 span matches"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches(" match\" style=").count(),
+        1,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(" dim\" style="), "the others are dimmed");
+}
+
+#[tokio::test]
+async fn a_slow_trace_is_compared_with_a_typical_one_and_the_slow_span_is_named() {
+    // Arrange: three product pages; in the slow one the database call took 800 ms.
+    let page_view = |trace: u8, seconds_ago: u64, db_ms: u64| {
+        let mut root = span_of(trace, 1, None, "frontend", seconds_ago, db_ms + 100);
+        root.name = "GET /products/{id}".into();
+        let api = span_of(trace, 2, Some(1), "api", seconds_ago, db_ms + 80);
+        let mut db = span_of(trace, 3, Some(2), "api", seconds_ago, db_ms);
+        db.name = "SELECT products".into();
+        Trace {
+            trace_id: TraceId([trace; 16]),
+            spans: vec![root, api, db],
+        }
+    };
+    let slow = TraceId([2; 16]);
+    let address = spawn_holding(
+        vec![
+            page_view(1, 50, 10),
+            page_view(2, 40, 800),
+            page_view(3, 30, 12),
+        ],
+        CourseSettings::default(),
+    )
+    .await;
+
+    // The trace page offers a typical trace of the same operation to compare with.
+    let page = get(address, &format!("/traces/{slow}")).await;
+    let link = page
+        .split("id=\"compare-typical\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a link to compare: {page}"))
+        .replace("&amp;", "&");
+    assert!(
+        link.starts_with(&format!("/traces/compare?a={slow}&b=")),
+        "{link}"
+    );
+
+    let page = get(address, &link).await;
+    assert_eq!(
+        page.matches("<tr class=\"slower\">").count(),
+        3,
+        "the root, api and the query are slower: {page}"
+    );
+    let findings = page
+        .split("id=\"findings\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</div>").next())
+        .unwrap_or_default();
+    assert!(findings.contains("longer than trace b"), "{findings}");
+    assert!(
+        findings.contains("<code>api: SELECT products</code> spent +"),
+        "the query is where the time went: {findings}"
+    );
+
+    let response = reqwest::get(format!("http://{address}/traces/compare?a=zz&b="))
+        .await
+        .expect("the course answers");
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("is not a trace id")
+    );
+}
+
+/// `(key, value)` of every `data-…` attribute on the elements of `page` whose tag starts with
+/// `opening` (such as `<tr class="edge-row"`), one map per element.
+fn data_attributes(page: &str, opening: &str) -> Vec<std::collections::HashMap<String, String>> {
+    page.match_indices(opening)
+        .map(|(at, _)| {
+            let tag = &page[at..at + page[at..].find('>').expect("the tag ends")];
+            tag.split(" data-")
+                .skip(1)
+                .filter_map(|pair| {
+                    let (key, rest) = pair.split_once("=\"")?;
+                    Some((key.to_string(), rest.split('"').next()?.to_string()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_service_graph_its_table_and_the_red_charts_give_the_same_error_counts() {
+    // Arrange: calls that failed on the callee's side, on the caller's side only (a timeout
+    // answered later), and unanswered; plus calls that went well.
+    let traces = vec![
+        charge(1, 30, true, false),
+        charge(2, 25, true, true),
+        charge(3, 20, false, true),
+        charge(4, 15, true, false),
+    ];
+    let address = spawn_holding(traces, CourseSettings::default()).await;
+
+    // Act
+    let page = get(address, "/services").await;
+
+    // Assert: per callee, the table's rows into it add up to its RED totals, and the graph's
+    // label says the same.
+    let rows = data_attributes(&page, "<tr class=\"edge-row\"");
+    let charts = data_attributes(&page, "<div class=\"red-charts\"");
+    assert!(!rows.is_empty() && !charts.is_empty(), "{page}");
+    let number = |map: &std::collections::HashMap<String, String>, key: &str| -> u64 {
+        map[key].parse().expect("a number")
+    };
+    let payments = charts
+        .iter()
+        .find(|c| c["service"] == "payments")
+        .expect("payments has RED charts");
+    let into_payments: Vec<_> = rows.iter().filter(|r| r["to"] == "payments").collect();
+    assert_eq!(
+        (
+            into_payments
+                .iter()
+                .map(|r| number(r, "requests"))
+                .sum::<u64>(),
+            into_payments
+                .iter()
+                .map(|r| number(r, "errors"))
+                .sum::<u64>()
+        ),
+        (number(payments, "requests"), number(payments, "errors")),
+        "table and charts agree on payments: {rows:?} {charts:?}"
+    );
+    assert_eq!(
+        (number(payments, "requests"), number(payments, "errors")),
+        (4, 2),
+        "four calls, two the caller saw fail"
+    );
+    assert!(
+        page.contains("4 req · 50.0% err"),
+        "the graph agrees: {page}"
+    );
+    assert!(
+        page.contains("<g class=\"node external\" data-node=\"payments\">"),
+        "payments is drawn as the external dependency it stands in for: {page}"
     );
 }

@@ -1,7 +1,9 @@
 //! One module per `dojo` subcommand.
 
+mod answer_files;
 pub mod grade;
 pub mod loadgen;
+pub mod run;
 pub mod serve;
 pub mod service;
 pub mod store;

@@ -59,6 +59,10 @@ pub struct ServerArgs {
     /// Guards the sample services' fault admin APIs.
     #[arg(long, env = env::ADMIN_TOKEN, hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The course's address as learners reach it, behind a reverse proxy
+    /// (https://dojo.example.org): with https, every cookie is Secure.
+    #[arg(long)]
+    pub public_url: Option<String>,
 }
 
 impl ServerArgs {
@@ -104,7 +108,9 @@ impl ServerArgs {
             workshop_code: self.workshop_code.clone(),
             services,
             admin_token: self.admin_token.clone(),
+            public_url: self.public_url.clone(),
             workshop_lab: self.workshop_lab.clone(),
+            solo_lab: None,
         })
     }
 }
@@ -116,7 +122,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Where the progress database lives by default.
-    #[arg(long, default_value = ".dojo")]
+    #[arg(long, env = env::DATA_DIR, default_value = ".dojo")]
     pub data_dir: PathBuf,
     /// The sample app's frontend, for the instructor's fault toggles.
     #[arg(long, env = env::FRONTEND_URL, default_value_t = format!("http://127.0.0.1:{FRONTEND_PORT}"))]
@@ -132,6 +138,13 @@ pub struct ServeArgs {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::placeholder::refuse(&[
+        (
+            env::INSTRUCTOR_TOKEN,
+            args.server.instructor_token.as_deref(),
+        ),
+        (env::ADMIN_TOKEN, args.server.admin_token.as_deref()),
+    ])?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&args.data_dir)
@@ -144,6 +157,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let options = args.server.options(&args.host, &args.data_dir, services)?;
         let server = Server::bind(options, LogBook::new(10_000)).await?;
         println!("listening on http://{}", server.addrs.web);
+        println!("{}", dojo_listen::raise_fd_limit_and_describe());
         if let Some(store) = server.addrs.store {
             println!(
                 "Tempo API on http://{}, OTLP/HTTP on {}, OTLP/gRPC on {}",

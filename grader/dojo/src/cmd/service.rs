@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT};
+use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, env};
 
 use crate::cmd::up::shutdown_signal;
 
@@ -55,6 +55,8 @@ pub struct ServiceArgs {
 
 /// Runs one tier until Ctrl-C or SIGTERM.
 pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
+    let admin_token = std::env::var(env::ADMIN_TOKEN).ok();
+    crate::placeholder::refuse(&[(env::ADMIN_TOKEN, admin_token.as_deref())])?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let telemetry = runtime.block_on(serve(args))?;
     // Flush after the server stopped, outside the runtime: the exporter blocks while it sends.
@@ -84,6 +86,7 @@ async fn serve(args: ServiceArgs) -> anyhow::Result<dojo_telemetry::TelemetryGua
     telemetry_config.service_name = name.to_owned();
     let telemetry = dojo_telemetry::init(&telemetry_config)?;
     tracing::info!(service = name, address = %address, "serving");
+    tracing::info!("{}", dojo_listen::raise_fd_limit_and_describe());
     let served = match args.tier {
         Tier::Frontend => {
             dojo_frontend::serve(

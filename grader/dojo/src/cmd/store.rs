@@ -62,6 +62,7 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
             "dojo store: Tempo API on http://{}, OTLP/HTTP on http://{}/v1/traces, OTLP/gRPC on {}",
             addrs.http, addrs.otlp_http, addrs.otlp_grpc
         );
+        eprintln!("dojo store: {}", dojo_listen::raise_fd_limit_and_describe());
         dojo_store::serve(store, listeners, shutdown_signal()).await?;
         eprintln!("dojo store: stopped");
         Ok(ExitCode::SUCCESS)

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, PAYMENTS_PROXY_PORT, env};
 
-use dojo_course::adapters::grader::learner_id_for;
 use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::{fault_plan, scenario_yaml};
 
 use crate::cmd::serve::ServerArgs;
-use crate::server::Server;
+use crate::server::{Server, SoloLab};
 
 use crate::logbook::LogBook;
+use crate::running_lab::{RunningLab, RunningLearner};
 use crate::supervisor::{ChildSpec, ChildState, Supervisor};
 
 /// How many service log lines the course can look back through.
@@ -43,7 +43,7 @@ pub struct UpArgs {
     #[arg(long, default_value_t = PAYMENTS_PROXY_PORT)]
     pub payments_proxy_port: u16,
     /// Where the lab keeps its databases and logs.
-    #[arg(long, default_value = ".dojo")]
+    #[arg(long, env = env::DATA_DIR, default_value = ".dojo")]
     pub data_dir: PathBuf,
     /// A fault scenario file (YAML) to switch on at start.
     #[arg(long)]
@@ -126,6 +126,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let logbook = LogBook::new(LOG_LINES_KEPT);
 
     println!("Tracing Dojo is starting (data in {})…", data_dir.display());
+    println!("{}", dojo_listen::raise_fd_limit_and_describe());
     // In the order they start: each one's dependency first.
     let services = vec![
         ("payments".to_owned(), urls.payments.clone()),
@@ -140,6 +141,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         // In a workshop each learner gets their own variant, scoped to their traffic.
         options.workshop_lab = args.lab.clone();
     }
+    let mut solo_scenario = None;
+    if let (None, Some(lab), false) = (&args.scenario, &args.lab, workshop) {
+        // On a laptop the learner's variant hits all traffic, and follows them to another
+        // incident when they ask for one.
+        let (path, solo) = write_lab_scenario(&args, lab, &data_dir)?;
+        options.solo_lab = Some(solo);
+        solo_scenario = Some(path);
+    }
     let server = Server::bind(options, logbook.clone()).await?;
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async move {
@@ -148,7 +157,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let scenario = match (&args.scenario, &args.lab) {
         (Some(file), _) => Some(file.clone()),
-        (None, Some(lab)) if !workshop => Some(write_lab_scenario(&args, lab, &data_dir)?),
+        (None, Some(_)) if !workshop => solo_scenario,
         (None, Some(_)) => {
             println!(
                 "Workshop mode: each learner who joins gets their own variant of the lab's faults."
@@ -180,6 +189,12 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     println!();
     println!("  Course               {}", urls.course);
+    if args.server.instructor_token.is_some() {
+        println!(
+            "  Instructor           {}/instructor (sign in with the instructor token)",
+            urls.course
+        );
+    }
     println!("  Shop (frontend)      {}", urls.frontend);
     println!("  api                  {}", urls.api);
     println!("  payments             {}", urls.payments);
@@ -187,6 +202,24 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("  OTLP/HTTP receiver   {}/v1/traces", urls.otlp_http);
     println!("  Logs                 {}", data_dir.join("logs").display());
     println!();
+    // `dojo grade` reads this to find the lab's traces and whose variant is on.
+    let record = RunningLab {
+        tempo_url: urls.tempo.clone(),
+        course_url: urls.course.clone(),
+        lab: if args.scenario.is_none() {
+            args.lab.clone()
+        } else {
+            None
+        },
+        learner: (!workshop).then(|| RunningLearner {
+            name: args.learner.clone(),
+            id: LearnerId::for_name(&args.learner).to_string(),
+        }),
+        pid: std::process::id(),
+    };
+    if let Err(error) = record.write(&data_dir) {
+        eprintln!("dojo: {error:#} (`dojo grade` will need --tempo-url)");
+    }
     println!("The lab is up. Press Ctrl-C to stop it.");
 
     let started = Instant::now();
@@ -199,6 +232,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!("\nStopping the lab…");
+    RunningLab::remove(&data_dir);
     supervisor.stop().await;
     stop_server(server_stop, server_task).await;
     println!("Stopped.");
@@ -206,8 +240,13 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes the fault scenario of `lab` for the learner into the data directory, for the
-/// services to read at start. The faults are not printed: finding them is the exercise.
-fn write_lab_scenario(args: &UpArgs, lab_id: &str, data_dir: &Path) -> anyhow::Result<PathBuf> {
+/// services to read at start, and returns it with what the server needs to keep it following
+/// the learner's incidents. The faults are not printed: finding them is the exercise.
+fn write_lab_scenario(
+    args: &UpArgs,
+    lab_id: &str,
+    data_dir: &Path,
+) -> anyhow::Result<(PathBuf, SoloLab)> {
     let labs = dojo_grader::spec::load_dir(&args.server.labs)
         .with_context(|| format!("loading the labs from {}", args.server.labs.display()))?;
     let Some(lab) = labs.get(lab_id) else {
@@ -217,10 +256,8 @@ fn write_lab_scenario(args: &UpArgs, lab_id: &str, data_dir: &Path) -> anyhow::R
             known.join(", ")
         );
     };
-    let learner_id = learner_id_for(&args.learner);
-    let learner = LearnerId::parse(&learner_id)
-        .map_err(|error| anyhow::anyhow!("--learner {:?}: {error}", args.learner))?;
-    let plan = fault_plan(lab, &[learner], false);
+    let learner = LearnerId::for_name(&args.learner);
+    let plan = fault_plan(lab, std::slice::from_ref(&learner), false);
     let path = data_dir.join("scenario.yaml");
     std::fs::write(&path, scenario_yaml(&plan)?)
         .with_context(|| format!("writing {}", path.display()))?;
@@ -232,7 +269,14 @@ fn write_lab_scenario(args: &UpArgs, lab_id: &str, data_dir: &Path) -> anyhow::R
             lab.title, args.learner
         );
     }
-    Ok(path)
+    Ok((
+        path,
+        SoloLab {
+            lab: lab.id.clone(),
+            learner,
+            started_with: plan,
+        },
+    ))
 }
 
 /// Stops the in-process server after the services, so their last spans are still received.
@@ -274,6 +318,11 @@ fn child_specs(
                 env::FAULT_SCENARIO.to_owned(),
                 scenario.display().to_string(),
             ));
+        }
+        // One path for `--admin-token` and DOJO_ADMIN_TOKEN: clap reads either into the
+        // argument, and every service gets it from here.
+        if let Some(token) = &args.server.admin_token {
+            env.push((env::ADMIN_TOKEN.to_owned(), token.clone()));
         }
         env.extend(extra);
         ChildSpec {

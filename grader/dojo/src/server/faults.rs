@@ -1,5 +1,5 @@
-//! Switching planned faults on — with their fraction, parameters and learner scope — at the
-//! service that owns each (the catalogue says which), over its admin API.
+//! Switching planned faults on — with their fraction, parameters and learner scope — and off
+//! again at the service that owns each (the catalogue says which), over its admin API.
 //!
 //! The instructor's plain on/off toggles go through the course's own adapter
 //! (`dojo_course::adapters::faults`); this pusher is for the workshop scenario, which needs the
@@ -63,8 +63,23 @@ impl ScenarioPusher {
         self.switch(&fault.fault, body).await
     }
 
+    /// Switches fault `id` off (a fault no learner's incident has any more).
+    pub async fn disable(&self, id: &str) -> Result<(), FaultError> {
+        self.send(id, reqwest::Method::DELETE, None).await
+    }
+
     /// Switches fault `id` on with `body` at the service that owns it.
     async fn switch(&self, id: &str, body: serde_json::Value) -> Result<(), FaultError> {
+        self.send(id, reqwest::Method::POST, Some(body)).await
+    }
+
+    /// Sends one admin request about fault `id` to the service that owns it.
+    async fn send(
+        &self,
+        id: &str,
+        method: reqwest::Method,
+        body: Option<serde_json::Value>,
+    ) -> Result<(), FaultError> {
         let spec = dojo_faults::catalogue::catalogue()
             .iter()
             .find(|spec| spec.id.as_str() == id)
@@ -78,7 +93,10 @@ impl ScenarioPusher {
             ))
         })?;
         let url = format!("{base}/admin/faults/{id}");
-        let request = self.request(reqwest::Method::POST, url.clone()).json(&body);
+        let mut request = self.request(method, url.clone());
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
         let response = request
             .send()
             .await

@@ -59,9 +59,23 @@ pub struct ServerOptions {
     /// The sample services' admin APIs, for the instructor's fault toggles.
     pub services: Vec<(String, String)>,
     pub admin_token: Option<String>,
+    /// The course's public address, when it sits behind a reverse proxy.
+    pub public_url: Option<String>,
     /// Workshop mode with a lab: keep each joined learner's variant of this lab's fault
     /// scenario switched on in the shared app, scoped by their `learner.id`.
     pub workshop_lab: Option<String>,
+    /// On a laptop (`dojo up --lab`): the lab whose faults follow one learner's incidents.
+    pub solo_lab: Option<SoloLab>,
+}
+
+/// A lab run for one learner on a laptop: the faults of their current incident hit all
+/// traffic, and follow them when they ask for another incident.
+#[derive(Debug, Clone)]
+pub struct SoloLab {
+    pub lab: String,
+    pub learner: dojo_grader::progress::LearnerId,
+    /// The plan the services were started with (their scenario file).
+    pub started_with: Vec<dojo_grader::scenario::PlannedFault>,
 }
 
 /// What the server bound, so callers can print it.
@@ -133,8 +147,19 @@ impl Server {
             options.services.clone(),
             options.admin_token.clone(),
         )?);
-        let activator = match &options.workshop_lab {
-            Some(lab_id) => {
+        let scenario_lab = match (&options.workshop_lab, &options.solo_lab) {
+            (Some(lab_id), _) => Some((lab_id, scenario::Audience::Class)),
+            (None, Some(solo)) => Some((
+                &solo.lab,
+                scenario::Audience::Solo {
+                    learner: solo.learner.clone(),
+                    started_with: solo.started_with.clone(),
+                },
+            )),
+            (None, None) => None,
+        };
+        let activator = match scenario_lab {
+            Some((lab_id, audience)) => {
                 let lab = labs.get(lab_id).cloned().ok_or_else(|| {
                     let known: Vec<String> = labs.iter().map(|lab| lab.id.clone()).collect();
                     anyhow::anyhow!(
@@ -146,6 +171,7 @@ impl Server {
                     lab,
                     progress.clone(),
                     pusher,
+                    audience,
                 )))
             }
             None => None,
@@ -158,6 +184,11 @@ impl Server {
         let settings = CourseSettings {
             instructor_token: options.instructor_token.clone().map(Secret::new),
             workshop_code: options.workshop_code.clone(),
+            shop: options.services.clone(),
+            https: options.public_url.as_deref().is_some_and(|url| {
+                url.get(..8)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+            }),
             ..CourseSettings::default()
         };
         let state = CourseState::new(
@@ -214,7 +245,12 @@ impl Server {
                 let _ = rx.wait_for(|stop| *stop).await;
             }
         };
-        let web = axum::serve(self.web, self.app).with_graceful_shutdown(stopped());
+        let web = dojo_listen::serve(
+            self.web,
+            self.app,
+            dojo_listen::Limits::default(),
+            stopped(),
+        );
         let _activator = self.activator.map(AbortOnDrop);
         match self.store {
             Some((store, listeners)) => {

@@ -4,7 +4,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /api/grader/labs` | every lab, with its exercises (no answers) |
-//! | `GET /api/grader/labs/{lab}` | one lab, with prompts, check kinds and quiz questions |
+//! | `GET /api/grader/labs/{lab}?learner=` | one lab, with prompts, check kinds and quiz questions (with `learner`, each question's choices in that learner's order, the order quiz answers are graded in) |
 //! | `POST /api/grader/learners` | `{id, display_name}`: join (or rename) |
 //! | `POST /api/grader/submit` | `{learner, lab, exercise, submission}` → `{attempt_id, feedback}` |
 //! | `GET /api/grader/feedback/{attempt}?learner=` | a past attempt with its feedback (own only) |
@@ -59,15 +59,37 @@ async fn labs(State(grader): State<Grader>) -> Json<Vec<views::LabSummary>> {
     )
 }
 
+#[derive(Deserialize)]
+struct LabQuery {
+    learner: Option<String>,
+}
+
 async fn lab(
     State(grader): State<Grader>,
     Path(id): Path<String>,
+    Query(query): Query<LabQuery>,
 ) -> Result<Json<views::LabDetail>, ApiError> {
     let lab = grader
         .labs()
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("there is no lab `{id}`")))?;
-    Ok(Json(views::LabDetail::from(lab.as_ref())))
+    let mut detail = views::LabDetail::from(lab.as_ref());
+    if let Some(learner) = &query.learner {
+        let learner = learner_id(learner)?;
+        for exercise in &mut detail.exercises {
+            let Some(layout) = grader.quiz_layout(&learner, &id, &exercise.id) else {
+                continue;
+            };
+            for (question, order) in exercise.questions.iter_mut().zip(layout) {
+                let spec_order = std::mem::take(&mut question.choices);
+                question.choices = order
+                    .iter()
+                    .filter_map(|&c| spec_order.get(c).cloned())
+                    .collect();
+            }
+        }
+    }
+    Ok(Json(detail))
 }
 
 #[derive(Deserialize)]

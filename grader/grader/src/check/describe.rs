@@ -5,9 +5,19 @@ use dojo_traceql::model::{Span, SpanKind, StatusCode, Trace};
 
 use crate::backend::SearchHit;
 
-/// A duration as a person reads it: `420 µs`, `35 ms`, `1.24 s`.
+/// A duration as a person reads it: `420 µs`, `35 ms`, `1.24 s`, `1 min 35 s`, `1.5 h`. The
+/// one format learners see, in feedback and on every page of the course.
 pub fn human_duration(nanos: u64) -> String {
-    if nanos >= 1_000_000_000 {
+    if nanos >= 3_600_000_000_000 {
+        format!("{:.1} h", nanos as f64 / 3.6e12)
+    } else if nanos >= 60_000_000_000 {
+        let secs = nanos / 1_000_000_000;
+        if secs.is_multiple_of(60) {
+            format!("{} min", secs / 60)
+        } else {
+            format!("{} min {} s", secs / 60, secs % 60)
+        }
+    } else if nanos >= 1_000_000_000 {
         format!("{:.2} s", nanos as f64 / 1e9)
     } else if nanos >= 10_000_000 {
         format!("{} ms", nanos / 1_000_000)
@@ -18,6 +28,18 @@ pub fn human_duration(nanos: u64) -> String {
     } else {
         format!("{nanos} ns")
     }
+}
+
+/// A moment as a clock time of day in UTC, `14:05:30`: what a learner compares with the
+/// timestamps they see, where unix seconds say nothing.
+pub fn clock_utc(unix_nanos: u64) -> String {
+    let seconds = (unix_nanos / 1_000_000_000) % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
 }
 
 fn kind(kind: SpanKind) -> &'static str {
@@ -123,6 +145,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn moments_read_as_clock_times_in_utc() {
+        assert_eq!(clock_utc(1_765_117_330 * 1_000_000_000), "14:22:10");
+        assert_eq!(clock_utc(0), "00:00:00");
+    }
+
+    #[test]
     fn durations_read_in_the_unit_a_person_would_use() {
         assert_eq!(human_duration(420_000), "420 µs");
         assert_eq!(human_duration(388_400), "388 µs");
@@ -130,5 +158,8 @@ mod tests {
         assert_eq!(human_duration(640), "640 ns");
         assert_eq!(human_duration(35_000_000), "35 ms");
         assert_eq!(human_duration(1_240_000_000), "1.24 s");
+        assert_eq!(human_duration(900_000_000_000), "15 min");
+        assert_eq!(human_duration(95_000_000_000), "1 min 35 s");
+        assert_eq!(human_duration(5_400_000_000_000), "1.5 h");
     }
 }

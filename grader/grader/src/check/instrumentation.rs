@@ -3,6 +3,11 @@
 //! Each assertion is a query with an expectation (`present`, `absent`, or `every` trace of a
 //! selection also matching); the feedback lists every one with pass or fail, the lab author's
 //! message on failure, and example traces.
+//!
+//! Only the learner's own run is graded: the shop's services (instrumented already) are
+//! refused by name, and the service's traces must carry the learner's id as the resource
+//! attribute `learner.id` — what the lab page tells the learner to set with
+//! `OTEL_RESOURCE_ATTRIBUTES` — and come from its newest running instance.
 
 use std::collections::BTreeSet;
 
@@ -83,6 +88,15 @@ async fn running_instance(
     )))
 }
 
+/// The sample shop's own services: already instrumented, so grading one of them would pass
+/// without any work from the learner.
+pub const SHOP_SERVICES: [&str; 4] = ["frontend", "api", "payments", "loadgen"];
+
+/// The environment setting that marks a run as the learner's.
+pub fn run_marker(learner: &str) -> String {
+    format!("OTEL_RESOURCE_ATTRIBUTES=learner.id={learner}")
+}
+
 /// True for a service name that can be put in a query safely.
 pub fn valid_service_name(name: &str) -> bool {
     !name.is_empty()
@@ -103,14 +117,53 @@ pub async fn grade(
             "`{service}` is not a service name: use the value of OTEL_SERVICE_NAME (letters, digits, '.', '_', '-')"
         )));
     }
+    if SHOP_SERVICES.contains(&service) {
+        return Ok(Feedback {
+            verdict: Verdict::Fail,
+            score: 0.0,
+            headline: format!(
+                "`{service}` is one of the shop's own services: it was instrumented for you, so it \
+                 says nothing about your work. Submit the name of the service you ran (its \
+                 OTEL_SERVICE_NAME{})",
+                match &check.default_service {
+                    Some(default) => format!(", `{default}` unless you changed it"),
+                    None => String::new(),
+                }
+            ),
+            items: Vec::new(),
+            syntax_error: None,
+        });
+    }
     let any = query::render(r#"{ resource.service.name = "$service" }"#, &ctx.vars);
-    let seen = search_all(ctx.backend, ctx.tenant, &any, ctx.window, INSTANCE_SAMPLE).await?;
+    let mine = query::render(
+        r#"{ resource.service.name = "$service" && resource.learner.id = "$learner" }"#,
+        &ctx.vars,
+    );
+    let seen = search_all(ctx.backend, ctx.tenant, &mine, ctx.window, INSTANCE_SAMPLE).await?;
+    if seen.is_empty()
+        && !search_all(ctx.backend, ctx.tenant, &any, ctx.window, 1)
+            .await?
+            .is_empty()
+    {
+        return Ok(Feedback::not_ready(
+            format!(
+                "Traces from `{service}` arrived, but none from your run: start it with `{}` (in \
+                 front of the command, or exported in that terminal), send it some requests and \
+                 submit again. That attribute is how the grader tells your run from anyone \
+                 else's.",
+                run_marker(ctx.vars.learner)
+            ),
+            vec![],
+        ));
+    }
     if seen.is_empty() {
         return Ok(Feedback::not_ready(
             format!(
-                "No traces from a service named `{service}` arrived in the window. Is it running, \
-                 is OTEL_SERVICE_NAME set to `{service}`, does OTEL_EXPORTER_OTLP_ENDPOINT point at \
-                 the lab's trace store, and has it served some requests since it started?"
+                "No traces from a service named `{service}` arrived in the window. Is it running \
+                 with `{}`, is OTEL_SERVICE_NAME set to `{service}`, does \
+                 OTEL_EXPORTER_OTLP_ENDPOINT point at the lab's trace store, and has it served \
+                 some requests since it started?",
+                run_marker(ctx.vars.learner)
             ),
             vec![],
         ));

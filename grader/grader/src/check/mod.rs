@@ -10,6 +10,7 @@
 
 pub mod contrast;
 pub mod describe;
+pub mod diagnose;
 pub mod feedback;
 pub mod instrumentation;
 pub mod quiz;

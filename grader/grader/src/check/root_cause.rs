@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 use super::GradeError;
 use super::describe;
 use super::feedback::{Evidence, Feedback, Item, ItemStatus, Verdict};
+use super::traceql::search_all;
 use crate::backend::{TraceBackend, Window};
 use crate::query::{self, Vars};
 use crate::spec::types::{GroundTruth, RootCauseCheck};
+use dojo_faults::{FaultClass, FaultId};
 
 /// What the learner reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,7 +25,8 @@ pub struct Report {
     pub service: String,
     /// A span name or route.
     pub operation: String,
-    /// A fault kind: an id from the catalogue (`slow-query`) or its words (`slow query`).
+    /// A fault kind: an id from the catalogue (`slow_query`) or one of its names in plain
+    /// words (`slow database query`, `connection-pool exhaustion`: see `dojo_faults::names`).
     pub fault: String,
     /// Trace ids, 32 hex digits (leading zeros may be left out).
     pub evidence: Vec<String>,
@@ -63,10 +66,28 @@ pub async fn grade(
     // Evidence first: what the cited traces show informs the messages about the fields.
     let evidence_query = query::render(&truth.evidence, &ctx.vars);
     let evidence = query::parse(&evidence_query).map_err(|e| GradeError::Spec(e.one_line()))?;
+
+    // No trace in the window shows this learner's fault: their scenario variant is not what
+    // the lab runs (another learner's, another lab's, or none), or no traffic reached it yet.
+    // Grading the fields against traffic without the fault would mislead, so say that instead.
+    if search_all(ctx.backend, ctx.tenant, &evidence_query, ctx.window, 1)
+        .await?
+        .is_empty()
+    {
+        return Ok(Feedback::not_ready(
+            "No trace in the window comes from your scenario: the lab's traffic does not show \
+             your variant's fault. Is the lab running with your faults on (`dojo up --lab <lab> \
+             --learner <the name you joined with>`, or joined to the workshop under that name), \
+             and has the load generator sent traffic for a minute?",
+            vec![],
+        ));
+    }
     let mut seen = BTreeSet::new();
     let mut verified = 0usize;
     let mut services_in_evidence = BTreeSet::new();
     let mut evidence_items = Vec::new();
+    // (index in `evidence_items`, the spans in that trace that show the fault)
+    let mut showing: Vec<(usize, String)> = Vec::new();
     for cited in &report.evidence {
         let cited = cited.trim();
         if cited.is_empty() {
@@ -109,6 +130,26 @@ pub async fn grade(
             ));
             continue;
         }
+        // In a workshop each learner's requests carry their id (`learner.id` baggage, recorded
+        // on the spans) and their fault hits only those: a neighbour's trace is not evidence.
+        if let Some(theirs) = learner_of(&trace)
+            && theirs != ctx.vars.learner
+        {
+            evidence_items.push(
+                Item::fail(
+                    title,
+                    "This trace comes from another learner's traffic, not yours: its requests carry \
+                     another learner id. Each learner's faults hit only their own requests, so cite \
+                     traces of your own traffic (`dojo loadgen --learner <your id>`).",
+                )
+                .with_evidence(vec![Evidence {
+                    trace_id: id.to_string(),
+                    trace: describe::trace(&trace),
+                    why: "another learner's request".into(),
+                }]),
+            );
+            continue;
+        }
         for span in &trace.spans {
             if let Some(s) = span.service_name() {
                 services_in_evidence.insert(s.to_string());
@@ -132,20 +173,19 @@ pub async fn grade(
             );
         } else {
             verified += 1;
-            evidence_items.push(
-                Item::pass(
-                    title,
-                    format!(
-                        "Shows the fault: {}.",
-                        describe::spans(shows.iter().copied(), 2)
-                    ),
-                )
-                .with_evidence(vec![Evidence {
+            // The spans are named only once the report names the fault's service and
+            // operation: before that, naming them would give the answer away.
+            showing.push((
+                evidence_items.len(),
+                describe::spans(shows.iter().copied(), 2),
+            ));
+            evidence_items.push(Item::pass(title, "Shows the fault.").with_evidence(vec![
+                Evidence {
                     trace_id: id.to_string(),
                     trace: describe::trace(&trace),
                     why: "shows the fault".into(),
-                }]),
-            );
+                },
+            ]));
         }
     }
 
@@ -165,12 +205,11 @@ pub async fn grade(
             "Name the service where the fault is.",
         ));
     } else {
+        let class = FaultId::parse(&truth.fault).map(FaultId::class);
         let why = if services_in_evidence.contains(report.service.trim()) {
-            "Its spans are affected only because they wait on spans below them. Follow the time (or \
-             the error) down the tree to the deepest span that is slow or failing in its own right, \
-             and name that span's service."
+            affected_not_faulty(class)
         } else {
-            "Look at which service's spans stand out in the traces that show the problem."
+            where_to_look(class)
         };
         items.push(Item::fail(
             "Faulty service",
@@ -207,24 +246,51 @@ pub async fn grade(
         ));
     }
 
-    // The fault kind.
-    if normalize(&report.fault) == normalize(&truth.fault) {
+    // The fault kind, by its id or in plain words.
+    let named = FaultId::from_words(&report.fault);
+    let truth_kind = FaultId::parse(&truth.fault);
+    if named.is_some() && named == truth_kind || normalize(&report.fault) == normalize(&truth.fault)
+    {
         score += 0.25;
         items.push(Item::pass(
             "Kind of fault",
-            format!("`{}` is right.", truth.fault),
+            format!("`{}` is right.", report.fault.trim()),
+        ));
+    } else if report.fault.trim().is_empty() {
+        items.push(Item::fail(
+            "Kind of fault",
+            format!(
+                "Name the kind of fault. The kinds are: {}.",
+                kinds_list(ctx, "")
+            ),
+        ));
+    } else if named.is_none() {
+        items.push(Item::fail(
+            "Kind of fault",
+            format!(
+                "`{}` is not a kind of fault this lab knows. The kinds, closest to what you \
+                 wrote first: {}.",
+                report.fault.trim(),
+                kinds_list(ctx, &report.fault)
+            ),
         ));
     } else {
         items.push(Item::fail(
             "Kind of fault",
             format!(
-                "`{}` does not describe what happens. Ask what the affected span is doing with its \
-                 time: waiting on a query, on a dependency, on a connection, or working itself? \
-                 The kinds are: {}.",
+                "`{}` does not describe what happens. {}",
                 report.fault.trim(),
-                ctx.fault_kinds.join(", ")
+                kind_advice(truth_kind.map(FaultId::class))
             ),
         ));
+    }
+
+    if names_the_service && operation_ok {
+        for (index, spans) in showing {
+            if let Some(item) = evidence_items.get_mut(index) {
+                item.message = format!("Shows the fault: {spans}.");
+            }
+        }
     }
 
     // The evidence, as a whole.
@@ -296,5 +362,89 @@ pub async fn grade(
         },
         items,
         syntax_error: None,
+    })
+}
+
+/// The fault kinds a report may name, closest to `wrote` first: each id with its plain name.
+fn kinds_list(ctx: &Context<'_>, wrote: &str) -> String {
+    FaultId::closest_to(wrote)
+        .into_iter()
+        .filter(|id| ctx.fault_kinds.contains(&id.as_str()))
+        .map(|id| format!("`{}` ({})", id.as_str(), id.plain_name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why the named service, whose spans the evidence shows, is not the culprit — and where
+/// the culprit is found for this kind of fault.
+fn affected_not_faulty(class: Option<FaultClass>) -> &'static str {
+    match class {
+        Some(FaultClass::Propagation) => {
+            "Its spans are there, but the break is not in them. A broken hop is found where the \
+             trace is cut: look for a trace whose root is not the frontend, and for a client span \
+             with no server child below it. The service to name is the one that sends its \
+             requests without the trace context."
+        }
+        Some(FaultClass::Errors) => {
+            "Its spans fail only because a span below them failed. Follow the error down the tree \
+             to the deepest span with an error status whose children succeeded, and name that \
+             span's service."
+        }
+        Some(FaultClass::Network) => {
+            "Compare a client span with the server span it called: when the client waits much \
+             longer than the server works, the time is lost between the two services, not inside \
+             either one."
+        }
+        Some(FaultClass::Sampling) => {
+            "Look at which traces are missing or cut short, and which service's sampling decides \
+             that."
+        }
+        Some(FaultClass::Latency) | None => {
+            "Its spans are affected only because they wait on spans below them. Follow the time \
+             down the tree to the deepest span that is slow in its own right, and name that \
+             span's service."
+        }
+    }
+}
+
+/// Where to look when the named service does not even appear in the evidence.
+fn where_to_look(class: Option<FaultClass>) -> &'static str {
+    match class {
+        Some(FaultClass::Propagation) => {
+            "Look for traces that are cut in two: a root span in a service that should never \
+             be first, and a client span with no child."
+        }
+        Some(FaultClass::Errors) => {
+            "Look at which service's spans carry the error status in the traces that failed."
+        }
+        _ => "Look at which service's spans stand out in the traces that show the problem.",
+    }
+}
+
+/// A hint towards the right kind of fault, without naming it.
+fn kind_advice(class: Option<FaultClass>) -> &'static str {
+    match class {
+        Some(FaultClass::Propagation) | Some(FaultClass::Sampling) => {
+            "Ask what the traces look like as a whole: are they complete, or cut into pieces, or \
+             missing?"
+        }
+        Some(FaultClass::Errors) => {
+            "Ask how the affected spans fail: always or sometimes, on every input or one, in the \
+             service itself or in something it calls?"
+        }
+        _ => {
+            "Ask what the affected span is doing with its time: waiting on a query, on a \
+             dependency, on a connection, on the network, or working itself?"
+        }
+    }
+}
+
+/// The learner whose request a trace is, from the `learner.id` its spans carry.
+fn learner_of(trace: &dojo_traceql::model::Trace) -> Option<&str> {
+    trace.spans.iter().find_map(|span| {
+        match dojo_traceql::model::attribute(&span.attributes, "learner.id") {
+            Some(dojo_traceql::model::Value::Str(id)) => Some(id.as_ref()),
+            _ => None,
+        }
     })
 }

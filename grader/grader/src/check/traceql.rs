@@ -12,6 +12,7 @@ use dojo_traceql::model::{SpanId, Trace, TraceId};
 
 use super::contrast;
 use super::describe;
+use super::diagnose;
 use super::feedback::{Evidence, Feedback, Item, Verdict};
 use super::{GradeError, Settings};
 use crate::backend::{BackendError, SearchHit, SearchRequest, TraceBackend, Window};
@@ -28,13 +29,17 @@ pub struct Context<'a> {
 }
 
 fn window_text(window: &Window) -> String {
+    use super::describe::{clock_utc, human_duration};
     format!(
-        "unix seconds {}–{} ({} long)",
-        window.start_s,
-        window.end_s,
-        crate::spec::duration::SpecDuration(std::time::Duration::from_secs(
-            window.end_s.saturating_sub(window.start_s)
-        ))
+        "{}–{} UTC ({} long)",
+        clock_utc(window.start_s.saturating_mul(1_000_000_000)),
+        clock_utc(window.end_s.saturating_mul(1_000_000_000)),
+        human_duration(
+            window
+                .end_s
+                .saturating_sub(window.start_s)
+                .saturating_mul(1_000_000_000)
+        )
     )
 }
 
@@ -265,6 +270,16 @@ pub async fn grade(
             .count();
 
     let mut items = Vec::new();
+    // Nothing found where the reference finds traces: which part of the query empties it?
+    let diagnosis = match (found, learner.pipeline()) {
+        (0, Some(pipeline)) if expected > 0 => {
+            diagnose::empty_result(ctx.backend, &request_for(ctx, 3), pipeline).await?
+        }
+        _ => None,
+    };
+    if let Some((_, item)) = &diagnosis {
+        items.push(item.clone());
+    }
     if !missed.is_empty() {
         items.push(
             Item::fail(
@@ -320,6 +335,8 @@ pub async fn grade(
             "Correct: your query finds exactly the {expected} trace{} the question asks for.",
             plural(expected)
         )
+    } else if let Some((headline, _)) = diagnosis {
+        headline
     } else if found == 0 {
         format!(
             "Your query matched no traces in the window; the reference matched {expected}. Check \

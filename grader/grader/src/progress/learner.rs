@@ -37,6 +37,36 @@ impl LearnerId {
         Ok(LearnerId(text.to_string()))
     }
 
+    /// The learner id for a display name — the one derivation `dojo up --learner`, `dojo grade
+    /// --learner` and the course's join form all use, so one person has one id (and so one
+    /// scenario variant) everywhere. A readable slug plus a hash of the exact name: "Ada" and
+    /// "ada" are two learners, and non-ASCII names still get a distinct id.
+    pub fn for_name(name: &str) -> LearnerId {
+        let mut slug = String::new();
+        for c in name.chars() {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c.to_ascii_lowercase());
+            } else if !slug.ends_with('-') && !slug.is_empty() {
+                slug.push('-');
+            }
+            if slug.len() >= 40 {
+                break;
+            }
+        }
+        let slug = slug.trim_end_matches('-');
+        // FNV-1a: stable across runs and platforms, which the standard hasher is not.
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let short = format!("{:08x}", hash as u32);
+        // At most 40 slug characters, a dash and 8 hex digits: always a valid id.
+        LearnerId(if slug.is_empty() {
+            format!("learner-{short}")
+        } else {
+            format!("{slug}-{short}")
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -76,5 +106,22 @@ mod tests {
             LearnerId::parse(&"x".repeat(65)),
             Err(LearnerIdError::TooLong(65))
         );
+    }
+
+    #[test]
+    fn ids_for_names_are_readable_stable_distinct_and_valid() {
+        let ada = LearnerId::for_name("Ada Lovelace");
+        assert!(ada.as_str().starts_with("ada-lovelace-"), "{ada}");
+        assert_eq!(ada, LearnerId::for_name("Ada Lovelace"));
+        assert_ne!(LearnerId::for_name("Zoë"), LearnerId::for_name("Zoe"));
+        assert_ne!(LearnerId::for_name("Ada"), LearnerId::for_name("ada"));
+        assert!(LearnerId::for_name("李雷").as_str().starts_with("learner-"));
+        for name in ["Ada Lovelace", "李雷", "a!!b", "", &"x".repeat(200)] {
+            let id = LearnerId::for_name(name);
+            assert!(
+                LearnerId::parse(id.as_str()).is_ok(),
+                "{id} is not a valid learner id"
+            );
+        }
     }
 }

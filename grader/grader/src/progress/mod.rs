@@ -11,4 +11,4 @@ mod learner;
 mod store;
 
 pub use learner::{LearnerId, LearnerIdError};
-pub use store::{Attempt, Learner, NewAttempt, Progress, ProgressError, Score};
+pub use store::{Attempt, Incident, Learner, NewAttempt, Progress, ProgressError, Score};

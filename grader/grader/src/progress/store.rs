@@ -79,6 +79,15 @@ pub struct Score {
     pub updated_at_ms: i64,
 }
 
+/// Which incident of a lab's fault scenario a learner is on: round 0 is the variant the
+/// learner was first given; each request for another incident moves to the next round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Incident {
+    pub round: u32,
+    /// When the round started; `None` for round 0, which starts when the learner joins.
+    pub started_at_ms: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 enum Db {
     Sqlite(SqlitePool),
@@ -142,12 +151,29 @@ const SQL_SCORES: &str = "SELECT lab, exercise, best_score, passed, attempts, hi
      FROM scores WHERE learner_id = $1 ORDER BY lab, exercise";
 const SQL_RESET_ATTEMPTS: &str = "DELETE FROM attempts WHERE learner_id = $1";
 const SQL_RESET_SCORES: &str = "DELETE FROM scores WHERE learner_id = $1";
+const SQL_REMOVE_LEARNER: &str = "DELETE FROM learners WHERE id = $1";
+const SQL_INCIDENT: &str =
+    "SELECT round, started_at FROM incidents WHERE learner_id = $1 AND lab = $2";
+const SQL_NEXT_INCIDENT: &str = "INSERT INTO incidents (learner_id, lab, round, started_at) \
+     VALUES ($1, $2, 1, $3) \
+     ON CONFLICT (learner_id, lab) DO UPDATE SET round = incidents.round + 1, started_at = excluded.started_at \
+     RETURNING round, started_at";
+const SQL_INCIDENTS: &str =
+    "SELECT learner_id, round, started_at FROM incidents WHERE lab = $1 ORDER BY learner_id";
+const SQL_RESET_INCIDENTS: &str = "DELETE FROM incidents WHERE learner_id = $1";
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+fn incident_from((round, started_at): (i64, i64)) -> Incident {
+    Incident {
+        round: u32::try_from(round).unwrap_or(u32::MAX),
+        started_at_ms: Some(started_at),
+    }
 }
 
 fn learner_from_row<R: Row>(row: &R) -> Result<Learner, ProgressError>
@@ -475,12 +501,19 @@ impl Progress {
         })
     }
 
-    /// Forgets a learner's attempts and scores and releases their name (the instructor's
-    /// reset), in one transaction; the learner stays in the class list.
+    /// Forgets a learner's attempts and scores, releases their name and removes them from the
+    /// class list (the instructor's reset), in one transaction: a workshop's scenario then
+    /// stops planning faults for them.
     pub async fn reset_learner(&self, learner: &LearnerId) -> Result<(), ProgressError> {
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
-            for statement in [SQL_RESET_ATTEMPTS, SQL_RESET_SCORES, SQL_RELEASE_KEY] {
+            for statement in [
+                SQL_RESET_ATTEMPTS,
+                SQL_RESET_SCORES,
+                SQL_RELEASE_KEY,
+                SQL_RESET_INCIDENTS,
+                SQL_REMOVE_LEARNER,
+            ] {
                 sqlx::query(statement)
                     .bind(learner.as_str())
                     .execute(&mut *tx)
@@ -489,6 +522,55 @@ impl Progress {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// The incident of `lab` the learner is practising on (round 0 until they ask for another).
+    pub async fn incident(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+    ) -> Result<Incident, ProgressError> {
+        let row: Option<(i64, i64)> = on_db!(self, pool => {
+            sqlx::query_as(SQL_INCIDENT)
+                .bind(learner.as_str())
+                .bind(lab)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(incident_from).unwrap_or_default())
+    }
+
+    /// Moves the learner on to the next incident of `lab` and returns it, committed.
+    pub async fn next_incident(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+    ) -> Result<Incident, ProgressError> {
+        if self.learner(learner).await?.is_none() {
+            return Err(ProgressError::UnknownLearner(learner.to_string()));
+        }
+        let now = now_ms();
+        let row: (i64, i64) = on_db!(self, pool => {
+            sqlx::query_as(SQL_NEXT_INCIDENT)
+                .bind(learner.as_str())
+                .bind(lab)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(incident_from(row))
+    }
+
+    /// Every learner past round 0 of `lab`, with their incident.
+    pub async fn incidents(&self, lab: &str) -> Result<Vec<(LearnerId, Incident)>, ProgressError> {
+        let rows: Vec<(String, i64, i64)> = on_db!(self, pool => {
+            sqlx::query_as(SQL_INCIDENTS).bind(lab).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|(id, round, started)| {
+                Ok((stored_learner_id(id)?, incident_from((round, started))))
+            })
+            .collect()
     }
 
     /// Closes the pool, waiting for connections to finish.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::types::{Exercise, Lab};
-use super::validate::{SpecError, validate};
+use super::validate::{Problem, SpecError, validate};
 
 /// Every lab found in a folder, by id, each already validated.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +77,18 @@ pub fn load_file(path: &Path) -> Result<Lab, SpecError> {
         (Some(starter), Some(dir)) => Some(dir.join(starter).is_dir()),
         _ => None,
     };
-    let problems = validate(&lab, folder, &known_faults, starter_exists);
+    let mut problems = validate(&lab, folder, &known_faults, starter_exists);
+    if let Some(dir) = folder_path {
+        for (i, language) in lab.languages.iter().enumerate() {
+            if !dir.join(&language.dir).is_dir() {
+                problems.push(Problem {
+                    field: format!("languages[{i}].dir"),
+                    problem: format!("the folder `{}` does not exist", language.dir),
+                    fix: "give a path relative to the lab's folder".into(),
+                });
+            }
+        }
+    }
     if problems.is_empty() {
         Ok(lab)
     } else {

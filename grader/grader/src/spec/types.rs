@@ -26,10 +26,40 @@ pub struct Lab {
     /// Starter code the learner edits, relative to the lab's folder (instrumentation labs).
     #[serde(default)]
     pub starter: Option<String>,
+    /// The languages a learner may do the lab in (instrumentation labs): how `dojo run`
+    /// starts the learner's service and the reference solution in each.
+    #[serde(default)]
+    pub languages: Vec<Language>,
     /// The faults switched on while this lab runs; absent for labs on the healthy app.
     #[serde(default)]
     pub scenario: Option<Scenario>,
     pub exercises: Vec<Exercise>,
+}
+
+/// One language an instrumentation lab can be done in, and the commands that run it. `dojo
+/// run` starts the command in `dir` with the lab's `OTEL_*` variables (endpoint, protocol,
+/// service name) and `PORT` and `API_URL` set.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Language {
+    /// What `dojo run --language` takes: `rust`, `python`, `node`.
+    pub id: String,
+    /// The language's name as the learner reads it (`Node.js`).
+    pub name: String,
+    /// The working directory of both commands, relative to the lab's folder.
+    #[serde(default = "default_language_dir")]
+    pub dir: String,
+    /// Runs the learner's service (the starter they edit): the program, then its arguments.
+    pub run: Vec<String>,
+    /// Runs the reference solution, the same way.
+    pub solution: Vec<String>,
+    /// What to install first, told to the learner when the program cannot be started.
+    #[serde(default)]
+    pub setup: Option<String>,
+}
+
+fn default_language_dir() -> String {
+    ".".to_string()
 }
 
 /// The faults a lab switches on. With several variants, each learner gets one, picked from
@@ -244,6 +274,13 @@ pub struct QuizCheck {
     /// Correct answers needed to pass.
     pub pass_mark: usize,
     pub questions: Vec<Question>,
+    /// After this many failed attempts the right answers and explanations are shown even
+    /// without a pass (before that, only which questions were wrong).
+    #[serde(default = "default_reveal_after")]
+    pub reveal_after: usize,
+    /// How long a learner waits after a failed attempt before the next one is graded.
+    #[serde(default = "default_retake_wait")]
+    pub retake_wait: SpecDuration,
 }
 
 /// One quiz question.
@@ -257,6 +294,14 @@ pub struct Question {
     pub answer: usize,
     /// Why the answer is right (and the others wrong), shown after grading.
     pub explanation: String,
+}
+
+fn default_reveal_after() -> usize {
+    3
+}
+
+fn default_retake_wait() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(30))
 }
 
 fn default_window() -> SpecDuration {

@@ -193,6 +193,26 @@ pub(crate) fn validate(
             "give the time a learner should plan for, in minutes",
         );
     }
+    for (i, language) in lab.languages.iter().enumerate() {
+        slug(&mut p, &format!("languages[{i}].id"), &language.id);
+        for (field, command) in [("run", &language.run), ("solution", &language.solution)] {
+            if command
+                .first()
+                .is_none_or(|program| program.trim().is_empty())
+            {
+                p.add(
+                    format!("languages[{i}].{field}"),
+                    "names no program",
+                    "write the command as a list, program first: [python3, starter/stock.py]",
+                );
+            }
+        }
+    }
+    unique(
+        &mut p,
+        "languages",
+        lab.languages.iter().map(|l| l.id.as_str()),
+    );
     if starter_exists == Some(false) {
         p.add(
             "starter",
@@ -403,6 +423,34 @@ pub(crate) fn validate(
                             c.questions.len()
                         ),
                         "set how many correct answers pass",
+                    );
+                }
+                // Each learner's right answers are spread over the letters (see
+                // `check::quiz::layout`): one letter holds at most this many of them.
+                let fewest = c
+                    .questions
+                    .iter()
+                    .map(|q| q.choices.len())
+                    .min()
+                    .unwrap_or(0);
+                if fewest >= 2 && c.pass_mark <= c.questions.len().div_ceil(fewest) {
+                    p.add(
+                        format!("{check}.pass_mark"),
+                        format!(
+                            "{} can be reached by giving the same letter to every question",
+                            c.pass_mark
+                        ),
+                        format!(
+                            "ask for more than {} right answers, or add questions",
+                            c.questions.len().div_ceil(fewest)
+                        ),
+                    );
+                }
+                if c.reveal_after == 0 {
+                    p.add(
+                        format!("{check}.reveal_after"),
+                        "is 0",
+                        "show the answers after at least one failed attempt",
                     );
                 }
                 unique(

@@ -295,6 +295,59 @@ async fn a_too_narrow_query_is_refused_naming_the_trace_it_missed_and_what_the_r
 }
 
 #[tokio::test]
+async fn a_query_that_matches_nothing_is_told_which_part_empties_it() {
+    let store = shop();
+    let cases = [
+        (
+            "a condition no span meets",
+            "failed-api-requests",
+            r#"{ resource.service.name = "api" && kind = server && span.http.route = "/product/{id}" && status = error }"#,
+            vec![
+                "no span meets `span.http.route = \"/product/{id}\"`",
+                "/products/{id}",
+            ],
+        ),
+        (
+            "`>` written for `>>`",
+            "errors-under-checkout",
+            r#"{ resource.service.name = "frontend" && kind = server } > { resource.service.name = "api" && status = error }"#,
+            vec!["`>` only reaches a direct child", "with `>>`"],
+        ),
+        (
+            "the operands reversed",
+            "errors-under-checkout",
+            r#"{ resource.service.name = "api" && status = error } >> { resource.service.name = "frontend" && kind = server }"#,
+            vec!["the wrong way round", "left side"],
+        ),
+        (
+            "an aggregate where a span condition was meant",
+            "failed-api-requests",
+            r#"{ resource.service.name = "api" && kind = server && status = error } | count() > 1"#,
+            vec!["because of `| count() > 1`", "inside the braces"],
+        ),
+    ];
+    for (what, exercise, query, says) in cases {
+        for (name, backend) in backends(&store).await {
+            let feedback = grade(
+                backend,
+                "traceql-querying",
+                exercise,
+                Submission::Query(query.into()),
+            )
+            .await;
+            let text = feedback.to_text();
+            assert_eq!(feedback.verdict, Verdict::Fail, "{what}, {name}: {text}");
+            for needle in &says {
+                assert!(
+                    text.contains(needle),
+                    "{what}, {name}: {needle:?} not in\n{text}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_query_that_does_not_parse_is_refused_with_the_column_and_a_caret() {
     let store = shop();
     for (name, backend) in backends(&store).await {
@@ -371,6 +424,7 @@ async fn with_no_matching_traffic_in_the_window_the_answer_is_not_graded() {
 fn stock_request(trace: u32, service: &'static str, fails: bool) -> Vec<TestSpan> {
     let status = if fails { 500 } else { 200 };
     let mut server = TestSpan::new(trace, 1, None, service, "GET /stock/{id}")
+        .learner("ada")
         .kind(SpanKind::Server)
         .timing(0, 30)
         .attr("http.route", Attr::S("/stock/{id}"))
@@ -381,6 +435,7 @@ fn stock_request(trace: u32, service: &'static str, fails: bool) -> Vec<TestSpan
     vec![
         server,
         TestSpan::new(trace, 2, Some(1), service, "GET /products/{id}")
+            .learner("ada")
             .kind(SpanKind::Client)
             .timing(2, 20),
         TestSpan::new(trace, 3, Some(2), "api", "GET /products/{id}")
@@ -395,11 +450,13 @@ fn starter_request(trace: u32, fails: bool) -> Vec<TestSpan> {
     let status = if fails { 500 } else { 200 };
     vec![
         TestSpan::new(trace, 1, None, "stock-starter", "GET /stock/42")
+            .learner("ada")
             .kind(SpanKind::Server)
             .timing(0, 30)
             .attr("http.response.status_code", Attr::I(status))
             .attr("http.request.header.x-api-key", Attr::S("sk-live-hunter2")),
         TestSpan::new(trace, 2, Some(1), "stock-starter", "GET")
+            .learner("ada")
             .kind(SpanKind::Client)
             .timing(2, 20),
         TestSpan::new(trace + 1000, 1, None, "api", "GET /products/{id}")
@@ -655,6 +712,186 @@ async fn blaming_the_caller_is_refused_and_the_feedback_says_to_follow_the_time_
             .expect("a kind item");
         assert_eq!(kind.status, ItemStatus::Fail, "{name}");
         assert!(feedback.score < 0.5, "{name}: {}", feedback.score);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_report_is_never_told_which_span_shows_the_fault_and_a_right_one_is() {
+    let store = shop();
+    for (name, feedback) in grade_report(
+        &store,
+        report("frontend", "GET /products/{id}", "cpu_heavy", &[1, 2]),
+    )
+    .await
+    {
+        let text = feedback.to_text();
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+        assert!(text.contains("Shows the fault."), "{name}: {text}");
+        assert!(
+            !text.contains("SELECT products"),
+            "{name} names the culprit: {text}"
+        );
+    }
+    for (name, feedback) in grade_report(
+        &store,
+        report("api", "SELECT products", "slow query", &[1, 2]),
+    )
+    .await
+    {
+        let text = feedback.to_text();
+        assert!(text.contains("Shows the fault: "), "{name}: {text}");
+        assert!(text.contains("SELECT products"), "{name}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn fault_kinds_in_plain_words_pass_and_an_unknown_kind_lists_the_closest_first() {
+    let store = shop();
+    for words in [
+        "Slow database query",
+        "slow-query",
+        "SLOW_QUERY",
+        "missing index",
+    ] {
+        for (name, feedback) in
+            grade_report(&store, report("api", "SELECT products", words, &[1, 2])).await
+        {
+            assert_eq!(
+                feedback.verdict,
+                Verdict::Pass,
+                "{name}, {words:?}: {}",
+                feedback.to_text()
+            );
+        }
+    }
+    for (name, feedback) in grade_report(
+        &store,
+        report("api", "SELECT products", "slow querry", &[1, 2]),
+    )
+    .await
+    {
+        let kind = feedback
+            .items
+            .iter()
+            .find(|i| i.title == "Kind of fault")
+            .expect("a kind item");
+        assert_eq!(kind.status, ItemStatus::Fail, "{name}");
+        assert!(
+            kind.message.contains("not a kind of fault this lab knows"),
+            "{name}: {}",
+            kind.message
+        );
+        let listed = kind.message.split("first: ").nth(1).unwrap_or_default();
+        assert!(
+            listed.starts_with("`slow_query` (slow database query)"),
+            "{name}: {}",
+            kind.message
+        );
+        assert!(
+            listed.contains("`pool_exhaustion`"),
+            "{name}: every kind is listed"
+        );
+    }
+    // A real kind, but the wrong one: no list, a hint about what to ask.
+    for (name, feedback) in grade_report(
+        &store,
+        report(
+            "api",
+            "SELECT products",
+            "connection-pool exhaustion",
+            &[1, 2],
+        ),
+    )
+    .await
+    {
+        let kind = feedback
+            .items
+            .iter()
+            .find(|i| i.title == "Kind of fault")
+            .expect("a kind item");
+        assert_eq!(kind.status, ItemStatus::Fail, "{name}");
+        assert!(
+            kind.message.contains("does not describe what happens"),
+            "{name}: {}",
+            kind.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_learner_whose_fault_is_not_in_the_traffic_is_told_so_not_graded() {
+    let store = shop();
+    let labs = repository_labs();
+    let lab = labs.get("intermittent-slowness").expect("the lab exists");
+    // The fixture's traffic has the slow query; this learner's variant is the slow payments.
+    let other = (0..200)
+        .map(|i| learner(&format!("learner-{i}")))
+        .find(|l| variant_for(lab, l).is_some_and(|v| v.id == "payments-slow"))
+        .expect("some learner gets the payments-slow variant");
+    for (name, backend) in backends(&store).await {
+        let grader = Grader::new(labs.clone(), backend, None);
+        let feedback = grader
+            .grade(
+                &other,
+                "intermittent-slowness",
+                "root-cause",
+                &report("api", "SELECT products", "slow query", &[1, 2]),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            feedback.verdict,
+            Verdict::NotReady,
+            "{name}: {}",
+            feedback.to_text()
+        );
+        assert!(
+            feedback
+                .headline
+                .contains("No trace in the window comes from your scenario"),
+            "{name}: {}",
+            feedback.headline
+        );
+        assert!(!feedback.to_text().contains("healthy"), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn evidence_from_another_learners_traffic_is_named_as_such_and_does_not_count() {
+    let store = shop();
+    // Trace 20: a slow query too, but a request of another learner (its spans carry their id).
+    let theirs: Vec<TestSpan> = product_page(20, 900, 200)
+        .into_iter()
+        .map(|s| s.attr("learner.id", Attr::S("someone-else-1234abcd")))
+        .collect();
+    ingest(&store, &theirs, 30_000);
+    for (name, feedback) in grade_report(
+        &store,
+        report("api", "SELECT products", "slow query", &[1, 20]),
+    )
+    .await
+    {
+        assert_eq!(
+            feedback.verdict,
+            Verdict::Fail,
+            "{name}: one own trace is not enough"
+        );
+        let item = feedback
+            .items
+            .iter()
+            .find(|i| i.title == format!("Evidence trace `{}`", trace_hex(20)))
+            .unwrap_or_else(|| panic!("{name}: {}", feedback.to_text()));
+        assert_eq!(item.status, ItemStatus::Fail, "{name}");
+        assert!(
+            item.message.contains("another learner's traffic"),
+            "{name}: {}",
+            item.message
+        );
+        assert!(
+            !item.message.contains("someone-else"),
+            "{name}: no other learner's id"
+        );
+        assert_eq!(item.evidence[0].why, "another learner's request", "{name}");
     }
 }
 

@@ -78,6 +78,8 @@ pub struct TestSpan {
     pub exception: bool,
     /// `service.instance.id` on the resource, when set.
     pub instance: Option<&'static str>,
+    /// `learner.id` on the resource: the mark of a learner's own run (Lab 1).
+    pub learner: Option<&'static str>,
 }
 
 /// An attribute value in a test span.
@@ -108,7 +110,12 @@ impl TestSpan {
             attributes: Vec::new(),
             exception: false,
             instance: None,
+            learner: None,
         }
+    }
+    pub fn learner(mut self, id: &'static str) -> Self {
+        self.learner = Some(id);
+        self
     }
     pub fn instance(mut self, id: &'static str) -> Self {
         self.instance = Some(id);
@@ -231,6 +238,10 @@ pub fn ingest_for(store: &Store, tenant: &TenantId, spans: &[TestSpan], ago_ms: 
                         any_value::Value::StringValue(id.to_string()),
                     )
                 }))
+                .chain(
+                    span.learner
+                        .map(|id| kv("learner.id", any_value::Value::StringValue(id.to_string()))),
+                )
                 .collect(),
                 ..Default::default()
             }),

@@ -204,3 +204,36 @@ fn two_variants_switching_one_fault_on_differently_are_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn languages_need_a_program_a_unique_id_and_an_existing_folder() {
+    let with =
+        |languages: &str| GOOD.replace("exercises:", &format!("languages:\n{languages}exercises:"));
+    let good = "  - {id: python, name: Python, run: [python3, s.py], solution: [python3, t.py]}\n";
+    let (_dir, result) = load("demo", &with(good));
+    let lab = result.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lab.languages[0].dir, ".", "the lab's folder by default");
+    for (what, languages, field) in [
+        (
+            "an empty command",
+            "  - {id: python, name: Python, run: [], solution: [python3, t.py]}\n".to_string(),
+            "languages[0].run",
+        ),
+        (
+            "the same id twice",
+            format!("{good}{good}"),
+            "languages[1].id",
+        ),
+        (
+            "a folder that does not exist",
+            "  - {id: node, name: Node.js, dir: node, run: [node, s.js], solution: [node, t.js]}\n"
+                .to_string(),
+            "languages[0].dir",
+        ),
+    ] {
+        let (_dir, result) = load("demo", &with(&languages));
+        let message = result.expect_err(what).to_string();
+        assert!(message.contains(field), "{what}: {message}");
+        assert!(message.contains("fix:"), "{what}: {message}");
+    }
+}

@@ -171,7 +171,7 @@ async fn an_attempt_by_someone_who_never_joined_is_refused() {
 }
 
 #[tokio::test]
-async fn resetting_a_learner_forgets_their_attempts_and_scores_but_not_them() {
+async fn resetting_a_learner_forgets_their_attempts_scores_and_place_in_the_class() {
     let (_dir, dbs) = databases("reset").await;
     for (name, url) in dbs {
         let (ada, bob) = (learner("ada"), learner("bob"));
@@ -201,7 +201,18 @@ async fn resetting_a_learner_forgets_their_attempts_and_scores_but_not_them() {
             1,
             "{name}: others are untouched"
         );
-        assert_eq!(progress.learners().await.unwrap().len(), 2, "{name}");
+        let left: Vec<_> = progress
+            .learners()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
+        assert_eq!(
+            left,
+            std::slice::from_ref(&bob),
+            "{name}: the class list no longer has Ada"
+        );
         progress.close().await;
     }
 }
@@ -355,4 +366,118 @@ fn temp_dirs_are_removed_when_dropped() {
         dir.0.clone()
     };
     assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn another_incident_follows_a_solved_one_moves_to_the_next_variant_and_is_reset() {
+    use dojo_grader::incidents::IncidentError;
+    use dojo_grader::scenario::variant_in_round;
+    use dojo_grader::service::Grader;
+
+    let labs = dojo_grader::spec::load_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs"),
+    )
+    .expect("the repository's labs load");
+    let store = crate::helpers::store();
+    let backend = crate::helpers::backends(&store).await.remove(0).1;
+    let (_dir, dbs) = databases("incidents").await;
+    for (name, url) in dbs {
+        let (ada, bob) = (learner("ada"), learner("bob"));
+        let progress = Progress::connect(&url).await.unwrap();
+        progress.join(&ada, "Ada").await.unwrap();
+        progress.join(&bob, "Bob").await.unwrap();
+        let grader = Grader::new(labs.clone(), backend.clone(), Some(progress.clone()));
+        let lab = labs.get("intermittent-slowness").expect("the lab");
+        assert!(grader.offers_incidents("intermittent-slowness"), "{name}");
+        assert!(
+            !grader.offers_incidents("traceql-querying"),
+            "{name}: no root cause"
+        );
+        assert!(matches!(
+            grader.another_incident(&ada, "traceql-querying").await,
+            Err(IncidentError::OnlyOne(_))
+        ));
+
+        // Not before the first incident is solved.
+        assert!(
+            matches!(
+                grader.another_incident(&ada, "intermittent-slowness").await,
+                Err(IncidentError::NotSolved)
+            ),
+            "{name}"
+        );
+        let solved = |passed: bool| NewAttempt {
+            learner: &ada,
+            lab: "intermittent-slowness",
+            exercise: "root-cause",
+            kind: "root_cause",
+            submission: json!({ "report": {} }),
+            passed,
+            score: if passed { 1.0 } else { 0.2 },
+            feedback: json!({}),
+        };
+        progress.record_attempt(solved(false)).await.unwrap();
+        assert!(
+            matches!(
+                grader.another_incident(&ada, "intermittent-slowness").await,
+                Err(IncidentError::NotSolved)
+            ),
+            "{name}: a failed report does not solve it"
+        );
+        progress.record_attempt(solved(true)).await.unwrap();
+        let first = grader
+            .current_variant(lab, &ada)
+            .await
+            .unwrap()
+            .map(|v| v.id.clone());
+        let next = grader
+            .another_incident(&ada, "intermittent-slowness")
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(next.round, 1, "{name}");
+        let second = grader
+            .current_variant(lab, &ada)
+            .await
+            .unwrap()
+            .map(|v| v.id.clone());
+        assert_ne!(first, second, "{name}: another variant");
+        assert_eq!(
+            second,
+            variant_in_round(lab, &ada, 1).map(|v| v.id.clone()),
+            "{name}"
+        );
+        // The pass was for the previous incident: the new one must be solved first.
+        assert!(
+            matches!(
+                grader.another_incident(&ada, "intermittent-slowness").await,
+                Err(IncidentError::NotSolved)
+            ),
+            "{name}: the new incident is not solved yet"
+        );
+        assert_eq!(
+            progress
+                .incident(&bob, "intermittent-slowness")
+                .await
+                .unwrap()
+                .round,
+            0,
+            "{name}: others keep theirs"
+        );
+        assert_eq!(
+            progress.incidents("intermittent-slowness").await.unwrap(),
+            vec![(ada.clone(), next)],
+            "{name}"
+        );
+        progress.reset_learner(&ada).await.unwrap();
+        assert_eq!(
+            progress
+                .incident(&ada, "intermittent-slowness")
+                .await
+                .unwrap()
+                .round,
+            0,
+            "{name}: the reset starts over"
+        );
+        progress.close().await;
+    }
 }

@@ -1,12 +1,14 @@
 //! OTLP/HTTP: `POST /v1/traces` with `application/x-protobuf` or `application/json` bodies,
 //! `Content-Encoding: gzip` optional.
 //!
-//! The body is read with a size cap (413 beyond it) and, when gzipped, inflated with a second
+//! The body is received whole before an ingest slot is taken ([`super::body`]), with a size cap
+//! (413 beyond it), and when gzipped, inflated with a second
 //! cap so a small "gzip bomb" cannot expand into gigabytes. Decoding and conversion run under
 //! `spawn_blocking`, off the async threads. Errors answer with a `google.rpc.Status` body in
 //! the request's own encoding, as the specification asks.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -14,12 +16,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http_body_util::BodyExt;
+
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 
+use super::body::{BodyBudget, receive};
 use crate::storage::{IngestError, IngestOutcome, Store, TenantError, TenantId};
 
 /// The request body encodings OTLP/HTTP allows.
@@ -73,6 +76,12 @@ pub enum OtlpHttpError {
     BadGzip(String),
     #[error("the request body could not be read: {0}")]
     BodyRead(String),
+    #[error("{0}")]
+    Stalled(String),
+    #[error(
+        "the trace store is receiving too many request bodies at once (over {limit} bytes); retry shortly"
+    )]
+    ReceivingTooMuch { limit: usize },
     #[error("the request body is not a valid OTLP ExportTraceServiceRequest in protobuf: {0}")]
     BadProtobuf(String),
     #[error("the request body is not a valid OTLP ExportTraceServiceRequest in JSON: {0}")]
@@ -94,6 +103,8 @@ impl OtlpHttpError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             E::TooLarge { .. } | E::InflatesTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            E::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
+            E::ReceivingTooMuch { .. } => StatusCode::SERVICE_UNAVAILABLE,
             E::Overloaded(
                 IngestError::TooManyRequests { .. } | IngestError::TooManyTenants { .. },
             ) => StatusCode::TOO_MANY_REQUESTS,
@@ -112,6 +123,7 @@ impl OtlpHttpError {
                 tonic::Code::ResourceExhausted as i32
             }
             StatusCode::SERVICE_UNAVAILABLE => tonic::Code::Unavailable as i32,
+            StatusCode::REQUEST_TIMEOUT => tonic::Code::DeadlineExceeded as i32,
             _ => tonic::Code::Internal as i32,
         }
     }
@@ -136,9 +148,13 @@ impl OtlpHttpError {
             body,
         )
             .into_response();
-        if let OtlpHttpError::Overloaded(error) = &self
-            && let Ok(value) =
-                HeaderValue::from_str(&error.retry_after().as_secs().max(1).to_string())
+        let retry_after = match &self {
+            OtlpHttpError::Overloaded(error) => Some(error.retry_after().as_secs()),
+            OtlpHttpError::ReceivingTooMuch { .. } => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
@@ -155,21 +171,33 @@ pub struct RpcStatus {
     pub message: String,
 }
 
-/// The router with `POST /v1/traces`.
-pub fn router(store: Store) -> Router {
-    Router::new()
-        .route("/v1/traces", post(export))
-        .with_state(store)
+/// What the receiver's handler needs: the store, and the budget of bytes being received.
+#[derive(Clone)]
+struct Receiver {
+    store: Store,
+    receiving: Arc<BodyBudget>,
 }
 
-async fn export(State(store): State<Store>, headers: HeaderMap, body: Body) -> Response {
+/// The router with `POST /v1/traces`.
+pub fn router(store: Store) -> Router {
+    let receiving = BodyBudget::new(store.config().listeners.max_body_bytes_in_flight);
+    Router::new()
+        .route("/v1/traces", post(export))
+        .with_state(Receiver { store, receiving })
+}
+
+async fn export(
+    State(Receiver { store, receiving }): State<Receiver>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let format = match Format::from_headers(&headers) {
         Ok(format) => format,
         Err(found) => {
             return OtlpHttpError::UnsupportedMediaType(found).into_response_as(Format::Protobuf);
         }
     };
-    match export_inner(store, &headers, body, format).await {
+    match export_inner(store, &receiving, &headers, body, format).await {
         Ok(outcome) => success_response(outcome, format),
         Err(error) => {
             if error.status().is_server_error() {
@@ -182,6 +210,7 @@ async fn export(State(store): State<Store>, headers: HeaderMap, body: Body) -> R
 
 async fn export_inner(
     store: Store,
+    receiving: &BodyBudget,
     headers: &HeaderMap,
     body: Body,
     format: Format,
@@ -210,20 +239,9 @@ async fn export_inner(
             limit: limits.max_body_bytes,
         });
     }
+    // The slot is taken once the body is here: a stalled upload holds none.
+    let bytes = receive(body, limits.max_body_bytes, receiving).await?;
     let _permit = store.try_begin_ingest(&tenant)?;
-    let bytes = http_body_util::Limited::new(body, limits.max_body_bytes)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                OtlpHttpError::TooLarge {
-                    limit: limits.max_body_bytes,
-                }
-            } else {
-                OtlpHttpError::BodyRead(e.to_string())
-            }
-        })?
-        .to_bytes();
     tokio::task::spawn_blocking(move || {
         let raw = if gzip {
             inflate(&bytes, limits.max_decompressed_bytes)?

@@ -6,6 +6,7 @@
 //! a message), 400 for a malformed body, 413 for an oversized one, 429/503 with Retry-After
 //! under overload.
 
+pub mod body;
 pub mod convert;
 pub mod encode;
 pub mod grpc;

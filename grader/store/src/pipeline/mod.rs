@@ -1,14 +1,15 @@
 //! The ingest pipeline: the collector processors the platform teaches, applied to every span
 //! before it is stored.
 //!
-//! Order, as in the platform's collector: attribute actions first (so nothing secret is ever
-//! stored, sampled or not), then probabilistic sampling by trace id, then tail sampling (which
+//! Order, as in the platform's collector: card numbers masked everywhere ([`scrub`]) and
+//! attribute actions first (so nothing secret is ever stored, sampled or not), then probabilistic sampling by trace id, then tail sampling (which
 //! waits for a trace's spans before deciding; its buffer lives in the store, see
 //! `storage::tail`). Configured in YAML under `pipeline:`; the defaults scrub authorization
 //! and cookie headers and hash database statements.
 
 pub mod attributes;
 pub mod sampling;
+pub mod scrub;
 pub mod tail;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,9 @@ pub enum PipelineError {
     Percentage(f64),
     #[error("pipeline.tail_sampling: {0}")]
     Tail(String),
+    /// The tenant the pipeline is for cannot be created (the store's tenant cap).
+    #[error("{0}")]
+    Tenant(String),
 }
 
 /// The compiled pipeline: regexes built once, ready to run on every batch.
@@ -82,6 +86,7 @@ impl Pipeline {
     /// Runs the attribute actions and probabilistic sampling in place; returns how many spans
     /// sampling dropped.
     pub fn process(&self, spans: &mut Vec<IncomingSpan>) -> usize {
+        scrub::scrub_card_numbers(spans);
         self.attributes.apply(spans);
         match &self.probabilistic {
             Some(sampler) => {

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::config::StoreConfig;
 use crate::metrics::TenantMetrics;
 use crate::otlp::convert::{ConvertedBatch, IncomingSpan, convert_request_with, now_unix_nanos};
-use crate::pipeline::{Pipeline, PipelineError};
+use crate::pipeline::{Pipeline, PipelineConfig, PipelineError};
 use tail::TailBuffer;
 use tenant::{Counters, Evicted, TenantState, TooBig};
 pub use tenant::{TenantError, TenantId};
@@ -37,8 +37,8 @@ pub struct Store {
 struct Shared {
     /// The configuration the store was built with.
     config: StoreConfig,
-    /// The compiled ingest pipeline.
-    pipeline: Pipeline,
+    /// The compiled ingest pipeline, for every tenant without one of its own.
+    pipeline: Arc<Pipeline>,
     /// Tenants appear on their first span, at most `budget.max_tenants` of them; one with no
     /// traces left and no request for the retention period is dropped.
     tenants: RwLock<HashMap<TenantId, Arc<Tenant>>>,
@@ -60,6 +60,9 @@ struct Shared {
 
 /// One tenant: its traces, its tail-sampling buffer, its counters and its generated metrics.
 pub(crate) struct Tenant {
+    /// The tenant's own ingest pipeline, replacing the store's for the spans that arrive
+    /// after it was set (a learner's sampling exercise); `None` uses the store's.
+    pub(crate) pipeline: RwLock<Option<Arc<Pipeline>>>,
     pub(crate) state: RwLock<TenantState>,
     pub(crate) tail: Mutex<TailBuffer>,
     pub(crate) counters: Counters,
@@ -180,7 +183,7 @@ impl Store {
         Ok(Store {
             shared: Arc::new(Shared {
                 config,
-                pipeline,
+                pipeline: Arc::new(pipeline),
                 tenants: RwLock::new(HashMap::new()),
                 bytes_total: AtomicU64::new(0),
                 budget_eviction: Mutex::new(()),
@@ -239,6 +242,7 @@ impl Store {
             });
         }
         let tenant = Arc::new(Tenant {
+            pipeline: RwLock::new(None),
             state: RwLock::new(TenantState::default()),
             tail: Mutex::new(TailBuffer::default()),
             counters: Counters::default(),
@@ -247,6 +251,31 @@ impl Store {
         });
         tenants.insert(id.clone(), tenant.clone());
         Ok(tenant)
+    }
+
+    /// Gives one tenant its own ingest pipeline (`None`: the store's again), compiled first so
+    /// a configuration that does not compile changes nothing. Spans that arrive from now on go
+    /// through it; stored traces are not touched, and traces already waiting for a tail
+    /// decision are decided as they were buffered (by this tenant's sampler, or kept when it
+    /// has none).
+    pub fn set_tenant_pipeline(
+        &self,
+        tenant: &TenantId,
+        config: Option<&PipelineConfig>,
+    ) -> Result<(), PipelineError> {
+        let compiled = config.map(Pipeline::new).transpose()?.map(Arc::new);
+        let tenant = self
+            .tenant(tenant)
+            .map_err(|error| PipelineError::Tenant(error.to_string()))?;
+        *write(&tenant.pipeline) = compiled;
+        Ok(())
+    }
+
+    /// The pipeline a tenant's spans go through now.
+    fn pipeline_of(&self, tenant: &Tenant) -> Arc<Pipeline> {
+        read(&tenant.pipeline)
+            .clone()
+            .unwrap_or_else(|| self.shared.pipeline.clone())
     }
 
     fn existing_tenant(&self, id: &TenantId) -> Option<Arc<Tenant>> {
@@ -328,7 +357,8 @@ impl Store {
             truncated,
             first_truncation,
         } = batch;
-        if self.shared.pipeline.tail().is_some() {
+        let pipeline = self.pipeline_of(&tenant);
+        if pipeline.tail().is_some() {
             let pending = self.shared.pending_spans.load(Ordering::Acquire);
             if pending + spans.len() > self.shared.config.limits.max_pending_spans {
                 Counters::add(&tenant.counters.refused_requests, 1);
@@ -342,9 +372,9 @@ impl Store {
         Counters::add(&tenant.counters.received_spans, valid + rejected);
         Counters::add(&tenant.counters.refused_spans, rejected);
         Counters::add(&tenant.counters.truncated_spans, truncated);
-        let sampled_out = self.shared.pipeline.process(&mut spans);
+        let sampled_out = pipeline.process(&mut spans);
         Counters::add(&tenant.counters.sampled_out_spans, sampled_out);
-        let too_big = match self.shared.pipeline.tail() {
+        let too_big = match pipeline.tail() {
             Some(tail) => {
                 let added = lock(&tenant.tail).add(spans, now, tail.decision_wait());
                 self.shared
@@ -465,7 +495,11 @@ impl Store {
     pub fn run_maintenance(&self) {
         let now = Instant::now();
         for (_, tenant) in self.all_tenants() {
-            if let Some(sampler) = self.shared.pipeline.tail() {
+            let pipeline = self.pipeline_of(&tenant);
+            let sampler = pipeline.tail();
+            // A tenant whose pipeline lost its tail sampler still has its waiting traces
+            // decided: kept, as a pipeline without a tail sampler keeps everything.
+            if sampler.is_some() || lock(&tenant.tail).waiting_spans() > 0 {
                 let due = lock(&tenant.tail).take_due(now);
                 let mut keep = Vec::new();
                 let mut decided = Vec::new();
@@ -473,8 +507,13 @@ impl Store {
                     self.shared
                         .pending_spans
                         .fetch_sub(spans.len(), Ordering::AcqRel);
-                    let model: Vec<_> = spans.iter().map(|s| s.span.clone()).collect();
-                    let kept = sampler.keeps(&trace_id, &model).is_some();
+                    let kept = match sampler {
+                        Some(sampler) => {
+                            let model: Vec<_> = spans.iter().map(|s| s.span.clone()).collect();
+                            sampler.keeps(&trace_id, &model).is_some()
+                        }
+                        None => true,
+                    };
                     decided.push((trace_id, kept));
                     if kept {
                         keep.extend(spans);

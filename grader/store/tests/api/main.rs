@@ -6,6 +6,7 @@
 //! metrics from traces, and the Python SDK round trip.
 
 mod bounds;
+mod connections;
 mod helpers;
 mod input_validation;
 mod limits;

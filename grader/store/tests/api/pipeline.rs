@@ -72,7 +72,8 @@ pipeline:
         minutes_ago(5),
         10,
     )
-    .attr(string_attr("note", "card 4111 1111 1111 1111 declined"))
+    // Not Luhn-valid, so the built-in card scrub leaves it and the configured redact masks it.
+    .attr(string_attr("note", "card 4111 1111 1111 1112 declined"))
     .attr(string_attr("user.email", "a@b.c"));
     store
         .ingest(&TenantId::default_tenant(), request("payments", &[span]))
@@ -197,4 +198,193 @@ async fn a_full_tail_sampling_buffer_turns_exports_away_with_503() {
         checkout_trace(54, minutes_ago(5)).1,
     );
     assert!(matches!(direct, Err(IngestError::Unavailable { .. })));
+}
+
+fn tenant_pipeline(yaml: &str) -> dojo_store::pipeline::PipelineConfig {
+    StoreConfig::from_yaml(yaml)
+        .expect("valid YAML config")
+        .pipeline
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tenants_own_pipeline_samples_and_scrubs_its_spans_only_from_then_on() {
+    let store = store("");
+    let (ada, shared) = (
+        TenantId::parse("ada").expect("a tenant id"),
+        TenantId::default_tenant(),
+    );
+    let start = minutes_ago(5);
+    let spans = |trace: u8| {
+        let error = SpanSpec::new(trace, 1, None, "GET /a", SpanKind::Server, start, 10)
+            .error()
+            .attr(string_attr(
+                "http.request.header.authorization",
+                "Bearer s3cret",
+            ));
+        let fine = SpanSpec::new(trace + 1, 1, None, "GET /b", SpanKind::Server, start, 10).attr(
+            string_attr("http.request.header.authorization", "Bearer s3cret"),
+        );
+        request("payments", &[error, fine])
+    };
+    // Before: both tenants keep everything, the auth header included (the store's defaults).
+    store.ingest(&ada, spans(60)).unwrap();
+    assert_eq!(store.snapshot(&ada).len(), 2);
+
+    // Ada's own pipeline: errors only, auth headers deleted.
+    store
+        .set_tenant_pipeline(
+            &ada,
+            Some(&tenant_pipeline(
+                r#"
+pipeline:
+  attributes:
+    - {action: delete, key: http.request.header.authorization}
+  tail_sampling:
+    decision_wait: 2s
+    policies:
+      - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
+"#,
+            )),
+        )
+        .expect("the pipeline compiles");
+    store.ingest(&ada, spans(70)).unwrap();
+    store.ingest(&shared, spans(80)).unwrap();
+    tokio::time::advance(Duration::from_secs(3)).await;
+    store.run_maintenance();
+    let error = store
+        .trace_by_id(&ada, &id(70))
+        .expect("the error trace is kept");
+    assert_eq!(
+        attribute(
+            &error.spans[0].attributes,
+            "http.request.header.authorization"
+        ),
+        None,
+        "scrubbed in ada's tenant"
+    );
+    assert!(
+        store.trace_by_id(&ada, &id(71)).is_none(),
+        "the fine trace is sampled out"
+    );
+    assert!(
+        store.trace_by_id(&ada, &id(60)).is_some(),
+        "stored traces stay"
+    );
+    let other = store
+        .trace_by_id(&shared, &id(81))
+        .expect("the other tenant keeps all");
+    assert_eq!(
+        attribute(
+            &other.spans[0].attributes,
+            "http.request.header.authorization"
+        ),
+        Some(&Value::str("4111111111111111")),
+        "the other tenant's pipeline is untouched"
+    );
+
+    // A pipeline that does not compile changes nothing.
+    let bad: dojo_store::pipeline::PipelineConfig =
+        serde_yaml::from_str("attributes:\n  - {action: delete, pattern: '('}\n")
+            .expect("well-formed YAML");
+    assert!(store.set_tenant_pipeline(&ada, Some(&bad)).is_err());
+    store.ingest(&ada, spans(90)).unwrap();
+    tokio::time::advance(Duration::from_secs(3)).await;
+    store.run_maintenance();
+    assert!(store.trace_by_id(&ada, &id(90)).is_some());
+    assert!(
+        store.trace_by_id(&ada, &id(91)).is_none(),
+        "still ada's own pipeline"
+    );
+
+    // Back to the store's pipeline; a trace still waiting for a decision is kept.
+    store.ingest(&ada, spans(100)).unwrap();
+    store.set_tenant_pipeline(&ada, None).unwrap();
+    store.ingest(&ada, spans(110)).unwrap();
+    assert!(
+        store.trace_by_id(&ada, &id(111)).is_some(),
+        "the store's pipeline keeps all"
+    );
+    tokio::time::advance(Duration::from_secs(3)).await;
+    store.run_maintenance();
+    assert!(
+        store.trace_by_id(&ada, &id(101)).is_some(),
+        "nothing is left waiting"
+    );
+    assert_eq!(
+        store
+            .status()
+            .iter()
+            .map(|s| s.pending_spans)
+            .sum::<usize>(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn card_numbers_sent_by_any_client_are_never_stored_over_http_or_grpc() {
+    let app = TestStore::start().await;
+    let card_span = |trace: u8| {
+        SpanSpec::new(
+            trace,
+            1,
+            None,
+            "GET /products/4111111111111111",
+            SpanKind::Server,
+            minutes_ago(5),
+            10,
+        )
+        .attr(string_attr("url.path", "/products/4111111111111111"))
+        .attr(string_attr(
+            "url.full",
+            "http://shop:8081/products/4111-1111-1111-1111?ref=5555555555554444",
+        ))
+        .attr(string_attr("http.route", "/products/{id}"))
+        .attr(crate::helpers::int_attr("product.id", 4111111111111111))
+    };
+    // Over OTLP/HTTP (protobuf) …
+    let response = app
+        .post_protobuf(&request("learner-lab", &[card_span(61)]), None)
+        .await;
+    assert_eq!(response.status(), 200);
+    // … and over OTLP/gRPC.
+    let mut grpc = opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient::connect(
+        format!("http://{}", app.addrs.otlp_grpc),
+    )
+    .await
+    .expect("the gRPC receiver accepts connections");
+    grpc.export(request("learner-lab", &[card_span(62)]))
+        .await
+        .expect("the gRPC export succeeds");
+
+    for trace in [61, 62] {
+        let (status, body) = app
+            .get(&format!("/api/traces/{}", trace_hex(trace)), None)
+            .await;
+        assert_eq!(status, 200, "trace {trace} is stored");
+        for number in [
+            "4111111111111111",
+            "4111-1111-1111-1111",
+            "5555555555554444",
+        ] {
+            assert!(
+                !body.contains(number),
+                "{number} is not stored in trace {trace}: {body}"
+            );
+        }
+        assert!(
+            body.contains("/products/[redacted]") && body.contains("/products/{id}"),
+            "the rest of each value is kept: {body}"
+        );
+    }
+    // TraceQL sees the masked values too.
+    let (_, found) = app
+        .get(
+            "/api/search?q=%7B%20span.url.path%20%3D%20%22%2Fproducts%2F%5Bredacted%5D%22%20%7D",
+            None,
+        )
+        .await;
+    assert!(
+        found.contains(trace_hex(61).trim_start_matches('0')),
+        "searchable as masked: {found}"
+    );
 }

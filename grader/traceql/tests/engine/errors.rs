@@ -216,3 +216,23 @@ fn a_negated_comparison_is_valid_but_warned_that_tempo_returns_nothing() {
     );
     assert!(parse("{ !span.cache.hit }").unwrap().warnings().is_empty());
 }
+
+#[test]
+fn a_misspelt_intrinsic_or_keyword_gets_did_you_mean() {
+    let cases = [
+        ("{ duraton > 1s }", "did you mean `duration`?"),
+        ("{ stauts = error }", "did you mean `status`?"),
+        ("{ status = eror }", "did you mean `error`?"),
+        ("{ kind = sever }", "did you mean `server`?"),
+    ];
+    for (query, wanted) in cases {
+        let got = hint(query);
+        assert!(got.contains(wanted), "{query}: {got}");
+    }
+    // A word near nothing known keeps the attribute advice.
+    assert!(
+        hint("{ customer > 1 }").contains("attributes start with a dot or a scope"),
+        "{}",
+        hint("{ customer > 1 }")
+    );
+}

@@ -8,8 +8,7 @@ use crate::support;
 
 /// Every port observation in the repository's deployment files.
 fn all_observations(compose_text: &str, manifests: &[Manifest]) -> Vec<Observation> {
-    let compose_file =
-        compose::parse(compose_text, support::COMPOSE).unwrap_or_else(|e| panic!("{e}"));
+    let compose_file = support::parse_compose(compose_text);
     let mut observations = ports::compose_observations(&compose_file);
     observations.extend(ports::kube_observations(manifests));
     for file in support::COLLECTOR_CONFIGS {

@@ -58,24 +58,28 @@ fn credentials_are_deleted_and_raw_statements_hashed_before_export() {
 }
 
 #[test]
-fn the_compose_pipeline_runs_the_platform_processors_in_order() {
+fn the_compose_pipelines_run_the_platform_processors_in_order() {
     let config = support::collector_config("compose/otel-collector.yaml");
-    let pipeline = &config.service.pipelines["traces"];
-    let types: Vec<&str> = pipeline
-        .processors
-        .iter()
-        .map(|id| component_type(id))
-        .collect();
+    let types = |pipeline: &str| -> Vec<String> {
+        config.service.pipelines[pipeline]
+            .processors
+            .iter()
+            .map(|id| component_type(id).to_owned())
+            .collect()
+    };
     assert_eq!(
-        types,
+        types("traces/in"),
         [
             "memory_limiter",
             "resource",
             "attributes",
             "transform",
-            "tail_sampling",
             "batch"
         ]
+    );
+    assert_eq!(
+        types("traces/sampled"),
+        ["memory_limiter", "tail_sampling", "batch"]
     );
 }
 
@@ -111,4 +115,68 @@ fn the_workshop_gateway_sends_each_learner_namespace_to_its_own_tenant() {
             "namespace {learner} is not routed to traces/{learner}"
         );
     }
+}
+
+fn recorded_keys() -> serde_yaml::Value {
+    let file = dojo_deploy_tests::collector::KEYS_FILE;
+    serde_yaml::from_str(&support::read(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+#[test]
+fn every_collector_setting_is_one_the_pinned_components_have_at_every_depth() {
+    let keys = recorded_keys();
+    for file in support::COLLECTOR_CONFIGS {
+        let problems = support::collector_config(file).key_problems(&keys);
+        assert!(problems.is_empty(), "{file}: {problems:#?}");
+    }
+}
+
+#[test]
+fn planted_mistakes_in_the_collector_settings_are_each_named() {
+    let keys = recorded_keys();
+    let file = "compose/otel-collector.yaml";
+    for (from, to, named) in [
+        (
+            "          threshold_ms: 500",
+            "          threshhold_ms: 500",
+            "processors.tail_sampling.policies[1].latency.threshhold_ms",
+        ),
+        (
+            "    tls:\n      insecure: true",
+            "    tls:\n      insecur: true",
+            "exporters.otlp_grpc/tempo.tls.insecur",
+        ),
+        (
+            "    exemplars:\n      enabled: true",
+            "    exemplar:\n      enabled: true",
+            "connectors.spanmetrics.exemplar",
+        ),
+    ] {
+        let text = support::read(file);
+        assert!(text.contains(from), "{file} has {from:?}");
+        let config = dojo_deploy_tests::collector::parse(&text.replacen(from, to, 1), "typo")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let problems = config.key_problems(&keys);
+        assert!(
+            problems.iter().any(|p| p.contains(&format!("`{named}`"))),
+            "{named}: {problems:#?}"
+        );
+    }
+    // An unknown component type: the collector refuses it, and so do these checks.
+    let text = support::read(file)
+        .replace("  tail_sampling:\n", "  tail_sampler:\n")
+        .replace(
+            "[memory_limiter, tail_sampling, batch]",
+            "[memory_limiter, tail_sampler, batch]",
+        );
+    let config =
+        dojo_deploy_tests::collector::parse(&text, "unknown").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        config
+            .problems()
+            .iter()
+            .any(|p| p.contains("no processor type `tail_sampler`")),
+        "{:#?}",
+        config.problems()
+    );
 }

@@ -62,9 +62,9 @@ fn every_third_party_image_is_pinned_to_a_version() {
 
 #[test]
 fn every_long_running_service_with_a_shell_has_a_healthcheck() {
-    // The collector and Tempo images have no shell or HTTP client, so their health is checked
-    // from the host (compose/README.md); tempo-init and loadgen serve nothing.
-    let without_shell = ["otel-collector", "tempo", "tempo-init", "loadgen"];
+    // The collector, Tempo and Loki images have no shell or HTTP client, so their health is
+    // checked from the host (compose/README.md); tempo-init and loadgen serve nothing.
+    let without_shell = ["otel-collector", "tempo", "loki", "tempo-init", "loadgen"];
     let file = support::compose_file();
     for (name, service) in compose::services(&file) {
         if without_shell.contains(&name) {
@@ -130,7 +130,7 @@ fn every_file_mounted_from_the_repository_exists() {
 }
 
 #[test]
-fn prometheus_accepts_remote_write_from_tempo() {
+fn prometheus_accepts_remote_write_from_the_collector() {
     let file = support::compose_file();
     let prometheus = compose::services(&file)
         .find(|(name, _)| *name == "prometheus")
@@ -182,6 +182,95 @@ fn the_dashboard_uses_only_provisioned_datasources_and_is_the_same_in_compose_an
             assert!(
                 defined.contains(uid.as_str()),
                 "the dashboard uses {uid}, which {file} lacks"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_service_has_a_memory_limit_and_rotated_logs() {
+    let file = support::compose_file();
+    for (name, service) in compose::services(&file) {
+        assert!(service.mem_limit.is_some(), "{name} has no mem_limit");
+        let logging = service
+            .logging
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} has no logging"));
+        assert_eq!(logging.driver.as_deref(), Some("json-file"), "{name}");
+        let options = logging.options.clone().unwrap_or_default();
+        for option in ["max-size", "max-file"] {
+            assert!(
+                options.contains_key(option),
+                "{name}: logs without {option}"
+            );
+        }
+    }
+}
+
+#[test]
+fn third_party_image_versions_come_from_the_env_file() {
+    let text = support::read(support::COMPOSE);
+    for line in text.lines().map(str::trim) {
+        let Some(image) = line.strip_prefix("image: ") else {
+            continue;
+        };
+        if image.starts_with("tracing-dojo:") {
+            continue;
+        }
+        let tag = image.split_once(':').map_or("", |(_, tag)| tag);
+        assert!(
+            tag.starts_with("${") && tag.ends_with(":?set in compose/.env}"),
+            "{image}: the version belongs in compose/.env"
+        );
+    }
+}
+
+#[test]
+fn grafana_lets_anonymous_visitors_look_but_not_edit() {
+    let file = support::compose_file();
+    let grafana = compose::services(&file)
+        .find(|(name, _)| *name == "grafana")
+        .map(|(_, service)| service)
+        .expect("a grafana service");
+    let role = compose::env(grafana, "GF_AUTH_ANONYMOUS_ORG_ROLE");
+    assert!(
+        matches!(role.as_deref(), None | Some("Viewer")),
+        "anonymous role {role:?}"
+    );
+    assert_ne!(
+        compose::env(grafana, "GF_AUTH_DISABLE_LOGIN_FORM").as_deref(),
+        Some("true"),
+        "the admin must be able to sign in"
+    );
+    for manifest in support::manifests() {
+        for container in manifest.containers() {
+            if !container
+                .image
+                .as_deref()
+                .is_some_and(|i| i.starts_with("grafana/grafana:"))
+            {
+                continue;
+            }
+            let role = dojo_deploy_tests::kube::env_value(container, "GF_AUTH_ANONYMOUS_ORG_ROLE");
+            assert!(
+                matches!(role, None | Some("Viewer")),
+                "{}: anonymous role {role:?}",
+                manifest.place
+            );
+            let password = container
+                .env
+                .iter()
+                .flatten()
+                .find(|v| v.name == "GF_SECURITY_ADMIN_PASSWORD")
+                .unwrap_or_else(|| panic!("{}: no admin password", manifest.place));
+            assert!(
+                password
+                    .value_from
+                    .as_ref()
+                    .and_then(|v| v.secret_key_ref.as_ref())
+                    .is_some(),
+                "{}: the admin password comes from a Secret",
+                manifest.place
             );
         }
     }

@@ -94,8 +94,37 @@ fn every_container_that_listens_has_a_readiness_probe() {
 
 #[test]
 fn every_pod_runs_as_a_non_root_user() {
+    // The one exception: the collector agent reads the kubelet's log files, which only root
+    // may read; it keeps no capability and mounts them read-only.
     let mut root = Vec::new();
     for manifest in support::manifests() {
+        if manifest.kind == "DaemonSet" && manifest.name == "otel-agent" {
+            let container = &manifest.containers()[0];
+            let security = container.security_context.clone().unwrap_or_default();
+            assert_eq!(security.read_only_root_filesystem, Some(true), "otel-agent");
+            assert_eq!(
+                security.allow_privilege_escalation,
+                Some(false),
+                "otel-agent"
+            );
+            let dropped = security
+                .capabilities
+                .and_then(|c| c.drop)
+                .unwrap_or_default();
+            assert_eq!(dropped, ["ALL"], "otel-agent keeps no capability");
+            let logs = container
+                .volume_mounts
+                .iter()
+                .flatten()
+                .find(|m| m.mount_path == "/var/log/pods")
+                .expect("otel-agent mounts the pod logs");
+            assert_eq!(
+                logs.read_only,
+                Some(true),
+                "the pod logs are mounted read-only"
+            );
+            continue;
+        }
         if let Some(spec) = manifest.pod_spec() {
             let non_root = spec
                 .security_context
@@ -124,32 +153,34 @@ fn every_image_is_pinned_to_a_version() {
     assert!(unpinned.is_empty(), "{unpinned:?}");
 }
 
-#[test]
-fn every_secret_and_config_map_a_pod_refers_to_is_defined() {
-    let manifests = support::manifests();
-    let secrets: Vec<(String, BTreeSet<String>)> = manifests
-        .iter()
-        .filter_map(|m| match &m.object {
-            Object::Secret(secret) => Some((
-                m.name.clone(),
-                secret
-                    .string_data
+/// Secret and ConfigMap references that name nothing in the same namespace of the rendered
+/// output, as `namespace/workload VAR: what`.
+fn dangling_references(manifests: &[kube::Manifest]) -> Vec<String> {
+    let keys_of = |kind: &str, namespace: &Option<String>, name: &str| {
+        manifests
+            .iter()
+            .find(|m| m.kind == kind && &m.namespace == namespace && m.name == name)
+            .map(|m| match &m.object {
+                Object::Secret(secret) => secret
+                    .data
                     .iter()
                     .flat_map(|d| d.keys().cloned())
+                    .chain(secret.string_data.iter().flat_map(|d| d.keys().cloned()))
                     .collect(),
-            )),
-            _ => None,
-        })
-        .collect();
-    let config_maps: BTreeSet<String> = support::kustomizations()
-        .iter()
-        .flat_map(|(_, k)| k.config_map_generator.iter().map(|g| g.name.clone()))
-        .collect();
+                Object::ConfigMap(map) => map.data.iter().flat_map(|d| d.keys().cloned()).collect(),
+                _ => BTreeSet::new(),
+            })
+    };
     let mut dangling = Vec::new();
-    for manifest in &manifests {
+    for manifest in manifests {
         let Some(spec) = manifest.pod_spec() else {
             continue;
         };
+        let place = format!(
+            "{}/{}",
+            manifest.namespace.as_deref().unwrap_or("-"),
+            manifest.name
+        );
         for container in &spec.containers {
             for var in container.env.iter().flatten() {
                 let Some(key_ref) = var
@@ -159,77 +190,129 @@ fn every_secret_and_config_map_a_pod_refers_to_is_defined() {
                 else {
                     continue;
                 };
-                let found = secrets
-                    .iter()
-                    .any(|(name, keys)| *name == key_ref.name && keys.contains(&key_ref.key));
+                let found = keys_of("Secret", &manifest.namespace, &key_ref.name)
+                    .is_some_and(|keys| keys.contains(&key_ref.key));
                 if !found {
+                    let secret = key_ref.name.rsplit_once('-').map_or("", |(name, _)| name);
                     dangling.push(format!(
-                        "{} {}: secret {}/{}",
-                        manifest.place, var.name, key_ref.name, key_ref.key
+                        "{place} {}: secret {secret}/{}",
+                        var.name, key_ref.key
                     ));
                 }
             }
             for source in container.env_from.iter().flatten() {
                 if let Some(name) = source.config_map_ref.as_ref().map(|r| &r.name)
-                    && !config_maps.contains(name)
+                    && keys_of("ConfigMap", &manifest.namespace, name).is_none()
                 {
-                    dangling.push(format!("{}: configMap {name}", manifest.place));
+                    dangling.push(format!("{place}: configMap {name}"));
                 }
             }
         }
         for volume in spec.volumes.iter().flatten() {
             if let Some(name) = volume.config_map.as_ref().map(|c| &c.name)
-                && !config_maps.contains(name)
+                && keys_of("ConfigMap", &manifest.namespace, name).is_none()
             {
-                dangling.push(format!("{}: volume configMap {name}", manifest.place));
+                dangling.push(format!("{place}: volume configMap {name}"));
             }
         }
     }
-    assert!(dangling.is_empty(), "{dangling:#?}");
+    dangling
 }
 
 #[test]
-fn the_instructor_token_comes_from_a_secret_that_holds_only_placeholders() {
-    let manifests = support::base_manifests();
-    let dojo = manifests
-        .iter()
-        .find(|m| m.kind == "Deployment" && m.name == "dojo")
-        .expect("a dojo Deployment");
-    let container = &dojo.containers()[0];
-    let token = container
-        .env
-        .iter()
-        .flatten()
-        .find(|v| v.name == dojo_defaults::env::INSTRUCTOR_TOKEN)
-        .expect("DOJO_INSTRUCTOR_TOKEN is set");
-    assert!(
-        token.value.is_none(),
-        "the token must not be written in the manifest"
-    );
-    assert!(
-        token
-            .value_from
-            .as_ref()
-            .and_then(|v| v.secret_key_ref.as_ref())
-            .is_some(),
-        "the token comes from a Secret"
-    );
-    for manifest in &manifests {
-        if let Object::Secret(secret) = &manifest.object {
-            for (key, value) in secret.string_data.iter().flatten() {
-                assert!(
-                    value.to_ascii_lowercase().starts_with("change"),
-                    "{} {key}: a committed Secret may hold only a change-me placeholder",
-                    manifest.place
-                );
+fn every_secret_and_config_map_a_pod_refers_to_is_rendered_in_its_namespace() {
+    for root in support::KUSTOMIZE_ROOTS {
+        let Some(manifests) = support::rendered(root) else {
+            return;
+        };
+        let dangling = dangling_references(&manifests);
+        assert!(dangling.is_empty(), "{root}: {dangling:#?}");
+    }
+}
+
+#[test]
+fn a_secret_key_the_secrets_script_does_not_write_is_caught() {
+    let Some(mut manifests) = support::rendered("k8s/base") else {
+        return;
+    };
+    for manifest in &mut manifests {
+        if manifest.name != "dojo" {
+            continue;
+        }
+        if let Object::Deployment(deployment) = &mut manifest.object
+            && let Some(spec) = deployment.spec.template.spec.as_mut()
+        {
+            for var in spec.containers[0].env.iter_mut().flatten() {
+                if let Some(key_ref) = var
+                    .value_from
+                    .as_mut()
+                    .and_then(|v| v.secret_key_ref.as_mut())
+                {
+                    key_ref.key = format!("{}-typo", key_ref.key);
+                }
             }
-            assert!(
-                secret.data.is_none(),
-                "{}: no base64 data in a committed Secret",
-                manifest.place
-            );
         }
     }
+    let dangling = dangling_references(&manifests);
+    assert!(
+        dangling
+            .iter()
+            .any(|d| d.contains("DOJO_ADMIN_TOKEN: secret dojo-secrets/admin-token-typo")),
+        "{dangling:#?}"
+    );
+}
+
+#[test]
+fn no_secret_value_is_committed_and_every_learner_gets_their_own() {
+    let manifests = support::manifests();
+    let committed: Vec<&str> = manifests
+        .iter()
+        .filter(|m| m.kind == "Secret")
+        .map(|m| m.place.as_str())
+        .collect();
+    assert!(
+        committed.is_empty(),
+        "Secrets written in the repository: {committed:?}"
+    );
+    let ignored = support::read(".gitignore");
+    assert!(
+        ignored.lines().any(|line| line.trim() == "secrets.env"),
+        ".gitignore must keep every secrets.env out of git"
+    );
+    for (dir, kustomization) in support::kustomizations() {
+        for generator in &kustomization.secret_generator {
+            assert_eq!(
+                generator.envs,
+                ["secrets.env"],
+                "{}: secret {} must come from the git-ignored secrets.env only",
+                repo::display(&dir),
+                generator.name
+            );
+            assert!(generator.literals.is_empty() && generator.files.is_empty());
+        }
+    }
+    // Rendered, the workshop has one dojo-secrets per learner, each with its own values.
+    let Some(rendered) = support::rendered("k8s/overlays/workshop") else {
+        return;
+    };
+    let mut tokens = BTreeSet::new();
+    let mut learners = 0;
+    for manifest in &rendered {
+        if let Object::Secret(secret) = &manifest.object
+            && manifest.name.starts_with("dojo-secrets")
+        {
+            learners += 1;
+            let token = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get("instructor-token"))
+                .map(|b| b.0.clone())
+                .unwrap_or_else(|| panic!("{:?}: no instructor-token", manifest.namespace));
+            tokens.insert(token);
+        }
+    }
+    assert_eq!(learners, 3, "one dojo-secrets per learner namespace");
+    assert_eq!(tokens.len(), 3, "no two learners share an instructor token");
 }
 
 #[test]

@@ -1,27 +1,15 @@
 //! The kustomize output itself, built by the real tool where it is installed (`kustomize`, or
-//! `kubectl kustomize`). Without it these tests print why they checked nothing and pass on a
-//! developer's machine (the files they would render are still checked one by one in
-//! `kubernetes`); under `CI=true` a missing tool is a failure.
+//! `kubectl kustomize`) from a scratch copy of `k8s/` with secrets made by `make-secrets.sh`.
+//! Without the tool these tests print why they checked nothing and pass on a developer's
+//! machine (the files they would render are still checked one by one in `kubernetes`); under
+//! `CI=true` a missing tool is a failure.
 
 use std::collections::BTreeSet;
 
-use dojo_deploy_tests::kube::{self, Manifest, Object};
-use dojo_deploy_tests::kustomize::Tool;
-use dojo_deploy_tests::repo;
+use dojo_deploy_tests::kube::{Manifest, Object};
 
 fn build(root: &str) -> Option<Vec<Manifest>> {
-    let Some(tool) = Tool::find() else {
-        let why = format!("neither kustomize nor kubectl is on PATH, so {root} was not rendered");
-        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-            panic!("{why}; CI needs one of them (`.ci/run` installs kubectl from apt)");
-        }
-        eprintln!("skipped: {why}");
-        return None;
-    };
-    let text = tool
-        .build(&repo::path(root))
-        .unwrap_or_else(|error| panic!("{root}: {error}"));
-    Some(kube::parse_documents(&text, root).unwrap_or_else(|error| panic!("{error}")))
+    crate::support::rendered(root)
 }
 
 #[test]

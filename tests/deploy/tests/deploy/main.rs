@@ -4,9 +4,13 @@
 mod agreement;
 mod collector;
 mod compose;
+mod containers;
 mod dockerfile;
+mod isolation;
 mod kubernetes;
 mod kustomize;
+mod logs;
+mod metrics;
 mod support;
 mod tempo;
 mod workshop;

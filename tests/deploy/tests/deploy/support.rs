@@ -8,6 +8,7 @@ use dojo_deploy_tests::kustomize::{self, Kustomization};
 use dojo_deploy_tests::{collector, compose, repo, tempo};
 
 pub const COMPOSE: &str = "compose/docker-compose.yaml";
+pub const COMPOSE_ENV: &str = "compose/.env";
 pub const KUSTOMIZE_ROOTS: &[&str] = &["k8s/base", "k8s/overlays/workshop"];
 
 /// The collector configurations in the repository.
@@ -37,7 +38,29 @@ pub fn read(relative: &str) -> String {
 }
 
 pub fn compose_file() -> docker_compose_types::Compose {
-    compose::parse(&read(COMPOSE), COMPOSE).unwrap_or_else(|error| panic!("{error}"))
+    parse_compose(&read(COMPOSE))
+}
+
+/// A compose text (the repository's, or a changed copy) with compose/.env's variables.
+pub fn parse_compose(text: &str) -> docker_compose_types::Compose {
+    compose::load(text, &read(COMPOSE_ENV), COMPOSE).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// `root` rendered by the real kustomize (or `kubectl kustomize`) with fresh secrets, as an
+/// instructor would after `k8s/make-secrets.sh`. Without the tool it says why and returns
+/// `None`; under `CI=true` a missing tool is a failure.
+pub fn rendered(root: &str) -> Option<Vec<Manifest>> {
+    let Some(tool) = kustomize::Tool::find() else {
+        let why = format!("neither kustomize nor kubectl is on PATH, so {root} was not rendered");
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("{why}; CI needs one of them (`.ci/run` installs kubectl from apt)");
+        }
+        eprintln!("skipped: {why}");
+        return None;
+    };
+    let text =
+        kustomize::render_with_secrets(&tool, root).unwrap_or_else(|e| panic!("{root}: {e}"));
+    Some(dojo_deploy_tests::kube::parse_documents(&text, root).unwrap_or_else(|e| panic!("{e}")))
 }
 
 pub fn collector_config(relative: &str) -> collector::Config {

@@ -66,23 +66,24 @@ fn traceql_notes(info: &str, query: &str) -> String {
         "<p class=\"run\"><a href=\"/console?q={}\">Run in the console</a></p>",
         form_urlencode(query)
     );
+    use crate::content::examples::Claim;
     let Ok(marker) = crate::content::examples::parse_marker(info) else {
         return html;
     };
     let faults = marker.returns.map(|state| state.faults).unwrap_or_default();
-    if marker.secret || faults.is_empty() {
+    if marker.secret || faults.is_empty() || marker.claim == Claim::FindsNothing {
         return html;
     }
     for setting in &faults {
         let Some(spec) = dojo_faults::FaultId::parse(&setting.id).map(|id| id.spec()) else {
             continue;
         };
-        let port = match spec.service {
-            dojo_faults::Service::Frontend => dojo_defaults::FRONTEND_PORT,
-            dojo_faults::Service::Api => dojo_defaults::API_PORT,
-            dojo_faults::Service::Payments => dojo_defaults::PAYMENTS_PORT,
-        };
-        let url = format!("localhost:{port}/admin/faults/{}", setting.id);
+        // The service's address is filled in when the page is served, from the running lab.
+        let url = format!(
+            "{}/admin/faults/{}",
+            crate::content::shop_address_placeholder(spec.service.as_str()),
+            setting.id
+        );
         let (with, body) = if setting.params.is_empty() {
             (String::new(), String::new())
         } else {
@@ -289,7 +290,7 @@ mod tests {
         assert!(html.contains("class=\"needs-fault\""), "{html}");
         assert!(
             html.contains(
-                "curl -X POST localhost:8083/admin/faults/payments_failing -d &#39;{&quot;params&quot;:{&quot;mode&quot;:&quot;error&quot;}}&#39;"
+                "curl -X POST dojo-shop-address:payments/admin/faults/payments_failing -d &#39;{&quot;params&quot;:{&quot;mode&quot;:&quot;error&quot;}}&#39;"
             ),
             "{html}"
         );

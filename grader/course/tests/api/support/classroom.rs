@@ -196,7 +196,7 @@ impl Grading for Classroom {
         labs().into_iter().map(|l| l.summary).collect()
     }
 
-    fn lab(&self, lab: &str) -> Option<LabDetail> {
+    fn lab(&self, lab: &str, _learner: Option<&LearnerId>) -> Option<LabDetail> {
         labs().into_iter().find(|l| l.summary.id == lab)
     }
 
@@ -244,7 +244,7 @@ impl Grading for Classroom {
         submission: Submission,
     ) -> Result<Feedback, GradingError> {
         let detail = self
-            .lab(lab)
+            .lab(lab, None)
             .ok_or_else(|| GradingError::UnknownLab(lab.into()))?;
         if !detail.exercises.iter().any(|e| e.id == exercise) {
             return Err(GradingError::UnknownExercise {
@@ -393,6 +393,8 @@ impl Grading for Classroom {
         }
         book.attempts.retain(|(l, _, _)| l != learner);
         book.claims.retain(|(l, _)| l != learner);
+        // As the progress store does: the learner leaves the class list.
+        book.learners.retain(|(id, _)| id != learner);
         Ok(())
     }
 }

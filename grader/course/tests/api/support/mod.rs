@@ -69,9 +69,16 @@ pub async fn serve_course(state: CourseState) -> SocketAddr {
         .expect("bind port 0");
     let address = listener.local_addr().expect("bound address");
     tokio::spawn(async move {
-        axum::serve(listener, dojo_course::router(state))
-            .await
-            .expect("the course serves");
+        // Served as dojo serves it: the guarded listener, which tells handlers the client's
+        // address (the join and sign-in throttles count by it).
+        dojo_listen::serve(
+            listener,
+            dojo_course::router(state),
+            dojo_listen::Limits::default(),
+            std::future::pending(),
+        )
+        .await
+        .expect("the course serves");
     });
     address
 }
@@ -106,6 +113,8 @@ pub struct Options {
     /// Read traces through the store's Tempo HTTP API with the grader's Tempo client, as the
     /// course does against a real Tempo, instead of in-process.
     pub via_tempo_api: bool,
+    /// The course is configured as reached over HTTPS (`--public-url https://…`).
+    pub https: bool,
 }
 
 pub fn labs_dir() -> PathBuf {
@@ -125,6 +134,7 @@ impl TestApp {
         let settings = CourseSettings {
             instructor_token: Some(Secret::new(INSTRUCTOR_TOKEN)),
             workshop_code: options.workshop_code,
+            https: options.https,
             ..CourseSettings::default()
         };
         let store = store_holding(&shelf.traces);
@@ -162,10 +172,17 @@ impl TestApp {
     }
 
     pub fn client(&self) -> Client {
+        self.client_from(std::net::Ipv4Addr::LOCALHOST.into())
+    }
+
+    /// A browser connecting from another loopback address (127.0.0.2, …): another client
+    /// as far as the course's per-address limits can tell.
+    pub fn client_from(&self, address: std::net::IpAddr) -> Client {
         Client {
             base: self.url(""),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .local_address(address)
                 .build()
                 .expect("a reqwest client"),
             cookies: Default::default(),
@@ -177,7 +194,11 @@ impl TestApp {
 pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
+    /// `Retry-After`, on refusals that have one.
+    pub retry_after: Option<String>,
     pub body: String,
+    /// For a followed form post: the POST's status and `Location`.
+    pub redirect: Option<(u16, String)>,
 }
 
 impl Page {
@@ -229,11 +250,18 @@ impl Client {
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response.text().await.expect("a body");
         Page {
             status,
             location,
+            retry_after,
             body,
+            redirect: None,
         }
     }
 
@@ -296,6 +324,22 @@ impl Client {
         }
         let response = request.send().await.expect("POST answers");
         self.read(response).await
+    }
+
+    /// Posts a lab form as a browser does: the course answers with a redirect to the lab page
+    /// at the feedback (post/redirect/get), which is followed. The page answered carries the
+    /// POST's status and `Location` in `redirect`, for tests of the redirect itself.
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let posted = self.post(path, fields).await;
+        match (posted.status.as_u16(), posted.location.clone()) {
+            (303, Some(location)) => {
+                let target = location.split('#').next().unwrap_or_default().to_string();
+                let mut page = self.get(&target).await;
+                page.redirect = Some((posted.status.as_u16(), location));
+                page
+            }
+            _ => posted,
+        }
     }
 
     /// Joins the class under `name` (fetching the form for its token first).

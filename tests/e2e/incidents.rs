@@ -1,0 +1,434 @@
+//! Another incident: on a laptop (`dojo up --lab intermittent-slowness --learner NAME`) the
+//! learner finds their incident's root cause and reports it through the course, asks for
+//! another incident, and `dojo` switches the faults over to another variant of the scenario
+//! (the services' admin APIs show the old fault off and the new one on). The new incident is
+//! graded the same way: the report that solved the first one is now refused, and a report of
+//! the new fault with traces that show it passes.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dojo_course::adapters::grader::learner_id_for;
+use dojo_grader::progress::LearnerId;
+use dojo_grader::scenario::variant_in_round;
+use dojo_grader::spec::types::GroundTruth;
+
+use crate::helpers::{Lab, repo_root, urlencode};
+
+const LAB: &str = "intermittent-slowness";
+
+/// A browser's session with the course: its cookies and its form token, over a client that
+/// does not follow redirects (so it sees the cookie the join sets).
+struct Session {
+    http: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+/// The services' admin token in these labs.
+const ADMIN_TOKEN: &str = "e2e-incidents-admin-token";
+
+fn csrf_of(html: &str) -> Option<String> {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+}
+
+async fn post(lab: &Lab, session: &Session, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let mut body = format!("csrf={}", urlencode(&session.csrf));
+    for (name, value) in fields {
+        body.push_str(&format!("&{}={}", urlencode(name), urlencode(value)));
+    }
+    let response = session
+        .http
+        .post(lab.url(lab.ports.dojo, path))
+        .header("cookie", &session.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    // An answer is posted, redirected and got (post/redirect/get): follow it as a browser
+    // does, to the page that shows the verdict.
+    let response = match response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(location) if response.status().as_u16() == 303 => {
+            let target = location.split('#').next().unwrap_or_default().to_string();
+            session
+                .http
+                .get(lab.url(lab.ports.dojo, &target))
+                .header("cookie", &session.cookie)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {target} after POST {path}: {e}"))
+        }
+        _ => response,
+    };
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// Joins the course as `name` (with a workshop `code`, if any); returns the session (the
+/// cookie the server set after joining).
+async fn join(lab: &Lab, name: &str, code: Option<&str>) -> Session {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("an HTTP client");
+    let page = http
+        .get(lab.url(lab.ports.dojo, "/join"))
+        .send()
+        .await
+        .expect("the join page answers");
+    let cookies = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let mut jar = cookies(&page);
+    let csrf = csrf_of(&page.text().await.expect("a body")).expect("a CSRF token");
+    let joined = http
+        .post(lab.url(lab.ports.dojo, "/join"))
+        .header("cookie", jar.join("; "))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={}&name={}&code={}",
+            urlencode(&csrf),
+            urlencode(name),
+            urlencode(code.unwrap_or_default())
+        ))
+        .send()
+        .await
+        .expect("joining answers");
+    let status = joined.status();
+    let set = cookies(&joined);
+    let body = joined.text().await.unwrap_or_default();
+    assert!(status.is_redirection(), "{name} joins: {status}\n{body}");
+    for set in set {
+        let name = set.split('=').next().unwrap_or_default().to_owned();
+        jar.retain(|c| !c.starts_with(&format!("{name}=")));
+        jar.push(set);
+    }
+    let cookie = jar.join("; ");
+    let lab_page = http
+        .get(lab.url(lab.ports.dojo, &format!("/labs/{LAB}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("the lab page answers")
+        .text()
+        .await
+        .expect("a body");
+    let csrf = csrf_of(&lab_page).expect("the lab page's forms carry a CSRF token");
+    Session { http, cookie, csrf }
+}
+
+/// Two trace ids that show `truth`'s fault, among traces that started after `since`.
+async fn evidence(lab: &Lab, truth: &GroundTruth, since: u64) -> Vec<String> {
+    lab.eventually(
+        &format!("two traces that show {}", truth.fault),
+        Duration::from_secs(120),
+        || async {
+            let end = unix_seconds() + 1;
+            let path = format!(
+                "/api/search?q={}&start={since}&end={end}&limit=20",
+                urlencode(&truth.evidence)
+            );
+            let (status, body) = lab.try_get(&lab.url(lab.ports.tempo, &path)).await?;
+            let json: serde_json::Value =
+                serde_json::from_str(&body).ok().filter(|_| status == 200)?;
+            let since_nanos = u128::from(since) * 1_000_000_000;
+            let ids: Vec<String> = json["traces"]
+                .as_array()?
+                .iter()
+                .filter(|t| {
+                    t["startTimeUnixNano"]
+                        .as_str()
+                        .and_then(|n| n.parse::<u128>().ok())
+                        .is_some_and(|n| n >= since_nanos)
+                })
+                .filter_map(|t| t["traceID"].as_str().map(str::to_owned))
+                .take(2)
+                .collect();
+            (ids.len() == 2).then_some(ids)
+        },
+    )
+    .await
+}
+
+async fn report(lab: &Lab, session: &Session, truth: &GroundTruth, traces: &[String]) -> String {
+    let (status, page) = post(
+        lab,
+        session,
+        &format!("/labs/{LAB}/root-cause/submit"),
+        &[
+            ("service", &truth.service),
+            ("operation", &truth.operation),
+            ("fault_kind", &truth.fault),
+            ("trace_ids", &traces.join(" ")),
+            (
+                "explanation",
+                "In the slow traces one span takes far longer than in the fast ones, and only a \
+                 fraction of the requests is hit, so the slowness comes and goes with the fault.",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "the report is graded: {page}");
+    page
+}
+
+/// Whether the fault `id` is on at any service, read from their admin APIs.
+async fn fault_is_on(lab: &Lab, id: &str) -> Option<bool> {
+    Some(fault_scope(lab, id).await?.is_some())
+}
+
+/// The fault `id` as the services' admin APIs show it: `None` when off, `Some(learners)`
+/// when on (empty for every learner's traffic).
+async fn fault_scope(lab: &Lab, id: &str) -> Option<Option<Vec<String>>> {
+    for port in [lab.ports.frontend, lab.ports.api, lab.ports.payments] {
+        // Reading the faults needs the admin token (they name each learner's answer).
+        let response = lab
+            .http
+            .get(lab.url(port, "/admin/faults"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .ok()?;
+        let json: serde_json::Value = response.json().await.ok()?;
+        for fault in json["faults"].as_array()? {
+            if fault["id"] == id && !fault["active"].is_null() {
+                let learners = fault["active"]["learners"]
+                    .as_array()
+                    .map(|l| {
+                        l.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return Some(Some(learners));
+            }
+        }
+    }
+    Some(None)
+}
+
+/// A name (and its learner id) whose incident number `round` of the lab is `variant`.
+fn name_with(
+    spec: &dojo_grader::spec::types::Lab,
+    prefix: &str,
+    variant: &str,
+) -> (String, LearnerId) {
+    (0..500)
+        .map(|i| {
+            let name = format!("{prefix} {i}");
+            let id = LearnerId::parse(&learner_id_for(&name)).expect("a valid id");
+            (name, id)
+        })
+        .find(|(_, id)| variant_in_round(spec, id, 0).is_some_and(|v| v.id == variant))
+        .unwrap_or_else(|| panic!("some {prefix} starts with {variant}"))
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_solving_an_incident_a_learner_practises_on_another_graded_the_same_way() {
+    let labs = dojo_grader::spec::load_dir(&repo_root().join("labs")).expect("labs load");
+    let spec = labs.get(LAB).expect("the lab");
+    // A name whose first incident is the slow query (its traffic shows it quickly); the next
+    // incident is then another variant.
+    let (name, learner) = name_with(spec, "Ada", "slow-query");
+    let first = variant_in_round(spec, &learner, 0).expect("a variant");
+    let second = variant_in_round(spec, &learner, 1).expect("a variant");
+    assert_ne!(first.id, second.id);
+    let first_truth = first.truth.clone().expect("a ground truth");
+    let second_truth = second.truth.clone().expect("a ground truth");
+
+    let lab = Lab::start_with_env(
+        &["--load-rate", "6", "--lab", LAB, "--learner", &name],
+        &[("DOJO_ADMIN_TOKEN", ADMIN_TOKEN)],
+    )
+    .await;
+    let session = join(&lab, &name, None).await;
+
+    // The first incident, solved.
+    let traces = evidence(&lab, &first_truth, unix_seconds().saturating_sub(60)).await;
+    let page = report(&lab, &session, &first_truth, &traces).await;
+    assert!(
+        page.contains("Correct!"),
+        "the first incident is solved: {page}"
+    );
+    assert!(
+        page.contains("id=\"another-incident-button\""),
+        "the lab page offers another incident once it is solved"
+    );
+
+    // Another incident: the faults move to the next variant.
+    let (status, page) = post(
+        &lab,
+        &session,
+        &format!("/labs/{LAB}/another-incident"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Incident 2 has started"), "{page}");
+    let old_fault = first.faults[0].fault.clone();
+    let new_fault = second.faults[0].fault.clone();
+    lab.eventually(
+        &format!("{old_fault} off and {new_fault} on"),
+        Duration::from_secs(30),
+        || async {
+            let off = !fault_is_on(&lab, &old_fault).await?;
+            let on = fault_is_on(&lab, &new_fault).await?;
+            (off && on).then_some(())
+        },
+    )
+    .await;
+    let switched = unix_seconds();
+
+    // Asking again before solving the new one is refused, and says why.
+    let (status, page) = post(
+        &lab,
+        &session,
+        &format!("/labs/{LAB}/another-incident"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("Solve this incident first"), "{page}");
+
+    // Graded the same way, against the new incident: the old answer is refused, the new one
+    // with traces from after the switch passes.
+    let page = report(&lab, &session, &first_truth, &traces).await;
+    assert!(
+        page.contains("Not yet."),
+        "the first incident's report no longer passes: {page}"
+    );
+    let traces = evidence(&lab, &second_truth, switched).await;
+    let page = report(&lab, &session, &second_truth, &traces).await;
+    assert!(
+        page.contains("Correct!"),
+        "the second incident is solved: {page}"
+    );
+
+    assert!(lab.stop().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_workshop_another_incident_moves_only_that_learners_faults() {
+    let labs = dojo_grader::spec::load_dir(&repo_root().join("labs")).expect("labs load");
+    let spec = labs.get(LAB).expect("the lab");
+    let (ada_name, ada) = name_with(spec, "Ada", "slow-query");
+    let (bob_name, bob) = name_with(spec, "Bob", "cpu-heavy");
+    let first = variant_in_round(spec, &ada, 0).expect("a variant");
+    let second = variant_in_round(spec, &ada, 1).expect("a variant");
+    let (old_fault, new_fault) = (
+        first.faults[0].fault.clone(),
+        second.faults[0].fault.clone(),
+    );
+    let bob_fault = variant_in_round(spec, &bob, 0).expect("a variant").faults[0]
+        .fault
+        .clone();
+    assert!(old_fault != bob_fault && new_fault != bob_fault);
+
+    let lab = Lab::start_with_env(
+        &["--load-rate", "0", "--workshop-code", "owl", "--lab", LAB],
+        &[("DOJO_ADMIN_TOKEN", ADMIN_TOKEN)],
+    )
+    .await;
+    let session = join(&lab, &ada_name, Some("owl")).await;
+    join(&lab, &bob_name, Some("owl")).await;
+    let scoped_to = |fault: String, who: LearnerId| {
+        let lab = &lab;
+        async move {
+            fault_scope(lab, &fault)
+                .await?
+                .map(|learners| learners.contains(&who.to_string()))
+        }
+    };
+    lab.eventually(
+        "Ada's first incident on for her",
+        Duration::from_secs(30),
+        || scoped_to(old_fault.clone(), ada.clone()),
+    )
+    .await;
+
+    // Ada's own traffic shows her incident; she solves it.
+    let mut load = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
+        .args(["loadgen", "--target"])
+        .arg(lab.url(lab.ports.frontend, ""))
+        .args([
+            "--rate",
+            "0",
+            "--concurrency",
+            "3",
+            "--duration",
+            "90s",
+            "--quiet",
+        ])
+        .args(["--learner", ada.as_str()])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            lab.url(lab.ports.otlp_http, ""),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "500")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dojo loadgen starts");
+    let truth = first.truth.clone().expect("a ground truth");
+    let traces = evidence(&lab, &truth, unix_seconds().saturating_sub(60)).await;
+    let page = report(&lab, &session, &truth, &traces).await;
+    assert!(
+        page.contains("Correct!"),
+        "Ada solves her first incident: {page}"
+    );
+    let (status, page) = post(
+        &lab,
+        &session,
+        &format!("/labs/{LAB}/another-incident"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+
+    // Only Ada's faults move: hers to the next variant, Bob keeps his.
+    lab.eventually(
+        &format!("Ada's {old_fault} gone and {new_fault} on for her"),
+        Duration::from_secs(30),
+        || async {
+            let old = scoped_to(old_fault.clone(), ada.clone())
+                .await
+                .unwrap_or(false);
+            let new = scoped_to(new_fault.clone(), ada.clone()).await?;
+            (!old && new).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        scoped_to(bob_fault.clone(), bob.clone()).await,
+        Some(true),
+        "Bob keeps his incident, scoped to him"
+    );
+    assert_eq!(
+        scoped_to(new_fault.clone(), bob.clone()).await,
+        Some(false),
+        "Ada's new incident is not Bob's"
+    );
+    let _ = load.kill().await;
+    assert!(lab.stop().await.success());
+}
