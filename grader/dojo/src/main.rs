@@ -14,6 +14,12 @@ mod supervisor;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc hands memory freed after a large query or upload back to the system, where glibc's
+/// malloc keeps most of it in its arenas; the resident set of the lab then falls again
+/// (figures in BENCHMARKS.md, "Trace store under hostile load").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Tracing Dojo: a hands-on lab for distributed tracing.
 #[derive(Debug, Parser)]
 #[command(name = "dojo", version, about)]

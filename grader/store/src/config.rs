@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{Budget, QueryLimits, SpanLimits};
 use crate::metrics::MetricsConfig;
 use crate::pipeline::PipelineConfig;
 
@@ -18,6 +19,12 @@ use crate::pipeline::PipelineConfig;
 pub struct StoreConfig {
     /// How much each tenant may keep and how big a request may be.
     pub limits: Limits,
+    /// What one span and one trace may carry (enforced at ingest and by trace by id).
+    pub span_limits: SpanLimits,
+    /// What the store keeps over all tenants together.
+    pub budget: Budget,
+    /// How much one search may ask for.
+    pub query: QueryLimits,
     /// The processors every span passes through before it is stored.
     pub pipeline: PipelineConfig,
     /// Span metrics and the service graph.
@@ -168,6 +175,11 @@ impl StoreConfig {
                 "limits.max_concurrent_ingests must be positive".into(),
             ));
         }
+        self.span_limits
+            .validate()
+            .and_then(|()| self.budget.validate())
+            .and_then(|()| self.query.validate())
+            .map_err(ConfigError::Invalid)?;
         let n = &self.listeners;
         if n.max_connections_per_port == 0
             || n.max_body_bytes_in_flight == 0
@@ -233,6 +245,9 @@ mod tests {
         assert_eq!(config.pipeline.attributes.len(), 5);
         assert!(config.pipeline.tail_sampling.is_some());
         assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.span_limits, crate::SpanLimits::default());
+        assert_eq!(config.budget, crate::Budget::default());
+        assert_eq!(config.query, crate::QueryLimits::default());
         assert_eq!(config.listeners, Listeners::default());
     }
 

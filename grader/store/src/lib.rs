@@ -10,6 +10,7 @@
 //! [`tempo_api`] (how they get out) and [`metrics`] (what is computed from them).
 //! [`serve`] ties the three listeners together.
 
+pub mod bounds;
 pub mod config;
 pub mod duration;
 pub mod metrics;
@@ -19,6 +20,7 @@ pub mod serve;
 pub mod storage;
 pub mod tempo_api;
 
+pub use bounds::{Budget, QueryLimits, SpanLimits};
 pub use config::{ConfigError, Limits, StoreConfig};
 pub use serve::{ServeError, StoreAddrs, StoreListeners, serve};
-pub use storage::{IngestError, IngestOutcome, Store, TenantId, TenantStatus};
+pub use storage::{DecodingPermit, IngestError, IngestOutcome, Store, TenantId, TenantStatus};

@@ -31,6 +31,10 @@ pub struct StoreArgs {
     /// Print the configuration in force as YAML and exit.
     #[arg(long)]
     print_config: bool,
+    /// The operator's token: with it (`Authorization: Bearer <token>`), `/metrics` and
+    /// `/api/dojo/status` show every tenant; without it, only the caller's own.
+    #[arg(long, env = dojo_defaults::env::ADMIN_TOKEN, hide_env_values = true)]
+    admin_token: Option<String>,
 }
 
 /// Runs the store until Ctrl-C or SIGTERM.
@@ -43,7 +47,8 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         print!("{}", config.to_yaml()?);
         return Ok(ExitCode::SUCCESS);
     }
-    let store = Store::new(config).context("the store configuration is invalid")?;
+    let store = Store::with_operator_token(config, args.admin_token.clone())
+        .context("the store configuration is invalid")?;
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
     runtime.block_on(async move {
         let listeners = StoreListeners::bind(

@@ -127,8 +127,9 @@ impl Server {
                         })?,
                         None => StoreConfig::default(),
                     };
-                    let store =
-                        Store::new(config).context("building the trace store's ingest pipeline")?;
+                    // The admin token also shows every tenant on the store's /metrics.
+                    let store = Store::with_operator_token(config, options.admin_token.clone())
+                        .context("building the trace store's ingest pipeline")?;
                     let listeners = StoreListeners::bind(
                         options.tempo_http,
                         options.otlp_http,

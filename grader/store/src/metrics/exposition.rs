@@ -89,10 +89,36 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 /// A family name, its help text, and how to read it from a tenant's status.
 type StatusFigure = (&'static str, &'static str, fn(&TenantStatus) -> u64);
 
+/// Store-wide gauges without tenant names: what anyone may see of the other tenants.
+pub fn store_totals_text(tenants: usize, bytes: u64, budget_bytes: u64) -> String {
+    let mut out = String::new();
+    for (name, help, value) in [
+        (
+            "dojo_store_tenants",
+            "Tenants the store keeps now.",
+            tenants as u64,
+        ),
+        (
+            "dojo_store_bytes_all_tenants",
+            "Estimated bytes stored now over all tenants.",
+            bytes,
+        ),
+        (
+            "dojo_store_budget_bytes",
+            "The most estimated bytes the store keeps over all tenants.",
+            budget_bytes,
+        ),
+    ] {
+        family(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
+}
+
 /// The whole `/metrics` page.
 pub fn openmetrics_text(status: &[TenantStatus], metrics: &[(TenantId, &TenantMetrics)]) -> String {
     let mut out = String::new();
-    let store_counters: [StatusFigure; 6] = [
+    let store_counters: [StatusFigure; 7] = [
         (
             "dojo_store_spans_received",
             "Spans received, valid or not.",
@@ -117,6 +143,11 @@ pub fn openmetrics_text(status: &[TenantStatus], metrics: &[(TenantId, &TenantMe
             "dojo_store_traces_evicted",
             "Traces evicted by a limit or the retention window.",
             |s| s.evicted_traces,
+        ),
+        (
+            "dojo_store_spans_truncated",
+            "Spans stored cut down to the span limits (attributes, values, events, links).",
+            |s| s.truncated_spans,
         ),
         (
             "dojo_store_requests_refused",

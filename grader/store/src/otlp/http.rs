@@ -105,7 +105,9 @@ impl OtlpHttpError {
             E::TooLarge { .. } | E::InflatesTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             E::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
             E::ReceivingTooMuch { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            E::Overloaded(IngestError::TooManyRequests { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            E::Overloaded(
+                IngestError::TooManyRequests { .. } | IngestError::TooManyTenants { .. },
+            ) => StatusCode::TOO_MANY_REQUESTS,
             E::Overloaded(IngestError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -147,10 +149,7 @@ impl OtlpHttpError {
         )
             .into_response();
         let retry_after = match &self {
-            OtlpHttpError::Overloaded(
-                IngestError::TooManyRequests { retry_after }
-                | IngestError::Unavailable { retry_after },
-            ) => Some(retry_after.as_secs()),
+            OtlpHttpError::Overloaded(error) => Some(error.retry_after().as_secs()),
             OtlpHttpError::ReceivingTooMuch { .. } => Some(1),
             _ => None,
         };
@@ -216,10 +215,10 @@ async fn export_inner(
     body: Body,
     format: Format,
 ) -> Result<IngestOutcome, OtlpHttpError> {
-    let tenant = TenantId::from_header(
+    let tenant = TenantId::from_header_bytes(
         headers
             .get(dojo_defaults::TENANT_HEADER)
-            .and_then(|v| v.to_str().ok()),
+            .map(HeaderValue::as_bytes),
     )?;
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
@@ -249,7 +248,11 @@ async fn export_inner(
         } else {
             bytes.to_vec()
         };
+        drop(bytes);
+        // Held until the decoded request has been converted and dropped.
+        let _decoding = store.try_reserve_decoding(raw.len())?;
         let request = decode(&raw, format)?;
+        drop(raw);
         Ok(store.ingest(&tenant, request)?)
     })
     .await
@@ -275,16 +278,26 @@ pub fn decode(raw: &[u8], format: Format) -> Result<ExportTraceServiceRequest, O
         Format::Protobuf => ExportTraceServiceRequest::decode(raw)
             .map_err(|e| OtlpHttpError::BadProtobuf(e.to_string())),
         Format::Json => {
+            // serde reads a struct from a JSON array too (`[]` would be an empty export).
+            if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(OtlpHttpError::BadJson(
+                    "an export request is a JSON object such as {\"resourceSpans\": [...]}".into(),
+                ));
+            }
             serde_json::from_slice(raw).map_err(|e| OtlpHttpError::BadJson(e.to_string()))
         }
     }
 }
 
 fn success_response(outcome: IngestOutcome, format: Format) -> Response {
-    let partial = (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: outcome.rejected as i64,
-        error_message: outcome.message.clone().unwrap_or_default(),
-    });
+    // A message with no rejected spans is OTLP's way to warn (here: spans that were cut).
+    let partial = outcome
+        .message
+        .is_some()
+        .then(|| ExportTracePartialSuccess {
+            rejected_spans: outcome.rejected as i64,
+            error_message: outcome.message.clone().unwrap_or_default(),
+        });
     let body = match format {
         Format::Protobuf => ExportTraceServiceResponse { partial_success: partial }.encode_to_vec(),
         Format::Json => match partial {

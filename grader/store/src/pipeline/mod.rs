@@ -52,6 +52,9 @@ pub enum PipelineError {
     Percentage(f64),
     #[error("pipeline.tail_sampling: {0}")]
     Tail(String),
+    /// The tenant the pipeline is for cannot be created (the store's tenant cap).
+    #[error("{0}")]
+    Tenant(String),
 }
 
 /// The compiled pipeline: regexes built once, ready to run on every batch.

@@ -11,7 +11,7 @@ pub mod tail;
 pub mod tenant;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -22,10 +22,10 @@ use tokio::time::Instant;
 
 use crate::config::StoreConfig;
 use crate::metrics::TenantMetrics;
-use crate::otlp::convert::{ConvertedBatch, IncomingSpan, convert_request};
+use crate::otlp::convert::{ConvertedBatch, IncomingSpan, convert_request_with, now_unix_nanos};
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineError};
 use tail::TailBuffer;
-use tenant::{Counters, TenantState};
+use tenant::{Counters, Evicted, TenantState, TooBig};
 pub use tenant::{TenantError, TenantId};
 
 /// A handle to the store. Clones share the same data.
@@ -39,12 +39,23 @@ struct Shared {
     config: StoreConfig,
     /// The compiled ingest pipeline, for every tenant without one of its own.
     pipeline: Arc<Pipeline>,
-    /// Tenants appear on their first span or query and are never removed (their data is).
+    /// Tenants appear on their first span, at most `budget.max_tenants` of them; one with no
+    /// traces left and no request for the retention period is dropped.
     tenants: RwLock<HashMap<TenantId, Arc<Tenant>>>,
+    /// Estimated bytes stored over all tenants, checked against `budget.max_bytes_total`.
+    bytes_total: AtomicU64,
+    /// Held by whoever is evicting for the store-wide budget, so two ingests do not both
+    /// evict for the same excess.
+    budget_eviction: Mutex<()>,
+    /// The token that shows every tenant on `/metrics` and the status page; without it a
+    /// caller sees its own tenant and store-wide totals only.
+    operator_token: Option<Arc<str>>,
     /// Spans waiting for tail sampling over all tenants, checked against `max_pending_spans`.
     pending_spans: AtomicUsize,
     /// Ingest requests in progress, checked against `max_concurrent_ingests`.
     ingests_in_flight: AtomicUsize,
+    /// Request bytes being decoded now, checked against `budget.max_decoding_bytes`.
+    decoding_bytes: AtomicU64,
 }
 
 /// One tenant: its traces, its tail-sampling buffer, its counters and its generated metrics.
@@ -56,6 +67,8 @@ pub(crate) struct Tenant {
     pub(crate) tail: Mutex<TailBuffer>,
     pub(crate) counters: Counters,
     pub(crate) metrics: Mutex<TenantMetrics>,
+    /// The last time this tenant sent spans, to drop it once idle past retention.
+    pub(crate) last_ingest: Mutex<Instant>,
 }
 
 /// What happened to an export request (the OTLP partial-success fields).
@@ -63,9 +76,11 @@ pub(crate) struct Tenant {
 pub struct IngestOutcome {
     /// Spans taken in (stored, waiting for tail sampling, or deliberately sampled out).
     pub accepted: usize,
-    /// Spans refused as invalid.
+    /// Spans refused: invalid, or their trace already as big as a trace may be.
     pub rejected: usize,
-    /// Why spans were refused, for the client's log.
+    /// Spans kept but cut down to the span limits.
+    pub truncated: usize,
+    /// Why spans were refused or cut, for the client's log.
     pub message: Option<String>,
 }
 
@@ -76,6 +91,21 @@ pub enum IngestError {
     TooManyRequests { retry_after: Duration },
     #[error("the trace store's tail-sampling buffer is full; retry in {}s", retry_after.as_secs())]
     Unavailable { retry_after: Duration },
+    #[error(
+        "the trace store already keeps data for {max} tenants, the most it may (budget.max_tenants); a tenant is dropped once it has had no traces and no spans for the retention period. Send as an existing tenant, or ask the operator to raise the limit"
+    )]
+    TooManyTenants { max: usize, retry_after: Duration },
+}
+
+impl IngestError {
+    /// How long the client should wait before retrying.
+    pub fn retry_after(&self) -> Duration {
+        match self {
+            IngestError::TooManyRequests { retry_after }
+            | IngestError::Unavailable { retry_after }
+            | IngestError::TooManyTenants { retry_after, .. } => *retry_after,
+        }
+    }
 }
 
 /// Per-tenant figures for the status page and `/metrics`.
@@ -96,6 +126,8 @@ pub struct TenantStatus {
     pub evicted_spans: u64,
     pub evicted_traces: u64,
     pub refused_requests: u64,
+    /// Spans stored cut down to the span limits.
+    pub truncated_spans: u64,
 }
 
 /// A permit for one ingest request; dropping it frees the slot.
@@ -106,6 +138,20 @@ pub struct IngestPermit {
 impl Drop for IngestPermit {
     fn drop(&mut self) {
         self.shared.ingests_in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A share of the decoding budget for one request body; dropping it gives the share back.
+pub struct DecodingPermit {
+    shared: Arc<Shared>,
+    bytes: u64,
+}
+
+impl Drop for DecodingPermit {
+    fn drop(&mut self) {
+        self.shared
+            .decoding_bytes
+            .fetch_sub(self.bytes, Ordering::AcqRel);
     }
 }
 
@@ -124,16 +170,50 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Store {
     /// Builds an empty store. Fails only on a pipeline configuration that does not compile.
     pub fn new(config: StoreConfig) -> Result<Self, PipelineError> {
+        Self::with_operator_token(config, None)
+    }
+
+    /// Builds an empty store whose `/metrics` and status page show every tenant to callers
+    /// presenting `token` (`Authorization: Bearer <token>`).
+    pub fn with_operator_token(
+        config: StoreConfig,
+        token: Option<String>,
+    ) -> Result<Self, PipelineError> {
         let pipeline = Pipeline::new(&config.pipeline)?;
         Ok(Store {
             shared: Arc::new(Shared {
                 config,
                 pipeline: Arc::new(pipeline),
                 tenants: RwLock::new(HashMap::new()),
+                bytes_total: AtomicU64::new(0),
+                budget_eviction: Mutex::new(()),
+                operator_token: token.filter(|t| !t.is_empty()).map(Arc::from),
                 pending_spans: AtomicUsize::new(0),
                 ingests_in_flight: AtomicUsize::new(0),
+                decoding_bytes: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Whether `presented` is the operator token (compared in constant time).
+    pub fn is_operator(&self, presented: Option<&str>) -> bool {
+        match (&self.shared.operator_token, presented) {
+            (Some(token), Some(presented)) => {
+                let (a, b) = (token.as_bytes(), presented.as_bytes());
+                a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Estimated bytes stored over all tenants.
+    pub fn bytes_total(&self) -> u64 {
+        self.shared.bytes_total.load(Ordering::Acquire)
+    }
+
+    /// How many tenants the store keeps now.
+    pub fn tenant_count(&self) -> usize {
+        read(&self.shared.tenants).len()
     }
 
     /// The configuration in force.
@@ -141,22 +221,36 @@ impl Store {
         &self.shared.config
     }
 
-    fn tenant(&self, id: &TenantId) -> Arc<Tenant> {
+    /// The tenant, created on its first spans unless the store already keeps the most
+    /// tenants it may.
+    fn tenant(&self, id: &TenantId) -> Result<Arc<Tenant>, IngestError> {
+        // `last_ingest` is set under the map's lock, so a tenant being dropped as idle
+        // (under the write lock) either sees this request or is gone before it looks.
         if let Some(tenant) = read(&self.shared.tenants).get(id) {
-            return tenant.clone();
+            *lock(&tenant.last_ingest) = Instant::now();
+            return Ok(tenant.clone());
         }
-        write(&self.shared.tenants)
-            .entry(id.clone())
-            .or_insert_with(|| {
-                Arc::new(Tenant {
-                    pipeline: RwLock::new(None),
-                    state: RwLock::new(TenantState::default()),
-                    tail: Mutex::new(TailBuffer::default()),
-                    counters: Counters::default(),
-                    metrics: Mutex::new(TenantMetrics::new(&self.shared.config.metrics)),
-                })
-            })
-            .clone()
+        let mut tenants = write(&self.shared.tenants);
+        if let Some(tenant) = tenants.get(id) {
+            return Ok(tenant.clone());
+        }
+        let max = self.shared.config.budget.max_tenants;
+        if tenants.len() >= max {
+            return Err(IngestError::TooManyTenants {
+                max,
+                retry_after: Duration::from_secs(60),
+            });
+        }
+        let tenant = Arc::new(Tenant {
+            pipeline: RwLock::new(None),
+            state: RwLock::new(TenantState::default()),
+            tail: Mutex::new(TailBuffer::default()),
+            counters: Counters::default(),
+            metrics: Mutex::new(TenantMetrics::new(&self.shared.config.metrics)),
+            last_ingest: Mutex::new(Instant::now()),
+        });
+        tenants.insert(id.clone(), tenant.clone());
+        Ok(tenant)
     }
 
     /// Gives one tenant its own ingest pipeline (`None`: the store's again), compiled first so
@@ -170,7 +264,10 @@ impl Store {
         config: Option<&PipelineConfig>,
     ) -> Result<(), PipelineError> {
         let compiled = config.map(Pipeline::new).transpose()?.map(Arc::new);
-        *write(&self.tenant(tenant).pipeline) = compiled;
+        let tenant = self
+            .tenant(tenant)
+            .map_err(|error| PipelineError::Tenant(error.to_string()))?;
+        *write(&tenant.pipeline) = compiled;
         Ok(())
     }
 
@@ -203,7 +300,31 @@ impl Store {
         };
         if previous >= limit {
             drop(permit);
-            Counters::add(&self.tenant(tenant).counters.refused_requests, 1);
+            if let Ok(tenant) = self.tenant(tenant) {
+                Counters::add(&tenant.counters.refused_requests, 1);
+            }
+            return Err(IngestError::TooManyRequests {
+                retry_after: Duration::from_secs(1),
+            });
+        }
+        Ok(permit)
+    }
+
+    /// Reserves `bytes` of the decoding budget for one request body (decompressed), or says
+    /// to come back later (429). A body larger than the whole budget passes alone.
+    pub fn try_reserve_decoding(&self, bytes: usize) -> Result<DecodingPermit, IngestError> {
+        let bytes = bytes as u64;
+        let max = self.shared.config.budget.max_decoding_bytes;
+        let previous = self
+            .shared
+            .decoding_bytes
+            .fetch_add(bytes, Ordering::AcqRel);
+        let permit = DecodingPermit {
+            shared: self.shared.clone(),
+            bytes,
+        };
+        if previous > 0 && previous + bytes > max {
+            drop(permit);
             return Err(IngestError::TooManyRequests {
                 retry_after: Duration::from_secs(1),
             });
@@ -217,7 +338,9 @@ impl Store {
         tenant: &TenantId,
         request: ExportTraceServiceRequest,
     ) -> Result<IngestOutcome, IngestError> {
-        self.ingest_converted(tenant, convert_request(request))
+        let batch =
+            convert_request_with(request, &self.shared.config.span_limits, now_unix_nanos());
+        self.ingest_converted(tenant, batch)
     }
 
     /// Ingests spans already converted to the model (the receivers' second half).
@@ -226,11 +349,13 @@ impl Store {
         tenant_id: &TenantId,
         batch: ConvertedBatch,
     ) -> Result<IngestOutcome, IngestError> {
-        let tenant = self.tenant(tenant_id);
+        let tenant = self.tenant(tenant_id)?;
         let ConvertedBatch {
             mut spans,
             rejected,
             first_rejection,
+            truncated,
+            first_truncation,
         } = batch;
         let pipeline = self.pipeline_of(&tenant);
         if pipeline.tail().is_some() {
@@ -243,47 +368,126 @@ impl Store {
             }
         }
         let valid = spans.len();
+        let now = Instant::now();
         Counters::add(&tenant.counters.received_spans, valid + rejected);
         Counters::add(&tenant.counters.refused_spans, rejected);
+        Counters::add(&tenant.counters.truncated_spans, truncated);
         let sampled_out = pipeline.process(&mut spans);
         Counters::add(&tenant.counters.sampled_out_spans, sampled_out);
-        let now = Instant::now();
-        match pipeline.tail() {
+        let too_big = match pipeline.tail() {
             Some(tail) => {
                 let added = lock(&tenant.tail).add(spans, now, tail.decision_wait());
                 self.shared
                     .pending_spans
                     .fetch_add(added.waiting, Ordering::AcqRel);
                 Counters::add(&tenant.counters.sampled_out_spans, added.dropped);
-                self.commit(&tenant, added.keep_now, now);
+                self.commit(&tenant, added.keep_now, now)
             }
             None => self.commit(&tenant, spans, now),
+        };
+        let mut problems = Vec::new();
+        if let Some(reason) = first_rejection {
+            problems.push(format!(
+                "{rejected} span(s) were rejected because they are not valid OTLP; the first problem: {reason}"
+            ));
         }
-        let message = first_rejection.map(|reason| {
-            format!("{rejected} span(s) were rejected because they are not valid OTLP; the first problem: {reason}")
-        });
+        if let Some(reason) = too_big.first_reason {
+            problems.push(format!(
+                "{} span(s) were rejected because their trace is too big; the first: {reason}",
+                too_big.spans
+            ));
+        }
+        if let Some(reason) = first_truncation {
+            problems.push(format!(
+                "{truncated} span(s) were stored cut down to the store's span limits; the first cut: {reason}"
+            ));
+        }
         Ok(IngestOutcome {
-            accepted: valid,
-            rejected,
-            message,
+            accepted: valid - too_big.spans,
+            rejected: rejected + too_big.spans,
+            truncated,
+            message: (!problems.is_empty()).then(|| problems.join(". ")),
         })
     }
 
-    fn commit(&self, tenant: &Tenant, spans: Vec<IncomingSpan>, now: Instant) {
+    /// Stores spans that passed the pipeline: spans that would make their trace too big are
+    /// refused (and returned as such), the rest are counted in metrics and stored, then the
+    /// tenant's limits and the store-wide budget are enforced.
+    fn commit(&self, tenant: &Tenant, mut spans: Vec<IncomingSpan>, now: Instant) -> TooBig {
         if spans.is_empty() {
-            return;
+            return TooBig::default();
+        }
+        let too_big = read(&tenant.state).admit(&mut spans, &self.shared.config.span_limits);
+        Counters::add(&tenant.counters.refused_spans, too_big.spans);
+        if spans.is_empty() {
+            return too_big;
         }
         {
             lock(&tenant.metrics).observe_batch(spans.iter().map(|s| (&s.trace_id, &s.span)), now);
         }
         Counters::add(&tenant.counters.stored_spans, spans.len());
-        let evicted = {
+        let (added, evicted) = {
             let mut state = write(&tenant.state);
-            state.insert(spans, now);
-            state.evict(&self.shared.config.limits, now)
+            let added = state.insert(spans, now);
+            (added, state.evict(&self.shared.config.limits, now))
         };
+        self.shared.bytes_total.fetch_add(added, Ordering::AcqRel);
+        self.count_evicted(tenant, evicted);
+        self.enforce_budget();
+        too_big
+    }
+
+    fn count_evicted(&self, tenant: &Tenant, evicted: Evicted) {
+        self.shared
+            .bytes_total
+            .fetch_sub(evicted.bytes, Ordering::AcqRel);
         Counters::add(&tenant.counters.evicted_spans, evicted.spans);
         Counters::add(&tenant.counters.evicted_traces, evicted.traces);
+    }
+
+    /// While the store holds more than `budget.max_bytes_total`, evicts the oldest trace of
+    /// whichever tenant has the oldest one: the budget is shared, so the oldest data goes
+    /// first wherever it is.
+    fn enforce_budget(&self) {
+        let max = self.shared.config.budget.max_bytes_total;
+        if self.bytes_total() <= max {
+            return;
+        }
+        // Someone else is already evicting for the same excess.
+        let Ok(_evicting) = self.shared.budget_eviction.try_lock() else {
+            return;
+        };
+        let tenants = self.all_tenants();
+        while self.bytes_total() > max {
+            let mut fronts: Vec<(Instant, usize)> = tenants
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, t))| read(&t.state).oldest().map(|at| (at, i)))
+                .collect();
+            fronts.sort_unstable();
+            let Some(&(_, oldest)) = fronts.first() else {
+                break;
+            };
+            // Evict from the oldest tenant until its oldest trace is younger than the next
+            // tenant's, so one scan of the tenants serves many evictions.
+            let next = fronts.get(1).map(|(at, _)| *at);
+            let tenant = &tenants[oldest].1;
+            loop {
+                let evicted = write(&tenant.state).evict_oldest();
+                if evicted.traces == 0 {
+                    break;
+                }
+                self.count_evicted(tenant, evicted);
+                let still_oldest = match (read(&tenant.state).oldest(), next) {
+                    (Some(at), Some(next)) => at <= next,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if self.bytes_total() <= max || !still_oldest {
+                    break;
+                }
+            }
+        }
     }
 
     /// Periodic work: tail-sampling decisions that are due, retention, service-graph expiry.
@@ -326,9 +530,36 @@ impl Store {
                 self.commit(&tenant, keep, now);
             }
             let evicted = write(&tenant.state).evict(&self.shared.config.limits, now);
-            Counters::add(&tenant.counters.evicted_spans, evicted.spans);
-            Counters::add(&tenant.counters.evicted_traces, evicted.traces);
+            self.count_evicted(&tenant, evicted);
             lock(&tenant.metrics).expire(now);
+        }
+        self.drop_idle_tenants(now);
+    }
+
+    /// Forgets tenants that have kept no traces, waited on no tail-sampling decision and sent
+    /// nothing for the retention period, so their places (and their metrics) are freed.
+    fn drop_idle_tenants(&self, now: Instant) {
+        let retention = self.shared.config.limits.retention;
+        let idle = |tenant: &Tenant| {
+            read(&tenant.state).traces.is_empty()
+                && lock(&tenant.tail).waiting_spans() == 0
+                && now.saturating_duration_since(*lock(&tenant.last_ingest)) > retention
+        };
+        let candidates: Vec<TenantId> = self
+            .all_tenants()
+            .into_iter()
+            .filter(|(_, t)| idle(t))
+            .map(|(id, _)| id)
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let mut tenants = write(&self.shared.tenants);
+        for id in candidates {
+            // Checked again under the write lock: spans may have arrived meanwhile.
+            if tenants.get(&id).is_some_and(|t| idle(t)) {
+                tenants.remove(&id);
+            }
         }
     }
 
@@ -383,6 +614,7 @@ impl Store {
                     evicted_spans: Counters::get(&c.evicted_spans),
                     evicted_traces: Counters::get(&c.evicted_traces),
                     refused_requests: Counters::get(&c.refused_requests),
+                    truncated_spans: Counters::get(&c.truncated_spans),
                 }
             })
             .collect()

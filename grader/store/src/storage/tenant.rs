@@ -13,6 +13,7 @@ use dojo_traceql::model::{Trace, TraceId};
 use rustc_hash::FxHashMap;
 use tokio::time::Instant;
 
+use crate::bounds::SpanLimits;
 use crate::config::Limits;
 use crate::otlp::convert::IncomingSpan;
 
@@ -62,6 +63,21 @@ impl TenantId {
         }
     }
 
+    /// The tenant named by a raw header value, as bytes: the one parser the OTLP receivers
+    /// (HTTP headers and gRPC metadata) and the Tempo API all use, so each refuses exactly
+    /// the names the others refuse. Bytes that are not text are refused, never read as absent.
+    pub fn from_header_bytes(value: Option<&[u8]>) -> Result<Self, TenantError> {
+        match value {
+            None => Ok(Self::default_tenant()),
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => Self::from_header(Some(text)),
+                Err(_) => Err(TenantError::BadCharacter(
+                    String::from_utf8_lossy(bytes).into_owned(),
+                )),
+            },
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -90,6 +106,8 @@ pub struct Counters {
     pub evicted_traces: AtomicU64,
     /// Requests turned away with 429/503 because the store was overloaded.
     pub refused_requests: AtomicU64,
+    /// Spans stored cut down to the span limits (attributes, values, events, links).
+    pub truncated_spans: AtomicU64,
 }
 
 impl Counters {
@@ -131,12 +149,88 @@ pub struct TenantState {
 pub struct Evicted {
     pub traces: usize,
     pub spans: usize,
+    /// Estimated bytes freed.
+    pub bytes: u64,
+}
+
+impl Evicted {
+    fn add(&mut self, removed: &StoredTrace) {
+        self.traces += 1;
+        self.spans += removed.trace.spans.len();
+        self.bytes += removed.bytes;
+    }
+}
+
+/// Spans of a batch turned away because their trace is already as big as a trace may be.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TooBig {
+    pub spans: usize,
+    /// Why the first of them was refused.
+    pub first_reason: Option<String>,
 }
 
 impl TenantState {
-    /// Adds spans to their traces, creating traces on first sight. Consecutive spans of one
-    /// trace (the usual shape of a batch) cost one lookup together.
-    pub fn insert(&mut self, spans: Vec<IncomingSpan>, now: Instant) {
+    /// Removes from `spans` those that would take their trace past `max_spans_per_trace` or
+    /// `max_bytes_per_trace`, counting what is already stored and what comes earlier in the
+    /// batch. Runs under the read lock, before the spans are counted in metrics and stored.
+    pub fn admit(&self, spans: &mut Vec<IncomingSpan>, limits: &SpanLimits) -> TooBig {
+        let mut too_big = TooBig::default();
+        let mut sizes: FxHashMap<TraceId, (usize, u64)> = FxHashMap::default();
+        spans.retain(|span| {
+            let (count, bytes) = sizes.entry(span.trace_id).or_insert_with(|| {
+                self.traces
+                    .get(&span.trace_id)
+                    .map_or((0, 0), |t| (t.trace.spans.len(), t.bytes))
+            });
+            let reason = if *count >= limits.max_spans_per_trace {
+                format!(
+                    "the trace {} already has {} spans, the most a trace may have in this store (span_limits.max_spans_per_trace); its later spans are refused",
+                    span.trace_id, limits.max_spans_per_trace
+                )
+            } else if *bytes + span.bytes > limits.max_bytes_per_trace {
+                format!(
+                    "the trace {} would grow past {} bytes, the most a trace may hold in this store (span_limits.max_bytes_per_trace, as Tempo's max_bytes_per_trace); its later spans are refused",
+                    span.trace_id, limits.max_bytes_per_trace
+                )
+            } else {
+                *count += 1;
+                *bytes += span.bytes;
+                return true;
+            };
+            too_big.spans += 1;
+            too_big.first_reason.get_or_insert(reason);
+            false
+        });
+        too_big
+    }
+
+    /// When the oldest trace still stored was first received.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.arrival
+            .front()
+            .and_then(|id| self.traces.get(id))
+            .map(|t| t.received_at)
+    }
+
+    /// Removes the oldest trace (for the store-wide budget).
+    pub fn evict_oldest(&mut self) -> Evicted {
+        let mut evicted = Evicted::default();
+        while let Some(oldest) = self.arrival.pop_front() {
+            if let Some(removed) = self.traces.remove(&oldest) {
+                self.spans -= removed.trace.spans.len();
+                self.bytes -= removed.bytes;
+                evicted.add(&removed);
+                break;
+            }
+        }
+        evicted
+    }
+
+    /// Adds spans to their traces, creating traces on first sight, and returns the estimated
+    /// bytes added. Consecutive spans of one trace (the usual shape of a batch) cost one
+    /// lookup together.
+    pub fn insert(&mut self, spans: Vec<IncomingSpan>, now: Instant) -> u64 {
+        let mut total = 0;
         let mut spans = spans.into_iter().peekable();
         while let Some(first) = spans.next() {
             let trace_id = first.trace_id;
@@ -163,7 +257,9 @@ impl TenantState {
             stored.bytes += added_bytes;
             self.spans += added_spans;
             self.bytes += added_bytes;
+            total += added_bytes;
         }
+        total
     }
 
     /// Removes the oldest traces while a limit is exceeded or they are past retention.
@@ -183,8 +279,7 @@ impl TenantState {
             if let Some(removed) = self.traces.remove(&oldest) {
                 self.spans -= removed.trace.spans.len();
                 self.bytes -= removed.bytes;
-                evicted.traces += 1;
-                evicted.spans += removed.trace.spans.len();
+                evicted.add(&removed);
             }
         }
         evicted
@@ -265,7 +360,8 @@ mod tests {
             evicted,
             Evicted {
                 traces: 1,
-                spans: 2
+                spans: 2,
+                bytes: 200
             }
         );
         assert!(!state.traces.contains_key(&TraceId([1; 16])));

@@ -44,16 +44,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(dojo_defaults::TENANT_HEADER)
-            .map(|v| {
-                v.to_str().map_err(|_| {
-                    ApiError::bad_request("the X-Scope-OrgID header is not valid text")
-                })
-            })
-            .transpose()?;
-        Ok(Tenant(TenantId::from_header(header)?))
+        let header = parts.headers.get(dojo_defaults::TENANT_HEADER);
+        Ok(Tenant(TenantId::from_header_bytes(
+            header.map(|v| v.as_bytes()),
+        )?))
     }
 }
 

@@ -36,6 +36,8 @@ const MAX_INTERVALS: u64 = 10_000;
 /// Tempo's ceiling on exemplars per query.
 const MAX_EXEMPLARS: usize = 100;
 const NANOS: u64 = 1_000_000_000;
+/// The latest time Tempo can represent: `i64::MAX` nanoseconds, in the year 2262.
+const MAX_TIME_NANOS: u64 = i64::MAX as u64;
 
 pub fn router() -> Router<Store> {
     Router::new()
@@ -135,6 +137,15 @@ impl MetricsRequest {
                 .transpose()
         };
         let end = time("end")?.unwrap_or(now_nanos);
+        // Tempo reads times as signed 64-bit nanoseconds; later ones are not times at all,
+        // and the interval arithmetic below relies on the headroom.
+        for (key, value) in [("start", time("start")?), ("end", Some(end))] {
+            if value.is_some_and(|v| v > MAX_TIME_NANOS) {
+                return Err(ApiError::bad_request(format!(
+                    "invalid {key}: it is after the year 2262, the latest time Tempo can represent"
+                )));
+            }
+        }
         let start = match time("start")? {
             Some(start) => start,
             None => {
@@ -211,7 +222,8 @@ impl MetricsRequest {
         if t <= self.start_nanos || t > self.end_nanos {
             return None;
         }
-        Some(((t - self.start_nanos - 1) / self.step_nanos) as usize)
+        let index = ((t - self.start_nanos - 1) / self.step_nanos) as usize;
+        (index < self.intervals()).then_some(index)
     }
 
     /// The right edge of interval `i`, in milliseconds.
@@ -874,6 +886,48 @@ mod tests {
         assert_eq!(default_step(3600 * NANOS), 15 * NANOS);
         assert_eq!(default_step(24 * 3600 * NANOS), 300 * NANOS);
         assert_eq!(default_step(NANOS), 50_000_000);
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn times_past_what_tempo_can_represent_are_refused() {
+        let request = params(&[
+            ("q", "{ } | rate()"),
+            ("start", "0"),
+            ("end", "18446744073709551615"),
+        ]);
+        let error = MetricsRequest::from_params(&request, false, 0).unwrap_err();
+        assert_eq!(error.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert!(error.to_string().contains("invalid end"), "{error}");
+    }
+
+    #[test]
+    fn a_span_at_the_edge_of_a_range_never_falls_past_its_last_interval() {
+        // What the parameters start=0&end=18446744073709551615 used to become: an end that
+        // saturated instead of landing on a step boundary.
+        let step = default_step(u64::MAX);
+        let request = MetricsRequest {
+            query: "{ } | rate()".into(),
+            start_nanos: 0,
+            end_nanos: u64::MAX.div_ceil(step).saturating_mul(step),
+            step_nanos: step,
+            max_exemplars: 0,
+            instant: false,
+        };
+        let n = request.intervals();
+        for t in [u64::MAX, u64::MAX - 1, request.end_nanos, step, 1] {
+            if let Some(i) = request.interval_of(t) {
+                assert!(i < n, "{t} fell in interval {i} of {n}");
+            }
+        }
     }
 
     #[test]

@@ -19,15 +19,14 @@ use serde_json::{Map, Value as Json, json};
 use super::error::{ApiError, blocking};
 use super::filter::{parse_query, query_error};
 use super::params::{Params, Tenant};
+use crate::bounds::QueryLimits;
 use crate::duration::parse_go_duration;
 use crate::otlp::encode::{any_value, any_value_json};
 use crate::storage::query::{TimeRange, in_range};
 use crate::storage::{Store, TenantId};
 
-/// Tempo's ceiling on `limit`.
+/// Tempo's HTTP parser's ceiling on `limit` (above the query frontend's configurable cap).
 const MAX_LIMIT: u64 = 262_144;
-/// Tempo's ceiling on `spss`.
-const MAX_SPSS: u64 = 100;
 
 pub fn router() -> Router<Store> {
     Router::new().route("/api/search", get(search))
@@ -70,9 +69,13 @@ pub struct SearchResults {
 }
 
 impl SearchRequest {
-    /// Reads and checks the query-string parameters, with Tempo's defaults and limits.
-    pub fn from_params(params: &Params) -> Result<Self, ApiError> {
-        let limit = params.u64("limit")?.unwrap_or(20);
+    /// Reads and checks the query-string parameters, with Tempo's defaults and limits: a
+    /// `limit` over `query.max_result_limit` is lowered to it and an `spss` over
+    /// `query.max_spans_per_span_set` refused, as Tempo's query frontend does.
+    pub fn from_params(params: &Params, caps: &QueryLimits) -> Result<Self, ApiError> {
+        let limit = params
+            .u64("limit")?
+            .unwrap_or(caps.default_result_limit as u64);
         if limit == 0 {
             return Err(ApiError::bad_request(
                 "invalid limit: must be a positive number",
@@ -83,10 +86,12 @@ impl SearchRequest {
                 "invalid limit: must be at most {MAX_LIMIT}"
             )));
         }
+        let limit = limit.min(caps.max_result_limit as u64);
         let spss = params.u64("spss")?.unwrap_or(3);
-        if spss == 0 || spss > MAX_SPSS {
+        let max_spss = caps.max_spans_per_span_set as u64;
+        if spss == 0 || spss > max_spss {
             return Err(ApiError::bad_request(format!(
-                "invalid spss: must be between 1 and {MAX_SPSS}"
+                "invalid spss: must be between 1 and {max_spss}"
             )));
         }
         let range = params.seconds_range()?;
@@ -391,6 +396,38 @@ pub fn trace_json(hit: &SearchHit, fetched: &[FieldRef]) -> Json {
     Json::Object(map)
 }
 
+/// The whole `SearchResponse` as JSON bytes, written one trace at a time: only one trace's
+/// JSON tree exists at once, so the memory of an answer is its text, not a tree of every
+/// trace (which took several times the text). The same document as [`response_json`].
+pub fn response_bytes(results: &SearchResults) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + results.hits.len() * 256);
+    out.push(b'{');
+    if !results.hits.is_empty() {
+        out.extend_from_slice(b"\"traces\":[");
+        for (i, hit) in results.hits.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Writing a Value into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, &trace_json(hit, &results.fetched));
+        }
+        out.extend_from_slice(b"],");
+    }
+    out.extend_from_slice(b"\"metrics\":");
+    let _ = serde_json::to_writer(&mut out, &metrics_json(results));
+    out.push(b'}');
+    out
+}
+
+fn metrics_json(results: &SearchResults) -> Json {
+    json!({
+        "inspectedTraces": results.inspected_traces,
+        "inspectedSpans": results.inspected_spans.to_string(),
+        "totalJobs": 1,
+        "completedJobs": 1,
+    })
+}
+
 /// The whole `SearchResponse`.
 pub fn response_json(results: &SearchResults) -> Json {
     let mut body = Map::new();
@@ -406,15 +443,7 @@ pub fn response_json(results: &SearchResults) -> Json {
             ),
         );
     }
-    body.insert(
-        "metrics".into(),
-        json!({
-            "inspectedTraces": results.inspected_traces,
-            "inspectedSpans": results.inspected_spans.to_string(),
-            "totalJobs": 1,
-            "completedJobs": 1,
-        }),
-    );
+    body.insert("metrics".into(), metrics_json(results));
     Json::Object(body)
 }
 
@@ -422,11 +451,13 @@ async fn search(
     State(store): State<Store>,
     tenant: Tenant,
     params: Params,
-) -> Result<axum::Json<Json>, ApiError> {
-    let request = SearchRequest::from_params(&params)?;
+) -> Result<axum::response::Response, ApiError> {
+    let request = SearchRequest::from_params(&params, &store.config().query)?;
     blocking(move || {
-        Ok(axum::Json(response_json(
-            &store.search(&tenant.0, &request)?,
+        let body = response_bytes(&store.search(&tenant.0, &request)?);
+        Ok(axum::response::IntoResponse::into_response((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
         )))
     })
     .await
@@ -435,6 +466,40 @@ async fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_streamed_answer_is_the_same_document_as_the_tree() {
+        use dojo_traceql::model::{Span, SpanId};
+        let trace = |n: u8| {
+            Arc::new(Trace {
+                trace_id: TraceId([n; 16]),
+                spans: vec![Span {
+                    span_id: SpanId([n; 8]),
+                    start_unix_nanos: 1_000,
+                    end_unix_nanos: 2_000_000,
+                    ..Default::default()
+                }],
+            })
+        };
+        let hits = (1..=3)
+            .map(|n| SearchHit {
+                trace: trace(n),
+                spansets: Vec::new(),
+            })
+            .collect();
+        for results in [
+            SearchResults {
+                hits,
+                fetched: Vec::new(),
+                inspected_traces: 3,
+                inspected_spans: 3,
+            },
+            SearchResults::default(),
+        ] {
+            let streamed: Json = serde_json::from_slice(&response_bytes(&results)).unwrap();
+            assert_eq!(streamed, response_json(&results));
+        }
+    }
 
     #[test]
     fn logfmt_tags_are_read_with_quotes() {

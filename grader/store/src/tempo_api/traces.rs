@@ -63,6 +63,34 @@ pub fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid trace id {text:?}: {e}")))
 }
 
+/// A trace cut to at most `max_bytes` (estimated, spans in stored order), and whether
+/// anything was left out: Tempo's `max_bytes_per_trace` on the query side. Ingest already
+/// refuses spans past the same limit, so this only cuts a trace stored under a larger one.
+pub fn bounded(trace: &Trace, max_bytes: u64) -> (Trace, bool) {
+    let mut total = 0;
+    let kept = trace
+        .spans
+        .iter()
+        .take_while(|span| {
+            total += crate::storage::size::span(span);
+            total <= max_bytes
+        })
+        .count();
+    let spans = trace.spans[..kept].to_vec();
+    (
+        Trace {
+            trace_id: trace.trace_id,
+            spans,
+        },
+        kept < trace.spans.len(),
+    )
+}
+
+/// What v2 says about a trace cut by [`bounded`], in Tempo's words.
+fn too_big_message(max_bytes: u64) -> String {
+    format!("Trace exceeds maximum size of {max_bytes} bytes, a partial trace is returned")
+}
+
 fn find(store: &Store, tenant: &Tenant, id: &str, params: &Params) -> Result<Trace, ApiError> {
     let trace_id = parse_trace_id(id)?;
     let range = params.seconds_range()?;
@@ -74,7 +102,11 @@ fn find(store: &Store, tenant: &Tenant, id: &str, params: &Params) -> Result<Tra
     {
         return Err(ApiError::TraceNotFound);
     }
-    Ok((*trace).clone())
+    let (trace, cut) = bounded(&trace, store.config().span_limits.max_bytes_per_trace);
+    if cut {
+        tracing::warn!(trace_id = %trace.trace_id, "trace by id answered partially: over max_bytes_per_trace");
+    }
+    Ok(trace)
 }
 
 async fn v1(
@@ -111,6 +143,11 @@ async fn v2(
     let protobuf = wants_protobuf(&headers);
     blocking(move || {
         let mut trace = find(&store, &tenant, &id, &params)?;
+        let max_bytes = store.config().span_limits.max_bytes_per_trace;
+        let stored_spans = store
+            .trace_by_id(&tenant.0, &trace.trace_id)
+            .map_or(0, |t| t.spans.len());
+        let too_big = trace.spans.len() < stored_spans;
         let inspected_bytes: u64 = trace.spans.iter().map(crate::storage::size::span).sum();
         let filtered = match params.get("q") {
             Some(q) => {
@@ -121,11 +158,14 @@ async fn v2(
             None => false,
         };
         let batches = resource_spans(&trace);
-        let message = if filtered {
+        let message = if too_big {
+            too_big_message(max_bytes)
+        } else if filtered {
             "the trace was filtered by the query in q".to_string()
         } else {
             String::new()
         };
+        let filtered = filtered || too_big;
         Ok(if protobuf {
             let body = TraceByIdResponse {
                 trace: Some(TracesData {
@@ -151,4 +191,36 @@ async fn v2(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dojo_traceql::model::{Span, SpanId};
+
+    #[test]
+    fn a_trace_over_the_byte_limit_is_cut_to_it_and_said_to_be_partial() {
+        let trace = Trace {
+            trace_id: TraceId([1; 16]),
+            spans: (1..=10)
+                .map(|n| Span {
+                    span_id: SpanId([n; 8]),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        let one = crate::storage::size::span(&trace.spans[0]);
+        let (cut, partial) = bounded(&trace, one * 3 + one / 2);
+        assert!(partial);
+        assert_eq!(cut.spans.len(), 3);
+        assert_eq!(
+            cut.spans[2].span_id,
+            SpanId([3; 8]),
+            "the first spans are kept"
+        );
+        let (whole, partial) = bounded(&trace, one * 10);
+        assert!(!partial);
+        assert_eq!(whole.spans.len(), 10);
+        assert!(too_big_message(7).contains("partial trace"));
+    }
 }

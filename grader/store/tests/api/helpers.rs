@@ -27,7 +27,11 @@ impl TestStore {
     }
 
     pub async fn with_config(config: StoreConfig) -> TestStore {
-        let store = Store::new(config).expect("the test configuration compiles");
+        Self::with_store(Store::new(config).expect("the test configuration compiles")).await
+    }
+
+    /// Serves a store built by the test (with an operator token, say).
+    pub async fn with_store(store: Store) -> TestStore {
         let any: SocketAddr = "127.0.0.1:0".parse().expect("a literal address");
         let listeners = StoreListeners::bind(any, any, any)
             .await

@@ -5,8 +5,10 @@
 //! behaviour: receiving OTLP, reading through the Tempo API, the pipeline, limits and counters,
 //! metrics from traces, and the Python SDK round trip.
 
+mod bounds;
 mod connections;
 mod helpers;
+mod input_validation;
 mod limits;
 mod metrics;
 mod metrics_queries;
@@ -15,3 +17,4 @@ mod otlp_http;
 mod pipeline;
 mod python_sdk;
 mod tempo_api;
+mod tenants;

@@ -141,6 +141,18 @@ async fn bodies_that_are_not_otlp_are_refused_with_400_and_a_clear_message() {
             b"{\"resourceSpans\": 5}".to_vec(),
             "in JSON",
         ),
+        (
+            "a JSON array instead of an export object",
+            "application/json",
+            b" []".to_vec(),
+            "an export request is a JSON object",
+        ),
+        (
+            "an array holding an export",
+            "application/json",
+            b"[[]]".to_vec(),
+            "an export request is a JSON object",
+        ),
     ];
     for (what, content_type, body, expected) in cases {
         let response = app
