@@ -141,7 +141,8 @@ pub struct MetricsAnswer {
 pub struct MetricsSeries {
     /// `resource.service.name="api"`, empty for the one series of a query without `by()`.
     pub labels: String,
-    /// The value of the newest interval that has one.
+    /// The value of the newest interval whose spans have all arrived (one that ended a few
+    /// seconds ago), when it has one.
     pub last: Option<f64>,
     /// How many intervals have a value.
     pub points: usize,

@@ -122,7 +122,7 @@ impl TraceSource for EmbeddedStore {
                     .map(|(key, value)| format!("{key}={}", label_value(value)))
                     .collect::<Vec<_>>()
                     .join(", "),
-                last: series.values.iter().rev().find(|v| !v.is_nan()).copied(),
+                last: newest_settled(&series.values, step_nanos),
                 points: series.values.iter().filter(|v| !v.is_nan()).count(),
                 largest: series
                     .values
@@ -136,6 +136,23 @@ impl TraceSource for EmbeddedStore {
     }
 }
 
+/// How long after an interval ends its spans can still be arriving: services export in
+/// batches every few seconds, so the newest intervals are still filling.
+const SETTLE_NANOS: u64 = 10_000_000_000;
+
+/// The value of the newest interval that ended at least [`SETTLE_NANOS`] before the query's
+/// end (the series' last interval ends at the end), skipping intervals without a value. The
+/// still-filling intervals after it would read 0 for every series.
+fn newest_settled(values: &[f64], step_nanos: u64) -> Option<f64> {
+    let unsettled = SETTLE_NANOS.div_ceil(step_nanos.max(1)) as usize;
+    values
+        .iter()
+        .rev()
+        .skip(unsettled)
+        .find(|v| !v.is_nan())
+        .copied()
+}
+
 /// A label's value as TraceQL writes it: `"api"`, `200`, `true`, not OTLP's typed JSON
 /// (`{"stringValue":"api"}`).
 fn label_value(value: &serde_json::Value) -> String {
@@ -146,5 +163,24 @@ fn label_value(value: &serde_json::Value) -> String {
         Some(serde_json::Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),
         None => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest_settled;
+
+    #[test]
+    fn the_newest_value_shown_is_of_an_interval_whose_spans_have_arrived() {
+        // 3 s intervals: the last four (12 s) are younger than the 10 s it takes spans to
+        // arrive, so the value shown is the fifth from the end.
+        let values = [1.0, 2.0, 5.0, 4.0, 0.0, 0.0, 0.0, 0.0];
+        assert_eq!(newest_settled(&values, 3_000_000_000), Some(4.0));
+        assert_eq!(newest_settled(&values, 60_000_000_000), Some(0.0));
+        assert_eq!(newest_settled(&[f64::NAN, 3.0], 60_000_000_000), None);
+        assert_eq!(
+            newest_settled(&[2.0, f64::NAN, 3.0], 60_000_000_000),
+            Some(2.0)
+        );
     }
 }
