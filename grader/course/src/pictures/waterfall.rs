@@ -33,24 +33,47 @@ pub struct Row {
     pub orphan: bool,
 }
 
+/// Who is whose parent in a trace, by index in `trace.spans`.
+struct Tree {
+    ids: HashMap<SpanId, usize>,
+    children: HashMap<usize, Vec<usize>>,
+    /// Spans without a parent in the trace (roots, and spans whose parent never arrived).
+    roots: Vec<usize>,
+}
+
+impl Tree {
+    fn of(trace: &Trace) -> Tree {
+        let ids: HashMap<SpanId, usize> = trace
+            .spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.span_id, i))
+            .collect();
+        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        let mut roots = Vec::new();
+        for (index, span) in trace.spans.iter().enumerate() {
+            match span.parent_span_id.and_then(|p| ids.get(&p).copied()) {
+                Some(parent) if parent != index => children.entry(parent).or_default().push(index),
+                _ => roots.push(index),
+            }
+        }
+        Tree {
+            ids,
+            children,
+            roots,
+        }
+    }
+}
+
 /// Orders the spans of a trace as a tree: roots by start time, each followed by its children
 /// by start time. Spans whose parent is missing are shown as extra roots, flagged.
 pub fn rows(trace: &Trace) -> Vec<Row> {
     let start = trace.start_unix_nanos();
-    let ids: HashMap<SpanId, usize> = trace
-        .spans
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.span_id, i))
-        .collect();
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut roots = Vec::new();
-    for (index, span) in trace.spans.iter().enumerate() {
-        match span.parent_span_id.and_then(|p| ids.get(&p).copied()) {
-            Some(parent) if parent != index => children.entry(parent).or_default().push(index),
-            _ => roots.push(index),
-        }
-    }
+    let Tree {
+        ids,
+        mut children,
+        mut roots,
+    } = Tree::of(trace);
     let by_start =
         |list: &mut Vec<usize>| list.sort_by_key(|&i| (trace.spans[i].start_unix_nanos, i));
     by_start(&mut roots);
@@ -92,20 +115,9 @@ pub fn rows(trace: &Trace) -> Vec<Row> {
 /// path; the walk then continues from that child's start, so sequential children can all be on
 /// it. Returns the indexes of the spans on the path.
 pub fn critical_path(trace: &Trace) -> HashSet<usize> {
-    let ids: HashMap<SpanId, usize> = trace
-        .spans
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.span_id, i))
-        .collect();
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut roots = Vec::new();
-    for (index, span) in trace.spans.iter().enumerate() {
-        match span.parent_span_id.and_then(|p| ids.get(&p).copied()) {
-            Some(parent) if parent != index => children.entry(parent).or_default().push(index),
-            _ => roots.push(index),
-        }
-    }
+    let Tree {
+        children, roots, ..
+    } = Tree::of(trace);
     let mut on_path = HashSet::new();
     // (span, the time its part of the path ends), walked without recursion.
     let mut todo: Vec<(usize, u64)> = roots

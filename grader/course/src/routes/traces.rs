@@ -95,17 +95,7 @@ async fn trace(
     let id = TraceId::from_hex(&trace_id).map_err(|error| {
         CourseError::BadRequest(format!("{trace_id:?} is not a trace id: {error}."))
     })?;
-    let trace = state
-        .inner
-        .traces
-        .trace(id)
-        .await
-        .map_err(|error| CourseError::Unavailable(error.to_string()))?
-        .ok_or_else(|| {
-            CourseError::NotFound(format!(
-                "The trace store has no trace {id}. It may be older than the store keeps, or its spans have not arrived yet (they are sent every few seconds)."
-            ))
-        })?;
+    let trace = fetch(&state, id, "").await?;
     let selected_id = match params.span.as_deref().filter(|s| !s.is_empty()) {
         Some(text) => Some(SpanId::from_hex(text).map_err(|error| {
             CourseError::BadRequest(format!("{text:?} is not a span id: {error}."))
@@ -210,6 +200,26 @@ async fn trace(
     })
 }
 
+/// One whole trace from the store, or the page that says why not; `which` says which trace
+/// was asked for when a page shows more than one.
+async fn fetch(
+    state: &CourseState,
+    id: TraceId,
+    which: &str,
+) -> Result<dojo_traceql::model::Trace, CourseError> {
+    state
+        .inner
+        .traces
+        .trace(id)
+        .await
+        .map_err(|error| CourseError::Unavailable(error.to_string()))?
+        .ok_or_else(|| {
+            CourseError::NotFound(format!(
+                "The trace store has no trace {id}{which}. It may be older than the store keeps, or its spans have not arrived yet (they are sent every few seconds)."
+            ))
+        })
+}
+
 /// How many traces of the same operation are looked at to find a typical one.
 const TYPICAL_SAMPLE: usize = 50;
 
@@ -273,18 +283,7 @@ async fn compare(
                 "The {which} trace id {text:?} is not a trace id: {error}. Give two trace ids, as in /traces/compare?a=<slow trace>&b=<typical trace>."
             ))
         })?;
-        let trace = state
-            .inner
-            .traces
-            .trace(id)
-            .await
-            .map_err(|error| CourseError::Unavailable(error.to_string()))?
-            .ok_or_else(|| {
-                CourseError::NotFound(format!(
-                    "The trace store has no trace {id} (the {which} of the two to compare)."
-                ))
-            })?;
-        traces.push(trace);
+        traces.push(fetch(&state, id, &format!(" (the {which} of the two to compare)")).await?);
     }
     let comparison = compare::compare(&traces[0], &traces[1]);
     let findings = comparison
