@@ -63,6 +63,33 @@ impl Lab {
     /// Starts `dojo up` with the extra flags and environment variables (which its children
     /// inherit) and waits until it says the lab is up.
     pub async fn start_with_env(extra: &[&str], vars: &[(&str, &str)]) -> Lab {
+        // Free ports are picked before `dojo up` binds them, so a test running beside this one
+        // can take one in between; a start that lost a port that way is tried again on others.
+        for _ in 0..2 {
+            let mut lab = Lab::spawn(extra, vars);
+            lab.wait_for_output_or_exit("The lab is up", Duration::from_secs(180))
+                .await;
+            let lost_a_port = lab.child.try_wait().ok().flatten().is_some()
+                && lab
+                    .output
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l.contains("Address already in use"));
+            if !lost_a_port {
+                lab.wait_for_output("The lab is up", Duration::from_secs(1))
+                    .await;
+                return lab;
+            }
+        }
+        let mut lab = Lab::spawn(extra, vars);
+        lab.wait_for_output("The lab is up", Duration::from_secs(180))
+            .await;
+        lab
+    }
+
+    /// Starts `dojo up` on free ports, without waiting for it.
+    fn spawn(extra: &[&str], vars: &[(&str, &str)]) -> Lab {
         let ports = LabPorts::free();
         let data_dir =
             std::env::temp_dir().join(format!("dojo-e2e-{}-{}", std::process::id(), ports.dojo));
@@ -112,7 +139,7 @@ impl Lab {
                 }
             });
         }
-        let mut lab = Lab {
+        Lab {
             ports,
             child,
             output,
@@ -121,10 +148,30 @@ impl Lab {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("an HTTP client"),
-        };
-        lab.wait_for_output("The lab is up", Duration::from_secs(180))
-            .await;
-        lab
+        }
+    }
+
+    /// Waits until a line containing `needle` has been printed, `dojo up` has exited, or the
+    /// time is up, whichever comes first.
+    async fn wait_for_output_or_exit(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self
+                .output
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(needle))
+            {
+                return;
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                // Let the output readers catch the last lines.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Waits until a line containing `needle` has been printed; fails with all output if not.
