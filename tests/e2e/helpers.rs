@@ -208,6 +208,28 @@ impl Lab {
         format!("http://127.0.0.1:{port}{path}")
     }
 
+    /// Every fault the three shop services list, read from their admin APIs with the admin
+    /// token (the list names each learner's fault, so it is not open); `None` while a service
+    /// does not answer with a listing.
+    pub async fn shop_faults(&self, admin_token: &str) -> Option<Vec<serde_json::Value>> {
+        let mut faults = Vec::new();
+        for port in [self.ports.frontend, self.ports.api, self.ports.payments] {
+            let response = self
+                .http
+                .get(self.url(port, "/admin/faults"))
+                .bearer_auth(admin_token)
+                .send()
+                .await
+                .ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let listing: serde_json::Value = response.json().await.ok()?;
+            faults.extend(listing["faults"].as_array()?.iter().cloned());
+        }
+        Some(faults)
+    }
+
     /// GETs a URL and returns the status and body.
     pub async fn get(&self, url: &str) -> (u16, String) {
         let response = self

@@ -194,31 +194,22 @@ async fn fault_is_on(lab: &Lab, id: &str) -> Option<bool> {
 /// The fault `id` as the services' admin APIs show it: `None` when off, `Some(learners)`
 /// when on (empty for every learner's traffic).
 async fn fault_scope(lab: &Lab, id: &str) -> Option<Option<Vec<String>>> {
-    for port in [lab.ports.frontend, lab.ports.api, lab.ports.payments] {
-        // Reading the faults needs the admin token (they name each learner's answer).
-        let response = lab
-            .http
-            .get(lab.url(port, "/admin/faults"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .ok()?;
-        let json: serde_json::Value = response.json().await.ok()?;
-        for fault in json["faults"].as_array()? {
-            if fault["id"] == id && !fault["active"].is_null() {
-                let learners = fault["active"]["learners"]
+    let faults = lab.shop_faults(ADMIN_TOKEN).await?;
+    Some(
+        faults
+            .iter()
+            .find(|fault| fault["id"] == id && !fault["active"].is_null())
+            .map(|fault| {
+                fault["active"]["learners"]
                     .as_array()
                     .map(|l| {
                         l.iter()
                             .filter_map(|v| v.as_str().map(str::to_owned))
                             .collect()
                     })
-                    .unwrap_or_default();
-                return Some(Some(learners));
-            }
-        }
-    }
-    Some(None)
+                    .unwrap_or_default()
+            }),
+    )
 }
 
 /// A name (and its learner id) whose incident number `round` of the lab is `variant`.

@@ -79,26 +79,15 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
             "a fault scoped to Ada in one of the services",
             Duration::from_secs(30),
             || async {
-                for port in [ports.frontend, ports.api, ports.payments] {
-                    let response = lab
-                        .http
-                        .get(lab.url(port, "/admin/faults"))
-                        .bearer_auth(admin_token)
-                        .send()
-                        .await
-                        .ok()?;
-                    let json: serde_json::Value = response.json().await.ok()?;
-                    for fault in json["faults"].as_array()? {
-                        let learners = &fault["active"]["learners"];
-                        if learners
+                lab.shop_faults(admin_token)
+                    .await?
+                    .iter()
+                    .find(|fault| {
+                        fault["active"]["learners"]
                             .as_array()
                             .is_some_and(|l| l.iter().any(|id| id == ada.as_str()))
-                        {
-                            return Some(fault["id"].as_str().unwrap_or_default().to_owned());
-                        }
-                    }
-                }
-                None
+                    })
+                    .map(|fault| fault["id"].as_str().unwrap_or_default().to_owned())
             },
         )
         .await;
@@ -133,21 +122,9 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
         "Ada's fault switched off after her reset",
         Duration::from_secs(30),
         || async {
-            let mut all = Vec::new();
-            for port in [ports.frontend, ports.api, ports.payments] {
-                let response = lab
-                    .http
-                    .get(lab.url(port, "/admin/faults"))
-                    .bearer_auth(admin_token)
-                    .send()
-                    .await
-                    .ok()?;
-                if !response.status().is_success() {
-                    return None;
-                }
-                all.push(response.text().await.ok()?);
-            }
-            (!all.iter().any(|body| body.contains(ada.as_str()))).then_some(())
+            let faults = lab.shop_faults(admin_token).await?;
+            let listed = serde_json::Value::Array(faults).to_string();
+            (!listed.contains(ada.as_str())).then_some(())
         },
     )
     .await;
