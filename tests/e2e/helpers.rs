@@ -176,31 +176,20 @@ impl Lab {
 
     /// Waits until a line containing `needle` has been printed; fails with all output if not.
     pub async fn wait_for_output(&mut self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self
-                .output
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains(needle))
-            {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+        self.wait_for_output_or_exit(needle, timeout).await;
+        let output = self.output.lock().unwrap().join("\n");
+        if output.lines().any(|l| l.contains(needle)) {
+            return;
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
                 panic!(
-                    "dojo up exited ({status}) before printing {needle:?}; it printed:\n{}",
-                    self.output.lock().unwrap().join("\n")
-                );
+                    "dojo up exited ({status}) before printing {needle:?}; it printed:\n{output}"
+                )
             }
-            if Instant::now() > deadline {
-                panic!(
-                    "dojo up did not print {needle:?} within {timeout:?}; it printed:\n{}",
-                    self.output.lock().unwrap().join("\n")
-                );
+            _ => {
+                panic!("dojo up did not print {needle:?} within {timeout:?}; it printed:\n{output}")
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 

@@ -27,6 +27,13 @@ pub fn expand(events: Vec<Event<'_>>) -> (Vec<Event<'_>>, Vec<String>) {
 /// If `events` starts with a paragraph holding only a lab shortcode, its id and the number
 /// of events it spans.
 fn lab_paragraph(events: &[Event<'_>]) -> Option<(String, usize)> {
+    let (text, spans) = text_paragraph(events)?;
+    parse(&text).map(|id| (id, spans))
+}
+
+/// If `events` starts with a paragraph of plain text only (where a `{{#…}}` directive stands
+/// on its own line), that text and the number of events the paragraph spans.
+pub(crate) fn text_paragraph(events: &[Event<'_>]) -> Option<(String, usize)> {
     if !matches!(events.first(), Some(Event::Start(Tag::Paragraph))) {
         return None;
     }
@@ -34,7 +41,7 @@ fn lab_paragraph(events: &[Event<'_>]) -> Option<(String, usize)> {
     for (offset, event) in events.iter().enumerate().skip(1) {
         match event {
             Event::Text(t) => text.push_str(t),
-            Event::End(TagEnd::Paragraph) => return parse(&text).map(|id| (id, offset + 1)),
+            Event::End(TagEnd::Paragraph) => return Some((text, offset + 1)),
             _ => return None,
         }
     }

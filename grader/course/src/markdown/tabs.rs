@@ -19,7 +19,7 @@
 //! panel whose radio button is checked (the first, until the reader picks another). The radio
 //! buttons stay focusable, so the tabs work from the keyboard too.
 
-use pulldown_cmark::{CowStr, Event, Tag, TagEnd};
+use pulldown_cmark::{CowStr, Event};
 
 use super::escape;
 
@@ -111,18 +111,8 @@ fn group_head(group: usize, tabs: &[(usize, usize, String)]) -> String {
 /// If `events` starts with a paragraph holding only a tab marker, the marker and the number
 /// of events it spans.
 fn marker_paragraph(events: &[Event<'_>]) -> Option<(Marker, usize)> {
-    if !matches!(events.first(), Some(Event::Start(Tag::Paragraph))) {
-        return None;
-    }
-    let mut text = String::new();
-    for (offset, event) in events.iter().enumerate().skip(1) {
-        match event {
-            Event::Text(t) => text.push_str(t),
-            Event::End(TagEnd::Paragraph) => return parse(&text).map(|m| (m, offset + 1)),
-            _ => return None,
-        }
-    }
-    None
+    let (text, spans) = super::shortcodes::text_paragraph(events)?;
+    parse(&text).map(|marker| (marker, spans))
 }
 
 fn parse(text: &str) -> Option<Marker> {
