@@ -10,6 +10,7 @@ mod logbook;
 mod placeholder;
 mod running_lab;
 mod server;
+mod shutdown;
 mod supervisor;
 
 use clap::{Parser, Subcommand};

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use crate::active::ActiveFault;
 use crate::catalogue::{FaultId, ParamKind, ParamValue};
 use crate::error::FaultError;
-use crate::registry::ActiveFault;
 
 /// What a client may send to switch a fault on; every field is optional.
 #[derive(Debug, Clone, Default, Deserialize)]

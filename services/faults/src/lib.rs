@@ -10,6 +10,7 @@
 //! [`fires`]: registry::Faults::fires
 
 pub mod activation;
+pub mod active;
 pub mod admin;
 pub mod catalogue;
 pub mod config;
@@ -19,8 +20,9 @@ pub mod names;
 pub mod registry;
 pub mod scenario;
 
+pub use active::ActiveFault;
 pub use catalogue::{FaultId, FaultSpec, Service, catalogue};
 pub use config::FaultConfig;
 pub use error::FaultError;
 pub use names::FaultClass;
-pub use registry::{ActiveFault, Faults};
+pub use registry::Faults;

@@ -4,71 +4,17 @@
 //! active parameters when this request is hit. A std mutex guards the state and is never held
 //! across an `.await`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::activation::ActivationRequest;
-use crate::catalogue::{FaultId, ParamValue, Service, catalogue};
+use crate::active::ActiveFault;
+use crate::catalogue::{FaultId, Service, catalogue};
 use crate::error::FaultError;
-
-/// A validated, active fault with all its parameters.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ActiveFault {
-    pub id: FaultId,
-    /// Share of eligible requests hit.
-    pub fraction: f64,
-    /// Seed of the hit/miss sequence.
-    pub seed: u64,
-    /// When set, only these learners' requests are hit.
-    pub learners: Option<BTreeSet<String>>,
-    /// Every parameter of the fault, given or defaulted.
-    pub params: BTreeMap<&'static str, ParamValue>,
-}
-
-impl ActiveFault {
-    /// A whole-number parameter (milliseconds, ids); 0 if the fault has no such parameter.
-    pub fn integer(&self, name: &str) -> i64 {
-        match self.params.get(name) {
-            Some(ParamValue::Integer(value)) => *value,
-            _ => 0,
-        }
-    }
-
-    /// A millisecond parameter as a duration.
-    pub fn millis(&self, name: &str) -> Duration {
-        Duration::from_millis(u64::try_from(self.integer(name)).unwrap_or(0))
-    }
-
-    /// A ratio parameter; 0 if the fault has no such parameter.
-    pub fn number(&self, name: &str) -> f64 {
-        match self.params.get(name) {
-            Some(ParamValue::Number(value)) => *value,
-            Some(ParamValue::Integer(value)) => *value as f64,
-            _ => 0.0,
-        }
-    }
-
-    /// A choice parameter; empty if the fault has no such parameter.
-    pub fn choice(&self, name: &str) -> &'static str {
-        match self.params.get(name) {
-            Some(ParamValue::Choice(value)) => value,
-            _ => "",
-        }
-    }
-
-    fn applies_to(&self, learner: Option<&str>) -> bool {
-        match (&self.learners, learner) {
-            (None, _) => true,
-            (Some(allowed), Some(learner)) => allowed.contains(learner),
-            (Some(_), None) => false,
-        }
-    }
-}
 
 /// An active fault with its random sequence and counters.
 #[derive(Debug)]

@@ -16,9 +16,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::activation::ActivationRequest;
+use crate::active::ActiveFault;
 use crate::catalogue::FaultId;
 use crate::error::FaultError;
-use crate::registry::{ActiveFault, Faults};
+use crate::registry::Faults;
 
 /// Why a scenario could not be applied.
 #[derive(Debug, thiserror::Error)]

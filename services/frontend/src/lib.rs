@@ -10,52 +10,19 @@ pub mod api_client;
 pub mod config;
 pub mod error;
 pub mod routes;
+pub mod state;
 
 use std::future::Future;
 
 use anyhow::Context;
 use axum::Router;
 use axum::routing::{get, post};
-use dojo_faults::{FaultId, Faults, Service};
-use dojo_telemetry::propagation::Caller;
+use dojo_faults::Service;
 
 pub use config::Config;
+pub use state::AppState;
 
-use crate::api_client::{ApiClient, Hop};
-
-/// What every handler shares; cheap handles only.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub api: ApiClient,
-    pub faults: Faults,
-    /// Guards the admin API when set.
-    pub admin_token: Option<dojo_faults::admin::AdminToken>,
-}
-
-impl AppState {
-    /// Whether this request's calls to the api carry the trace context.
-    pub fn hop(&self, caller: &Caller) -> Hop {
-        let broken = self
-            .faults
-            .fires(FaultId::BrokenPropagation, caller.learner_id.as_deref());
-        Hop {
-            propagate: broken.is_none(),
-        }
-    }
-
-    /// Product recommendations beside a product page. Normally free; with `cpu_heavy` on it
-    /// burns CPU in the handler's own time (no child span to blame), off the async threads.
-    pub async fn recommendations(&self, caller: &Caller) {
-        if let Some(fault) = self
-            .faults
-            .fires(FaultId::CpuHeavy, caller.learner_id.as_deref())
-        {
-            let budget = fault.millis("work_ms");
-            let _ =
-                tokio::task::spawn_blocking(move || dojo_faults::effects::burn_cpu(budget)).await;
-        }
-    }
-}
+use crate::api_client::ApiClient;
 
 /// All routes: the traced pages and JSON endpoints, then `/health` and the admin API outside
 /// the trace layer.

@@ -8,23 +8,17 @@
 mod charge;
 pub mod config;
 pub mod network;
+pub mod state;
 
 use std::future::Future;
 
 use anyhow::Context;
 use axum::Router;
 use axum::routing::{get, post};
-use dojo_faults::{Faults, Service};
+use dojo_faults::Service;
 
 pub use config::Config;
-
-/// What handlers share: the fault toggles.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub faults: Faults,
-    /// Guards the admin API when set.
-    pub admin_token: Option<dojo_faults::admin::AdminToken>,
-}
+pub use state::AppState;
 
 /// All routes: the traced shop route, then `/health` and the admin API outside the trace layer.
 pub fn router(state: AppState) -> Router {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use dojo_defaults::{FRONTEND_PORT, env};
 use dojo_loadgen::{LoadConfig, parse_duration};
 
-use crate::cmd::up::shutdown_signal;
+use crate::shutdown::shutdown_signal;
 
 /// Flags of `dojo loadgen`.
 #[derive(Debug, Clone, clap::Args)]

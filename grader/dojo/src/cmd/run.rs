@@ -210,7 +210,7 @@ async fn supervise(plan: Plan) -> anyhow::Result<ExitCode> {
         })?;
     let status = tokio::select! {
         status = child.wait() => status.context("waiting for the service")?,
-        _ = crate::cmd::up::shutdown_signal() => {
+        _ = crate::shutdown::shutdown_signal() => {
             if let Some(pid) = child.id() {
                 let pid = nix::unistd::Pid::from_raw(pid as i32);
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);

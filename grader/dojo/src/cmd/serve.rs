@@ -12,9 +12,9 @@ use dojo_defaults::{
 };
 use dojo_grader::backend::tempo::TempoConfig;
 
-use crate::cmd::up::shutdown_signal;
 use crate::logbook::LogBook;
 use crate::server::{Server, ServerOptions};
+use crate::shutdown::shutdown_signal;
 
 /// The flags the server shares between `dojo serve` and `dojo up`.
 #[derive(Debug, Clone, clap::Args)]

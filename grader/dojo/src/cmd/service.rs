@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, env};
 
-use crate::cmd::up::shutdown_signal;
+use crate::shutdown::shutdown_signal;
 
 /// The tiers of the shop.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

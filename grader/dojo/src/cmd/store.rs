@@ -63,24 +63,8 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
             addrs.http, addrs.otlp_http, addrs.otlp_grpc
         );
         eprintln!("dojo store: {}", dojo_listen::raise_fd_limit_and_describe());
-        dojo_store::serve(store, listeners, shutdown_signal()).await?;
+        dojo_store::serve(store, listeners, crate::shutdown::shutdown_signal()).await?;
         eprintln!("dojo store: stopped");
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
 }
