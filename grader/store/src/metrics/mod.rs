@@ -6,48 +6,19 @@
 //! OpenMetrics text on `/metrics` (with exemplars carrying trace ids, so a spike links to a
 //! trace) and as JSON for the course's pictures.
 
+mod config;
 pub mod exposition;
 pub mod histogram;
 pub mod service_graph;
 pub mod span_metrics;
 
-use std::time::Duration;
-
 use dojo_traceql::model::{Span, TraceId};
-use serde::{Deserialize, Serialize};
+
 use tokio::time::Instant;
 
+pub use config::MetricsConfig;
 pub use service_graph::{Edge, ServiceGraph};
 pub use span_metrics::{SpanMetrics, SpanSeries};
-
-/// The `metrics:` section of the store configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// Upper bounds, in seconds, of the latency histogram buckets (Tempo's defaults).
-    pub histogram_buckets: Vec<f64>,
-    /// How long half of a client/server pair waits for the other half.
-    #[serde(with = "crate::duration::serde_go")]
-    pub service_graph_wait: Duration,
-    /// Unpaired halves kept at most; beyond it new halves are not kept.
-    pub service_graph_max_items: usize,
-    /// Series kept per tenant and kind of metric; beyond it new series are not created.
-    pub max_series: usize,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            histogram_buckets: vec![
-                0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096,
-                8.192, 16.384,
-            ],
-            service_graph_wait: Duration::from_secs(10),
-            service_graph_max_items: 10_000,
-            max_series: 10_000,
-        }
-    }
-}
 
 /// One tenant's generated metrics.
 #[derive(Debug, Clone)]

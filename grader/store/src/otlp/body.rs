@@ -14,7 +14,7 @@ use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 
-use super::http::OtlpHttpError;
+use super::http_error::OtlpHttpError;
 
 /// Bytes of request bodies being received, over all clients of one receiver.
 #[derive(Debug)]

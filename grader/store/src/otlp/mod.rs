@@ -11,3 +11,4 @@ pub mod convert;
 pub mod encode;
 pub mod grpc;
 pub mod http;
+pub mod http_error;

@@ -8,6 +8,7 @@
 //! and cookie headers and hash database statements.
 
 pub mod attributes;
+mod error;
 pub mod sampling;
 pub mod scrub;
 pub mod tail;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::otlp::convert::IncomingSpan;
 pub use attributes::{ActionKind, AttributeAction, AttributeActions};
+pub use error::PipelineError;
 pub use sampling::{ProbabilisticConfig, ProbabilisticSampler};
 pub use tail::{TailPolicy, TailSampler, TailSamplingConfig};
 
@@ -39,22 +41,6 @@ impl Default for PipelineConfig {
             tail_sampling: None,
         }
     }
-}
-
-/// Why a pipeline configuration cannot be used.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PipelineError {
-    #[error("pipeline.attributes[{index}]: {message}")]
-    Attribute { index: usize, message: String },
-    #[error(
-        "pipeline.probabilistic_sampler: sampling_percentage must be between 0 and 100, found {0}"
-    )]
-    Percentage(f64),
-    #[error("pipeline.tail_sampling: {0}")]
-    Tail(String),
-    /// The tenant the pipeline is for cannot be created (the store's tenant cap).
-    #[error("{0}")]
-    Tenant(String),
 }
 
 /// The compiled pipeline: regexes built once, ready to run on every batch.
