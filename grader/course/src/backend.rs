@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dojo_traceql::model::{SpanId, Trace, TraceId};
 
-use crate::session::LearnerKey;
+use crate::secrets::LearnerKey;
 
 // ---------------------------------------------------------------------------------------
 // Traces

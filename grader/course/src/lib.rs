@@ -14,7 +14,9 @@ pub mod markdown;
 pub mod pictures;
 pub mod routes;
 pub mod search;
+pub mod secrets;
 pub mod session;
+pub mod session_middleware;
 pub mod state;
 pub mod throttle;
 
@@ -56,7 +58,7 @@ pub fn router(state: CourseState) -> Router {
         .method_not_allowed_fallback(not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            session::middleware,
+            session_middleware::middleware,
         ))
         .layer(axum::middleware::map_response(explain_too_large))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

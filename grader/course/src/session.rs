@@ -3,7 +3,7 @@
 //!
 //! A session is a random 128-bit id in an `HttpOnly`, `SameSite=Lax` cookie (and `Secure` when
 //! a reverse proxy says the browser came over HTTPS), mapped on the server to its state; nothing about the learner is stored in the cookie itself. The
-//! [`middleware`] gives every visitor a session before any handler runs, so even the join form
+//! [`crate::session_middleware::middleware`] gives every visitor a session before any handler runs, so even the join form
 //! has a CSRF token.
 //!
 //! Sessions live in memory. What must outlive a restart is who a browser is: when a learner
@@ -15,15 +15,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::middleware::Next;
-use axum::response::Response;
 use rand::RngCore;
 
 use crate::backend::{Feedback, LearnerId};
-use crate::state::CourseState;
+pub use crate::secrets::LearnerKey;
+use crate::secrets::Secret;
 
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "dojo_session";
@@ -36,12 +34,6 @@ pub const INSTRUCTOR_COOKIE: &str = "dojo_instructor";
 
 /// How long a browser keeps the learner cookie: a course runs over days, not months.
 const LEARNER_COOKIE_SECONDS: u32 = 30 * 24 * 3600;
-
-/// The letters of a key: no I, L, O or U, so a code read aloud or copied by hand survives.
-const KEY_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/// Characters in a key: 12 × 5 bits = 60 random bits, typed as `ABCD-EFGH-JKMN`.
-const KEY_LENGTH: usize = 12;
 
 /// How many sessions of each kind are kept. A class is a few dozen people; the bounds only
 /// stop scripts from growing memory forever. Each kind has its own budget, so a flood of one
@@ -109,53 +101,6 @@ pub struct Flash {
     pub feedback: Feedback,
     /// The submitted fields, to show them again in the form.
     pub fields: Vec<(String, String)>,
-}
-
-/// The secret that holds a learner's claim on their name. Never logged: `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LearnerKey(String);
-
-impl LearnerKey {
-    /// A new random key.
-    pub fn generate() -> LearnerKey {
-        let mut bytes = [0u8; KEY_LENGTH];
-        rand::rng().fill_bytes(&mut bytes);
-        LearnerKey(
-            bytes
-                .iter()
-                .map(|b| char::from(KEY_ALPHABET[usize::from(b % 32)]))
-                .collect(),
-        )
-    }
-
-    /// Reads a key as a learner may type it (any case, with dashes or spaces), or as the
-    /// cookie carries it; `None` when it cannot be a key.
-    pub fn parse(text: &str) -> Option<LearnerKey> {
-        let key: String = text
-            .chars()
-            .filter(|c| !matches!(c, '-' | ' '))
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        (key.len() == KEY_LENGTH && key.bytes().all(|b| KEY_ALPHABET.contains(&b)))
-            .then_some(LearnerKey(key))
-    }
-
-    /// The key as the learner reads it: `ABCD-EFGH-JKMN`.
-    pub fn rejoin_code(&self) -> String {
-        format!("{}-{}-{}", &self.0[0..4], &self.0[4..8], &self.0[8..12])
-    }
-
-    /// What the progress store keeps: the key's SHA-256, hex.
-    pub fn hash(&self) -> String {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(self.0.as_bytes()))
-    }
-}
-
-impl std::fmt::Debug for LearnerKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LearnerKey([redacted])")
-    }
 }
 
 /// The shared session table: a cheap handle.
@@ -304,7 +249,7 @@ pub fn csrf_matches(visitor: &Visitor, submitted: &str) -> bool {
 }
 
 /// The value of the named cookie in a request's headers.
-fn cookie(headers: &axum::http::HeaderMap, wanted: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -320,70 +265,10 @@ pub fn learner_key_cookie(headers: &axum::http::HeaderMap) -> Option<LearnerKey>
     cookie(headers, LEARNER_COOKIE).and_then(|value| LearnerKey::parse(&value))
 }
 
-/// Finds or starts the visitor's session, makes it available to handlers as an extension,
-/// and sets the cookie on the response when the session is new. A new session that brings a
-/// learner cookie whose key still holds a name is signed in as that learner (the course was
-/// restarted, or the session was forgotten).
-pub async fn middleware(
-    State(state): State<CourseState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let sessions = &state.sessions;
-    let existing = cookie(request.headers(), COOKIE_NAME).and_then(|id| sessions.get(&id));
-    let (visitor, is_new) = match existing {
-        Some(visitor) => (visitor, false),
-        None => {
-            let mut visitor = sessions.create();
-            if let (Some(token), Some(proof)) = (
-                &state.inner.settings.instructor_token,
-                cookie(request.headers(), INSTRUCTOR_COOKIE),
-            ) && instructor_proof(token) == proof
-            {
-                visitor = sessions
-                    .update(&visitor.id, |v| v.instructor = true)
-                    .unwrap_or(visitor);
-            }
-            if let Some(key) = learner_key_cookie(request.headers()) {
-                match state.inner.grading.rejoin(&key).await {
-                    Ok(Some(learner)) => {
-                        visitor = sessions
-                            .update(&visitor.id, |v| {
-                                v.learner = Some(learner);
-                                v.key = Some(key);
-                            })
-                            .unwrap_or(visitor);
-                    }
-                    Ok(None) => {}
-                    Err(error) => {
-                        tracing::warn!(%error, "could not look up a returning learner");
-                    }
-                }
-            }
-            (visitor, true)
-        }
-    };
-    let id = visitor.id.clone();
-    let https = state.inner.settings.https || served_over_https(request.headers());
-    request.extensions_mut().insert(visitor);
-    let mut response = next.run(request).await;
-    // A handler that rotated the session has set the cookie itself.
-    if is_new
-        && !response.headers().contains_key(SET_COOKIE)
-        && let Some(value) = cookie_for(&id)
-    {
-        response.headers_mut().append(SET_COOKIE, value);
-    }
-    if https {
-        mark_cookies_secure(response.headers_mut());
-    }
-    response
-}
-
 /// What the instructor's long-lived cookie holds: a SHA-256 of the token under a fixed label.
 /// It proves the token was given without being the token; a course restarted with a new token
 /// no longer accepts it (that is how an instructor revokes it).
-pub fn instructor_proof(token: &crate::state::Secret) -> String {
+pub fn instructor_proof(token: &Secret) -> String {
     use sha2::Digest;
     let mut hash = sha2::Sha256::new();
     hash.update(b"tracing-dojo instructor cookie v1\0");
@@ -392,7 +277,7 @@ pub fn instructor_proof(token: &crate::state::Secret) -> String {
 }
 
 /// The `Set-Cookie` value that keeps the instructor signed in for a course's length.
-pub fn instructor_cookie(token: &crate::state::Secret) -> Option<HeaderValue> {
+pub fn instructor_cookie(token: &Secret) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
         "{INSTRUCTOR_COOKIE}={}; Path=/; Max-Age={LEARNER_COOKIE_SECONDS}; HttpOnly; SameSite=Lax",
         instructor_proof(token)
@@ -426,7 +311,7 @@ pub fn served_over_https(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Adds `Secure` to every cookie a response sets, so the browser sends them over HTTPS only.
-fn mark_cookies_secure(headers: &mut axum::http::HeaderMap) {
+pub(crate) fn mark_cookies_secure(headers: &mut axum::http::HeaderMap) {
     let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
     if cookies.is_empty() {
         return;
@@ -455,7 +340,7 @@ pub fn cookie_for(id: &str) -> Option<HeaderValue> {
 pub fn learner_cookie(key: &LearnerKey) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
         "{LEARNER_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LEARNER_COOKIE_SECONDS}",
-        key.0
+        key.cookie_value()
     ))
     .ok()
 }
@@ -488,7 +373,7 @@ mod tests {
             "I is not a key letter"
         );
         assert_eq!(key.hash().len(), 64);
-        assert!(!format!("{key:?}").contains(&key.0));
+        assert!(!format!("{key:?}").contains(key.cookie_value()));
     }
 
     fn signed_in_learner(sessions: &Sessions, name: &str) -> Visitor {

@@ -1,43 +1,14 @@
 //! The course's shared state: one cloneable value of cheap handles, given to [`crate::router`].
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
 use crate::content::Course;
 use crate::search::SearchIndex;
+pub use crate::secrets::Secret;
 use crate::session::Sessions;
 use crate::throttle::{self, Throttle};
-
-/// A secret that never prints (the instructor token).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that must send it (an `Authorization` header).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Compares with a candidate in constant time (for equal lengths).
-    pub fn matches(&self, candidate: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
-        !a.is_empty()
-            && a.len() == b.len()
-            && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
 
 /// How the course behaves.
 #[derive(Debug, Clone)]

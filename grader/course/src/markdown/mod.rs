@@ -11,6 +11,7 @@
 
 pub mod admonitions;
 pub mod anchors;
+mod escape;
 pub mod highlight;
 pub mod links;
 pub mod shortcodes;
@@ -19,6 +20,7 @@ pub mod tabs;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 pub use anchors::Heading;
+pub(crate) use escape::{escape, escape_into};
 
 /// What the passes need to know about the page being rendered.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +28,9 @@ pub struct RenderContext {
     /// The lesson's path inside `content/` (`tracing/sampling.md`), to resolve relative links.
     /// Empty for markdown that is not a lesson (learner reports, exercise prompts).
     pub source_path: String,
+    /// What the page adds after each code block (the course's lessons add which fault an
+    /// example needs); nothing when `None`.
+    pub code_notes: Option<highlight::CodeNotes>,
 }
 
 /// A rendered markdown document.
@@ -60,7 +65,7 @@ pub fn render(markdown: &str, context: &RenderContext) -> Rendered {
     let events = tabs::expand(events);
     let events = admonitions::expand(events);
     let (events, headings) = anchors::add(events);
-    let events = highlight::expand(events);
+    let events = highlight::expand(events, context.code_notes);
     let title = headings
         .iter()
         .find(|h| h.level == 1)
@@ -138,27 +143,6 @@ pub fn sections(markdown: &str) -> Vec<(String, String, String)> {
         }
     }
     out.retain(|(_, heading, text)| !heading.is_empty() || !text.trim().is_empty());
-    out
-}
-
-/// Appends `text` to `out` with HTML special characters escaped.
-pub(crate) fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// `text` with HTML special characters escaped.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    escape_into(&mut out, text);
     out
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use dojo_traceql::model::{SpanId, TraceId};
 
 use super::GradeError;
-use super::traceql::{Context, complete_span_ids};
+use super::search_context::{Context, complete_span_ids};
 use crate::backend::{BackendError, SearchHit, SearchRequest};
 use crate::query;
 use crate::spec::types::{Compare, TraceqlCheck};

@@ -15,6 +15,7 @@ pub mod feedback;
 pub mod instrumentation;
 pub mod quiz;
 pub mod root_cause;
+pub mod search_context;
 pub mod traceql;
 
 use crate::backend::BackendError;

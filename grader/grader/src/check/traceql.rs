@@ -10,23 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dojo_traceql::model::{SpanId, Trace, TraceId};
 
+use super::GradeError;
 use super::contrast;
 use super::describe;
 use super::diagnose;
 use super::feedback::{Evidence, Feedback, Item, Verdict};
-use super::{GradeError, Settings};
+pub use super::search_context::Context;
+use super::search_context::complete_span_ids;
 use crate::backend::{BackendError, SearchHit, SearchRequest, TraceBackend, Window};
-use crate::query::{self, Vars};
+use crate::query::{self};
 use crate::spec::types::{Compare, TraceqlCheck};
-
-/// Everything the TraceQL check needs besides the answer.
-pub struct Context<'a> {
-    pub backend: &'a dyn TraceBackend,
-    pub tenant: Option<&'a str>,
-    pub vars: Vars<'a>,
-    pub window: Window,
-    pub settings: &'a Settings,
-}
 
 fn window_text(window: &Window) -> String {
     use super::describe::{clock_utc, human_duration};
@@ -422,18 +415,6 @@ fn fail_early(
         items: Vec::new(),
         syntax_error: syntax,
     }
-}
-
-/// The span ids of a hit, when the hit lists every matched span.
-pub(super) fn complete_span_ids(hit: &SearchHit) -> Option<BTreeSet<SpanId>> {
-    let mut ids = BTreeSet::new();
-    for set in &hit.spansets {
-        if set.matched > set.spans.len() {
-            return None;
-        }
-        ids.extend(set.spans.iter().map(|s| s.span_id));
-    }
-    Some(ids)
 }
 
 fn span_ids(spans: &[&dojo_traceql::model::Span]) -> BTreeSet<SpanId> {
