@@ -67,13 +67,7 @@ impl QueryError {
     /// The query's faulty line with a caret under the column, for a `<pre>` block.
     pub fn caret(&self, query: &str) -> Option<String> {
         let (line, column) = self.position?;
-        let text = query.lines().nth(line.checked_sub(1)?)?;
-        let pad: String = text
-            .chars()
-            .take(column.saturating_sub(1))
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        Some(format!("{text}\n{pad}^"))
+        dojo_traceql::error::caret_under(query, line, column, 1)
     }
 }
 

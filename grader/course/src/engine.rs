@@ -6,7 +6,7 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 
-use dojo_traceql::model::{Trace, TraceId, Value};
+use dojo_traceql::model::{Trace, TraceId};
 use dojo_traceql::{SearchOptions, field_result_value};
 
 use crate::backend::{MatchedSpan, MatchedSpanset, QueryError, SearchError, TraceMatch};
@@ -80,7 +80,7 @@ pub fn search<T: Borrow<Trace>>(
                         attributes: set
                             .attributes
                             .iter()
-                            .map(|(k, v)| (k.clone(), value_text(v)))
+                            .map(|(k, v)| (k.clone(), v.to_string()))
                             .collect(),
                         spans: set
                             .spans
@@ -96,7 +96,7 @@ pub fn search<T: Borrow<Trace>>(
                                         .iter()
                                         .filter_map(|field| {
                                             let value = field_result_value(trace, index, field)?;
-                                            Some((field.result_key(), value_text(&value)))
+                                            Some((field.result_key(), value.to_string()))
                                         })
                                         .collect(),
                                 })
@@ -107,18 +107,4 @@ pub fn search<T: Borrow<Trace>>(
             })
         })
         .collect())
-}
-
-/// An attribute value as text: strings bare, arrays bracketed.
-pub fn value_text(value: &Value) -> String {
-    match value {
-        Value::Str(s) => s.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(value_text).collect::<Vec<_>>().join(", ")
-        ),
-    }
 }

@@ -158,12 +158,7 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-fn now_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
+use dojo_traceql::model::now_unix_nanos as now_nanos;
 
 fn big_config(spans: usize) -> StoreConfig {
     StoreConfig {

@@ -5,7 +5,6 @@
 //! round-trip the conformance test checks over Tempo's corpus.
 
 use crate::ast::*;
-use crate::model::{SpanKind, StatusCode};
 use std::fmt::{self, Display, Formatter, Write};
 
 /// A double-quoted string literal with Go escapes.
@@ -113,25 +112,6 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
-pub fn status_str(s: StatusCode) -> &'static str {
-    match s {
-        StatusCode::Unset => "unset",
-        StatusCode::Ok => "ok",
-        StatusCode::Error => "error",
-    }
-}
-
-pub fn kind_str(k: SpanKind) -> &'static str {
-    match k {
-        SpanKind::Unspecified => "unspecified",
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-    }
-}
-
 impl Display for Static {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
@@ -142,8 +122,8 @@ impl Display for Static {
             Static::Float(v) => f.write_str(&format_float(*v)),
             Static::Duration(v) => f.write_str(&format_duration(*v)),
             Static::Str(s) => f.write_str(&quote_string(s)),
-            Static::Status(s) => f.write_str(status_str(*s)),
-            Static::Kind(k) => f.write_str(kind_str(*k)),
+            Static::Status(s) => f.write_str(s.traceql_name()),
+            Static::Kind(k) => f.write_str(k.traceql_name()),
         }
     }
 }

@@ -116,29 +116,39 @@ impl Error {
     /// The headline, the offending line of the query with a caret under the fault, and the hint.
     pub fn render(&self, query: &str) -> String {
         let (line_no, col) = self.line_col(query);
-        let line = query.lines().nth(line_no - 1).unwrap_or("");
-        // Tabs are kept so the caret lines up under the same characters in a terminal.
-        let pad: String = line
-            .chars()
-            .take(col - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
         let span_chars = query
             .get(self.span.clone())
             .map(|s| s.lines().next().unwrap_or("").chars().count())
             .unwrap_or(0)
             .max(1);
-        let mut out = format!(
-            "{}\n  {line}\n  {pad}{}",
-            self.headline(query),
-            "^".repeat(span_chars)
-        );
+        let mut out = self.headline(query);
+        for row in caret_under(query, line_no, col, span_chars)
+            .unwrap_or_default()
+            .lines()
+        {
+            out.push_str("\n  ");
+            out.push_str(row);
+        }
         if let Some(hint) = &self.hint {
             out.push_str("\nhint: ");
             out.push_str(hint);
         }
         out
     }
+}
+
+/// Line `line` (1-based) of `query` with `width` carets under it from column `column`
+/// (1-based, in characters): the one way every place that shows a query error points at it.
+/// Tabs are kept in the padding so the carets line up under the same characters. `None` when
+/// the query has no such line.
+pub fn caret_under(query: &str, line: usize, column: usize, width: usize) -> Option<String> {
+    let text = query.lines().nth(line.checked_sub(1)?)?;
+    let pad: String = text
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    Some(format!("{text}\n{pad}{}", "^".repeat(width.max(1))))
 }
 
 #[cfg(test)]

@@ -107,6 +107,29 @@ impl fmt::Debug for SpanId {
     }
 }
 
+/// A value as a learner reads it, everywhere it is shown or compared as text: strings bare,
+/// numbers and booleans as Rust prints them, arrays bracketed and comma-separated (`[a, b]`).
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
 /// An attribute value, as OTLP's `AnyValue` carries it. Maps and byte strings, which TraceQL
 /// cannot compare, are kept as their JSON text so they still show in trace views.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +187,70 @@ pub enum SpanKind {
     Consumer,
 }
 
+impl SpanKind {
+    /// Every kind, in OTLP's order.
+    pub const ALL: [SpanKind; 6] = [
+        SpanKind::Unspecified,
+        SpanKind::Internal,
+        SpanKind::Server,
+        SpanKind::Client,
+        SpanKind::Producer,
+        SpanKind::Consumer,
+    ];
+
+    /// The kind in lower case, as TraceQL writes it (`kind = server`) and pages show it.
+    pub fn traceql_name(self) -> &'static str {
+        match self {
+            SpanKind::Unspecified => "unspecified",
+            SpanKind::Internal => "internal",
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+        }
+    }
+
+    /// The kind's name in OTLP JSON and Tempo's metric labels (`SPAN_KIND_SERVER`).
+    pub fn otlp_name(self) -> &'static str {
+        match self {
+            SpanKind::Unspecified => "SPAN_KIND_UNSPECIFIED",
+            SpanKind::Internal => "SPAN_KIND_INTERNAL",
+            SpanKind::Server => "SPAN_KIND_SERVER",
+            SpanKind::Client => "SPAN_KIND_CLIENT",
+            SpanKind::Producer => "SPAN_KIND_PRODUCER",
+            SpanKind::Consumer => "SPAN_KIND_CONSUMER",
+        }
+    }
+
+    /// OTLP's number for the kind.
+    pub fn otlp_number(self) -> i32 {
+        match self {
+            SpanKind::Unspecified => 0,
+            SpanKind::Internal => 1,
+            SpanKind::Server => 2,
+            SpanKind::Client => 3,
+            SpanKind::Producer => 4,
+            SpanKind::Consumer => 5,
+        }
+    }
+
+    /// The kind OTLP's number stands for; unknown numbers read as unspecified.
+    pub fn from_otlp_number(number: i64) -> SpanKind {
+        SpanKind::ALL
+            .into_iter()
+            .find(|kind| i64::from(kind.otlp_number()) == number)
+            .unwrap_or_default()
+    }
+
+    /// The kind an OTLP JSON name stands for; unknown names read as unspecified.
+    pub fn from_otlp_name(name: &str) -> SpanKind {
+        SpanKind::ALL
+            .into_iter()
+            .find(|kind| kind.otlp_name() == name)
+            .unwrap_or_default()
+    }
+}
+
 /// The OTLP status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum StatusCode {
@@ -171,6 +258,17 @@ pub enum StatusCode {
     Unset,
     Ok,
     Error,
+}
+
+impl StatusCode {
+    /// The status in lower case, as TraceQL writes it (`status = error`) and pages show it.
+    pub fn traceql_name(self) -> &'static str {
+        match self {
+            StatusCode::Unset => "unset",
+            StatusCode::Ok => "ok",
+            StatusCode::Error => "error",
+        }
+    }
 }
 
 /// The process that emitted spans: `service.name`, `service.version` and the rest.
@@ -270,6 +368,14 @@ impl Trace {
             .max()
             .unwrap_or(0)
     }
+}
+
+/// The system clock in unix nanoseconds, the model's unit of time (0 before 1970, which no
+/// machine running this is; saturating far in the future).
+pub fn now_unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

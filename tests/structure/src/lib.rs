@@ -200,7 +200,7 @@ impl ImportGraph {
             path.parent().unwrap_or(Path::new("")).join(stem)
         };
         let mut children = Vec::new();
-        collect_module_files(&ast.items, &directory, &module_path, &mut children, self);
+        collect_module_files(&ast.items, &directory, &module_path, &mut children);
         parsed.push((index, module_path, ast));
         for (child_path, child_module, child_owns) in children {
             self.load(&child_path, child_module, child_owns, parsed)?;
@@ -259,7 +259,6 @@ fn collect_module_files(
     directory: &Path,
     module_path: &[String],
     out: &mut Vec<(PathBuf, Vec<String>, bool)>,
-    graph: &mut ImportGraph,
 ) {
     for item in items {
         let syn::Item::Mod(module) = item else {
@@ -275,7 +274,7 @@ fn collect_module_files(
             Some((_, inner)) => {
                 // An inline module: its items are in this file; its `mod` children in a
                 // sub-folder.
-                collect_module_files(inner, &directory.join(&name), &child_path, out, graph);
+                collect_module_files(inner, &directory.join(&name), &child_path, out);
             }
             None => {
                 if let Some(explicit) = path_attribute(&module.attrs) {
@@ -555,12 +554,9 @@ impl ImportCollector<'_> {
                 TokenTree::Ident(ident) => {
                     let mut segments = vec![ident.to_string()];
                     let mut j = i + 1;
-                    loop {
-                        let (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b))) =
-                            (tokens.get(j), tokens.get(j + 1))
-                        else {
-                            break;
-                        };
+                    while let (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b))) =
+                        (tokens.get(j), tokens.get(j + 1))
+                    {
                         if a.as_char() != ':' || b.as_char() != ':' {
                             break;
                         }

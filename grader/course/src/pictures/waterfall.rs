@@ -13,7 +13,6 @@ use std::collections::{HashMap, HashSet};
 use dojo_traceql::model::{Span, SpanId, SpanKind, StatusCode, Trace};
 
 use super::{Colours, format_duration, xml};
-use crate::engine::value_text;
 
 /// One row of the waterfall.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +170,7 @@ pub fn matches(span: &Span, needle: &str) -> bool {
         || span
             .attributes
             .iter()
-            .any(|kv| has(&kv.key) || has(&value_text(&kv.value)))
+            .any(|kv| has(&kv.key) || has(&kv.value.to_string()))
 }
 
 /// Percent of the trace's duration, for CSS positions.
@@ -242,7 +241,7 @@ pub fn html(trace: &Trace, rows: &[Row], view: &View) -> String {
             "{} · {} · {} · {}",
             row.service,
             row.name,
-            kind_name(row.kind),
+            row.kind.traceql_name(),
             format_duration(row.duration_nanos)
         );
         if row.error {
@@ -317,18 +316,6 @@ pub fn html(trace: &Trace, rows: &[Row], view: &View) -> String {
     }
     out.push_str("</ul></div>");
     out
-}
-
-/// The kind of a span in lower case, as TraceQL writes it.
-pub fn kind_name(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Unspecified => "unspecified",
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-    }
 }
 
 #[cfg(test)]

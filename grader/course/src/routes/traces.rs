@@ -9,12 +9,11 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Router, routing::get};
-use dojo_traceql::model::{Attributes, SpanId, StatusCode, TraceId};
+use dojo_traceql::model::{Attributes, SpanId, TraceId};
 use serde::Deserialize;
 
 use super::layout::Layout;
 use crate::backend::LogEntry;
-use crate::engine::value_text;
 use crate::error::CourseError;
 use crate::markdown::render_untrusted_inline;
 use crate::pictures::{compare, format_duration, waterfall};
@@ -146,8 +145,8 @@ async fn trace(
                     .unwrap_or_else(|| "none (root span)".into()),
                 name: span.name.to_string(),
                 service: span.service_name().unwrap_or("unknown service").to_string(),
-                kind: waterfall::kind_name(span.kind),
-                status: status_name(span.status),
+                kind: span.kind.traceql_name(),
+                status: span.status.traceql_name(),
                 status_message: span.status_message.to_string(),
                 offset: format_duration(span.start_unix_nanos.saturating_sub(start)),
                 duration: format_duration(span.duration_nanos()),
@@ -300,17 +299,9 @@ async fn compare(
     })
 }
 
-fn status_name(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::Unset => "unset",
-        StatusCode::Ok => "ok",
-        StatusCode::Error => "error",
-    }
-}
-
 fn pairs(attributes: &Attributes) -> Vec<(String, String)> {
     attributes
         .iter()
-        .map(|kv| (kv.key.to_string(), value_text(&kv.value)))
+        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
         .collect()
 }

@@ -83,20 +83,6 @@ impl AnyValue {
     }
 }
 
-/// Prints a value as the learner would read it in feedback.
-pub(super) fn value_text(value: &Value) -> String {
-    match value {
-        Value::Str(s) => s.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(value_text).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub(super) struct Kv {
     key: String,
@@ -194,7 +180,7 @@ pub(super) fn search_hits(body: &[u8]) -> Result<Vec<SearchHit>, BackendError> {
                                 attributes: s
                                     .attributes
                                     .into_iter()
-                                    .map(|kv| (kv.key, value_text(&kv.value.into_value())))
+                                    .map(|kv| (kv.key, kv.value.into_value().to_string()))
                                     .collect(),
                             })
                         })
@@ -337,24 +323,12 @@ fn id_bytes<const N: usize>(text: &str) -> Result<[u8; N], BackendError> {
 }
 
 fn kind(value: Option<serde_json::Value>) -> SpanKind {
-    let name = match value {
-        Some(serde_json::Value::String(s)) => s,
-        Some(serde_json::Value::Number(n)) => match n.as_u64() {
-            Some(1) => "SPAN_KIND_INTERNAL".into(),
-            Some(2) => "SPAN_KIND_SERVER".into(),
-            Some(3) => "SPAN_KIND_CLIENT".into(),
-            Some(4) => "SPAN_KIND_PRODUCER".into(),
-            Some(5) => "SPAN_KIND_CONSUMER".into(),
-            _ => String::new(),
-        },
-        _ => String::new(),
-    };
-    match name.as_str() {
-        "SPAN_KIND_INTERNAL" => SpanKind::Internal,
-        "SPAN_KIND_SERVER" => SpanKind::Server,
-        "SPAN_KIND_CLIENT" => SpanKind::Client,
-        "SPAN_KIND_PRODUCER" => SpanKind::Producer,
-        "SPAN_KIND_CONSUMER" => SpanKind::Consumer,
+    match value {
+        Some(serde_json::Value::String(name)) => SpanKind::from_otlp_name(&name),
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .map(SpanKind::from_otlp_number)
+            .unwrap_or_default(),
         _ => SpanKind::Unspecified,
     }
 }

@@ -1,7 +1,7 @@
 //! Short, readable descriptions of traces and spans for feedback: `api › SELECT orders
 //! (client, 1.24 s, error)`.
 
-use dojo_traceql::model::{Span, SpanKind, StatusCode, Trace};
+use dojo_traceql::model::{Span, StatusCode, Trace};
 
 use crate::backend::SearchHit;
 
@@ -42,17 +42,6 @@ pub fn clock_utc(unix_nanos: u64) -> String {
     )
 }
 
-fn kind(kind: SpanKind) -> &'static str {
-    match kind {
-        SpanKind::Unspecified => "unspecified",
-        SpanKind::Internal => "internal",
-        SpanKind::Server => "server",
-        SpanKind::Client => "client",
-        SpanKind::Producer => "producer",
-        SpanKind::Consumer => "consumer",
-    }
-}
-
 /// `service › name (kind, duration[, error])`.
 pub fn span(span: &Span) -> String {
     let status = match span.status {
@@ -63,7 +52,7 @@ pub fn span(span: &Span) -> String {
         "`{} › {}` ({}, {}{status})",
         span.service_name().unwrap_or("unknown service"),
         span.name,
-        kind(span.kind),
+        span.kind.traceql_name(),
         human_duration(span.duration_nanos())
     )
 }

@@ -32,7 +32,7 @@ impl SpanKindLabel {
     }
 
     pub fn as_str(self) -> &'static str {
-        kind_name(self.0)
+        SpanKind::from_otlp_number(self.0.into()).otlp_name()
     }
 }
 
@@ -47,17 +47,6 @@ impl StatusLabel {
             2 => "STATUS_CODE_ERROR",
             _ => "STATUS_CODE_UNSET",
         }
-    }
-}
-
-fn kind_name(kind: u8) -> &'static str {
-    match kind {
-        1 => "SPAN_KIND_INTERNAL",
-        2 => "SPAN_KIND_SERVER",
-        3 => "SPAN_KIND_CLIENT",
-        4 => "SPAN_KIND_PRODUCER",
-        5 => "SPAN_KIND_CONSUMER",
-        _ => "SPAN_KIND_UNSPECIFIED",
     }
 }
 

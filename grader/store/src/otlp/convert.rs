@@ -88,12 +88,7 @@ pub fn convert_request(request: ExportTraceServiceRequest) -> ConvertedBatch {
     convert_request_with(request, &SpanLimits::default(), now_unix_nanos())
 }
 
-/// The system clock in unix nanoseconds (0 before 1970, which no machine running this is).
-pub fn now_unix_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64)
-}
+pub use dojo_traceql::model::now_unix_nanos;
 
 /// Converts a whole export request, consuming it: spans are cut down to `limits`, and spans
 /// ending more than `limits.max_future_skew` after `now_nanos` are refused.
@@ -399,14 +394,7 @@ fn bounded_value(
 
 /// OTLP's span kind number → the model's kind (unknown numbers read as unspecified).
 pub fn kind_from(kind: i32) -> SpanKind {
-    match pt::span::SpanKind::try_from(kind) {
-        Ok(pt::span::SpanKind::Internal) => SpanKind::Internal,
-        Ok(pt::span::SpanKind::Server) => SpanKind::Server,
-        Ok(pt::span::SpanKind::Client) => SpanKind::Client,
-        Ok(pt::span::SpanKind::Producer) => SpanKind::Producer,
-        Ok(pt::span::SpanKind::Consumer) => SpanKind::Consumer,
-        _ => SpanKind::Unspecified,
-    }
+    SpanKind::from_otlp_number(kind.into())
 }
 
 /// OTLP's status code number → the model's status (unknown numbers read as unset).

@@ -40,17 +40,6 @@ fn key_values(attributes: &[KeyValue]) -> Vec<pc::KeyValue> {
         .collect()
 }
 
-fn kind_number(kind: SpanKind) -> i32 {
-    match kind {
-        SpanKind::Unspecified => 0,
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
-    }
-}
-
 fn status_number(status: StatusCode) -> i32 {
     match status {
         StatusCode::Unset => 0,
@@ -68,7 +57,7 @@ fn span_proto(trace: &Trace, span: &Span) -> pt::Span {
             .map(|p| p.0.to_vec())
             .unwrap_or_default(),
         name: span.name.to_string(),
-        kind: kind_number(span.kind),
+        kind: span.kind.otlp_number(),
         start_time_unix_nano: span.start_unix_nanos,
         end_time_unix_nano: span.end_unix_nanos,
         attributes: key_values(&span.attributes),
@@ -192,17 +181,6 @@ fn put(map: &mut Map<String, Json>, key: &str, value: Json) {
     }
 }
 
-fn kind_name(kind: i32) -> &'static str {
-    match kind {
-        1 => "SPAN_KIND_INTERNAL",
-        2 => "SPAN_KIND_SERVER",
-        3 => "SPAN_KIND_CLIENT",
-        4 => "SPAN_KIND_PRODUCER",
-        5 => "SPAN_KIND_CONSUMER",
-        _ => "SPAN_KIND_UNSPECIFIED",
-    }
-}
-
 fn status_json(status: Option<&pt::Status>) -> Json {
     let mut map = Map::new();
     if let Some(status) = status {
@@ -231,7 +209,10 @@ fn span_json(span: &pt::Span) -> Json {
     );
     put(&mut map, "name", Json::from(span.name.as_str()));
     if span.kind != 0 {
-        map.insert("kind".into(), Json::from(kind_name(span.kind)));
+        map.insert(
+            "kind".into(),
+            Json::from(SpanKind::from_otlp_number(span.kind.into()).otlp_name()),
+        );
     }
     put(
         &mut map,

@@ -254,7 +254,7 @@ impl AttributeActions {
             ActionKind::Hash => {
                 for kv in attributes.iter_mut() {
                     if self.targets(&action.target, &kv.key, cache) {
-                        kv.value = Value::str(sha256_hex(&value_text(&kv.value)));
+                        kv.value = Value::str(sha256_hex(&kv.value.to_string()));
                     }
                 }
             }
@@ -315,17 +315,6 @@ fn redact(value: &mut Value, action: &Compiled) {
         }
         _ if action.value_regex.is_none() => *value = Value::Str(action.replacement.clone()),
         _ => {}
-    }
-}
-
-/// The text a value is hashed from.
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::Str(s) => s.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
     }
 }
 

@@ -164,16 +164,6 @@ pub fn parse_logfmt(text: &str) -> Result<Vec<(String, String)>, ApiError> {
     Ok(pairs)
 }
 
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::Str(s) => s.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
-    }
-}
-
 fn legacy_matches(
     trace: &Trace,
     tags: &[(String, String)],
@@ -202,7 +192,7 @@ fn legacy_matches(
                     .or_else(|| dojo_traceql::model::attribute(&span.resource.attributes, key))
                     .cloned(),
             };
-            found.is_some_and(|v| value_text(&v).contains(wanted.as_str()))
+            found.is_some_and(|v| v.to_string().contains(wanted.as_str()))
         })
     })
 }

@@ -6,7 +6,6 @@
 //! numbers, `!=` on an array means "no element equals".
 
 use crate::ast::{ArithOp, CmpOp, Static};
-use crate::display::{kind_str, status_str};
 use crate::error::{Error, ErrorKind};
 use crate::model::{SpanKind, StatusCode, Value};
 use std::borrow::Cow;
@@ -81,8 +80,8 @@ impl<'a> Val<'a> {
             Val::Float(f) => Value::Float(*f),
             Val::Duration(d) => Value::str(go_duration(*d)),
             Val::Str(s) => Value::str(s.as_ref()),
-            Val::Status(s) => Value::str(status_str(*s)),
-            Val::Kind(k) => Value::str(kind_str(*k)),
+            Val::Status(s) => Value::str(s.traceql_name()),
+            Val::Kind(k) => Value::str(k.traceql_name()),
             Val::Array(a) => Value::Array(a.to_vec().into()),
         }
     }
