@@ -36,7 +36,7 @@ async fn empty_store() -> String {
         .expect("port 0");
     let url = format!("http://{}", listener.local_addr().expect("bound"));
     tokio::spawn(async move {
-        let _ = axum::serve(listener, dojo_store::tempo_api::router(store)).await;
+        let _ = axum::serve(listener, dojo_store::tempo_router(store)).await;
     });
     url
 }

@@ -274,7 +274,7 @@ async fn main() {
     let url = format!("http://{}", listener.local_addr().expect("bound"));
     let serving = store.clone();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, dojo_store::tempo_api::router(serving)).await;
+        let _ = axum::serve(listener, dojo_store::tempo_router(serving)).await;
     });
     println!(
         "Grading with {TRACES} traces (40,000 spans) in the window, {} CPU threads.\n",

@@ -12,8 +12,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use dojo_store::queries::{SearchKind, SearchRequest};
 use dojo_store::tempo_api::query_range::MetricsRequest;
-use dojo_store::tempo_api::search::{SearchKind, SearchRequest};
 use dojo_store::{Limits, Store, StoreConfig, StoreListeners, TenantId};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};

@@ -1,17 +1,18 @@
 //! The embedded trace store as the backend, in process: no HTTP, no JSON.
 //!
-//! A search takes a snapshot of the tenant's traces (no lock held afterwards), keeps those
-//! overlapping the window and runs the engine's search over them on a blocking thread, so a
-//! heavy query never stalls the async workers serving other learners.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! A search is the store's own in-process search ([`Store::search`], the one the Tempo API
+//! serves), run on a blocking thread so a heavy query never stalls the async workers serving
+//! other learners; its hits are reshaped here as the Tempo backend reshapes Tempo's JSON.
 
 use dojo_store::Store;
+use dojo_store::queries::{
+    SearchHit as StoreHit, SearchKind, SearchRequest as StoreSearch, root_service_name,
+};
 use dojo_store::storage::TenantId;
-use dojo_store::storage::query::{TimeRange, in_range};
+use dojo_store::storage::query::TimeRange;
+use dojo_traceql::ast::Intrinsic;
 use dojo_traceql::model::{Trace, TraceId};
-use dojo_traceql::{SearchOptions, search};
+use dojo_traceql::{FieldRef, field_result_value};
 
 use super::{BackendError, BoxFuture, HitSpan, HitSpanset, SearchHit, SearchRequest, TraceBackend};
 
@@ -34,32 +35,40 @@ fn tenant(tenant: Option<&str>) -> Result<TenantId, BackendError> {
     })
 }
 
-fn hit(trace: &Trace, spansets: Vec<dojo_traceql::SpansetMatch>) -> SearchHit {
+/// The store's search hit in the backend's shape, with the attributes the query fetched
+/// printed as text, as the Tempo backend reads them from Tempo's JSON.
+fn hit(found: &StoreHit, fetched: &[FieldRef]) -> SearchHit {
+    let trace = &found.trace;
     let root = trace.root();
     let start = trace.start_unix_nanos();
     SearchHit {
         trace_id: trace.trace_id,
-        root_service_name: root
-            .and_then(|r| r.service_name())
-            .unwrap_or("<root span not yet received>")
-            .to_string(),
+        root_service_name: root_service_name(trace),
         root_trace_name: root.map(|r| r.name.to_string()).unwrap_or_default(),
         start_unix_nanos: start,
         duration_ms: trace.end_unix_nanos().saturating_sub(start) / 1_000_000,
-        spansets: spansets
-            .into_iter()
+        spansets: found
+            .spansets
+            .iter()
             .map(|set| HitSpanset {
                 matched: set.matched,
                 spans: set
                     .spans
                     .iter()
-                    .filter_map(|&i| trace.spans.get(i))
-                    .map(|span| HitSpan {
+                    .filter_map(|&i| trace.spans.get(i).map(|span| (i, span)))
+                    .map(|(i, span)| HitSpan {
                         span_id: span.span_id,
                         name: Some(span.name.to_string()),
                         start_unix_nanos: span.start_unix_nanos,
                         duration_nanos: span.duration_nanos(),
-                        attributes: Vec::new(),
+                        attributes: fetched
+                            .iter()
+                            .filter(|f| **f != FieldRef::Intrinsic(Intrinsic::Name))
+                            .filter_map(|f| {
+                                field_result_value(trace, i, f)
+                                    .map(|value| (f.result_key(), value.to_string()))
+                            })
+                            .collect(),
                     })
                     .collect(),
             })
@@ -74,37 +83,31 @@ impl TraceBackend for EmbeddedBackend {
     ) -> BoxFuture<'a, Result<Vec<SearchHit>, BackendError>> {
         Box::pin(async move {
             let tenant = tenant(request.tenant)?;
-            let query =
-                dojo_traceql::parse(request.query).map_err(|e| BackendError::InvalidQuery {
-                    message: e.one_line(request.query),
-                })?;
             let store = self.store.clone();
-            let range = TimeRange {
-                start_nanos: request.window.start_s.saturating_mul(1_000_000_000),
-                end_nanos: request
-                    .window
-                    .end_s
-                    .saturating_add(1)
-                    .saturating_mul(1_000_000_000),
-            };
-            let options = SearchOptions {
+            let search = StoreSearch {
+                query: SearchKind::TraceQl(request.query.to_string()),
                 limit: request.limit.max(1),
                 spans_per_spanset: request.spans_per_spanset.max(1),
-                ..SearchOptions::default()
+                range: Some(TimeRange {
+                    start_nanos: request.window.start_s.saturating_mul(1_000_000_000),
+                    end_nanos: request
+                        .window
+                        .end_s
+                        .saturating_add(1)
+                        .saturating_mul(1_000_000_000),
+                }),
             };
             tokio::task::spawn_blocking(move || {
-                let traces = in_range(store.snapshot(&tenant), Some(range));
-                let by_id: HashMap<TraceId, &Arc<Trace>> =
-                    traces.iter().map(|t| (t.trace_id, t)).collect();
-                let matches =
-                    search(&query, traces.iter().map(|t| t.as_ref()), &options).map_err(|e| {
-                        BackendError::InvalidQuery {
-                            message: e.one_line(&query.to_string()),
-                        }
-                    })?;
-                Ok(matches
-                    .into_iter()
-                    .filter_map(|m| by_id.get(&m.trace_id).map(|t| hit(t, m.spansets)))
+                let results =
+                    store
+                        .search(&tenant, &search)
+                        .map_err(|error| BackendError::InvalidQuery {
+                            message: error.to_string(),
+                        })?;
+                Ok(results
+                    .hits
+                    .iter()
+                    .map(|found| hit(found, &results.fetched))
                     .collect())
             })
             .await

@@ -24,7 +24,7 @@ async fn gateway(store: Store, expected_authorization: &'static str) -> String {
         .await
         .expect("port 0");
     let url = format!("http://{}", listener.local_addr().expect("bound"));
-    let tempo = dojo_store::tempo_api::router(store);
+    let tempo = dojo_store::tempo_router(store);
     let app = axum::Router::new().fallback(move |request: Request<Body>| {
         let tempo = tempo.clone();
         async move {

@@ -266,7 +266,7 @@ pub async fn serve_tempo_api(store: Store) -> String {
         .local_addr()
         .expect("a bound listener has an address");
     tokio::spawn(async move {
-        let _ = axum::serve(listener, dojo_store::tempo_api::router(store)).await;
+        let _ = axum::serve(listener, dojo_store::tempo_router(store)).await;
     });
     format!("http://{addr}")
 }

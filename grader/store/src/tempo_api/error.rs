@@ -6,6 +6,7 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::queries::QueryError;
 use crate::storage::TenantError;
 
 /// Everything a Tempo API request can fail with.
@@ -25,6 +26,18 @@ pub enum ApiError {
     /// A bug or a crashed worker; the cause goes to the log, not to the client.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<QueryError> for ApiError {
+    /// An invalid query is Tempo's `invalid TraceQL query: …`; a query too long, over budget or
+    /// on the wrong endpoint is a plain 400 with the reason.
+    fn from(error: QueryError) -> Self {
+        if error.is_invalid_query() {
+            ApiError::InvalidQuery(error.to_string())
+        } else {
+            ApiError::BadRequest(error.to_string())
+        }
+    }
 }
 
 impl ApiError {

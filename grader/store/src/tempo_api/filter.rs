@@ -7,30 +7,19 @@ use std::collections::HashSet;
 
 use dojo_traceql::ast::{SpansetExpr, Stage};
 use dojo_traceql::model::{Trace, TraceId};
-use dojo_traceql::{ErrorKind, EvalBudget, Query, evaluate_trace};
+use dojo_traceql::{EvalBudget, Query, evaluate_trace};
 
 use super::error::ApiError;
-
-/// Tempo refuses queries longer than this (`MaxQueryExpressionSizeBytes`).
-pub const MAX_QUERY_BYTES: usize = 128 * 1024;
+use crate::queries::QueryError;
 
 /// The engine's error as the API reports it: `invalid TraceQL query: parse error at line 1, col 3: …`.
 pub fn query_error(query: &str, error: &dojo_traceql::Error) -> ApiError {
-    match error.kind {
-        ErrorKind::Budget | ErrorKind::Runtime => ApiError::BadRequest(error.one_line(query)),
-        _ => ApiError::InvalidQuery(error.one_line(query)),
-    }
+    ApiError::from(QueryError::engine(query, error.clone()))
 }
 
 /// Parses a query for an endpoint, with the size limit.
 pub fn parse_query(query: &str) -> Result<Query, ApiError> {
-    if query.len() > MAX_QUERY_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "the query is {} bytes long; the limit is {MAX_QUERY_BYTES} bytes",
-            query.len()
-        )));
-    }
-    dojo_traceql::parse(query).map_err(|e| query_error(query, &e))
+    Ok(crate::queries::parse_query(query)?)
 }
 
 /// Says whether span `index` of a trace counts.

@@ -4,68 +4,31 @@
 //! Result spans carry only the attributes the query fetched, keyed without their scope, and
 //! `name` only when the query read it — what Tempo does, and what Grafana expects.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use dojo_traceql::ast::Intrinsic;
-use dojo_traceql::model::{StatusCode, Trace, TraceId, Value};
-use dojo_traceql::{FieldRef, SearchOptions, SpansetMatch, TraceMatch, field_result_value};
+use dojo_traceql::model::{StatusCode, Trace};
+use dojo_traceql::{FieldRef, SpansetMatch, field_result_value};
 use serde_json::{Map, Value as Json, json};
 
 use super::error::{ApiError, blocking};
-use super::filter::{parse_query, query_error};
 use super::params::{Params, Tenant};
 use crate::bounds::QueryLimits;
 use crate::duration::parse_go_duration;
 use crate::otlp::encode::{any_value, any_value_json};
-use crate::storage::query::{TimeRange, in_range};
-use crate::storage::{Store, TenantId};
+pub use crate::queries::search::{
+    SearchHit, SearchKind, SearchRequest, SearchResults, root_service_name,
+};
+use crate::storage::Store;
 
 /// Tempo's HTTP parser's ceiling on `limit` (above the query frontend's configurable cap).
 const MAX_LIMIT: u64 = 262_144;
 
 pub fn router() -> Router<Store> {
     Router::new().route("/api/search", get(search))
-}
-
-/// A checked search request.
-#[derive(Debug, Clone)]
-pub struct SearchRequest {
-    pub query: SearchKind,
-    pub limit: usize,
-    pub spans_per_spanset: usize,
-    pub range: Option<TimeRange>,
-}
-
-/// TraceQL, or the legacy logfmt tag search with duration bounds.
-#[derive(Debug, Clone)]
-pub enum SearchKind {
-    TraceQl(String),
-    Tags {
-        tags: Vec<(String, String)>,
-        min_duration: Option<Duration>,
-        max_duration: Option<Duration>,
-    },
-}
-
-/// One search result: the engine's match with the trace it came from.
-#[derive(Debug, Clone)]
-pub struct SearchHit {
-    pub trace: Arc<Trace>,
-    pub spansets: Vec<SpansetMatch>,
-}
-
-/// What a search returns: hits (newest first) and what was looked at.
-#[derive(Debug, Clone, Default)]
-pub struct SearchResults {
-    pub hits: Vec<SearchHit>,
-    pub fetched: Vec<FieldRef>,
-    pub inspected_traces: usize,
-    pub inspected_spans: usize,
 }
 
 impl SearchRequest {
@@ -162,120 +125,6 @@ pub fn parse_logfmt(text: &str) -> Result<Vec<(String, String)>, ApiError> {
         rest = rest.trim_start();
     }
     Ok(pairs)
-}
-
-fn legacy_matches(
-    trace: &Trace,
-    tags: &[(String, String)],
-    min: Option<Duration>,
-    max: Option<Duration>,
-) -> bool {
-    let duration = Duration::from_nanos(
-        trace
-            .end_unix_nanos()
-            .saturating_sub(trace.start_unix_nanos()),
-    );
-    if min.is_some_and(|m| duration < m) || max.is_some_and(|m| duration > m) {
-        return false;
-    }
-    tags.iter().all(|(key, wanted)| {
-        trace.spans.iter().any(|span| {
-            let found = match key.as_str() {
-                "name" => Some(Value::Str(span.name.clone())),
-                "status.code" => Some(Value::str(match span.status {
-                    StatusCode::Unset => "unset",
-                    StatusCode::Ok => "ok",
-                    StatusCode::Error => "error",
-                })),
-                "error" => (span.status == StatusCode::Error).then(|| Value::str("true")),
-                _ => dojo_traceql::model::attribute(&span.attributes, key)
-                    .or_else(|| dojo_traceql::model::attribute(&span.resource.attributes, key))
-                    .cloned(),
-            };
-            found.is_some_and(|v| v.to_string().contains(wanted.as_str()))
-        })
-    })
-}
-
-impl Store {
-    /// Searches a tenant's traces: the in-process entry point the grader uses.
-    pub fn search(
-        &self,
-        tenant: &TenantId,
-        request: &SearchRequest,
-    ) -> Result<SearchResults, ApiError> {
-        let traces = in_range(self.snapshot(tenant), request.range);
-        let inspected_spans = traces.iter().map(|t| t.spans.len()).sum();
-        let inspected_traces = traces.len();
-        let (matches, fetched): (Vec<TraceMatch>, Vec<FieldRef>) = match &request.query {
-            SearchKind::TraceQl(text) => {
-                let query = parse_query(text)?;
-                if query.is_metrics() {
-                    return Err(ApiError::bad_request(
-                        "this is a TraceQL metrics query: run it on /api/metrics/query_range instead of /api/search",
-                    ));
-                }
-                let options = SearchOptions {
-                    limit: request.limit,
-                    spans_per_spanset: request.spans_per_spanset,
-                    ..SearchOptions::default()
-                };
-                let matches = dojo_traceql::search(&query, traces.iter().map(|t| &**t), &options)
-                    .map_err(|e| query_error(text, &e))?;
-                (matches, query.fetched_attributes())
-            }
-            SearchKind::Tags {
-                tags,
-                min_duration,
-                max_duration,
-            } => {
-                let mut found: Vec<TraceMatch> = traces
-                    .iter()
-                    .filter(|t| legacy_matches(t, tags, *min_duration, *max_duration))
-                    .map(|t| TraceMatch {
-                        trace_id: t.trace_id,
-                        start_unix_nanos: t.start_unix_nanos(),
-                        spansets: Vec::new(),
-                    })
-                    .collect();
-                found.sort_by_key(|m| std::cmp::Reverse(m.start_unix_nanos));
-                found.truncate(request.limit);
-                (found, Vec::new())
-            }
-        };
-        let by_id: HashMap<TraceId, &Arc<Trace>> = {
-            let wanted: std::collections::HashSet<TraceId> =
-                matches.iter().map(|m| m.trace_id).collect();
-            traces
-                .iter()
-                .filter(|t| wanted.contains(&t.trace_id))
-                .map(|t| (t.trace_id, t))
-                .collect()
-        };
-        let hits = matches
-            .into_iter()
-            .filter_map(|m| {
-                by_id.get(&m.trace_id).map(|t| SearchHit {
-                    trace: Arc::clone(t),
-                    spansets: m.spansets,
-                })
-            })
-            .collect();
-        Ok(SearchResults {
-            hits,
-            fetched,
-            inspected_traces,
-            inspected_spans,
-        })
-    }
-}
-
-/// The root's service, or Tempo's placeholder.
-pub fn root_service_name(trace: &Trace) -> String {
-    match trace.root() {
-        Some(root) => root.service_name().unwrap_or("").to_string(),
-        None => "<root span not yet received>".to_string(),
-    }
 }
 
 fn span_json(trace: &Trace, index: usize, fetched: &[FieldRef]) -> Json {
@@ -459,7 +308,8 @@ mod tests {
 
     #[test]
     fn the_streamed_answer_is_the_same_document_as_the_tree() {
-        use dojo_traceql::model::{Span, SpanId};
+        use dojo_traceql::model::{Span, SpanId, TraceId};
+        use std::sync::Arc;
         let trace = |n: u8| {
             Arc::new(Trace {
                 trace_id: TraceId([n; 16]),

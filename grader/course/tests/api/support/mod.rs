@@ -90,7 +90,7 @@ pub async fn serve_tempo_api(store: Store) -> String {
         .expect("bind port 0");
     let url = format!("http://{}", listener.local_addr().expect("bound address"));
     tokio::spawn(async move {
-        axum::serve(listener, dojo_store::tempo_api::router(store))
+        axum::serve(listener, dojo_store::tempo_router(store))
             .await
             .expect("the Tempo API serves");
     });
