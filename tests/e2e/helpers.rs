@@ -294,9 +294,9 @@ impl Lab {
     }
 }
 
-/// The repository's top folder (this package lives in grader/dojo).
+/// The repository's top folder (this package lives in dojo/).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// True when something accepts connections on the port.

@@ -1,7 +1,7 @@
 //! End-to-end tests: the real `dojo` binary starts the real lab — separate processes talking
 //! over real sockets on free ports — and the tests check what a learner would see.
 //!
-//! These are the `dojo` package's integration tests (see grader/dojo/Cargo.toml), so that
+//! These are the `dojo` package's integration tests (see dojo/Cargo.toml), so that
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
 mod grade;

@@ -218,5 +218,5 @@ impl Drop for Shop {
 
 /// The repository's `labs/` folder.
 pub fn labs_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs")
 }

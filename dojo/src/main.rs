@@ -4,6 +4,14 @@
 //! `dojo loadgen`, …), which is how `dojo up` starts each service as a separate process from
 //! this one binary: it re-executes itself in each role. Each subcommand lives in its own file
 //! under `cmd/`; `main` only parses arguments and dispatches.
+//!
+//! This crate is the lab's composition root: the one place that knows every other part and
+//! wires them together (the shop's services, the trace store, the grader and the course, with
+//! their addresses, tokens and data directory). That is why it sits at the top of the
+//! repository, beside `services/` and `grader/` rather than inside either, and why the tests
+//! that run the lab as a whole (`tests/e2e`, `tests/services`, `tests/stack`, `tests/labs`) and
+//! the shop's instrumentation bench are its targets: they start the `dojo` binary. Nothing
+//! depends on it; it depends on everything.
 
 mod cmd;
 mod logbook;
