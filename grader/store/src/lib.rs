@@ -23,4 +23,6 @@ pub mod tempo_api;
 pub use bounds::{Budget, QueryLimits, SpanLimits};
 pub use config::{ConfigError, Limits, StoreConfig};
 pub use serve::{ServeError, StoreAddrs, StoreListeners, serve};
+pub use storage::wal::replay::ReplayReport;
+pub use storage::wal::{FsyncPolicy, WalConfig, WalError};
 pub use storage::{DecodingPermit, IngestError, IngestOutcome, Store, TenantId, TenantStatus};

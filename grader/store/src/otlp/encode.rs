@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use dojo_traceql::model::{KeyValue, Span, SpanKind, StatusCode, Trace, Value};
+use dojo_traceql::model::{KeyValue, Span, SpanKind, StatusCode, Trace, TraceId, Value};
 use opentelemetry_proto::tonic::common::v1 as pc;
 use opentelemetry_proto::tonic::resource::v1 as pr;
 use opentelemetry_proto::tonic::trace::v1 as pt;
@@ -59,9 +59,9 @@ fn status_number(status: StatusCode) -> i32 {
     }
 }
 
-fn span_proto(trace: &Trace, span: &Span) -> pt::Span {
+fn span_proto(trace_id: TraceId, span: &Span) -> pt::Span {
     pt::Span {
-        trace_id: trace.trace_id.0.to_vec(),
+        trace_id: trace_id.0.to_vec(),
         span_id: span.span_id.0.to_vec(),
         parent_span_id: span
             .parent_span_id
@@ -103,11 +103,19 @@ fn span_proto(trace: &Trace, span: &Span) -> pt::Span {
 /// A trace as OTLP `ResourceSpans`, grouped by resource and scope (shared `Arc`s, or equal
 /// contents, are one group).
 pub fn resource_spans(trace: &Trace) -> Vec<pt::ResourceSpans> {
+    resource_spans_of(trace.spans.iter().map(|span| (trace.trace_id, span)))
+}
+
+/// Spans of any traces as OTLP `ResourceSpans`, grouped by resource and scope as
+/// [`resource_spans`] groups one trace's (the write-ahead log records a batch this way).
+pub fn resource_spans_of<'a>(
+    spans: impl IntoIterator<Item = (TraceId, &'a Span)>,
+) -> Vec<pt::ResourceSpans> {
     use dojo_traceql::model::{Resource, Scope};
     use std::sync::Arc;
     let mut out: Vec<pt::ResourceSpans> = Vec::new();
     let mut groups: Vec<(&Arc<Resource>, Vec<&Arc<Scope>>)> = Vec::new();
-    for span in &trace.spans {
+    for (trace_id, span) in spans {
         let same = |a: &Arc<Resource>| Arc::ptr_eq(a, &span.resource) || **a == *span.resource;
         let r = match groups.iter().position(|(res, _)| same(res)) {
             Some(r) => r,
@@ -143,7 +151,7 @@ pub fn resource_spans(trace: &Trace) -> Vec<pt::ResourceSpans> {
                 scopes.len() - 1
             }
         };
-        out[r].scope_spans[s].spans.push(span_proto(trace, span));
+        out[r].scope_spans[s].spans.push(span_proto(trace_id, span));
     }
     out
 }
