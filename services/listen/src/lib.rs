@@ -27,7 +27,7 @@ mod stall;
 use std::time::Duration;
 
 pub use fd::{raise_fd_limit, raise_fd_limit_and_describe};
-pub use serve::serve;
+pub use serve::{refuse, serve};
 pub use stall::{BodyStalled, is_body_stall};
 
 /// How much one port accepts, and how long it waits.

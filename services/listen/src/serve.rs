@@ -101,8 +101,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// Tells a connection over the cap why it is closed, in plain HTTP/1.1, and closes it.
-async fn refuse(mut socket: TcpStream, limit: usize) {
+/// Tells a connection over the cap why it is closed, in plain HTTP/1.1, and closes it (also
+/// used by ports that relay raw TCP, such as the payments network proxy).
+pub async fn refuse(mut socket: TcpStream, limit: usize) {
     let body = format!(
         "This port already has {limit} open connections, its limit; try again in a moment.\n"
     );
