@@ -8,7 +8,8 @@
 //! - a **connection cap** per port: beyond [`Limits::max_connections`] a new connection gets
 //!   `503 Service Unavailable` with `Retry-After` and a sentence saying why, and is closed;
 //! - a **header-read timeout** (HTTP/1): a request whose headers do not arrive in time is
-//!   dropped;
+//!   dropped (timed from the head's first byte: a kept-alive connection waiting for its next
+//!   request is idle, not late);
 //! - an **idle timeout**: a connection with no request in flight and no bytes moving is
 //!   closed, whatever protocol it speaks (or none);
 //! - a **body-stall timeout**: a request body that sends nothing for that long fails with
@@ -35,7 +36,7 @@ pub use stall::{BodyStalled, is_body_stall};
 pub struct Limits {
     /// Open connections on this port; more are refused with 503.
     pub max_connections: usize,
-    /// Time for a request's headers to arrive (HTTP/1).
+    /// Time for a request's headers to arrive once they have begun (HTTP/1).
     pub header_read_timeout: Duration,
     /// A connection with no request in flight and no bytes read or written for this long is
     /// closed.
