@@ -93,7 +93,9 @@ impl WalConfig {
 /// Why the log could not be opened or written.
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
-    #[error("the write-ahead log in {path} could not be used: {source}")]
+    #[error(
+        "the write-ahead log in {path} could not be used (give a writable data directory, or keep traces in memory only: --no-wal for dojo up and dojo serve, no --data-dir for dojo store)"
+    )]
     Io {
         path: String,
         #[source]
