@@ -217,12 +217,21 @@ impl Wal {
     /// Periodic work: flushes to disk, closes a segment that is old enough, and deletes the
     /// closed segments past `retention` or beyond `max_bytes`.
     pub fn maintain(&self, now_unix_nanos: u64, retention: Duration) -> io::Result<()> {
+        // The flush runs on a second handle to the file, outside the lock, so appends (and
+        // the requests waiting on them) never wait for the disk.
+        let to_sync = {
+            let mut writer = lock(&self.writer);
+            let unsynced = std::mem::replace(&mut writer.unsynced, false);
+            unsynced.then(|| writer.file.try_clone()).transpose()?
+        };
+        if let Some(file) = to_sync
+            && let Err(error) = file.sync_data()
+        {
+            lock(&self.writer).unsynced = true;
+            return Err(error);
+        }
         let mut writer = lock(&self.writer);
         let writer = &mut *writer;
-        if writer.unsynced {
-            writer.file.sync_data()?;
-            writer.unsynced = false;
-        }
         let age = |since: u64| Duration::from_nanos(now_unix_nanos.saturating_sub(since));
         if writer.current.has_records()
             && age(writer.current.oldest_unix_nanos) >= self.config.segment_max_age
