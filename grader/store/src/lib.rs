@@ -8,7 +8,8 @@
 //! Start reading at [`storage`] (the [`Store`] handle and what a tenant keeps), then
 //! [`otlp`] (how spans get in), [`pipeline`] (what happens to them on the way),
 //! [`tempo_api`] (how they get out) and [`metrics`] (what is computed from them).
-//! [`serve`] ties the three listeners together.
+//! [`serve`] ties the three listeners together; [`storage::wal`] is how traces survive a
+//! restart.
 
 pub mod bounds;
 pub mod config;
