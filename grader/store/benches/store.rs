@@ -9,19 +9,19 @@
 //!
 //! `DOJO_BENCH_SPANS` changes the size of the large store (default 1,000,000).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use dojo_store::tempo_api::query_range::MetricsRequest;
 use dojo_store::tempo_api::search::{SearchKind, SearchRequest};
-use dojo_store::{Store, StoreListeners, TenantId};
+use dojo_store::{Store, TenantId};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 #[allow(dead_code)]
 mod common;
 use common::{
-    SPANS_PER_REQUEST, SPANS_PER_TRACE, big_config, now_nanos, rate, requests, rss_bytes,
+    SPANS_PER_REQUEST, SPANS_PER_TRACE, big_config, now_nanos, post_all, rate, requests, rss_bytes,
+    serve_on_port_0,
 };
 
 fn ingest_vs_decode() {
@@ -111,39 +111,10 @@ async fn http_ingest() {
         .map(Message::encode_to_vec)
         .collect();
     let store = Store::new(big_config(spans)).expect("valid config");
-    let any: SocketAddr = "127.0.0.1:0".parse().expect("a literal address");
-    let listeners = StoreListeners::bind(any, any, any).await.expect("bind");
-    let url = format!(
-        "http://{}/v1/traces",
-        listeners.addrs().expect("addrs").otlp_http
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(dojo_store::serve(store.clone(), listeners, async move {
-        let _ = stopped.await;
-    }));
-    let client = reqwest::Client::new();
+    let (url, stop) = serve_on_port_0(&store).await;
     let bodies = std::sync::Arc::new(bodies);
     let t = Instant::now();
-    let tasks: Vec<_> = (0..4)
-        .map(|k| {
-            let (client, url, bodies) = (client.clone(), url.clone(), bodies.clone());
-            tokio::spawn(async move {
-                for body in bodies.iter().skip(k).step_by(4) {
-                    let response = client
-                        .post(&url)
-                        .header("content-type", "application/x-protobuf")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("the receiver answers");
-                    assert_eq!(response.status(), 200);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("client task");
-    }
+    post_all(&url, bodies.clone(), 4).await;
     let elapsed = t.elapsed();
     assert_eq!(store.status()[0].spans, spans);
     println!(

@@ -12,17 +12,18 @@
 //! The log goes to a folder under the system's temporary directory (`DOJO_BENCH_DIR` changes
 //! it), removed at the end.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use dojo_store::{Budget, FsyncPolicy, Store, StoreConfig, StoreListeners, TenantId, WalConfig};
+use dojo_store::{Budget, FsyncPolicy, Store, StoreConfig, TenantId, WalConfig};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 #[allow(dead_code)]
 mod common;
-use common::{SPANS_PER_REQUEST, big_config, now_nanos, rate, requests, rss_bytes};
+use common::{
+    SPANS_PER_REQUEST, big_config, now_nanos, post_all, rate, requests, rss_bytes, serve_on_port_0,
+};
 
 /// A store that keeps everything the bench sends, within its memory.
 fn config(spans: usize, fsync: FsyncPolicy) -> StoreConfig {
@@ -152,42 +153,12 @@ async fn over_http(root: &Path) {
     for _round in 0..2 {
         for (k, wal) in [false, true].into_iter().enumerate() {
             let store = store(spans, wal.then_some((dir.as_path(), FsyncPolicy::Periodic)));
-            let any: SocketAddr = "127.0.0.1:0".parse().expect("a literal address");
-            let listeners = StoreListeners::bind(any, any, any).await.expect("bind");
-            let url = format!(
-                "http://{}/v1/traces",
-                listeners.addrs().expect("addrs").otlp_http
-            );
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let served = tokio::spawn(dojo_store::serve(store.clone(), listeners, async move {
-                let _ = stopped.await;
-            }));
-            let client = reqwest::Client::new();
+            let (url, stop) = serve_on_port_0(&store).await;
             let t = Instant::now();
-            let tasks: Vec<_> = (0..4)
-                .map(|k| {
-                    let (client, url, bodies) = (client.clone(), url.clone(), bodies.clone());
-                    tokio::spawn(async move {
-                        for body in bodies.iter().skip(k).step_by(4) {
-                            let response = client
-                                .post(&url)
-                                .header("content-type", "application/x-protobuf")
-                                .body(body.clone())
-                                .send()
-                                .await
-                                .expect("the receiver answers");
-                            assert_eq!(response.status(), 200);
-                        }
-                    })
-                })
-                .collect();
-            for task in tasks {
-                task.await.expect("client task");
-            }
+            post_all(&url, bodies.clone(), 4).await;
             best[k] = best[k].min(t.elapsed());
             assert_eq!(store.status()[0].spans, spans);
             let _ = stop.send(());
-            let _ = served.await;
         }
     }
     let off = rate(spans, best[0]);

@@ -167,3 +167,48 @@ pub fn big_config(spans: usize) -> StoreConfig {
 pub fn rate(spans: usize, elapsed: Duration) -> f64 {
     spans as f64 / elapsed.as_secs_f64()
 }
+
+/// Posts every body as OTLP/HTTP protobuf to `url` from `clients` concurrent tasks (each
+/// takes every `clients`-th body), asserting each is answered 200.
+pub async fn post_all(url: &str, bodies: std::sync::Arc<Vec<Vec<u8>>>, clients: usize) {
+    let client = reqwest::Client::new();
+    let tasks: Vec<_> = (0..clients)
+        .map(|k| {
+            let (client, url, bodies) = (client.clone(), url.to_owned(), bodies.clone());
+            tokio::spawn(async move {
+                for body in bodies.iter().skip(k).step_by(clients) {
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/x-protobuf")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("the receiver answers");
+                    assert_eq!(response.status(), 200);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("client task");
+    }
+}
+
+/// Serves `store` on port 0 until the returned sender is used or dropped; its OTLP/HTTP URL.
+pub async fn serve_on_port_0(
+    store: &dojo_store::Store,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("a literal address");
+    let listeners = dojo_store::StoreListeners::bind(any, any, any)
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/v1/traces",
+        listeners.addrs().expect("addrs").otlp_http
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(dojo_store::serve(store.clone(), listeners, async move {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
