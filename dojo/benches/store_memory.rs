@@ -15,8 +15,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -24,6 +22,9 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
+
+mod common;
+use common::{PeakSampler, mb, now_nanos, rss, settled_rss};
 
 const SPANS_PER_TRACE: u64 = 8;
 const SPANS_PER_REQUEST: u64 = 512;
@@ -84,65 +85,6 @@ fn start_store() -> StoreProcess {
         child,
     }
 }
-
-/// Resident bytes of a process now.
-fn rss(pid: u32) -> u64 {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
-/// Samples a process's resident set every 10 ms and keeps the highest value seen.
-struct PeakSampler {
-    peak: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl PeakSampler {
-    fn start(pid: u32) -> Self {
-        let peak = Arc::new(AtomicU64::new(rss(pid)));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (peak, stop) = (peak.clone(), stop.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    peak.fetch_max(rss(pid), Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            })
-        };
-        PeakSampler {
-            peak,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
-/// The resident set once it stops falling (freed memory handed back, if the allocator does).
-fn settled_rss(pid: u32) -> u64 {
-    std::thread::sleep(Duration::from_secs(3));
-    rss(pid)
-}
-
-fn mb(bytes: u64) -> String {
-    format!("{:.0} MB", bytes as f64 / 1e6)
-}
-
-use dojo_traceql::model::now_unix_nanos as now_nanos;
 
 fn string(key: &str, value: &str) -> KeyValue {
     KeyValue {

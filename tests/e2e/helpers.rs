@@ -1,7 +1,7 @@
 //! Starting `dojo up` on free ports and talking to what it started.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +43,34 @@ impl LabPorts {
     }
 }
 
+/// Everything a child prints on its piped stdout and stderr, line by line as it comes,
+/// interleaved.
+pub fn collect_output(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let output = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let output = Arc::clone(&output);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                output.lock().unwrap().push(line);
+            }
+        });
+    }
+    output
+}
+
 /// A running `dojo up`; killed (with its children, which notice their parent's pipes close)
 /// when dropped.
 pub struct Lab {
@@ -63,10 +91,19 @@ impl Lab {
     /// Starts `dojo up` with the extra flags and environment variables (which its children
     /// inherit) and waits until it says the lab is up.
     pub async fn start_with_env(extra: &[&str], vars: &[(&str, &str)]) -> Lab {
+        Lab::start_with(None, extra, vars).await
+    }
+
+    /// Starts `dojo up` again on the data directory of an earlier lab (on other ports).
+    pub async fn start_in(data_dir: &Path, extra: &[&str]) -> Lab {
+        Lab::start_with(Some(data_dir), extra, &[]).await
+    }
+
+    async fn start_with(data_dir: Option<&Path>, extra: &[&str], vars: &[(&str, &str)]) -> Lab {
         // Free ports are picked before `dojo up` binds them, so a test running beside this one
         // can take one in between; a start that lost a port that way is tried again on others.
         for _ in 0..2 {
-            let mut lab = Lab::spawn(extra, vars);
+            let mut lab = Lab::spawn(data_dir, extra, vars);
             lab.wait_for_output_or_exit("The lab is up", Duration::from_secs(180))
                 .await;
             let lost_a_port = lab.child.try_wait().ok().flatten().is_some()
@@ -82,17 +119,18 @@ impl Lab {
                 return lab;
             }
         }
-        let mut lab = Lab::spawn(extra, vars);
+        let mut lab = Lab::spawn(data_dir, extra, vars);
         lab.wait_for_output("The lab is up", Duration::from_secs(180))
             .await;
         lab
     }
 
     /// Starts `dojo up` on free ports, without waiting for it.
-    fn spawn(extra: &[&str], vars: &[(&str, &str)]) -> Lab {
+    fn spawn(data_dir: Option<&Path>, extra: &[&str], vars: &[(&str, &str)]) -> Lab {
         let ports = LabPorts::free();
-        let data_dir =
-            std::env::temp_dir().join(format!("dojo-e2e-{}-{}", std::process::id(), ports.dojo));
+        let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("dojo-e2e-{}-{}", std::process::id(), ports.dojo))
+        });
         let mut command = Command::new(env!("CARGO_BIN_EXE_dojo"));
         command
             .arg("up")
@@ -117,28 +155,7 @@ impl Lab {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = command.spawn().expect("starting dojo up");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let output = Arc::clone(&output);
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    output.lock().unwrap().push(line);
-                }
-            });
-        }
+        let output = collect_output(&mut child);
         Lab {
             ports,
             child,

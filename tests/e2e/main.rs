@@ -10,4 +10,5 @@ mod helpers;
 mod incidents;
 mod lessons;
 mod up;
+mod wal;
 mod workshop;

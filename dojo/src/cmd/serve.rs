@@ -36,6 +36,10 @@ pub struct ServerArgs {
     /// The embedded store's configuration (limits, ingest pipeline) in YAML.
     #[arg(long)]
     pub store_config: Option<PathBuf>,
+    /// Keep the embedded store's traces in memory only, with no write-ahead log in the data
+    /// directory (they are then lost when the process stops).
+    #[arg(long)]
+    pub no_wal: bool,
     /// The progress database: `sqlite://…` (default: in the data directory) or `postgres://…`.
     /// Under `dojo up` the shop's api uses it too when it is PostgreSQL.
     #[arg(long = "database-url", env = env::DATABASE_URL)]
@@ -101,6 +105,7 @@ impl ServerArgs {
             otlp_grpc: addr(self.otlp_grpc_port)?,
             tempo,
             store_config: self.store_config.clone(),
+            wal_dir: (!self.no_wal).then(|| data_dir.join("wal")),
             database_url,
             labs_dir: self.labs.clone(),
             content_dir: self.content.clone(),
@@ -158,6 +163,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let server = Server::bind(options, LogBook::new(10_000)).await?;
         println!("listening on http://{}", server.addrs.web);
         println!("{}", dojo_listen::raise_fd_limit_and_describe());
+        if let Some(report) = &server.replayed {
+            println!("Trace store: {report}");
+        }
         if let Some(store) = server.addrs.store {
             println!(
                 "Tempo API on http://{}, OTLP/HTTP on {}, OTLP/gRPC on {}",

@@ -35,6 +35,10 @@ pub struct StoreArgs {
     /// `/api/dojo/status` show every tenant; without it, only the caller's own.
     #[arg(long, env = dojo_defaults::env::ADMIN_TOKEN, hide_env_values = true)]
     admin_token: Option<String>,
+    /// Keep a write-ahead log in `<data-dir>/wal` and replay it at start, so traces survive
+    /// a restart; without it the store keeps traces in memory only.
+    #[arg(long, env = dojo_defaults::env::DATA_DIR)]
+    data_dir: Option<PathBuf>,
 }
 
 /// Runs the store until Ctrl-C or SIGTERM.
@@ -51,6 +55,10 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
         .context("the store configuration is invalid")?;
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
     runtime.block_on(async move {
+        if let Some(data_dir) = &args.data_dir {
+            let report = store.attach_wal(&data_dir.join("wal"), store.config().wal.clone())?;
+            eprintln!("dojo store: {report}");
+        }
         let listeners = StoreListeners::bind(
             SocketAddr::new(args.host, args.http_port),
             SocketAddr::new(args.host, args.otlp_http_port),

@@ -151,6 +151,9 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         solo_scenario = Some(path);
     }
     let server = Server::bind(options, logbook.clone()).await?;
+    if let Some(report) = &server.replayed {
+        println!("Trace store: {report}");
+    }
     let (server_stop, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server.run(async move {
         let _ = server_stopped.await;

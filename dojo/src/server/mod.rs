@@ -50,6 +50,9 @@ pub struct ServerOptions {
     pub tempo: Option<TempoConfig>,
     /// A store configuration file (limits, ingest pipeline); defaults without one.
     pub store_config: Option<PathBuf>,
+    /// Where the embedded store keeps its write-ahead log (`<data-dir>/wal`); `None` keeps
+    /// traces in memory only (`--no-wal`).
+    pub wal_dir: Option<PathBuf>,
     /// The progress database (`sqlite:` or `postgres://`).
     pub database_url: String,
     pub labs_dir: PathBuf,
@@ -89,6 +92,8 @@ pub struct ServerAddrs {
 /// A bound, ready server: call [`Server::run`] to serve.
 pub struct Server {
     pub addrs: ServerAddrs,
+    /// What the embedded store replayed from its write-ahead log at start.
+    pub replayed: Option<dojo_store::ReplayReport>,
     web: TcpListener,
     app: Router,
     store: Option<(Store, StoreListeners)>,
@@ -109,6 +114,7 @@ impl Server {
             .await
             .with_context(|| "opening the progress database".to_string())?;
 
+        let mut replayed = None;
         let (backend, traces, store): (Arc<dyn TraceBackend>, Arc<dyn TraceSource>, _) =
             match &options.tempo {
                 Some(tempo) => {
@@ -130,6 +136,10 @@ impl Server {
                     // The admin token also shows every tenant on the store's /metrics.
                     let store = Store::with_operator_token(config, options.admin_token.clone())
                         .context("building the trace store's ingest pipeline")?;
+                    if let Some(dir) = &options.wal_dir {
+                        let wal = store.config().wal.clone();
+                        replayed = Some(store.attach_wal(dir, wal)?);
+                    }
                     let listeners = StoreListeners::bind(
                         options.tempo_http,
                         options.otlp_http,
@@ -222,6 +232,7 @@ impl Server {
         };
         Ok(Server {
             addrs,
+            replayed,
             web,
             app,
             store,

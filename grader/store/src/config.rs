@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::bounds::{Budget, QueryLimits, SpanLimits};
 use crate::metrics::MetricsConfig;
 use crate::pipeline::PipelineConfig;
+use crate::storage::wal::WalConfig;
 
 /// Everything the store can be told.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,9 @@ pub struct StoreConfig {
     pub metrics: MetricsConfig,
     /// What each of the three ports accepts and how long it waits.
     pub listeners: Listeners,
+    /// How the write-ahead log is written and how much of it is kept (used when the store
+    /// has a data directory: `dojo up`, `dojo serve`, `dojo store --data-dir`).
+    pub wal: WalConfig,
 }
 
 /// Connection limits and timeouts of the Tempo API and the two OTLP receivers, so that idle
@@ -179,6 +183,7 @@ impl StoreConfig {
             .validate()
             .and_then(|()| self.budget.validate())
             .and_then(|()| self.query.validate())
+            .and_then(|()| self.wal.validate())
             .map_err(ConfigError::Invalid)?;
         let n = &self.listeners;
         if n.max_connections_per_port == 0
@@ -249,6 +254,7 @@ mod tests {
         assert_eq!(config.budget, crate::Budget::default());
         assert_eq!(config.query, crate::QueryLimits::default());
         assert_eq!(config.listeners, Listeners::default());
+        assert_eq!(config.wal, WalConfig::default());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //!
 //! Start reading at [`storage`] (the [`Store`] handle and what a tenant keeps), then
 //! [`otlp`] (how spans get in), [`pipeline`] (what happens to them on the way),
-//! [`queries`] (how they are read) and [`tempo_api`] (how they get out over HTTP) and [`metrics`] (what is computed from them).
-//! [`serve`] ties the three listeners together.
+//! [`queries`] (how they are read), [`tempo_api`] (how they get out over HTTP) and
+//! [`metrics`] (what is computed from them). [`serve`] ties the three listeners together;
+//! [`storage::wal`] is how traces survive a restart.
 
 pub mod bounds;
 pub mod config;
@@ -25,6 +26,8 @@ pub use bounds::{Budget, QueryLimits, SpanLimits};
 pub use config::{ConfigError, Limits, StoreConfig};
 pub use queries::QueryError;
 pub use serve::{ServeError, StoreAddrs, StoreListeners, serve};
+pub use storage::wal::replay::ReplayReport;
+pub use storage::wal::{FsyncPolicy, WalConfig, WalError};
 pub use storage::{DecodingPermit, IngestError, IngestOutcome, Store, TenantId, TenantStatus};
 
 /// The Tempo HTTP API's router over a store, for serving it on a listener of one's own (tests

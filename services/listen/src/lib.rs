@@ -8,7 +8,8 @@
 //! - a **connection cap** per port: beyond [`Limits::max_connections`] a new connection gets
 //!   `503 Service Unavailable` with `Retry-After` and a sentence saying why, and is closed;
 //! - a **header-read timeout** (HTTP/1): a request whose headers do not arrive in time is
-//!   dropped;
+//!   dropped (timed from the head's first byte: a kept-alive connection waiting for its next
+//!   request is idle, not late);
 //! - an **idle timeout**: a connection with no request in flight and no bytes moving is
 //!   closed, whatever protocol it speaks (or none);
 //! - a **body-stall timeout**: a request body that sends nothing for that long fails with
@@ -27,5 +28,5 @@ mod stall;
 
 pub use fd::{raise_fd_limit, raise_fd_limit_and_describe};
 pub use limits::Limits;
-pub use serve::serve;
+pub use serve::{refuse, serve};
 pub use stall::{BodyStalled, is_body_stall};

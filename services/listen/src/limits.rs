@@ -8,7 +8,7 @@ use std::time::Duration;
 pub struct Limits {
     /// Open connections on this port; more are refused with 503.
     pub max_connections: usize,
-    /// Time for a request's headers to arrive (HTTP/1).
+    /// Time for a request's headers to arrive once they have begun (HTTP/1).
     pub header_read_timeout: Duration,
     /// A connection with no request in flight and no bytes read or written for this long is
     /// closed.

@@ -101,8 +101,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// Tells a connection over the cap why it is closed, in plain HTTP/1.1, and closes it.
-async fn refuse(mut socket: TcpStream, limit: usize) {
+/// Tells a connection over the cap why it is closed, in plain HTTP/1.1, and closes it (also
+/// used by ports that relay raw TCP, such as the payments network proxy).
+pub async fn refuse(mut socket: TcpStream, limit: usize) {
     let body = format!(
         "This port already has {limit} open connections, its limit; try again in a moment.\n"
     );
@@ -146,16 +147,19 @@ async fn connection(
     });
 
     let mut builder = Builder::new(TokioExecutor::new());
+    // The header-read timeout is ours (`Activity::head_arriving_for`): hyper's would also cut
+    // a kept-alive connection that merely waits for its next request.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(None);
     // No HTTP/2 keep-alive pings from the server: a client answering them would count as
     // activity, and an idle HTTP/2 connection must be closed by the idle timeout like any other.
     builder.http2().timer(TokioTimer::new());
     let mut conn = std::pin::pin!(builder.serve_connection_with_upgrades(io, service));
 
-    let check_every = (limits.idle_timeout / 4).max(Duration::from_millis(50));
+    let check_every =
+        (limits.idle_timeout.min(limits.header_read_timeout) / 4).max(Duration::from_millis(50));
     let mut ticker = tokio::time::interval(check_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut closing: Option<Instant> = None;
@@ -176,6 +180,15 @@ async fn connection(
                     Some(since) if since.elapsed() >= CLOSE_GRACE => return,
                     Some(_) => {}
                     None => {
+                        if activity
+                            .head_arriving_for()
+                            .is_some_and(|waited| waited >= limits.header_read_timeout)
+                        {
+                            // As hyper does on its own header timeout: the request never
+                            // began, so there is nothing to answer; the connection is dropped.
+                            tracing::debug!(%peer, "closing a connection whose request headers stalled");
+                            return;
+                        }
                         if activity.idle_for().is_some_and(|idle| idle >= limits.idle_timeout) {
                             tracing::debug!(%peer, "closing an idle connection");
                             closing = Some(Instant::now());

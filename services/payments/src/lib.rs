@@ -59,7 +59,12 @@ pub async fn serve(
             proxy = %proxy.local_addr().context("reading the proxy's address")?,
             "network proxy in front of payments"
         );
-        tokio::spawn(network::proxy(proxy, upstream, faults.clone()));
+        tokio::spawn(network::proxy(
+            proxy,
+            upstream,
+            faults.clone(),
+            dojo_listen::Limits::default(),
+        ));
     }
     let app = router(AppState {
         faults,

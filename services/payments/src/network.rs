@@ -8,20 +8,37 @@
 //! copies TCP traffic both ways and, for the requests the fault hits, delays them on the way
 //! in, cuts the connection, or swallows the request until the caller gives up.
 //!
+//! The proxy is a port like any other: at most `max_connections` relayed at once (more get
+//! the same 503 refusal as every port), and a connection on which no bytes have moved either
+//! way for `idle_timeout` is closed, so idle sockets cannot hold the proxy or payments.
+//!
 //! A connection carries many requests (clients keep connections alive), so the decision is
 //! made per request: whenever a chunk from the client starts with an HTTP method. The learner
 //! a request belongs to is read from its `baggage` header, so a fault scoped to some learners
 //! hits only their requests, as every other fault does.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use dojo_faults::{FaultId, Faults};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
-/// Accepts connections on `listener` and relays each to `upstream`, until the process ends.
-pub async fn proxy(listener: TcpListener, upstream: SocketAddr, faults: Faults) {
+/// Refusals being written at once; beyond it a connection over the cap is closed at once.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+
+/// Accepts connections on `listener` and relays each to `upstream`, within the connection cap
+/// and idle timeout of `limits`, until the process ends.
+pub async fn proxy(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    faults: Faults,
+    limits: dojo_listen::Limits,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     loop {
         let (client, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -32,11 +49,25 @@ pub async fn proxy(listener: TcpListener, upstream: SocketAddr, faults: Faults) 
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(
+                limit = limits.max_connections,
+                "the network proxy refuses a connection over its cap"
+            );
+            if let Ok(writing) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    dojo_listen::refuse(client, limits.max_connections).await;
+                    drop(writing);
+                });
+            }
+            continue;
+        };
         let faults = faults.clone();
         tokio::spawn(async move {
-            if let Err(error) = relay(client, upstream, faults).await {
+            if let Err(error) = relay(client, upstream, faults, limits.idle_timeout).await {
                 tracing::debug!(%error, "a proxied connection ended with an error");
             }
+            drop(slot);
         });
     }
 }
@@ -49,8 +80,14 @@ enum Disturbance {
     Swallow,
 }
 
-/// Relays one connection, disturbing the requests the fault hits.
-async fn relay(mut client: TcpStream, upstream: SocketAddr, faults: Faults) -> std::io::Result<()> {
+/// Relays one connection, disturbing the requests the fault hits, until either side closes
+/// or no bytes have moved for `idle_timeout`.
+async fn relay(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    faults: Faults,
+    idle_timeout: Duration,
+) -> std::io::Result<()> {
     let mut server = TcpStream::connect(upstream).await?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
@@ -58,6 +95,11 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, faults: Faults) -> s
     let mut from_server = vec![0u8; 16 * 1024];
     loop {
         tokio::select! {
+            // Any bytes moving either way start the wait again (the select is entered anew).
+            () = tokio::time::sleep(idle_timeout) => {
+                tracing::debug!("the network proxy closes an idle connection");
+                return Ok(());
+            }
             read = client.read(&mut from_client) => {
                 let read = read?;
                 if read == 0 {
@@ -75,8 +117,14 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, faults: Faults) -> s
                     }
                     Some(Disturbance::Swallow) => {
                         // Keep the connection open and deliver nothing until the caller
-                        // gives up and closes it.
-                        while client.read(&mut from_client).await? != 0 {}
+                        // gives up and closes it (or it idles out).
+                        while let Ok(read) =
+                            tokio::time::timeout(idle_timeout, client.read(&mut from_client)).await
+                        {
+                            if read? == 0 {
+                                break;
+                            }
+                        }
                         return Ok(());
                     }
                 }

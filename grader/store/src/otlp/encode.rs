@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use dojo_traceql::model::{KeyValue, Span, SpanKind, StatusCode, Trace, Value};
+use dojo_traceql::model::{KeyValue, Span, SpanKind, StatusCode, Trace, TraceId, Value};
 use opentelemetry_proto::tonic::common::v1 as pc;
 use opentelemetry_proto::tonic::resource::v1 as pr;
 use opentelemetry_proto::tonic::trace::v1 as pt;
@@ -48,9 +48,9 @@ fn status_number(status: StatusCode) -> i32 {
     }
 }
 
-fn span_proto(trace: &Trace, span: &Span) -> pt::Span {
+fn span_proto(trace_id: TraceId, span: &Span) -> pt::Span {
     pt::Span {
-        trace_id: trace.trace_id.0.to_vec(),
+        trace_id: trace_id.0.to_vec(),
         span_id: span.span_id.0.to_vec(),
         parent_span_id: span
             .parent_span_id
@@ -92,11 +92,19 @@ fn span_proto(trace: &Trace, span: &Span) -> pt::Span {
 /// A trace as OTLP `ResourceSpans`, grouped by resource and scope (shared `Arc`s, or equal
 /// contents, are one group).
 pub fn resource_spans(trace: &Trace) -> Vec<pt::ResourceSpans> {
+    resource_spans_of(trace.spans.iter().map(|span| (trace.trace_id, span)))
+}
+
+/// Spans of any traces as OTLP `ResourceSpans`, grouped by resource and scope as
+/// [`resource_spans`] groups one trace's (the write-ahead log records a batch this way).
+pub fn resource_spans_of<'a>(
+    spans: impl IntoIterator<Item = (TraceId, &'a Span)>,
+) -> Vec<pt::ResourceSpans> {
     use dojo_traceql::model::{Resource, Scope};
     use std::sync::Arc;
     let mut out: Vec<pt::ResourceSpans> = Vec::new();
     let mut groups: Vec<(&Arc<Resource>, Vec<&Arc<Scope>>)> = Vec::new();
-    for span in &trace.spans {
+    for (trace_id, span) in spans {
         let same = |a: &Arc<Resource>| Arc::ptr_eq(a, &span.resource) || **a == *span.resource;
         let r = match groups.iter().position(|(res, _)| same(res)) {
             Some(r) => r,
@@ -132,7 +140,7 @@ pub fn resource_spans(trace: &Trace) -> Vec<pt::ResourceSpans> {
                 scopes.len() - 1
             }
         };
-        out[r].scope_spans[s].spans.push(span_proto(trace, span));
+        out[r].scope_spans[s].spans.push(span_proto(trace_id, span));
     }
     out
 }
@@ -269,50 +277,90 @@ fn span_json(span: &pt::Span) -> Json {
     Json::Object(map)
 }
 
-/// Tempo's JSON for a list of `ResourceSpans` (the value of `resourceSpans`).
+/// Tempo's JSON for the `resource` of a `ResourceSpans`.
+fn resource_json(rs: &pt::ResourceSpans) -> Json {
+    let mut resource = Map::new();
+    if let Some(r) = &rs.resource {
+        put(
+            &mut resource,
+            "attributes",
+            Json::Array(attributes_json(&r.attributes)),
+        );
+    }
+    Json::Object(resource)
+}
+
+/// Tempo's JSON for the `scope` of a `ScopeSpans`.
+fn scope_json(ss: &pt::ScopeSpans) -> Json {
+    let mut scope = Map::new();
+    if let Some(s) = &ss.scope {
+        put(&mut scope, "name", Json::from(s.name.as_str()));
+        put(&mut scope, "version", Json::from(s.version.as_str()));
+        put(
+            &mut scope,
+            "attributes",
+            Json::Array(attributes_json(&s.attributes)),
+        );
+    }
+    Json::Object(scope)
+}
+
+/// Tempo's JSON for a list of `ResourceSpans` (the value of `resourceSpans`), as one tree.
+/// Answers use [`write_resource_spans_json`], which writes the same JSON a span at a time.
 pub fn resource_spans_json(batches: &[pt::ResourceSpans]) -> Json {
     Json::Array(
         batches
             .iter()
             .map(|rs| {
-                let mut map = Map::new();
-                let mut resource = Map::new();
-                if let Some(r) = &rs.resource {
-                    put(
-                        &mut resource,
-                        "attributes",
-                        Json::Array(attributes_json(&r.attributes)),
-                    );
-                }
-                map.insert("resource".into(), Json::Object(resource));
-                let scope_spans: Vec<Json> = rs
+                let scope_spans = rs
                     .scope_spans
                     .iter()
                     .map(|ss| {
-                        let mut m = Map::new();
-                        let mut scope = Map::new();
-                        if let Some(s) = &ss.scope {
-                            put(&mut scope, "name", Json::from(s.name.as_str()));
-                            put(&mut scope, "version", Json::from(s.version.as_str()));
-                            put(
-                                &mut scope,
-                                "attributes",
-                                Json::Array(attributes_json(&s.attributes)),
-                            );
-                        }
-                        m.insert("scope".into(), Json::Object(scope));
-                        m.insert(
-                            "spans".into(),
-                            Json::Array(ss.spans.iter().map(span_json).collect()),
-                        );
-                        Json::Object(m)
+                        json!({
+                            "scope": scope_json(ss),
+                            "spans": ss.spans.iter().map(span_json).collect::<Vec<_>>(),
+                        })
                     })
-                    .collect();
-                map.insert("scopeSpans".into(), Json::Array(scope_spans));
-                Json::Object(map)
+                    .collect::<Vec<_>>();
+                json!({"resource": resource_json(rs), "scopeSpans": scope_spans})
             })
             .collect(),
     )
+}
+
+/// Writes the JSON of [`resource_spans_json`] into `out`, building the JSON tree of one span
+/// at a time: a trace answered as JSON costs its text and one span's tree, never a tree of
+/// the whole trace (which is many times the stored size).
+pub fn write_resource_spans_json(batches: &[pt::ResourceSpans], out: &mut Vec<u8>) {
+    let push = |out: &mut Vec<u8>, value: &Json| {
+        serde_json::to_writer(out, value).expect("a JSON value always serializes into memory");
+    };
+    out.push(b'[');
+    for (r, rs) in batches.iter().enumerate() {
+        if r > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"resource\":");
+        push(out, &resource_json(rs));
+        out.extend_from_slice(b",\"scopeSpans\":[");
+        for (s, ss) in rs.scope_spans.iter().enumerate() {
+            if s > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"scope\":");
+            push(out, &scope_json(ss));
+            out.extend_from_slice(b",\"spans\":[");
+            for (n, span) in ss.spans.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                push(out, &span_json(span));
+            }
+            out.extend_from_slice(b"]}");
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.push(b']');
 }
 
 #[cfg(test)]
@@ -351,6 +399,25 @@ mod tests {
         assert_eq!(batches.len(), 2);
         assert_eq!(batches[0].scope_spans[0].spans.len(), 2);
         assert_eq!(batches[1].scope_spans[0].spans.len(), 1);
+    }
+
+    #[test]
+    fn json_written_a_span_at_a_time_is_the_same_json() {
+        let batches = resource_spans(&trace());
+        let mut out = Vec::new();
+        write_resource_spans_json(&batches, &mut out);
+        let written: Json = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(written, resource_spans_json(&batches));
+        assert_eq!(
+            written[1]["scopeSpans"][0]["spans"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let mut empty = Vec::new();
+        write_resource_spans_json(&[], &mut empty);
+        assert_eq!(empty, b"[]");
     }
 
     #[test]

@@ -92,7 +92,9 @@ impl OtlpHttpError {
             E::Overloaded(
                 IngestError::TooManyRequests { .. } | IngestError::TooManyTenants { .. },
             ) => StatusCode::TOO_MANY_REQUESTS,
-            E::Overloaded(IngestError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Overloaded(IngestError::Unavailable { .. } | IngestError::NotDurable { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -9,10 +9,13 @@ pub mod query;
 pub mod size;
 pub mod tail;
 pub mod tenant;
+pub mod wal;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{
+    Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 use std::time::Duration;
 
 use dojo_traceql::model::Trace;
@@ -56,6 +59,9 @@ struct Shared {
     ingests_in_flight: AtomicUsize,
     /// Request bytes being decoded now, checked against `budget.max_decoding_bytes`.
     decoding_bytes: AtomicU64,
+    /// The write-ahead log every stored batch is appended to, once one is attached
+    /// ([`Store::attach_wal`]); unset, the store keeps traces in memory only.
+    wal: OnceLock<wal::Wal>,
 }
 
 /// One tenant: its traces, its tail-sampling buffer, its counters and its generated metrics.
@@ -95,6 +101,14 @@ pub enum IngestError {
         "the trace store already keeps data for {max} tenants, the most it may (budget.max_tenants); a tenant is dropped once it has had no traces and no spans for the retention period. Send as an existing tenant, or ask the operator to raise the limit"
     )]
     TooManyTenants { max: usize, retry_after: Duration },
+    #[error(
+        "the trace store could not write its write-ahead log ({reason}), so nothing of this request was stored; retry in {}s",
+        retry_after.as_secs()
+    )]
+    NotDurable {
+        reason: String,
+        retry_after: Duration,
+    },
 }
 
 impl IngestError {
@@ -103,7 +117,8 @@ impl IngestError {
         match self {
             IngestError::TooManyRequests { retry_after }
             | IngestError::Unavailable { retry_after }
-            | IngestError::TooManyTenants { retry_after, .. } => *retry_after,
+            | IngestError::TooManyTenants { retry_after, .. }
+            | IngestError::NotDurable { retry_after, .. } => *retry_after,
         }
     }
 }
@@ -191,6 +206,7 @@ impl Store {
                 pending_spans: AtomicUsize::new(0),
                 ingests_in_flight: AtomicUsize::new(0),
                 decoding_bytes: AtomicU64::new(0),
+                wal: OnceLock::new(),
             }),
         })
     }
@@ -381,9 +397,9 @@ impl Store {
                     .pending_spans
                     .fetch_add(added.waiting, Ordering::AcqRel);
                 Counters::add(&tenant.counters.sampled_out_spans, added.dropped);
-                self.commit(&tenant, added.keep_now, now)
+                self.commit(tenant_id, &tenant, added.keep_now, now)?
             }
-            None => self.commit(&tenant, spans, now),
+            None => self.commit(tenant_id, &tenant, spans, now)?,
         };
         let mut problems = Vec::new();
         if let Some(reason) = first_rejection {
@@ -411,16 +427,33 @@ impl Store {
     }
 
     /// Stores spans that passed the pipeline: spans that would make their trace too big are
-    /// refused (and returned as such), the rest are counted in metrics and stored, then the
+    /// refused (and returned as such), the rest are appended to the write-ahead log (if there
+    /// is one; when that fails nothing is stored), counted in metrics and stored, then the
     /// tenant's limits and the store-wide budget are enforced.
-    fn commit(&self, tenant: &Tenant, mut spans: Vec<IncomingSpan>, now: Instant) -> TooBig {
+    fn commit(
+        &self,
+        tenant_id: &TenantId,
+        tenant: &Tenant,
+        mut spans: Vec<IncomingSpan>,
+        now: Instant,
+    ) -> Result<TooBig, IngestError> {
         if spans.is_empty() {
-            return TooBig::default();
+            return Ok(TooBig::default());
         }
         let too_big = read(&tenant.state).admit(&mut spans, &self.shared.config.span_limits);
         Counters::add(&tenant.counters.refused_spans, too_big.spans);
         if spans.is_empty() {
-            return too_big;
+            return Ok(too_big);
+        }
+        if let Some(wal) = self.shared.wal.get()
+            && let Err(error) = wal.append(tenant_id, now_unix_nanos(), &spans)
+        {
+            tracing::error!(dir = %wal.dir().display(), %error, "could not append to the write-ahead log");
+            Counters::add(&tenant.counters.refused_requests, 1);
+            return Err(IngestError::NotDurable {
+                reason: error.to_string(),
+                retry_after: Duration::from_secs(5),
+            });
         }
         {
             lock(&tenant.metrics).observe_batch(spans.iter().map(|s| (&s.trace_id, &s.span)), now);
@@ -434,7 +467,7 @@ impl Store {
         self.shared.bytes_total.fetch_add(added, Ordering::AcqRel);
         self.count_evicted(tenant, evicted);
         self.enforce_budget();
-        too_big
+        Ok(too_big)
     }
 
     fn count_evicted(&self, tenant: &Tenant, evicted: Evicted) {
@@ -494,7 +527,7 @@ impl Store {
     /// `serve` runs it twice a second; an embedding without `serve` should call it too.
     pub fn run_maintenance(&self) {
         let now = Instant::now();
-        for (_, tenant) in self.all_tenants() {
+        for (tenant_id, tenant) in self.all_tenants() {
             let pipeline = self.pipeline_of(&tenant);
             let sampler = pipeline.tail();
             // A tenant whose pipeline lost its tail sampler still has its waiting traces
@@ -527,13 +560,21 @@ impl Store {
                         buffer.remember(trace_id, kept);
                     }
                 }
-                self.commit(&tenant, keep, now);
+                if let Err(error) = self.commit(&tenant_id, &tenant, keep, now) {
+                    // No client is waiting for these: the decided spans are lost, and said so.
+                    tracing::error!(tenant = %tenant_id, %error, "tail-sampled spans could not be stored");
+                }
             }
             let evicted = write(&tenant.state).evict(&self.shared.config.limits, now);
             self.count_evicted(&tenant, evicted);
             lock(&tenant.metrics).expire(now);
         }
         self.drop_idle_tenants(now);
+        if let Some(wal) = self.shared.wal.get()
+            && let Err(error) = wal.maintain(now_unix_nanos(), self.shared.config.limits.retention)
+        {
+            tracing::error!(dir = %wal.dir().display(), %error, "write-ahead log maintenance failed");
+        }
     }
 
     /// Forgets tenants that have kept no traces, waited on no tail-sampling decision and sent

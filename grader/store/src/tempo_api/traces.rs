@@ -17,7 +17,7 @@ use serde_json::json;
 use super::error::{ApiError, blocking};
 use super::filter::trim_trace;
 use super::params::{Params, Tenant};
-use crate::otlp::encode::{resource_spans, resource_spans_json};
+use crate::otlp::encode::{resource_spans, write_resource_spans_json};
 use crate::storage::Store;
 
 pub fn router() -> Router<Store> {
@@ -55,6 +55,11 @@ struct TraceByIdResponse {
 struct TraceByIdMetrics {
     #[prost(uint64, tag = "1")]
     inspected_bytes: u64,
+}
+
+/// A JSON body already written.
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Parses an id as Tempo does, with Tempo's kind of message.
@@ -127,7 +132,10 @@ async fn v1(
             .encode_to_vec();
             ([(header::CONTENT_TYPE, "application/protobuf")], body).into_response()
         } else {
-            axum::Json(json!({"resourceSpans": resource_spans_json(&batches)})).into_response()
+            let mut body = Vec::from(&b"{\"resourceSpans\":"[..]);
+            write_resource_spans_json(&batches, &mut body);
+            body.push(b'}');
+            json_response(body)
         })
     })
     .await
@@ -179,15 +187,18 @@ async fn v2(
             .encode_to_vec();
             ([(header::CONTENT_TYPE, "application/protobuf")], body).into_response()
         } else {
-            let mut body = json!({
-                "trace": {"resourceSpans": resource_spans_json(&batches)},
-                "metrics": {"inspectedBytes": inspected_bytes.to_string()},
-            });
+            // The small fields first, then the trace written a span at a time.
+            let mut head = json!({"metrics": {"inspectedBytes": inspected_bytes.to_string()}});
             if filtered {
-                body["status"] = json!("PARTIAL");
-                body["message"] = json!(message);
+                head["status"] = json!("PARTIAL");
+                head["message"] = json!(message);
             }
-            axum::Json(body).into_response()
+            let mut body = serde_json::to_vec(&head).expect("a JSON value serializes");
+            body.pop(); // the closing brace
+            body.extend_from_slice(b",\"trace\":{\"resourceSpans\":");
+            write_resource_spans_json(&batches, &mut body);
+            body.extend_from_slice(b"}}");
+            json_response(body)
         })
     })
     .await

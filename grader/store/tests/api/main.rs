@@ -18,3 +18,4 @@ mod pipeline;
 mod python_sdk;
 mod tempo_api;
 mod tenants;
+mod wal;
