@@ -6,6 +6,7 @@
 //! so ingest never waits long for a query and a query never waits long for ingest.
 
 pub mod query;
+pub mod routing;
 pub mod size;
 pub mod tail;
 pub mod tenant;
@@ -56,6 +57,8 @@ struct Shared {
     ingests_in_flight: AtomicUsize,
     /// Request bytes being decoded now, checked against `budget.max_decoding_bytes`.
     decoding_bytes: AtomicU64,
+    /// Set in a workshop: spans sent to the default tenant go to their learner's tenant.
+    routing: std::sync::OnceLock<routing::Router>,
 }
 
 /// One tenant: its traces, its tail-sampling buffer, its counters and its generated metrics.
@@ -191,6 +194,7 @@ impl Store {
                 pending_spans: AtomicUsize::new(0),
                 ingests_in_flight: AtomicUsize::new(0),
                 decoding_bytes: AtomicU64::new(0),
+                routing: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -343,8 +347,98 @@ impl Store {
         self.ingest_converted(tenant, batch)
     }
 
+    /// From now on, spans sent to the default tenant that belong to a learner's request go to
+    /// that learner's tenant ([`routing`]), as a collector's routing connector would in a
+    /// workshop. Spans sent with a tenant header are never rerouted.
+    pub fn route_by_learner(&self) {
+        let _ = self.shared.routing.set(routing::Router::default());
+    }
+
+    /// Whether [`Store::route_by_learner`] is on.
+    pub fn routes_by_learner(&self) -> bool {
+        self.shared.routing.get().is_some()
+    }
+
+    /// The tenants that hold a trace: to tell a learner that a trace
+    /// they cite is another learner's, without showing it.
+    pub fn tenants_holding(&self, trace_id: &dojo_traceql::model::TraceId) -> Vec<TenantId> {
+        self.all_tenants()
+            .into_iter()
+            .filter(|(_, t)| read(&t.state).traces.contains_key(trace_id))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     /// Ingests spans already converted to the model (the receivers' second half).
     pub fn ingest_converted(
+        &self,
+        tenant_id: &TenantId,
+        batch: ConvertedBatch,
+    ) -> Result<IngestOutcome, IngestError> {
+        match self.shared.routing.get() {
+            Some(router) if *tenant_id == TenantId::default_tenant() => {
+                self.ingest_routed(router, tenant_id, batch)
+            }
+            _ => self.ingest_into(tenant_id, batch),
+        }
+    }
+
+    /// Ingests a batch split by learner: the unmarked spans where they were sent, each
+    /// learner's in their tenant, with any spans of a newly recognised trace that were
+    /// stored where the batch was sent moved along. A learner tenant that cannot take its
+    /// spans (the tenant cap) leaves them where they were sent.
+    fn ingest_routed(
+        &self,
+        router: &routing::Router,
+        tenant_id: &TenantId,
+        batch: ConvertedBatch,
+    ) -> Result<IngestOutcome, IngestError> {
+        let ConvertedBatch {
+            spans,
+            rejected,
+            first_rejection,
+            truncated,
+            first_truncation,
+        } = batch;
+        let mut routed = router.split(spans);
+        if !routed.learned.is_empty()
+            && let Some(shared) = self.existing_tenant(tenant_id)
+        {
+            for (trace_id, learner) in &routed.learned {
+                let taken = write(&shared.state).take(trace_id);
+                if let Some((spans, bytes)) = taken {
+                    self.shared.bytes_total.fetch_sub(bytes, Ordering::AcqRel);
+                    if let Some((_, list)) = routed.moved.iter_mut().find(|(t, _)| t == learner) {
+                        list.splice(0..0, spans);
+                    }
+                }
+            }
+        }
+        let mut outcome = IngestOutcome::default();
+        let mut stay = routed.stay;
+        for (learner, spans) in routed.moved {
+            let part = ConvertedBatch {
+                spans,
+                ..ConvertedBatch::default()
+            };
+            match self.tenant(&learner) {
+                Ok(_) => merge(&mut outcome, self.ingest_into(&learner, part)?),
+                Err(_) => stay.extend(part.spans),
+            }
+        }
+        let rest = ConvertedBatch {
+            spans: stay,
+            rejected,
+            first_rejection,
+            truncated,
+            first_truncation,
+        };
+        merge(&mut outcome, self.ingest_into(tenant_id, rest)?);
+        Ok(outcome)
+    }
+
+    /// Ingests a batch into one tenant.
+    fn ingest_into(
         &self,
         tenant_id: &TenantId,
         batch: ConvertedBatch,
@@ -635,4 +729,15 @@ impl Store {
             f(&id, &lock(&t.metrics));
         }
     }
+}
+
+/// Adds one part's outcome to a routed batch's.
+fn merge(total: &mut IngestOutcome, part: IngestOutcome) {
+    total.accepted += part.accepted;
+    total.rejected += part.rejected;
+    total.truncated += part.truncated;
+    total.message = match (total.message.take(), part.message) {
+        (Some(a), Some(b)) => Some(format!("{a}. {b}")),
+        (a, b) => a.or(b),
+    };
 }
