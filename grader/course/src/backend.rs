@@ -7,6 +7,7 @@
 //! The types here are views: plain data shaped for pages, close to what Tempo's search API and
 //! the grader's JSON API return, so that adapters are a field-by-field copy.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -116,6 +117,15 @@ pub trait TraceSource: Send + Sync {
         usize::MAX
     }
 
+    /// The traces a learner may read, when this source keeps each learner's traffic apart
+    /// (the embedded store's routing in a workshop): their own tenant, or nothing for a
+    /// visitor who has not joined (`learner` is `None`). `None` when this source does not
+    /// separate learners, so everyone reads it whole.
+    fn for_learner(&self, learner: Option<&LearnerId>) -> Option<Arc<dyn TraceSource>> {
+        let _ = learner;
+        None
+    }
+
     /// Runs a TraceQL metrics query over the last `window`, as Tempo's `query_range` would;
     /// `None` when this source cannot (the console then says where such a query runs).
     async fn metrics(
@@ -125,6 +135,31 @@ pub trait TraceSource: Send + Sync {
     ) -> Result<Option<MetricsAnswer>, SearchError> {
         let _ = (query, window);
         Ok(None)
+    }
+}
+
+/// A source with no traces: what a visitor who has not joined a workshop reads, since
+/// every trace there belongs to some learner.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTraces;
+
+#[async_trait]
+impl TraceSource for NoTraces {
+    async fn search(
+        &self,
+        _query: &str,
+        _window: Duration,
+        _limit: usize,
+    ) -> Result<Vec<TraceMatch>, SearchError> {
+        Ok(Vec::new())
+    }
+
+    async fn trace(&self, _trace_id: TraceId) -> Result<Option<Trace>, BackendError> {
+        Ok(None)
+    }
+
+    async fn recent(&self, _window: Duration, _limit: usize) -> Result<Vec<Trace>, BackendError> {
+        Ok(Vec::new())
     }
 }
 

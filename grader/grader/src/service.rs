@@ -50,6 +50,9 @@ pub enum TenantPolicy {
     Fixed(String),
     /// One tenant per learner, named by the learner id (the Kubernetes workshop layout).
     PerLearner,
+    /// The embedded store's tenant per learner, which its workshop routing fills
+    /// ([`dojo_store::storage::routing::learner_tenant`]).
+    Routed,
 }
 
 /// Why a submission was not graded.
@@ -166,11 +169,14 @@ impl Grader {
         Ok((found, exercise))
     }
 
-    fn tenant<'a>(&'a self, learner: &'a LearnerId) -> Option<&'a str> {
+    /// The tenant whose traces `learner`'s checks read (`None`: the backend's default).
+    pub fn tenant(&self, learner: &LearnerId) -> Option<String> {
         match &self.tenants {
             TenantPolicy::Shared => None,
-            TenantPolicy::Fixed(t) => Some(t),
-            TenantPolicy::PerLearner => Some(learner.as_str()),
+            TenantPolicy::Fixed(t) => Some(t.clone()),
+            TenantPolicy::PerLearner => Some(learner.as_str().to_owned()),
+            TenantPolicy::Routed => dojo_store::storage::routing::learner_tenant(learner.as_str())
+                .map(|t| t.to_string()),
         }
     }
 
@@ -223,7 +229,8 @@ impl Grader {
                 expected: expected.as_str(),
             });
         }
-        let tenant = self.tenant(learner);
+        let tenant_name = self.tenant(learner);
+        let tenant = tenant_name.as_deref();
         let settle = self.settings.settle;
         let feedback = match (&exercise.check, submission) {
             (Check::Traceql(check), Submission::Query(answer)) => {

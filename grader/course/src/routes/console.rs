@@ -116,6 +116,7 @@ async fn console(
     Query(params): Query<ConsoleParams>,
 ) -> Result<ConsolePage, CourseError> {
     let window = state.inner.settings.window;
+    let traces = state.traces_for(&visitor);
     let query = params.q.unwrap_or_default();
     if query.len() > MAX_QUERY_BYTES {
         return Err(CourseError::BadRequest(format!(
@@ -156,7 +157,7 @@ async fn console(
             .collect();
         if parsed.is_metrics() {
             page.metrics_meaning = Some(metrics_meaning(&query));
-            match state.inner.traces.metrics(&query, window).await {
+            match traces.metrics(&query, window).await {
                 Ok(Some(answer)) => {
                     page.metrics = Some(metrics_view(&answer));
                     return Ok(page);
@@ -183,7 +184,7 @@ async fn console(
             }
         }
     }
-    match state.inner.traces.search(&query, window, LIMIT).await {
+    match traces.search(&query, window, LIMIT).await {
         Ok(matches) => {
             page.truncated = matches.len() >= LIMIT;
             page.rows = matches.iter().map(row).collect();

@@ -64,10 +64,9 @@ async fn services(
 ) -> Result<ServicesPage, CourseError> {
     let settings = &state.inner.settings;
     // The course's bound, or the source's own when lower (a remote Tempo fetches fewer).
-    let bound = settings.recent_traces.min(state.inner.traces.recent_cap());
-    let mut traces = state
-        .inner
-        .traces
+    let source = state.traces_for(&visitor);
+    let bound = settings.recent_traces.min(source.recent_cap());
+    let mut traces = source
         .recent(settings.window, bound.saturating_add(1))
         .await
         .map_err(|error| CourseError::Unavailable(error.to_string()))?;

@@ -13,7 +13,7 @@ use dojo_traceql::model::{Attributes, SpanId, StatusCode, TraceId};
 use serde::Deserialize;
 
 use super::layout::Layout;
-use crate::backend::LogEntry;
+use crate::backend::{LogEntry, TraceSource};
 use crate::engine::value_text;
 use crate::error::CourseError;
 use crate::markdown::render_untrusted_inline;
@@ -95,7 +95,8 @@ async fn trace(
     let id = TraceId::from_hex(&trace_id).map_err(|error| {
         CourseError::BadRequest(format!("{trace_id:?} is not a trace id: {error}."))
     })?;
-    let trace = fetch(&state, id, "").await?;
+    let traces = state.traces_for(&visitor);
+    let trace = fetch(traces.as_ref(), id, "").await?;
     let selected_id = match params.span.as_deref().filter(|s| !s.is_empty()) {
         Some(text) => Some(SpanId::from_hex(text).map_err(|error| {
             CourseError::BadRequest(format!("{text:?} is not a span id: {error}."))
@@ -126,7 +127,7 @@ async fn trace(
             .filter(|s| waterfall::matches(s, needle))
             .count()
     });
-    let typical = typical_of(&state, &trace).await;
+    let typical = typical_of(&state, traces.as_ref(), &trace).await;
     let logs = state.inner.logs.logs_for_trace(id);
     let start = trace.start_unix_nanos();
     let selected = match selected_id {
@@ -203,13 +204,11 @@ async fn trace(
 /// One whole trace from the store, or the page that says why not; `which` says which trace
 /// was asked for when a page shows more than one.
 async fn fetch(
-    state: &CourseState,
+    traces: &dyn TraceSource,
     id: TraceId,
     which: &str,
 ) -> Result<dojo_traceql::model::Trace, CourseError> {
-    state
-        .inner
-        .traces
+    traces
         .trace(id)
         .await
         .map_err(|error| CourseError::Unavailable(error.to_string()))?
@@ -227,6 +226,7 @@ const TYPICAL_SAMPLE: usize = 50;
 /// one), to compare with: (trace id, duration). `None` when there is no other.
 async fn typical_of(
     state: &CourseState,
+    traces: &dyn TraceSource,
     trace: &dojo_traceql::model::Trace,
 ) -> Option<(String, String)> {
     let root = trace.spans.iter().find(|s| s.parent_span_id.is_none())?;
@@ -236,9 +236,7 @@ async fn typical_of(
         quote(root.service_name()?),
         quote(&root.name)
     );
-    let mut matches = state
-        .inner
-        .traces
+    let mut matches = traces
         .search(&query, state.inner.settings.window, TYPICAL_SAMPLE)
         .await
         .ok()?;
@@ -276,6 +274,7 @@ async fn compare(
     Extension(visitor): Extension<Visitor>,
     Query(params): Query<CompareParams>,
 ) -> Result<ComparePage, CourseError> {
+    let source = state.traces_for(&visitor);
     let mut traces = Vec::with_capacity(2);
     for (which, text) in [("first", params.a.trim()), ("second", params.b.trim())] {
         let id = TraceId::from_hex(text).map_err(|error| {
@@ -283,7 +282,14 @@ async fn compare(
                 "The {which} trace id {text:?} is not a trace id: {error}. Give two trace ids, as in /traces/compare?a=<slow trace>&b=<typical trace>."
             ))
         })?;
-        traces.push(fetch(&state, id, &format!(" (the {which} of the two to compare)")).await?);
+        traces.push(
+            fetch(
+                source.as_ref(),
+                id,
+                &format!(" (the {which} of the two to compare)"),
+            )
+            .await?,
+        );
     }
     let comparison = compare::compare(&traces[0], &traces[1]);
     let findings = comparison

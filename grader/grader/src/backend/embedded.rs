@@ -129,6 +129,22 @@ impl TraceBackend for EmbeddedBackend {
         })
     }
 
+    fn held_elsewhere<'a>(
+        &'a self,
+        tenant_name: Option<&'a str>,
+        trace_id: TraceId,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let Ok(mine) = tenant(tenant_name) else {
+                return false;
+            };
+            self.store
+                .tenants_holding(&trace_id)
+                .iter()
+                .any(|other| *other != mine)
+        })
+    }
+
     fn describe(&self) -> String {
         "the embedded trace store".into()
     }

@@ -123,6 +123,18 @@ pub trait TraceBackend: Send + Sync + 'static {
         trace_id: TraceId,
     ) -> BoxFuture<'a, Result<Option<Trace>, BackendError>>;
 
+    /// Whether a trace that `tenant` does not hold is held by another tenant (another
+    /// learner's, in a workshop), so feedback can say whose it is without showing it.
+    /// Backends that cannot tell answer `false`.
+    fn held_elsewhere<'a>(
+        &'a self,
+        tenant: Option<&'a str>,
+        trace_id: TraceId,
+    ) -> BoxFuture<'a, bool> {
+        let _ = (tenant, trace_id);
+        Box::pin(async { false })
+    }
+
     /// A short description for messages (`embedded store`, `Tempo at http://…`).
     fn describe(&self) -> String;
 }
