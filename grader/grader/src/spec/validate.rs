@@ -356,6 +356,20 @@ pub(crate) fn validate(
                     let field = format!("{check}.assertions[{ai}]");
                     slug(&mut p, &format!("{field}.id"), &a.id);
                     p.query(&format!("{field}.query"), &a.query);
+                    // The grader narrows this condition to the learner's own run; without
+                    // it an assertion would also read other runs (the shop's services).
+                    let service = crate::check::instrumentation::SERVICE_CONDITION;
+                    for (name, text) in [("query", Some(&a.query)), ("of", a.of.as_ref())] {
+                        if let Some(text) = text
+                            && !text.contains(service)
+                        {
+                            p.add(
+                                format!("{field}.{name}"),
+                                "does not select the service under test",
+                                format!("include `{service}` in it"),
+                            );
+                        }
+                    }
                     match (a.expect, &a.of) {
                         (Expect::Every, None) => p.add(
                             format!("{field}.of"),

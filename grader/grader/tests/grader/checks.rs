@@ -598,6 +598,56 @@ async fn only_the_running_instance_is_checked_so_traces_from_before_a_fix_do_not
 }
 
 #[tokio::test]
+async fn only_spans_of_the_learners_own_run_count_not_other_runs_of_a_same_named_service() {
+    let store = store();
+    // Ada's run never served a failing request.
+    let mut spans = stock_request(1, "stock", false);
+    // An unmarked run named `stock` (someone's solution) did, with an exception recorded …
+    spans.extend(
+        stock_request(2, "stock", true)
+            .into_iter()
+            .map(|s| TestSpan { learner: None, ..s }),
+    );
+    // … and Bo's run of the starter, renamed `stock`, records the API key.
+    spans.extend(starter_request(3, true).into_iter().map(|s| TestSpan {
+        service: if s.service == "api" { "api" } else { "stock" },
+        learner: s.learner.map(|_| "bo"),
+        ..s
+    }));
+    ingest(&store, &spans, 20_000);
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "instrument-a-service",
+            "instrument-stock",
+            Submission::Service("stock".into()),
+        )
+        .await;
+        let status = |title_start: &str| {
+            feedback
+                .items
+                .iter()
+                .find(|i| i.title.starts_with(title_start))
+                .unwrap_or_else(|| panic!("{name}: no item {title_start}: {}", feedback.to_text()))
+                .status
+        };
+        assert_eq!(
+            status("A failed request is marked as an error"),
+            ItemStatus::Fail,
+            "{name}: another run's recorded exception is not Ada's work: {}",
+            feedback.to_text()
+        );
+        assert_eq!(
+            status("No credential"),
+            ItemStatus::Pass,
+            "{name}: Bo's leaked key is not Ada's: {}",
+            feedback.to_text()
+        );
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn a_service_that_sent_nothing_is_not_graded_and_the_learner_is_told_what_to_check() {
     let store = store();
     ingest(&store, &stock_request(1, "stock", false), 20_000);
