@@ -10,6 +10,7 @@
 pub mod attributes;
 pub mod sampling;
 pub mod scrub;
+pub mod settings;
 pub mod tail;
 
 use serde::{Deserialize, Serialize};
