@@ -249,6 +249,8 @@ pub enum CheckKind {
     },
     /// Multiple-choice questions.
     Quiz { questions: Vec<QuizQuestion> },
+    /// Pipeline settings (YAML), applied to the learner's tenant and checked by their effect.
+    Pipeline,
 }
 
 /// One multiple-choice question.
@@ -306,6 +308,10 @@ pub enum Submission {
     Quiz {
         answers: Vec<(String, usize)>,
     },
+    /// The `pipeline:` section, as YAML.
+    Pipeline {
+        settings: String,
+    },
 }
 
 impl Submission {
@@ -321,6 +327,9 @@ impl Submission {
                 ..
             } => format!("{fault_kind} in {service} ({operation})"),
             Submission::Quiz { answers } => format!("{} answers", answers.len()),
+            Submission::Pipeline { settings } => {
+                format!("pipeline settings ({} lines)", settings.lines().count())
+            }
         }
     }
 }

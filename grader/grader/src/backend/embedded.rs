@@ -145,7 +145,48 @@ impl TraceBackend for EmbeddedBackend {
         })
     }
 
+    fn pipeline_lab(&self) -> Option<&dyn super::pipeline_lab::PipelineLab> {
+        Some(self)
+    }
+
     fn describe(&self) -> String {
         "the embedded trace store".into()
+    }
+}
+
+impl super::pipeline_lab::PipelineLab for EmbeddedBackend {
+    fn set_pipeline(
+        &self,
+        tenant_name: &str,
+        config: Option<&dojo_store::pipeline::PipelineConfig>,
+    ) -> Result<(), String> {
+        let tenant = tenant(Some(tenant_name)).map_err(|e| e.to_string())?;
+        self.store
+            .set_tenant_pipeline(&tenant, config)
+            .map_err(|e| e.to_string())
+    }
+
+    fn send(
+        &self,
+        tenant_name: &str,
+        request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    ) -> Result<(), String> {
+        let tenant = tenant(Some(tenant_name)).map_err(|e| e.to_string())?;
+        let outcome = self
+            .store
+            .ingest(&tenant, request)
+            .map_err(|e| e.to_string())?;
+        match outcome.message {
+            Some(message) if outcome.rejected > 0 => Err(message),
+            _ => Ok(()),
+        }
+    }
+
+    fn pending(&self, tenant_name: &str) -> usize {
+        self.store
+            .status()
+            .iter()
+            .find(|s| s.tenant == tenant_name)
+            .map_or(0, |s| s.pending_spans)
     }
 }

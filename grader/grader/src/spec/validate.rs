@@ -420,6 +420,39 @@ pub(crate) fn validate(
                     );
                 }
             }
+            Check::Pipeline(c) => {
+                if !(c.keep_rest_percent > 0.0 && c.keep_rest_percent < 100.0) {
+                    p.add(
+                        format!("{check}.keep_rest_percent"),
+                        format!("{} is not strictly between 0 and 100", c.keep_rest_percent),
+                        "ask for a share such as 10",
+                    );
+                }
+                if c.keep_slower_than.0.is_zero() {
+                    p.add(
+                        format!("{check}.keep_slower_than"),
+                        "is 0, so every trace would be slow",
+                        "give a duration such as 1s",
+                    );
+                }
+                if let Err(e) = dojo_store::pipeline::settings::parse_settings(
+                    &c.reference,
+                    crate::check::pipeline::MAX_DECISION_WAIT,
+                ) {
+                    p.add(
+                        format!("{check}.reference"),
+                        format!("is not usable: {e}"),
+                        "give settings that parse and meet the brief",
+                    );
+                }
+                if c.never_store.is_empty() {
+                    p.add(
+                        format!("{check}.never_store"),
+                        "is empty",
+                        "list the attribute keys that must never be stored",
+                    );
+                }
+            }
             Check::Quiz(c) => {
                 if c.questions.is_empty() {
                     p.add(
