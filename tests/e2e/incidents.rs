@@ -20,7 +20,7 @@ const LAB: &str = "intermittent-slowness";
 
 /// A browser's session with the course: its cookies and its form token, over a client that
 /// does not follow redirects (so it sees the cookie the join sets).
-struct Session {
+pub(crate) struct Session {
     http: reqwest::Client,
     cookie: String,
     csrf: String,
@@ -36,7 +36,12 @@ fn csrf_of(html: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn post(lab: &Lab, session: &Session, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn post(
+    lab: &Lab,
+    session: &Session,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
     let mut body = format!("csrf={}", urlencode(&session.csrf));
     for (name, value) in fields {
         body.push_str(&format!("&{}={}", urlencode(name), urlencode(value)));
@@ -75,7 +80,7 @@ async fn post(lab: &Lab, session: &Session, path: &str, fields: &[(&str, &str)])
 
 /// Joins the course as `name` (with a workshop `code`, if any); returns the session (the
 /// cookie the server set after joining).
-async fn join(lab: &Lab, name: &str, code: Option<&str>) -> Session {
+pub(crate) async fn join(lab: &Lab, name: &str, code: Option<&str>) -> Session {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
@@ -168,7 +173,7 @@ async fn evidence(lab: &Lab, truth: &GroundTruth, since: u64, tenant: Option<&st
 }
 
 /// GETs a path of the store's Tempo API as `tenant`; `None` when nothing answers (yet).
-async fn search(lab: &Lab, path: &str, tenant: Option<&str>) -> Option<(u16, String)> {
+pub(crate) async fn search(lab: &Lab, path: &str, tenant: Option<&str>) -> Option<(u16, String)> {
     let mut request = lab.http.get(lab.url(lab.ports.tempo, path));
     if let Some(tenant) = tenant {
         request = request.header("X-Scope-OrgID", tenant);
@@ -197,7 +202,7 @@ async fn traces_in(lab: &Lab, tenant: &str) -> Vec<String> {
 }
 
 /// GETs a course page as `session`.
-async fn page(lab: &Lab, session: &Session, path: &str) -> (u16, String) {
+pub(crate) async fn page(lab: &Lab, session: &Session, path: &str) -> (u16, String) {
     let response = session
         .http
         .get(lab.url(lab.ports.dojo, path))

@@ -9,5 +9,6 @@ mod guards;
 mod helpers;
 mod incidents;
 mod lessons;
+mod sampling;
 mod up;
 mod workshop;
