@@ -502,6 +502,12 @@ async fn in_a_workshop_each_learner_reads_and_is_graded_on_their_own_traffic_and
     assert_eq!(status, 200, "Bob opens his own trace: {bob_page}");
     let (status, services) = page(&lab, &session, "/services").await;
     assert_eq!(status, 200, "{services}");
+    for (what, html) in [("console", &ada_console), ("services page", &services)] {
+        assert!(
+            html.contains("id=\"own-traffic\"") && html.contains(ada.as_str()),
+            "Ada's {what} says it shows only her traffic, and how to send some: {html}"
+        );
+    }
 
     // Graded on her own traffic: Bob's trace is named as his, and her own solve it.
     let mut cited = vec![bob_trace.clone()];

@@ -30,6 +30,11 @@ async fn pipeline_settings_submitted_in_the_course_are_graded_by_their_effect_on
     let session = join(&lab, "Sam Pling", None).await;
     let (status, lab_page) = page(&lab, &session, "/labs/sampling").await;
     assert_eq!(status, 200, "{lab_page}");
+    let (_, console) = page(&lab, &session, "/console").await;
+    assert!(
+        !console.contains("own-traffic"),
+        "on a laptop the console reads all the lab's traffic, as before: {console}"
+    );
     assert!(
         lab_page.contains("name=\"settings\""),
         "the exercise has a settings form: {lab_page}"

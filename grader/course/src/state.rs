@@ -135,6 +135,16 @@ impl CourseState {
         };
         scoped.unwrap_or_else(|| self.inner.traces.clone())
     }
+
+    /// The learner id whose traffic alone `visitor` reads, when their pages are scoped to it
+    /// (a workshop), for the pages to say so and how to send some.
+    pub(crate) fn own_traffic_only(&self, visitor: &crate::session::Visitor) -> Option<String> {
+        let (id, _) = visitor.learner.as_ref()?;
+        self.inner
+            .traces
+            .for_learner(Some(id))
+            .map(|_| id.0.clone())
+    }
 }
 
 #[cfg(test)]

@@ -86,6 +86,8 @@ struct ConsolePage {
     /// URL for it, for the hint on where it runs.
     metrics_elsewhere: Option<String>,
     examples: Vec<(String, String)>,
+    /// In a workshop: the learner id whose traffic alone this page reads.
+    own_traffic: Option<String>,
 }
 
 pub(crate) struct MetricsView {
@@ -137,6 +139,7 @@ async fn console(
         metrics_meaning: None,
         metrics: None,
         metrics_elsewhere: None,
+        own_traffic: state.own_traffic_only(&visitor),
         examples: EXAMPLES
             .iter()
             .map(|q| (q.to_string(), form_urlencode(q)))

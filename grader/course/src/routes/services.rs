@@ -28,6 +28,8 @@ pub fn router() -> Router<CourseState> {
 #[template(path = "services.html")]
 struct ServicesPage {
     layout: Layout,
+    /// In a workshop: the learner id whose traffic alone this page reads.
+    own_traffic: Option<String>,
     window: String,
     trace_count: usize,
     /// Whether the traces read were cut to the newest `recent_traces`, so older ones in the
@@ -95,6 +97,7 @@ async fn services(
         .map(|series| (series.service.clone(), red::svg(series)))
         .collect();
     Ok(ServicesPage {
+        own_traffic: state.own_traffic_only(&visitor),
         layout: Layout::new(&state, &visitor, "Services"),
         window: format_duration(settings.window.as_nanos() as u64),
         chart_window: format_duration(chart_window),
