@@ -250,6 +250,25 @@ async fn report(lab: &Lab, session: &Session, truth: &GroundTruth, traces: &[Str
     page
 }
 
+/// A real `dojo loadgen` sending `learner`'s traffic to the shop for 90 s.
+fn loadgen(lab: &Lab, learner: &LearnerId, concurrency: u32) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
+        .args(["loadgen", "--target"])
+        .arg(lab.url(lab.ports.frontend, ""))
+        .args(["--rate", "0", "--duration", "90s", "--quiet"])
+        .args(["--concurrency", &concurrency.to_string()])
+        .args(["--learner", learner.as_str()])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            lab.url(lab.ports.otlp_http, ""),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "500")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dojo loadgen starts")
+}
+
 /// Whether the fault `id` is on at any service, read from their admin APIs.
 async fn fault_is_on(lab: &Lab, id: &str) -> Option<bool> {
     Some(fault_scope(lab, id).await?.is_some())
@@ -424,42 +443,8 @@ async fn in_a_workshop_each_learner_reads_and_is_graded_on_their_own_traffic_and
     .await;
 
     // Ada's own traffic shows her incident; she solves it.
-    let mut load = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .args(["loadgen", "--target"])
-        .arg(lab.url(lab.ports.frontend, ""))
-        .args([
-            "--rate",
-            "0",
-            "--concurrency",
-            "3",
-            "--duration",
-            "90s",
-            "--quiet",
-        ])
-        .args(["--learner", ada.as_str()])
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            lab.url(lab.ports.otlp_http, ""),
-        )
-        .env("OTEL_BSP_SCHEDULE_DELAY", "500")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("dojo loadgen starts");
-    let mut bob_load = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .args(["loadgen", "--target"])
-        .arg(lab.url(lab.ports.frontend, ""))
-        .args(["--rate", "0", "--concurrency", "1", "--duration", "90s"])
-        .args(["--quiet", "--learner", bob.as_str()])
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            lab.url(lab.ports.otlp_http, ""),
-        )
-        .env("OTEL_BSP_SCHEDULE_DELAY", "500")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("dojo loadgen starts");
+    let mut load = loadgen(&lab, &ada, 3);
+    let mut bob_load = loadgen(&lab, &bob, 1);
 
     // Each learner's traffic lands in their own tenant, and the course reads only it.
     let tenant = |who: &LearnerId| learner_tenant(who.as_str()).expect("a tenant").to_string();

@@ -550,24 +550,20 @@ fn format_percent(value: f64) -> String {
     }
 }
 
-/// Fresh ids for one probe: a splitmix64 sequence seeded from the clock. Not secret; only
+/// Fresh ids for one probe: the quiz's SplitMix64 seeded from the clock. Not secret; only
 /// distinct from every other probe's.
-struct IdSource(u64);
+struct IdSource(super::quiz::SplitMix);
 
 impl IdSource {
     fn new() -> Self {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        IdSource(seed ^ 0x9e37_79b9_7f4a_7c15)
+        IdSource(super::quiz::SplitMix(seed))
     }
 
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next()
     }
 
     fn trace_id(&mut self) -> TraceId {
