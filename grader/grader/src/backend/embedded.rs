@@ -10,6 +10,7 @@ use std::sync::Arc;
 use dojo_store::Store;
 use dojo_store::storage::TenantId;
 use dojo_store::storage::query::{TimeRange, in_range};
+use dojo_store::storage::routing::is_learner_tenant;
 use dojo_traceql::model::{Trace, TraceId};
 use dojo_traceql::{SearchOptions, search};
 
@@ -133,15 +134,22 @@ impl TraceBackend for EmbeddedBackend {
         &'a self,
         tenant_name: Option<&'a str>,
         trace_id: TraceId,
-    ) -> BoxFuture<'a, bool> {
+    ) -> BoxFuture<'a, Option<super::Elsewhere>> {
         Box::pin(async move {
-            let Ok(mine) = tenant(tenant_name) else {
-                return false;
-            };
-            self.store
+            let mine = tenant(tenant_name).ok()?;
+            let others: Vec<TenantId> = self
+                .store
                 .tenants_holding(&trace_id)
-                .iter()
-                .any(|other| *other != mine)
+                .into_iter()
+                .filter(|other| *other != mine)
+                .collect();
+            if others.iter().any(is_learner_tenant) {
+                Some(super::Elsewhere::AnotherLearner)
+            } else if others.is_empty() {
+                None
+            } else {
+                Some(super::Elsewhere::Shared)
+            }
         })
     }
 

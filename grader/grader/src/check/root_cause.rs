@@ -13,7 +13,7 @@ use super::GradeError;
 use super::describe;
 use super::feedback::{Evidence, Feedback, Item, ItemStatus, Verdict};
 use super::traceql::search_all;
-use crate::backend::{TraceBackend, Window};
+use crate::backend::{Elsewhere, TraceBackend, Window};
 use crate::query::{self, Vars};
 use crate::spec::types::{GroundTruth, RootCauseCheck};
 use dojo_faults::{FaultClass, FaultId};
@@ -116,10 +116,17 @@ pub async fn grade(
         else {
             // In a workshop each learner's traces are kept apart: a neighbour's trace is not
             // among yours, and saying so beats "no such trace".
-            let message = if ctx.backend.held_elsewhere(ctx.tenant, id).await {
-                ANOTHER_LEARNERS
-            } else {
-                "No trace with this id is in the trace store. Check that you copied the whole id."
+            let message = match ctx.backend.held_elsewhere(ctx.tenant, id).await {
+                Some(Elsewhere::AnotherLearner) => ANOTHER_LEARNERS,
+                Some(Elsewhere::Shared) => {
+                    "This trace is not from your traffic: it is among the class's shared \
+                     requests, which carry no learner id, and your faults hit only your own. \
+                     Cite traces of your own traffic (`dojo loadgen --learner <your id>`)."
+                }
+                None => {
+                    "No trace with this id is in the trace store. Check that you copied the \
+                     whole id."
+                }
             };
             evidence_items.push(Item::fail(title, message));
             continue;

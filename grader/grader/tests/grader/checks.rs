@@ -1097,3 +1097,43 @@ async fn a_type_error_is_headlined_as_one_and_each_hint_is_printed_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn in_a_workshop_a_cited_trace_of_another_learner_or_of_the_shared_traffic_is_named_so() {
+    use dojo_grader::backend::embedded::EmbeddedBackend;
+    use dojo_grader::service::TenantPolicy;
+    use dojo_store::storage::routing::learner_tenant;
+
+    let store = store();
+    let labs = repository_labs();
+    let learner = slow_query_learner(&labs);
+    let own = learner_tenant(learner.as_str()).expect("a tenant");
+    let neighbour = learner_tenant("someone-else").expect("a tenant");
+    // The learner's own slow request (so the scenario shows in their traffic), a
+    // neighbour's, and one of the shared unmarked traffic.
+    crate::helpers::ingest_for(&store, &own, &product_page(3, 900, 200), 20_000);
+    crate::helpers::ingest_for(&store, &neighbour, &product_page(1, 900, 200), 20_000);
+    ingest(&store, &product_page(2, 900, 200), 20_000);
+    let grader = Grader::new(labs, Arc::new(EmbeddedBackend::new(store.clone())), None)
+        .with_tenants(TenantPolicy::Routed);
+    let feedback = grader
+        .grade(
+            &learner,
+            "intermittent-slowness",
+            "root-cause",
+            &report("api", "SELECT products", "slow query", &[1, 2]),
+        )
+        .await
+        .expect("graded");
+    let text = feedback.to_text();
+    assert!(
+        text.contains("another learner's traffic"),
+        "the neighbour's trace is named as theirs: {text}"
+    );
+    assert!(
+        text.contains("the class's shared"),
+        "the shared trace is named as shared: {text}"
+    );
+    assert!(!text.contains("No trace with this id"), "{text}");
+    assert_ne!(feedback.verdict, Verdict::Pass, "{text}");
+}

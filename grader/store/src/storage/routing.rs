@@ -46,6 +46,14 @@ pub fn learner_tenant(learner_id: &str) -> Option<TenantId> {
     TenantId::parse(&format!("learner-{learner_id}")).ok()
 }
 
+/// Whether a tenant is one [`learner_tenant`] names (a learner's own traffic).
+pub fn is_learner_tenant(tenant: &TenantId) -> bool {
+    tenant
+        .as_str()
+        .strip_prefix("learner-")
+        .is_some_and(|id| learner_tenant(id).is_some())
+}
+
 /// The learner a span names, from its own attributes first, then its resource's.
 pub fn learner_of(span: &Span) -> Option<&str> {
     let value = attribute(&span.attributes, LEARNER_ATTRIBUTE)
@@ -167,6 +175,9 @@ mod tests {
         for bad in ["", "a b", "a|b", "ada\u{e9}", &"x".repeat(65)] {
             assert_eq!(learner_tenant(bad), None, "{bad:?}");
         }
+        assert!(is_learner_tenant(&learner_tenant("ada-1").unwrap()));
+        assert!(!is_learner_tenant(&TenantId::default_tenant()));
+        assert!(!is_learner_tenant(&TenantId::parse("learner-").unwrap()));
     }
 
     #[test]
