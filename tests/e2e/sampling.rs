@@ -70,6 +70,19 @@ async fn pipeline_settings_submitted_in_the_course_are_graded_by_their_effect_on
         verdict.contains("Not yet.") && verdict.contains("http.request.header.x-api-key"),
         "the kept secret is named: {verdict}"
     );
+    // The trace that shows it opens for Sam, though it is in Sam's tenant, not the shared one.
+    let shown = verdict
+        .split("<a href=\"/traces/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the feedback links a trace that shows the secret")
+        .to_string();
+    let (status, trace_page) = page(&lab, &session, &format!("/traces/{shown}")).await;
+    assert_eq!(status, 200, "the cited trace opens: {trace_page}");
+    assert!(
+        trace_page.contains(&shown) && trace_page.contains("frontend"),
+        "it is the cited trace, drawn: {trace_page}"
+    );
 
     // The reference passes.
     let (_, verdict) = post(&lab, &session, SUBMIT, &[("settings", REFERENCE)]).await;

@@ -126,6 +126,14 @@ pub trait TraceSource: Send + Sync {
         None
     }
 
+    /// The learner's own tenant, whether or not their pages are scoped to it: on a laptop it
+    /// holds what only they sent there (the sampling exercise's traffic), which their
+    /// feedback links to. `None` when this source has no such tenant.
+    fn own_tenant(&self, learner: &LearnerId) -> Option<Arc<dyn TraceSource>> {
+        let _ = learner;
+        None
+    }
+
     /// Runs a TraceQL metrics query over the last `window`, as Tempo's `query_range` would;
     /// `None` when this source cannot (the console then says where such a query runs).
     async fn metrics(

@@ -73,11 +73,16 @@ impl TraceSource for EmbeddedStore {
         if !self.store.routes_by_learner() {
             return None;
         }
-        let tenant = learner.and_then(|l| learner_tenant(&l.0));
-        Some(match tenant {
-            Some(tenant) => Arc::new(EmbeddedStore::new(self.store.clone(), tenant)),
-            None => Arc::new(NoTraces),
-        })
+        Some(
+            learner
+                .and_then(|l| self.own_tenant(l))
+                .unwrap_or_else(|| Arc::new(NoTraces)),
+        )
+    }
+
+    fn own_tenant(&self, learner: &crate::backend::LearnerId) -> Option<Arc<dyn TraceSource>> {
+        let tenant = learner_tenant(&learner.0)?;
+        Some(Arc::new(EmbeddedStore::new(self.store.clone(), tenant)))
     }
 
     async fn trace(&self, trace_id: TraceId) -> Result<Option<Trace>, BackendError> {

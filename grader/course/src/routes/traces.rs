@@ -96,7 +96,7 @@ async fn trace(
         CourseError::BadRequest(format!("{trace_id:?} is not a trace id: {error}."))
     })?;
     let traces = state.traces_for(&visitor);
-    let trace = fetch(traces.as_ref(), id, "").await?;
+    let trace = fetch(&state, &visitor, id, "").await?;
     let selected_id = match params.span.as_deref().filter(|s| !s.is_empty()) {
         Some(text) => Some(SpanId::from_hex(text).map_err(|error| {
             CourseError::BadRequest(format!("{text:?} is not a span id: {error}."))
@@ -204,15 +204,32 @@ async fn trace(
 /// One whole trace from the store, or the page that says why not; `which` says which trace
 /// was asked for when a page shows more than one.
 async fn fetch(
-    traces: &dyn TraceSource,
+    state: &CourseState,
+    visitor: &Visitor,
     id: TraceId,
     which: &str,
 ) -> Result<dojo_traceql::model::Trace, CourseError> {
-    traces
+    let unavailable =
+        |error: crate::backend::BackendError| CourseError::Unavailable(error.to_string());
+    if let Some(trace) = state
+        .traces_for(visitor)
         .trace(id)
         .await
-        .map_err(|error| CourseError::Unavailable(error.to_string()))?
-        .ok_or_else(|| {
+        .map_err(unavailable)?
+    {
+        return Ok(trace);
+    }
+    // On a laptop the learner's own tenant holds what only they sent there (the sampling
+    // exercise's traffic), which their feedback links to.
+    let own = visitor
+        .learner
+        .as_ref()
+        .and_then(|(learner, _)| state.inner.traces.own_tenant(learner));
+    let found = match own {
+        Some(own) => own.trace(id).await.map_err(unavailable)?,
+        None => None,
+    };
+    found.ok_or_else(|| {
             CourseError::NotFound(format!(
                 "The trace store has no trace {id}{which}. It may be older than the store keeps, or its spans have not arrived yet (they are sent every few seconds)."
             ))
@@ -274,7 +291,6 @@ async fn compare(
     Extension(visitor): Extension<Visitor>,
     Query(params): Query<CompareParams>,
 ) -> Result<ComparePage, CourseError> {
-    let source = state.traces_for(&visitor);
     let mut traces = Vec::with_capacity(2);
     for (which, text) in [("first", params.a.trim()), ("second", params.b.trim())] {
         let id = TraceId::from_hex(text).map_err(|error| {
@@ -284,7 +300,8 @@ async fn compare(
         })?;
         traces.push(
             fetch(
-                source.as_ref(),
+                &state,
+                &visitor,
                 id,
                 &format!(" (the {which} of the two to compare)"),
             )
