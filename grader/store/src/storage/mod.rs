@@ -400,31 +400,31 @@ impl Store {
             truncated,
             first_truncation,
         } = batch;
-        let mut routed = router.split(spans);
-        if !routed.learned.is_empty()
-            && let Some(shared) = self.existing_tenant(tenant_id)
-        {
-            for (trace_id, learner) in &routed.learned {
-                let taken = write(&shared.state).take(trace_id);
-                if let Some((spans, bytes)) = taken {
-                    self.shared.bytes_total.fetch_sub(bytes, Ordering::AcqRel);
-                    if let Some((_, list)) = routed.moved.iter_mut().find(|(t, _)| t == learner) {
-                        list.splice(0..0, spans);
-                    }
-                }
-            }
-        }
+        let routed = router.split(spans);
         let mut outcome = IngestOutcome::default();
         let mut stay = routed.stay;
         for (learner, spans) in routed.moved {
+            let Ok(tenant) = self.tenant(&learner) else {
+                stay.extend(spans);
+                continue;
+            };
+            // Spans of a newly recognised trace already stored where the batch was sent
+            // passed the pipeline there: they are moved as they are, not processed again.
+            if let Some(shared) = self.existing_tenant(tenant_id) {
+                let now = Instant::now();
+                for (trace_id, _) in routed.learned.iter().filter(|(_, t)| *t == learner) {
+                    let taken = write(&shared.state).take(trace_id);
+                    if let Some((spans, bytes)) = taken {
+                        self.shared.bytes_total.fetch_sub(bytes, Ordering::AcqRel);
+                        self.commit(&tenant, spans, now);
+                    }
+                }
+            }
             let part = ConvertedBatch {
                 spans,
                 ..ConvertedBatch::default()
             };
-            match self.tenant(&learner) {
-                Ok(_) => merge(&mut outcome, self.ingest_into(&learner, part)?),
-                Err(_) => stay.extend(part.spans),
-            }
+            merge(&mut outcome, self.ingest_into(&learner, part)?);
         }
         let rest = ConvertedBatch {
             spans: stay,

@@ -40,7 +40,8 @@ async fn each_learners_traces_land_in_their_own_tenant_whole_and_nobody_elses() 
     let bo = learner_tenant("bo-2").unwrap();
 
     // Ada's request 1: the api's database span is exported before its server span.
-    let db = SpanSpec::new(1, 4, Some(3), "SELECT shop", SpanKind::Client, start, 5);
+    let db = SpanSpec::new(1, 4, Some(3), "SELECT shop", SpanKind::Client, start, 5)
+        .attr(string_attr("db.statement", "SELECT * FROM shop"));
     app.post_protobuf(&request("api", &[db]), None).await;
     let server = SpanSpec::new(1, 3, None, "POST /orders", SpanKind::Server, start, 20)
         .attr(string_attr("learner.id", "ada-1"));
@@ -53,7 +54,8 @@ async fn each_learners_traces_land_in_their_own_tenant_whole_and_nobody_elses() 
         .await;
     assert_eq!(response.status(), 200);
     // A late, unmarked span of Ada's request follows it.
-    let late = SpanSpec::new(1, 5, Some(3), "POST payments", SpanKind::Client, start, 3);
+    let late = SpanSpec::new(1, 5, Some(3), "POST payments", SpanKind::Client, start, 3)
+        .attr(string_attr("db.statement", "SELECT * FROM shop"));
     app.post_protobuf(&request("api", &[late]), None).await;
     // A learner's own service marks its resource (`dojo run --learner`), not its spans.
     let mut own = request(
@@ -100,6 +102,16 @@ async fn each_learners_traces_land_in_their_own_tenant_whole_and_nobody_elses() 
         whole.spans.len(),
         3,
         "the early database span, the server span and the late client span"
+    );
+    let statements: Vec<_> = whole
+        .spans
+        .iter()
+        .filter_map(|s| dojo_traceql::model::attribute(&s.attributes, "db.statement"))
+        .collect();
+    assert_eq!(statements.len(), 2);
+    assert_eq!(
+        statements[0], statements[1],
+        "the moved span's statement was hashed once, like the late span's"
     );
     assert_eq!(
         app.store.bytes_total(),
