@@ -3,7 +3,8 @@
 //! another incident, and `dojo` switches the faults over to another variant of the scenario
 //! (the services' admin APIs show the old fault off and the new one on). The new incident is
 //! graded the same way: the report that solved the first one is now refused, and a report of
-//! the new fault with traces that show it passes.
+//! the new fault with traces that show it passes. In a workshop each learner reads (console,
+//! trace pages) and is graded on only their own traffic, routed to their own tenant.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,6 +12,7 @@ use dojo_course::adapters::grader::learner_id_for;
 use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::variant_in_round;
 use dojo_grader::spec::types::GroundTruth;
+use dojo_store::storage::routing::learner_tenant;
 
 use crate::helpers::{Lab, repo_root, urlencode};
 
@@ -18,7 +20,7 @@ const LAB: &str = "intermittent-slowness";
 
 /// A browser's session with the course: its cookies and its form token, over a client that
 /// does not follow redirects (so it sees the cookie the join sets).
-struct Session {
+pub(crate) struct Session {
     http: reqwest::Client,
     cookie: String,
     csrf: String,
@@ -34,7 +36,12 @@ fn csrf_of(html: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn post(lab: &Lab, session: &Session, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn post(
+    lab: &Lab,
+    session: &Session,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
     let mut body = format!("csrf={}", urlencode(&session.csrf));
     for (name, value) in fields {
         body.push_str(&format!("&{}={}", urlencode(name), urlencode(value)));
@@ -73,7 +80,7 @@ async fn post(lab: &Lab, session: &Session, path: &str, fields: &[(&str, &str)])
 
 /// Joins the course as `name` (with a workshop `code`, if any); returns the session (the
 /// cookie the server set after joining).
-async fn join(lab: &Lab, name: &str, code: Option<&str>) -> Session {
+pub(crate) async fn join(lab: &Lab, name: &str, code: Option<&str>) -> Session {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
@@ -131,8 +138,9 @@ async fn join(lab: &Lab, name: &str, code: Option<&str>) -> Session {
     Session { http, cookie, csrf }
 }
 
-/// Two trace ids that show `truth`'s fault, among traces that started after `since`.
-async fn evidence(lab: &Lab, truth: &GroundTruth, since: u64) -> Vec<String> {
+/// Two trace ids that show `truth`'s fault, among traces that started after `since`, in
+/// `tenant` (a workshop learner's; `None` on a laptop).
+async fn evidence(lab: &Lab, truth: &GroundTruth, since: u64, tenant: Option<&str>) -> Vec<String> {
     lab.eventually(
         &format!("two traces that show {}", truth.fault),
         Duration::from_secs(120),
@@ -142,7 +150,7 @@ async fn evidence(lab: &Lab, truth: &GroundTruth, since: u64) -> Vec<String> {
                 "/api/search?q={}&start={since}&end={end}&limit=20",
                 urlencode(&truth.evidence)
             );
-            let (status, body) = lab.try_get(&lab.url(lab.ports.tempo, &path)).await?;
+            let (status, body) = search(lab, &path, tenant).await?;
             let json: serde_json::Value =
                 serde_json::from_str(&body).ok().filter(|_| status == 200)?;
             let since_nanos = u128::from(since) * 1_000_000_000;
@@ -162,6 +170,62 @@ async fn evidence(lab: &Lab, truth: &GroundTruth, since: u64) -> Vec<String> {
         },
     )
     .await
+}
+
+/// GETs a path of the store's Tempo API as `tenant`; `None` when nothing answers (yet).
+pub(crate) async fn search(lab: &Lab, path: &str, tenant: Option<&str>) -> Option<(u16, String)> {
+    let mut request = lab.http.get(lab.url(lab.ports.tempo, path));
+    if let Some(tenant) = tenant {
+        request = request.header("X-Scope-OrgID", tenant);
+    }
+    let response = request.send().await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.unwrap_or_default()))
+}
+
+/// Every trace id `tenant` holds from the last few minutes.
+async fn traces_in(lab: &Lab, tenant: &str) -> Vec<String> {
+    let path = "/api/search?q=%7B%7D&limit=1000";
+    let Some((200, body)) = search(lab, path, Some(tenant)).await else {
+        return Vec::new();
+    };
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    json["traces"]
+        .as_array()
+        .map(|traces| {
+            traces
+                .iter()
+                .filter_map(|t| t["traceID"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// GETs a course page as `session`.
+pub(crate) async fn page(lab: &Lab, session: &Session, path: &str) -> (u16, String) {
+    let response = session
+        .http
+        .get(lab.url(lab.ports.dojo, path))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// The trace ids a console page links to.
+fn linked_traces(html: &str) -> Vec<String> {
+    html.split("class=\"trace-link\" href=\"/traces/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether two hex trace ids name the same trace (Tempo's search drops leading zeros).
+fn same_trace(a: &str, b: &str) -> bool {
+    a.trim_start_matches('0') == b.trim_start_matches('0')
 }
 
 async fn report(lab: &Lab, session: &Session, truth: &GroundTruth, traces: &[String]) -> String {
@@ -184,6 +248,25 @@ async fn report(lab: &Lab, session: &Session, truth: &GroundTruth, traces: &[Str
     .await;
     assert_eq!(status, 200, "the report is graded: {page}");
     page
+}
+
+/// A real `dojo loadgen` sending `learner`'s traffic to the shop for 90 s.
+fn loadgen(lab: &Lab, learner: &LearnerId, concurrency: u32) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
+        .args(["loadgen", "--target"])
+        .arg(lab.url(lab.ports.frontend, ""))
+        .args(["--rate", "0", "--duration", "90s", "--quiet"])
+        .args(["--concurrency", &concurrency.to_string()])
+        .args(["--learner", learner.as_str()])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            lab.url(lab.ports.otlp_http, ""),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "500")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dojo loadgen starts")
 }
 
 /// Whether the fault `id` is on at any service, read from their admin APIs.
@@ -256,7 +339,7 @@ async fn after_solving_an_incident_a_learner_practises_on_another_graded_the_sam
     let session = join(&lab, &name, None).await;
 
     // The first incident, solved.
-    let traces = evidence(&lab, &first_truth, unix_seconds().saturating_sub(60)).await;
+    let traces = evidence(&lab, &first_truth, unix_seconds().saturating_sub(60), None).await;
     let page = report(&lab, &session, &first_truth, &traces).await;
     assert!(
         page.contains("Correct!"),
@@ -309,7 +392,7 @@ async fn after_solving_an_incident_a_learner_practises_on_another_graded_the_sam
         page.contains("Not yet."),
         "the first incident's report no longer passes: {page}"
     );
-    let traces = evidence(&lab, &second_truth, switched).await;
+    let traces = evidence(&lab, &second_truth, switched, None).await;
     let page = report(&lab, &session, &second_truth, &traces).await;
     assert!(
         page.contains("Correct!"),
@@ -320,7 +403,8 @@ async fn after_solving_an_incident_a_learner_practises_on_another_graded_the_sam
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_a_workshop_another_incident_moves_only_that_learners_faults() {
+async fn in_a_workshop_each_learner_reads_and_is_graded_on_their_own_traffic_and_moves_only_their_faults()
+ {
     let labs = dojo_grader::spec::load_dir(&repo_root().join("labs")).expect("labs load");
     let spec = labs.get(LAB).expect("the lab");
     let (ada_name, ada) = name_with(spec, "Ada", "slow-query");
@@ -342,7 +426,7 @@ async fn in_a_workshop_another_incident_moves_only_that_learners_faults() {
     )
     .await;
     let session = join(&lab, &ada_name, Some("owl")).await;
-    join(&lab, &bob_name, Some("owl")).await;
+    let bob_session = join(&lab, &bob_name, Some("owl")).await;
     let scoped_to = |fault: String, who: LearnerId| {
         let lab = &lab;
         async move {
@@ -359,30 +443,65 @@ async fn in_a_workshop_another_incident_moves_only_that_learners_faults() {
     .await;
 
     // Ada's own traffic shows her incident; she solves it.
-    let mut load = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .args(["loadgen", "--target"])
-        .arg(lab.url(lab.ports.frontend, ""))
-        .args([
-            "--rate",
-            "0",
-            "--concurrency",
-            "3",
-            "--duration",
-            "90s",
-            "--quiet",
-        ])
-        .args(["--learner", ada.as_str()])
-        .env(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            lab.url(lab.ports.otlp_http, ""),
-        )
-        .env("OTEL_BSP_SCHEDULE_DELAY", "500")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("dojo loadgen starts");
+    let mut load = loadgen(&lab, &ada, 3);
+    let mut bob_load = loadgen(&lab, &bob, 1);
+
+    // Each learner's traffic lands in their own tenant, and the course reads only it.
+    let tenant = |who: &LearnerId| learner_tenant(who.as_str()).expect("a tenant").to_string();
+    let (ada_tenant, bob_tenant) = (tenant(&ada), tenant(&bob));
     let truth = first.truth.clone().expect("a ground truth");
-    let traces = evidence(&lab, &truth, unix_seconds().saturating_sub(60)).await;
+    let traces = evidence(
+        &lab,
+        &truth,
+        unix_seconds().saturating_sub(60),
+        Some(&ada_tenant),
+    )
+    .await;
+    let bob_trace = lab
+        .eventually(
+            "a trace of Bob's traffic",
+            Duration::from_secs(60),
+            || async { traces_in(&lab, &bob_tenant).await.into_iter().next() },
+        )
+        .await;
+    let (_, ada_console) = page(&lab, &session, "/console?q=%7B%7D").await;
+    let (_, bob_console) = page(&lab, &bob_session, "/console?q=%7B%7D").await;
+    for (who, console, own, other) in [
+        ("Ada", &ada_console, &ada_tenant, &bob_tenant),
+        ("Bob", &bob_console, &bob_tenant, &ada_tenant),
+    ] {
+        let shown = linked_traces(console);
+        assert!(!shown.is_empty(), "{who}'s console shows her traces");
+        // Listed after the console answered, so every trace it showed is in one of these.
+        let (own, other) = (traces_in(&lab, own).await, traces_in(&lab, other).await);
+        for id in &shown {
+            assert!(
+                own.iter().any(|o| same_trace(o, id)) && !other.iter().any(|o| same_trace(o, id)),
+                "{who}'s console shows {id}, which is not from {who}'s traffic"
+            );
+        }
+    }
+    let (status, _) = page(&lab, &session, &format!("/traces/{bob_trace}")).await;
+    assert_eq!(status, 404, "Ada cannot open Bob's trace");
+    let (status, bob_page) = page(&lab, &bob_session, &format!("/traces/{bob_trace}")).await;
+    assert_eq!(status, 200, "Bob opens his own trace: {bob_page}");
+    let (status, services) = page(&lab, &session, "/services").await;
+    assert_eq!(status, 200, "{services}");
+    for (what, html) in [("console", &ada_console), ("services page", &services)] {
+        assert!(
+            html.contains("id=\"own-traffic\"") && html.contains(ada.as_str()),
+            "Ada's {what} says it shows only her traffic, and how to send some: {html}"
+        );
+    }
+
+    // Graded on her own traffic: Bob's trace is named as his, and her own solve it.
+    let mut cited = vec![bob_trace.clone()];
+    cited.extend(traces.iter().cloned());
+    let page = report(&lab, &session, &truth, &cited).await;
+    assert!(
+        page.contains("another learner"),
+        "Bob's trace, cited by Ada, is named as another learner's: {page}"
+    );
     let page = report(&lab, &session, &truth, &traces).await;
     assert!(
         page.contains("Correct!"),
@@ -421,5 +540,6 @@ async fn in_a_workshop_another_incident_moves_only_that_learners_faults() {
         "Ada's new incident is not Bob's"
     );
     let _ = load.kill().await;
+    let _ = bob_load.kill().await;
     assert!(lab.stop().await.success());
 }

@@ -9,6 +9,7 @@ mod guards;
 mod helpers;
 mod incidents;
 mod lessons;
+mod sampling;
 mod up;
 mod wal;
 mod workshop;

@@ -1,6 +1,7 @@
 //! Lab 1 end to end: the starter code and the reference solution of the stock service run as
 //! real processes beside the live shop; the solution passes every assertion and the starter
-//! fails each one it breaks, with the lab's message.
+//! fails each one it breaks, with the lab's message — even beside an unmarked correct run of
+//! the same name, since only spans of the learner's own run count.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -105,11 +106,14 @@ async fn the_reference_solution_passes_and_the_starter_code_fails_each_assertion
     // Someone else's run of a correct service: not Ada's work.
     let (_theirs, theirs_url) =
         start_stock("solution", "stock-theirs", &shop, &api_url, None).await;
+    // … and an unmarked correct run under the very name of Ada's starter: its spans must not
+    // pass an assertion for her.
+    let (_twin, twin_url) = start_stock("solution", "stock-starter", &shop, &api_url, None).await;
 
     let http = reqwest::Client::new();
     for round in 0..3 {
         for product in 1..=12 {
-            for base in [&starter_url, &solution_url, &theirs_url] {
+            for base in [&starter_url, &solution_url, &theirs_url, &twin_url] {
                 let response = http
                     .get(format!("{base}/stock/{product}"))
                     .header("x-api-key", format!("sk-live-{round}"))

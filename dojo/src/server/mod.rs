@@ -28,7 +28,7 @@ use dojo_grader::backend::TraceBackend;
 use dojo_grader::backend::embedded::EmbeddedBackend;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
 use dojo_grader::progress::Progress;
-use dojo_grader::service::Grader;
+use dojo_grader::service::{Grader, TenantPolicy};
 use dojo_store::{Store, StoreConfig, StoreListeners, TenantId};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -136,6 +136,11 @@ impl Server {
                     // The admin token also shows every tenant on the store's /metrics.
                     let store = Store::with_operator_token(config, options.admin_token.clone())
                         .context("building the trace store's ingest pipeline")?;
+                    if options.workshop_code.is_some() {
+                        // A workshop: each learner's traces go to their own tenant, which
+                        // their pages and their grading read.
+                        store.route_by_learner();
+                    }
                     if let Some(dir) = &options.wal_dir {
                         let wal = store.config().wal.clone();
                         replayed = Some(store.attach_wal(dir, wal)?);
@@ -186,7 +191,10 @@ impl Server {
             }
             None => None,
         };
-        let grader = Grader::new(labs, backend, Some(progress));
+        let mut grader = Grader::new(labs, backend, Some(progress));
+        if store.is_some() && options.workshop_code.is_some() {
+            grader = grader.with_tenants(TenantPolicy::Routed);
+        }
         let faults: Arc<dyn FaultControl> = Arc::new(ServiceFaults::new(
             options.services.clone(),
             options.admin_token.clone().map(Secret::new),

@@ -7,6 +7,7 @@
 //! The types here are views: plain data shaped for pages, close to what Tempo's search API and
 //! the grader's JSON API return, so that adapters are a field-by-field copy.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -110,6 +111,23 @@ pub trait TraceSource: Send + Sync {
         usize::MAX
     }
 
+    /// The traces a learner may read, when this source keeps each learner's traffic apart
+    /// (the embedded store's routing in a workshop): their own tenant, or nothing for a
+    /// visitor who has not joined (`learner` is `None`). `None` when this source does not
+    /// separate learners, so everyone reads it whole.
+    fn for_learner(&self, learner: Option<&LearnerId>) -> Option<Arc<dyn TraceSource>> {
+        let _ = learner;
+        None
+    }
+
+    /// The learner's own tenant, whether or not their pages are scoped to it: on a laptop it
+    /// holds what only they sent there (the sampling exercise's traffic), which their
+    /// feedback links to. `None` when this source has no such tenant.
+    fn own_tenant(&self, learner: &LearnerId) -> Option<Arc<dyn TraceSource>> {
+        let _ = learner;
+        None
+    }
+
     /// Runs a TraceQL metrics query over the last `window`, as Tempo's `query_range` would;
     /// `None` when this source cannot (the console then says where such a query runs).
     async fn metrics(
@@ -119,6 +137,31 @@ pub trait TraceSource: Send + Sync {
     ) -> Result<Option<MetricsAnswer>, SearchError> {
         let _ = (query, window);
         Ok(None)
+    }
+}
+
+/// A source with no traces: what a visitor who has not joined a workshop reads, since
+/// every trace there belongs to some learner.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTraces;
+
+#[async_trait]
+impl TraceSource for NoTraces {
+    async fn search(
+        &self,
+        _query: &str,
+        _window: Duration,
+        _limit: usize,
+    ) -> Result<Vec<TraceMatch>, SearchError> {
+        Ok(Vec::new())
+    }
+
+    async fn trace(&self, _trace_id: TraceId) -> Result<Option<Trace>, BackendError> {
+        Ok(None)
+    }
+
+    async fn recent(&self, _window: Duration, _limit: usize) -> Result<Vec<Trace>, BackendError> {
+        Ok(Vec::new())
     }
 }
 
@@ -208,6 +251,8 @@ pub enum CheckKind {
     },
     /// Multiple-choice questions.
     Quiz { questions: Vec<QuizQuestion> },
+    /// Pipeline settings (YAML), applied to the learner's tenant and checked by their effect.
+    Pipeline,
 }
 
 /// One multiple-choice question.
@@ -265,6 +310,10 @@ pub enum Submission {
     Quiz {
         answers: Vec<(String, usize)>,
     },
+    /// The `pipeline:` section, as YAML.
+    Pipeline {
+        settings: String,
+    },
 }
 
 impl Submission {
@@ -280,6 +329,9 @@ impl Submission {
                 ..
             } => format!("{fault_kind} in {service} ({operation})"),
             Submission::Quiz { answers } => format!("{} answers", answers.len()),
+            Submission::Pipeline { settings } => {
+                format!("pipeline settings ({} lines)", settings.lines().count())
+            }
         }
     }
 }

@@ -94,6 +94,30 @@ impl CourseState {
     }
 }
 
+impl CourseState {
+    /// The traces `visitor` may read: in a workshop whose store keeps learners apart, a
+    /// learner's own (nothing before they join; the instructor reads the shared traffic);
+    /// everyone's otherwise. Every page that shows traces reads them through this.
+    pub(crate) fn traces_for(&self, visitor: &crate::session::Visitor) -> Arc<dyn TraceSource> {
+        let scoped = match &visitor.learner {
+            Some((id, _)) => self.inner.traces.for_learner(Some(id)),
+            None if visitor.instructor => None,
+            None => self.inner.traces.for_learner(None),
+        };
+        scoped.unwrap_or_else(|| self.inner.traces.clone())
+    }
+
+    /// The learner id whose traffic alone `visitor` reads, when their pages are scoped to it
+    /// (a workshop), for the pages to say so and how to send some.
+    pub(crate) fn own_traffic_only(&self, visitor: &crate::session::Visitor) -> Option<String> {
+        let (id, _) = visitor.learner.as_ref()?;
+        self.inner
+            .traces
+            .for_learner(Some(id))
+            .map(|_| id.0.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,7 +133,8 @@ pub enum TemplateError {
     UnknownPlaceholder { name: String },
 }
 
-fn escape(value: &str) -> String {
+/// A value escaped for the inside of a TraceQL string literal.
+pub fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"")
 }
 

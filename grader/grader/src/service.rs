@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{TraceBackend, Window};
 use crate::check::feedback::{Feedback, Verdict};
 use crate::check::root_cause::Report;
-use crate::check::{GradeError, Settings, instrumentation, quiz, root_cause, traceql};
+use crate::check::{GradeError, Settings, instrumentation, pipeline, quiz, root_cause, traceql};
 use crate::progress::{Attempt, LearnerId, NewAttempt, Progress, ProgressError};
 use crate::query::Vars;
 use crate::spec::LabSet;
@@ -27,6 +27,8 @@ pub enum Submission {
     Report(Report),
     /// Quiz answers: question id → index of the chosen answer.
     Answers(BTreeMap<String, usize>),
+    /// Pipeline settings: the YAML `pipeline:` section, as `--store-config` takes it.
+    Settings(String),
 }
 
 impl Submission {
@@ -36,6 +38,7 @@ impl Submission {
             Submission::Service(_) => CheckKind::Instrumentation,
             Submission::Report(_) => CheckKind::RootCause,
             Submission::Answers(_) => CheckKind::Quiz,
+            Submission::Settings(_) => CheckKind::Pipeline,
         }
     }
 }
@@ -50,6 +53,9 @@ pub enum TenantPolicy {
     Fixed(String),
     /// One tenant per learner, named by the learner id (the Kubernetes workshop layout).
     PerLearner,
+    /// The embedded store's tenant per learner, which its workshop routing fills
+    /// ([`dojo_store::storage::routing::learner_tenant`]).
+    Routed,
 }
 
 /// Why a submission was not graded.
@@ -78,6 +84,7 @@ fn submission_hint(expected: &&str) -> &'static str {
         "traceql" => "a TraceQL query",
         "instrumentation" => "your service's name",
         "root_cause" => "a report (service, operation, fault, evidence, explanation)",
+        "pipeline" => "pipeline settings (YAML)",
         _ => "one answer per question",
     }
 }
@@ -166,11 +173,14 @@ impl Grader {
         Ok((found, exercise))
     }
 
-    fn tenant<'a>(&'a self, learner: &'a LearnerId) -> Option<&'a str> {
+    /// The tenant whose traces `learner`'s checks read (`None`: the backend's default).
+    pub fn tenant(&self, learner: &LearnerId) -> Option<String> {
         match &self.tenants {
             TenantPolicy::Shared => None,
-            TenantPolicy::Fixed(t) => Some(t),
-            TenantPolicy::PerLearner => Some(learner.as_str()),
+            TenantPolicy::Fixed(t) => Some(t.clone()),
+            TenantPolicy::PerLearner => Some(learner.as_str().to_owned()),
+            TenantPolicy::Routed => dojo_store::storage::routing::learner_tenant(learner.as_str())
+                .map(|t| t.to_string()),
         }
     }
 
@@ -223,7 +233,8 @@ impl Grader {
                 expected: expected.as_str(),
             });
         }
-        let tenant = self.tenant(learner);
+        let tenant_name = self.tenant(learner);
+        let tenant = tenant_name.as_deref();
         let settle = self.settings.settle;
         let feedback = match (&exercise.check, submission) {
             (Check::Traceql(check), Submission::Query(answer)) => {
@@ -278,6 +289,19 @@ impl Grader {
                     fault_kinds: &kinds,
                 };
                 root_cause::grade(&ctx, check, truth, report).await?
+            }
+            (Check::Pipeline(check), Submission::Settings(text)) => {
+                // Always the learner's own tenant (in a workshop, where their traffic is
+                // routed; on a laptop, one beside the shared traffic).
+                let tenant = dojo_store::storage::routing::learner_tenant(learner.as_str())
+                    .map(|t| t.to_string())
+                    .ok_or_else(|| GradeError::Input(format!("`{learner}` has no tenant")))?;
+                let ctx = pipeline::Context {
+                    backend: self.backend.as_ref(),
+                    tenant: &tenant,
+                    settings: &self.settings,
+                };
+                pipeline::grade(&ctx, check, text).await?
             }
             (Check::Quiz(check), Submission::Answers(answers)) => {
                 let layout = quiz::layout(check, lab_id, exercise_id, learner);

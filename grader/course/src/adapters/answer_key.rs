@@ -70,6 +70,19 @@ fn check_answers(check: &Check) -> Vec<(String, String)> {
                 check.min_evidence
             ),
         )],
+        Check::Pipeline(check) => vec![
+            line(
+                "Brief",
+                format!(
+                    "keep every error and every trace of at least {}, {} % of the rest; never \
+                     store {} or a card number",
+                    check.keep_slower_than,
+                    check.keep_rest_percent,
+                    check.never_store.join(", ")
+                ),
+            ),
+            line("Reference settings", check.reference.trim()),
+        ],
         Check::Quiz(check) => check
             .questions
             .iter()

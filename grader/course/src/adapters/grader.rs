@@ -149,6 +149,7 @@ fn their_submission(submission: Submission) -> GraderSubmission {
             explanation: explanation_markdown,
         }),
         Submission::Quiz { answers } => GraderSubmission::Answers(answers.into_iter().collect()),
+        Submission::Pipeline { settings } => GraderSubmission::Settings(settings),
     }
 }
 
@@ -165,6 +166,10 @@ fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
             Some(report.explanation),
         ),
         Ok(GraderSubmission::Answers(answers)) => (format!("{} answers", answers.len()), None),
+        Ok(GraderSubmission::Settings(settings)) => (
+            format!("pipeline settings ({} lines)", settings.lines().count()),
+            None,
+        ),
         Err(_) => (stored.to_string(), None),
     }
 }
@@ -224,6 +229,7 @@ impl Grading for InProcessGrader {
                             services: services.clone(),
                             fault_kinds: fault_kinds.clone(),
                         },
+                        Check::Pipeline(_) => CheckKind::Pipeline,
                         Check::Quiz(check) => {
                             // Each learner's own order; a visitor who has not joined sees
                             // the order of the spec (they cannot submit).

@@ -7,13 +7,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use dojo_store::storage::query::TimeRange;
+use dojo_store::storage::routing::learner_tenant;
 use dojo_store::tempo_api::error::ApiError;
 use dojo_store::tempo_api::query_range::{MetricsRequest, default_step};
 use dojo_store::{Store, TenantId};
 use dojo_traceql::model::{Trace, TraceId};
 
 use crate::backend::{
-    BackendError, MetricsAnswer, MetricsSeries, QueryError, SearchError, TraceMatch, TraceSource,
+    BackendError, MetricsAnswer, MetricsSeries, NoTraces, QueryError, SearchError, TraceMatch,
+    TraceSource,
 };
 
 /// The embedded store as the course's trace source, for one tenant.
@@ -25,6 +27,8 @@ pub struct EmbeddedStore {
 
 impl EmbeddedStore {
     /// Reads `tenant`'s traces from `store` (use [`TenantId::default_tenant`] on a laptop).
+    /// When the store routes by learner (a workshop), each learner reads their own tenant
+    /// instead ([`TraceSource::for_learner`]).
     pub fn new(store: Store, tenant: TenantId) -> EmbeddedStore {
         EmbeddedStore { store, tenant }
     }
@@ -60,6 +64,25 @@ impl TraceSource for EmbeddedStore {
         tokio::task::spawn_blocking(move || crate::engine::search(&traces, &query, limit))
             .await
             .map_err(|error| BackendError(format!("the search stopped unexpectedly: {error}")))?
+    }
+
+    fn for_learner(
+        &self,
+        learner: Option<&crate::backend::LearnerId>,
+    ) -> Option<Arc<dyn TraceSource>> {
+        if !self.store.routes_by_learner() {
+            return None;
+        }
+        Some(
+            learner
+                .and_then(|l| self.own_tenant(l))
+                .unwrap_or_else(|| Arc::new(NoTraces)),
+        )
+    }
+
+    fn own_tenant(&self, learner: &crate::backend::LearnerId) -> Option<Arc<dyn TraceSource>> {
+        let tenant = learner_tenant(&learner.0)?;
+        Some(Arc::new(EmbeddedStore::new(self.store.clone(), tenant)))
     }
 
     async fn trace(&self, trace_id: TraceId) -> Result<Option<Trace>, BackendError> {

@@ -86,6 +86,8 @@ struct ConsolePage {
     /// URL for it, for the hint on where it runs.
     metrics_elsewhere: Option<String>,
     examples: Vec<(String, String)>,
+    /// In a workshop: the learner id whose traffic alone this page reads.
+    own_traffic: Option<String>,
 }
 
 pub(crate) struct MetricsView {
@@ -116,6 +118,7 @@ async fn console(
     Query(params): Query<ConsoleParams>,
 ) -> Result<ConsolePage, CourseError> {
     let window = state.inner.settings.window;
+    let traces = state.traces_for(&visitor);
     let query = params.q.unwrap_or_default();
     if query.len() > MAX_QUERY_BYTES {
         return Err(CourseError::BadRequest(format!(
@@ -136,6 +139,7 @@ async fn console(
         metrics_meaning: None,
         metrics: None,
         metrics_elsewhere: None,
+        own_traffic: state.own_traffic_only(&visitor),
         examples: EXAMPLES
             .iter()
             .map(|q| (q.to_string(), form_urlencode(q)))
@@ -156,7 +160,7 @@ async fn console(
             .collect();
         if parsed.is_metrics() {
             page.metrics_meaning = Some(metrics_meaning(&query));
-            match state.inner.traces.metrics(&query, window).await {
+            match traces.metrics(&query, window).await {
                 Ok(Some(answer)) => {
                     page.metrics = Some(metrics_view(&answer));
                     return Ok(page);
@@ -183,7 +187,7 @@ async fn console(
             }
         }
     }
-    match state.inner.traces.search(&query, window, LIMIT).await {
+    match traces.search(&query, window, LIMIT).await {
         Ok(matches) => {
             page.truncated = matches.len() >= LIMIT;
             page.rows = matches.iter().map(row).collect();

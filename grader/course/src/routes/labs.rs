@@ -152,6 +152,8 @@ pub(crate) enum FormKind {
     Instrumentation(String, Option<String>),
     RootCause(Vec<String>, Vec<String>),
     Quiz(Vec<QuestionView>),
+    /// The settings as last submitted (or empty).
+    Pipeline(String),
 }
 
 /// One line of feedback, its message rendered.
@@ -473,6 +475,9 @@ async fn lab_page(
                         services,
                         fault_kinds,
                     } => FormKind::RootCause(services.clone(), fault_kinds.clone()),
+                    CheckKind::Pipeline => {
+                        FormKind::Pipeline(field(&values, "settings").to_string())
+                    }
                     CheckKind::Quiz { questions } => FormKind::Quiz(
                         questions
                             .iter()
@@ -649,6 +654,9 @@ async fn submit(
                 .map(str::to_string)
                 .collect(),
             explanation_markdown: field(&fields, "explanation").to_string(),
+        },
+        CheckKind::Pipeline => Submission::Pipeline {
+            settings: field(&fields, "settings").to_string(),
         },
         CheckKind::Quiz { questions } => Submission::Quiz {
             answers: questions

@@ -28,6 +28,8 @@ pub fn router() -> Router<CourseState> {
 #[template(path = "services.html")]
 struct ServicesPage {
     layout: Layout,
+    /// In a workshop: the learner id whose traffic alone this page reads.
+    own_traffic: Option<String>,
     window: String,
     trace_count: usize,
     /// Whether the traces read were cut to the newest `recent_traces`, so older ones in the
@@ -64,10 +66,9 @@ async fn services(
 ) -> Result<ServicesPage, CourseError> {
     let settings = &state.inner.settings;
     // The course's bound, or the source's own when lower (a remote Tempo fetches fewer).
-    let bound = settings.recent_traces.min(state.inner.traces.recent_cap());
-    let mut traces = state
-        .inner
-        .traces
+    let source = state.traces_for(&visitor);
+    let bound = settings.recent_traces.min(source.recent_cap());
+    let mut traces = source
         .recent(settings.window, bound.saturating_add(1))
         .await
         .map_err(|error| CourseError::Unavailable(error.to_string()))?;
@@ -96,6 +97,7 @@ async fn services(
         .map(|series| (series.service.clone(), red::svg(series)))
         .collect();
     Ok(ServicesPage {
+        own_traffic: state.own_traffic_only(&visitor),
         layout: Layout::new(&state, &visitor, "Services"),
         window: format_duration(settings.window.as_nanos() as u64),
         chart_window: format_duration(chart_window),

@@ -13,7 +13,8 @@ use dojo_traceql::model::{Attributes, SpanId, TraceId};
 use serde::Deserialize;
 
 use super::layout::Layout;
-use crate::backend::LogEntry;
+use crate::backend::{LogEntry, TraceSource};
+
 use crate::error::CourseError;
 use crate::markdown::render_untrusted_inline;
 use crate::pictures::{compare, format_duration, waterfall};
@@ -94,7 +95,8 @@ async fn trace(
     let id = TraceId::from_hex(&trace_id).map_err(|error| {
         CourseError::BadRequest(format!("{trace_id:?} is not a trace id: {error}."))
     })?;
-    let trace = fetch(&state, id, "").await?;
+    let traces = state.traces_for(&visitor);
+    let trace = fetch(&state, &visitor, id, "").await?;
     let selected_id = match params.span.as_deref().filter(|s| !s.is_empty()) {
         Some(text) => Some(SpanId::from_hex(text).map_err(|error| {
             CourseError::BadRequest(format!("{text:?} is not a span id: {error}."))
@@ -125,7 +127,7 @@ async fn trace(
             .filter(|s| waterfall::matches(s, needle))
             .count()
     });
-    let typical = typical_of(&state, &trace).await;
+    let typical = typical_of(&state, traces.as_ref(), &trace).await;
     let logs = state.inner.logs.logs_for_trace(id);
     let start = trace.start_unix_nanos();
     let selected = match selected_id {
@@ -203,16 +205,31 @@ async fn trace(
 /// was asked for when a page shows more than one.
 async fn fetch(
     state: &CourseState,
+    visitor: &Visitor,
     id: TraceId,
     which: &str,
 ) -> Result<dojo_traceql::model::Trace, CourseError> {
-    state
-        .inner
-        .traces
+    let unavailable =
+        |error: crate::backend::BackendError| CourseError::Unavailable(error.to_string());
+    if let Some(trace) = state
+        .traces_for(visitor)
         .trace(id)
         .await
-        .map_err(|error| CourseError::Unavailable(error.to_string()))?
-        .ok_or_else(|| {
+        .map_err(unavailable)?
+    {
+        return Ok(trace);
+    }
+    // On a laptop the learner's own tenant holds what only they sent there (the sampling
+    // exercise's traffic), which their feedback links to.
+    let own = visitor
+        .learner
+        .as_ref()
+        .and_then(|(learner, _)| state.inner.traces.own_tenant(learner));
+    let found = match own {
+        Some(own) => own.trace(id).await.map_err(unavailable)?,
+        None => None,
+    };
+    found.ok_or_else(|| {
             CourseError::NotFound(format!(
                 "The trace store has no trace {id}{which}. It may be older than the store keeps, or its spans have not arrived yet (they are sent every few seconds)."
             ))
@@ -226,6 +243,7 @@ const TYPICAL_SAMPLE: usize = 50;
 /// one), to compare with: (trace id, duration). `None` when there is no other.
 async fn typical_of(
     state: &CourseState,
+    traces: &dyn TraceSource,
     trace: &dojo_traceql::model::Trace,
 ) -> Option<(String, String)> {
     let root = trace.spans.iter().find(|s| s.parent_span_id.is_none())?;
@@ -235,9 +253,7 @@ async fn typical_of(
         quote(root.service_name()?),
         quote(&root.name)
     );
-    let mut matches = state
-        .inner
-        .traces
+    let mut matches = traces
         .search(&query, state.inner.settings.window, TYPICAL_SAMPLE)
         .await
         .ok()?;
@@ -282,7 +298,15 @@ async fn compare(
                 "The {which} trace id {text:?} is not a trace id: {error}. Give two trace ids, as in /traces/compare?a=<slow trace>&b=<typical trace>."
             ))
         })?;
-        traces.push(fetch(&state, id, &format!(" (the {which} of the two to compare)")).await?);
+        traces.push(
+            fetch(
+                &state,
+                &visitor,
+                id,
+                &format!(" (the {which} of the two to compare)"),
+            )
+            .await?,
+        );
     }
     let comparison = compare::compare(&traces[0], &traces[1]);
     let findings = comparison

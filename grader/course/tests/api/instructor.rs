@@ -217,6 +217,10 @@ async fn the_answer_key_is_served_to_the_instructor_and_to_no_learner() {
                         a.query.trim().to_string(),
                     )
                 })),
+                Check::Pipeline(check) => secrets.push((
+                    format!("{}/{} reference settings", lab.id, exercise.id),
+                    check.reference.trim().to_string(),
+                )),
                 Check::RootCause(_) | Check::Quiz(_) => {}
             }
         }

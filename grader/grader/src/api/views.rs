@@ -137,6 +137,7 @@ impl From<&Lab> for LabDetail {
                                 .collect();
                         }
                         Check::RootCause(c) => detail.min_evidence = Some(c.min_evidence),
+                        Check::Pipeline(_) => {}
                         Check::Quiz(c) => {
                             detail.questions = c
                                 .questions

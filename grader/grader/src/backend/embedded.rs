@@ -10,6 +10,7 @@ use dojo_store::queries::{
 };
 use dojo_store::storage::TenantId;
 use dojo_store::storage::query::TimeRange;
+use dojo_store::storage::routing::is_learner_tenant;
 use dojo_traceql::ast::Intrinsic;
 use dojo_traceql::model::{Trace, TraceId};
 use dojo_traceql::{FieldRef, field_result_value};
@@ -132,7 +133,71 @@ impl TraceBackend for EmbeddedBackend {
         })
     }
 
+    fn held_elsewhere<'a>(
+        &'a self,
+        tenant_name: Option<&'a str>,
+        trace_id: TraceId,
+    ) -> BoxFuture<'a, Option<super::Elsewhere>> {
+        Box::pin(async move {
+            let mine = tenant(tenant_name).ok()?;
+            let others: Vec<TenantId> = self
+                .store
+                .tenants_holding(&trace_id)
+                .into_iter()
+                .filter(|other| *other != mine)
+                .collect();
+            if others.iter().any(is_learner_tenant) {
+                Some(super::Elsewhere::AnotherLearner)
+            } else if others.is_empty() {
+                None
+            } else {
+                Some(super::Elsewhere::Shared)
+            }
+        })
+    }
+
+    fn pipeline_lab(&self) -> Option<&dyn super::pipeline_lab::PipelineLab> {
+        Some(self)
+    }
+
     fn describe(&self) -> String {
         "the embedded trace store".into()
+    }
+}
+
+impl super::pipeline_lab::PipelineLab for EmbeddedBackend {
+    fn set_pipeline(
+        &self,
+        tenant_name: &str,
+        config: Option<&dojo_store::pipeline::PipelineConfig>,
+    ) -> Result<(), String> {
+        let tenant = tenant(Some(tenant_name)).map_err(|e| e.to_string())?;
+        self.store
+            .set_tenant_pipeline(&tenant, config)
+            .map_err(|e| e.to_string())
+    }
+
+    fn send(
+        &self,
+        tenant_name: &str,
+        request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    ) -> Result<(), String> {
+        let tenant = tenant(Some(tenant_name)).map_err(|e| e.to_string())?;
+        let outcome = self
+            .store
+            .ingest(&tenant, request)
+            .map_err(|e| e.to_string())?;
+        match outcome.message {
+            Some(message) if outcome.rejected > 0 => Err(message),
+            _ => Ok(()),
+        }
+    }
+
+    fn pending(&self, tenant_name: &str) -> usize {
+        self.store
+            .status()
+            .iter()
+            .find(|s| s.tenant == tenant_name)
+            .map_or(0, |s| s.pending_spans)
     }
 }

@@ -6,6 +6,7 @@
 //! the same types, so a check cannot tell them apart.
 
 pub mod embedded;
+pub mod pipeline_lab;
 pub mod tempo;
 mod tempo_json;
 
@@ -108,6 +109,15 @@ pub enum BackendError {
     Protocol(String),
 }
 
+/// Where a trace is, when not among the traces a learner reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elsewhere {
+    /// In another learner's tenant: their traffic.
+    AnotherLearner,
+    /// In a tenant that is no learner's (the class's shared traffic).
+    Shared,
+}
+
 /// Somewhere to search traces and fetch them by id.
 pub trait TraceBackend: Send + Sync + 'static {
     /// Runs a TraceQL search over a window.
@@ -122,6 +132,24 @@ pub trait TraceBackend: Send + Sync + 'static {
         tenant: Option<&'a str>,
         trace_id: TraceId,
     ) -> BoxFuture<'a, Result<Option<Trace>, BackendError>>;
+
+    /// Whose a trace is that `tenant` does not hold (another learner's, or the shared
+    /// traffic, in a workshop), so feedback can say so without showing it. `None` when no
+    /// other tenant holds it, or the backend cannot tell.
+    fn held_elsewhere<'a>(
+        &'a self,
+        tenant: Option<&'a str>,
+        trace_id: TraceId,
+    ) -> BoxFuture<'a, Option<Elsewhere>> {
+        let _ = (tenant, trace_id);
+        Box::pin(async { None })
+    }
+
+    /// The store's per-tenant pipelines, when the grader may set them (the sampling
+    /// exercise); `None` for a store that has none.
+    fn pipeline_lab(&self) -> Option<&dyn pipeline_lab::PipelineLab> {
+        None
+    }
 
     /// A short description for messages (`embedded store`, `Tempo at http://…`).
     fn describe(&self) -> String;

@@ -5,9 +5,10 @@
 //! message on failure, and example traces.
 //!
 //! Only the learner's own run is graded: the shop's services (instrumented already) are
-//! refused by name, and the service's traces must carry the learner's id as the resource
-//! attribute `learner.id` — what the lab page tells the learner to set with
-//! `OTEL_RESOURCE_ATTRIBUTES` — and come from its newest running instance.
+//! refused by name, and every assertion reads only spans whose resource carries the
+//! learner's id as `learner.id` — what the lab page tells the learner to set with
+//! `OTEL_RESOURCE_ATTRIBUTES`, and `dojo run --learner` sets — and that come from the
+//! service's newest running instance ([`own_run`]).
 
 use std::collections::BTreeSet;
 
@@ -86,6 +87,30 @@ async fn running_instance(
         current,
         sample[good].start_unix_nanos / 1_000_000_000,
     )))
+}
+
+/// The condition every assertion uses to select the service under test. The grader narrows
+/// it to the learner's own run ([`own_run`]), so no other run of a same-named service —
+/// and none of the shop's services — can satisfy an assertion.
+pub const SERVICE_CONDITION: &str = r#"resource.service.name = "$service""#;
+
+/// An assertion's template filled in and narrowed to the learner's run: each
+/// [`SERVICE_CONDITION`] also requires the learner's mark (`resource.learner.id`) and, when
+/// the running instance is known, its `service.instance.id`.
+pub fn own_run(template: &str, vars: &Vars<'_>, instance: Option<&str>) -> String {
+    let service = query::render(SERVICE_CONDITION, vars);
+    let mut run = query::render(
+        &format!(r#"({SERVICE_CONDITION} && resource.learner.id = "$learner""#),
+        vars,
+    );
+    if let Some(instance) = instance {
+        run.push_str(&format!(
+            r#" && resource.service.instance.id = "{}""#,
+            query::escape(instance)
+        ));
+    }
+    run.push(')');
+    query::render(template, vars).replace(&service, &run)
 }
 
 /// The sample shop's own services: already instrumented, so grading one of them would pass
@@ -172,7 +197,9 @@ pub async fn grade(
     let mut items = Vec::new();
     // Only the running process counts: traces from before the learner's last restart would
     // otherwise fail the assertions the fix just made true.
-    let window = match running_instance(ctx, service, seen).await? {
+    let running = running_instance(ctx, service, seen).await?;
+    let instance = running.as_ref().map(|(instance, _)| instance.clone());
+    let window = match running {
         Some((instance, since_s)) => {
             items.push(Item::info(
                 "Which traces were checked",
@@ -191,7 +218,7 @@ pub async fn grade(
     let ctx = &Context { window, ..*ctx };
     let mut passed = 0;
     for assertion in &check.assertions {
-        let q = query::render(&assertion.query, &ctx.vars);
+        let q = own_run(&assertion.query, &ctx.vars, instance.as_deref());
         let limit = match assertion.expect {
             Expect::Present => 1,
             Expect::Absent => ctx.settings.examples.max(1),
@@ -241,7 +268,11 @@ pub async fn grade(
                 }
             }
             Expect::Every => {
-                let of = query::render(assertion.of.as_deref().unwrap_or("{}"), &ctx.vars);
+                let of = own_run(
+                    assertion.of.as_deref().unwrap_or("{}"),
+                    &ctx.vars,
+                    instance.as_deref(),
+                );
                 let selection = search_all(
                     ctx.backend,
                     ctx.tenant,
@@ -320,4 +351,29 @@ pub async fn grade(
         items,
         syntax_error: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_condition_on_the_service_is_narrowed_to_the_learners_running_instance() {
+        let vars = Vars {
+            learner: "ada-1",
+            service: "stock",
+        };
+        assert_eq!(
+            own_run(
+                r#"{ resource.service.name = "$service" && kind = client } > { resource.service.name = "api" }"#,
+                &vars,
+                Some("i\"1"),
+            ),
+            r#"{ (resource.service.name = "stock" && resource.learner.id = "ada-1" && resource.service.instance.id = "i\"1") && kind = client } > { resource.service.name = "api" }"#
+        );
+        assert_eq!(
+            own_run(r#"{ resource.service.name = "$service" }"#, &vars, None),
+            r#"{ (resource.service.name = "stock" && resource.learner.id = "ada-1") }"#
+        );
+    }
 }

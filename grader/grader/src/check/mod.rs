@@ -3,7 +3,8 @@
 //! - [`traceql`]: a TraceQL answer, compared with a reference by result sets;
 //! - [`instrumentation`]: TraceQL assertions on a learner's service's live traces;
 //! - [`root_cause`]: a report checked against the learner's scenario variant;
-//! - [`quiz`]: multiple-choice answers, each explained.
+//! - [`quiz`]: multiple-choice answers, each explained;
+//! - [`pipeline`]: sampling and scrubbing settings, by their effect on traces sent through them.
 //!
 //! A learner's mistake is never an error here: it is feedback with a failing verdict.
 //! [`GradeError`] is for what stops grading itself (the trace store unreachable, a broken spec).
@@ -13,6 +14,7 @@ pub mod describe;
 pub mod diagnose;
 pub mod feedback;
 pub mod instrumentation;
+pub mod pipeline;
 pub mod quiz;
 pub mod root_cause;
 pub mod search_context;

@@ -16,10 +16,10 @@ use crate::spec::types::QuizCheck;
 
 /// SplitMix64: a tiny generator whose sequence is fixed forever, which a per-learner order
 /// must be (a learner's page and their grading agree across releases).
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -13,7 +13,7 @@ use super::GradeError;
 use super::describe;
 use super::feedback::{Evidence, Feedback, Item, ItemStatus, Verdict};
 use super::traceql::search_all;
-use crate::backend::{TraceBackend, Window};
+use crate::backend::{Elsewhere, TraceBackend, Window};
 use crate::query::{self, Vars};
 use crate::spec::types::{GroundTruth, RootCauseCheck};
 use dojo_faults::{FaultClass, FaultId};
@@ -114,10 +114,21 @@ pub async fn grade(
             .await
             .map_err(GradeError::Backend)?
         else {
-            evidence_items.push(Item::fail(
-                title,
-                "No trace with this id is in the trace store. Check that you copied the whole id.",
-            ));
+            // In a workshop each learner's traces are kept apart: a neighbour's trace is not
+            // among yours, and saying so beats "no such trace".
+            let message = match ctx.backend.held_elsewhere(ctx.tenant, id).await {
+                Some(Elsewhere::AnotherLearner) => ANOTHER_LEARNERS,
+                Some(Elsewhere::Shared) => {
+                    "This trace is not from your traffic: it is among the class's shared \
+                     requests, which carry no learner id, and your faults hit only your own. \
+                     Cite traces of your own traffic (`dojo loadgen --learner <your id>`)."
+                }
+                None => {
+                    "No trace with this id is in the trace store. Check that you copied the \
+                     whole id."
+                }
+            };
+            evidence_items.push(Item::fail(title, message));
             continue;
         };
         if !ctx
@@ -135,19 +146,13 @@ pub async fn grade(
         if let Some(theirs) = learner_of(&trace)
             && theirs != ctx.vars.learner
         {
-            evidence_items.push(
-                Item::fail(
-                    title,
-                    "This trace comes from another learner's traffic, not yours: its requests carry \
-                     another learner id. Each learner's faults hit only their own requests, so cite \
-                     traces of your own traffic (`dojo loadgen --learner <your id>`).",
-                )
-                .with_evidence(vec![Evidence {
+            evidence_items.push(Item::fail(title, ANOTHER_LEARNERS).with_evidence(vec![
+                Evidence {
                     trace_id: id.to_string(),
                     trace: describe::trace(&trace),
                     why: "another learner's request".into(),
-                }]),
-            );
+                },
+            ]));
             continue;
         }
         for span in &trace.spans {
@@ -438,6 +443,11 @@ fn kind_advice(class: Option<FaultClass>) -> &'static str {
         }
     }
 }
+
+/// What a learner is told about a cited trace of another learner's traffic.
+const ANOTHER_LEARNERS: &str = "This trace comes from another learner's traffic, not yours: its \
+     requests carry another learner id. Each learner's faults hit only their own requests, so \
+     cite traces of your own traffic (`dojo loadgen --learner <your id>`).";
 
 /// The learner whose request a trace is, from the `learner.id` its spans carry.
 fn learner_of(trace: &dojo_traceql::model::Trace) -> Option<&str> {

@@ -142,6 +142,7 @@ pub enum Check {
     Instrumentation(InstrumentationCheck),
     RootCause(RootCauseCheck),
     Quiz(QuizCheck),
+    Pipeline(PipelineCheck),
 }
 
 impl Check {
@@ -152,6 +153,7 @@ impl Check {
             Check::Instrumentation(_) => CheckKind::Instrumentation,
             Check::RootCause(_) => CheckKind::RootCause,
             Check::Quiz(_) => CheckKind::Quiz,
+            Check::Pipeline(_) => CheckKind::Pipeline,
         }
     }
 }
@@ -164,6 +166,7 @@ pub enum CheckKind {
     Instrumentation,
     RootCause,
     Quiz,
+    Pipeline,
 }
 
 impl CheckKind {
@@ -173,6 +176,7 @@ impl CheckKind {
             CheckKind::Instrumentation => "instrumentation",
             CheckKind::RootCause => "root_cause",
             CheckKind::Quiz => "quiz",
+            CheckKind::Pipeline => "pipeline",
         }
     }
 }
@@ -210,6 +214,22 @@ pub enum Compare {
     Traces,
     /// The same traces and, in each, the same matched spans.
     Spans,
+}
+
+/// Pipeline settings (sampling and scrubbing), checked by their effect on traces sent
+/// through them: the brief "keep every error and every trace slower than `keep_slower_than`,
+/// `keep_rest_percent` % of the rest, and never store `never_store` or a card number".
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineCheck {
+    /// Every trace at least this long must be kept.
+    pub keep_slower_than: SpecDuration,
+    /// The share of the other traces (neither failed nor slow) to keep, in percent.
+    pub keep_rest_percent: f64,
+    /// Attribute keys whose values must never be stored (authentication headers).
+    pub never_store: Vec<String>,
+    /// Settings that meet the brief (the answer key; the labs test grades them).
+    pub reference: String,
 }
 
 /// An instrumentation change, checked by TraceQL assertions on the learner's live traces.

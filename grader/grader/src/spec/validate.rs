@@ -356,6 +356,20 @@ pub(crate) fn validate(
                     let field = format!("{check}.assertions[{ai}]");
                     slug(&mut p, &format!("{field}.id"), &a.id);
                     p.query(&format!("{field}.query"), &a.query);
+                    // The grader narrows this condition to the learner's own run; without
+                    // it an assertion would also read other runs (the shop's services).
+                    let service = crate::check::instrumentation::SERVICE_CONDITION;
+                    for (name, text) in [("query", Some(&a.query)), ("of", a.of.as_ref())] {
+                        if let Some(text) = text
+                            && !text.contains(service)
+                        {
+                            p.add(
+                                format!("{field}.{name}"),
+                                "does not select the service under test",
+                                format!("include `{service}` in it"),
+                            );
+                        }
+                    }
                     match (a.expect, &a.of) {
                         (Expect::Every, None) => p.add(
                             format!("{field}.of"),
@@ -403,6 +417,39 @@ pub(crate) fn validate(
                         format!("{check}.min_evidence"),
                         "is 0",
                         "ask for at least one evidence trace",
+                    );
+                }
+            }
+            Check::Pipeline(c) => {
+                if !(c.keep_rest_percent > 0.0 && c.keep_rest_percent < 100.0) {
+                    p.add(
+                        format!("{check}.keep_rest_percent"),
+                        format!("{} is not strictly between 0 and 100", c.keep_rest_percent),
+                        "ask for a share such as 10",
+                    );
+                }
+                if c.keep_slower_than.0.is_zero() {
+                    p.add(
+                        format!("{check}.keep_slower_than"),
+                        "is 0, so every trace would be slow",
+                        "give a duration such as 1s",
+                    );
+                }
+                if let Err(e) = dojo_store::pipeline::settings::parse_settings(
+                    &c.reference,
+                    crate::check::pipeline::MAX_DECISION_WAIT,
+                ) {
+                    p.add(
+                        format!("{check}.reference"),
+                        format!("is not usable: {e}"),
+                        "give settings that parse and meet the brief",
+                    );
+                }
+                if c.never_store.is_empty() {
+                    p.add(
+                        format!("{check}.never_store"),
+                        "is empty",
+                        "list the attribute keys that must never be stored",
                     );
                 }
             }

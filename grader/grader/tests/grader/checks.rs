@@ -598,6 +598,56 @@ async fn only_the_running_instance_is_checked_so_traces_from_before_a_fix_do_not
 }
 
 #[tokio::test]
+async fn only_spans_of_the_learners_own_run_count_not_other_runs_of_a_same_named_service() {
+    let store = store();
+    // Ada's run never served a failing request.
+    let mut spans = stock_request(1, "stock", false);
+    // An unmarked run named `stock` (someone's solution) did, with an exception recorded …
+    spans.extend(
+        stock_request(2, "stock", true)
+            .into_iter()
+            .map(|s| TestSpan { learner: None, ..s }),
+    );
+    // … and Bo's run of the starter, renamed `stock`, records the API key.
+    spans.extend(starter_request(3, true).into_iter().map(|s| TestSpan {
+        service: if s.service == "api" { "api" } else { "stock" },
+        learner: s.learner.map(|_| "bo"),
+        ..s
+    }));
+    ingest(&store, &spans, 20_000);
+    for (name, backend) in backends(&store).await {
+        let feedback = grade(
+            backend,
+            "instrument-a-service",
+            "instrument-stock",
+            Submission::Service("stock".into()),
+        )
+        .await;
+        let status = |title_start: &str| {
+            feedback
+                .items
+                .iter()
+                .find(|i| i.title.starts_with(title_start))
+                .unwrap_or_else(|| panic!("{name}: no item {title_start}: {}", feedback.to_text()))
+                .status
+        };
+        assert_eq!(
+            status("A failed request is marked as an error"),
+            ItemStatus::Fail,
+            "{name}: another run's recorded exception is not Ada's work: {}",
+            feedback.to_text()
+        );
+        assert_eq!(
+            status("No credential"),
+            ItemStatus::Pass,
+            "{name}: Bo's leaked key is not Ada's: {}",
+            feedback.to_text()
+        );
+        assert_eq!(feedback.verdict, Verdict::Fail, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn a_service_that_sent_nothing_is_not_graded_and_the_learner_is_told_what_to_check() {
     let store = store();
     ingest(&store, &stock_request(1, "stock", false), 20_000);
@@ -1046,4 +1096,44 @@ async fn a_type_error_is_headlined_as_one_and_each_hint_is_printed_once() {
             assert_eq!(text.matches(hint.as_str()).count(), 1, "{text}");
         }
     }
+}
+
+#[tokio::test]
+async fn in_a_workshop_a_cited_trace_of_another_learner_or_of_the_shared_traffic_is_named_so() {
+    use dojo_grader::backend::embedded::EmbeddedBackend;
+    use dojo_grader::service::TenantPolicy;
+    use dojo_store::storage::routing::learner_tenant;
+
+    let store = store();
+    let labs = repository_labs();
+    let learner = slow_query_learner(&labs);
+    let own = learner_tenant(learner.as_str()).expect("a tenant");
+    let neighbour = learner_tenant("someone-else").expect("a tenant");
+    // The learner's own slow request (so the scenario shows in their traffic), a
+    // neighbour's, and one of the shared unmarked traffic.
+    crate::helpers::ingest_for(&store, &own, &product_page(3, 900, 200), 20_000);
+    crate::helpers::ingest_for(&store, &neighbour, &product_page(1, 900, 200), 20_000);
+    ingest(&store, &product_page(2, 900, 200), 20_000);
+    let grader = Grader::new(labs, Arc::new(EmbeddedBackend::new(store.clone())), None)
+        .with_tenants(TenantPolicy::Routed);
+    let feedback = grader
+        .grade(
+            &learner,
+            "intermittent-slowness",
+            "root-cause",
+            &report("api", "SELECT products", "slow query", &[1, 2]),
+        )
+        .await
+        .expect("graded");
+    let text = feedback.to_text();
+    assert!(
+        text.contains("another learner's traffic"),
+        "the neighbour's trace is named as theirs: {text}"
+    );
+    assert!(
+        text.contains("the class's shared"),
+        "the shared trace is named as shared: {text}"
+    );
+    assert!(!text.contains("No trace with this id"), "{text}");
+    assert_ne!(feedback.verdict, Verdict::Pass, "{text}");
 }

@@ -167,6 +167,14 @@ fn each_semantic_problem_names_its_field_and_a_fix() {
             GOOD.replace("{ status = error }", "{ status = }"),
             "exercises[0].check.reference",
         ),
+        (
+            "an instrumentation assertion that does not select the service under test",
+            GOOD.replace(
+                "kind: traceql\n      reference: '{ status = error }'",
+                "kind: instrumentation\n      assertions:\n        - { id: a, describe: D, query: '{ kind = server }', expect: present, fail: F }",
+            ),
+            "exercises[0].check.assertions[0].query",
+        ),
     ];
     for (what, yaml, field) in cases {
         let folder = if *what == "the folder name differs from the id" {

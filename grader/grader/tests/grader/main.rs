@@ -5,4 +5,5 @@ mod backend;
 mod checks;
 mod helpers;
 mod labs;
+mod pipeline;
 mod progress;

@@ -11,6 +11,7 @@ pub mod attributes;
 mod error;
 pub mod sampling;
 pub mod scrub;
+pub mod settings;
 pub mod tail;
 
 use serde::{Deserialize, Serialize};

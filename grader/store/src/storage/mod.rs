@@ -6,6 +6,7 @@
 //! so ingest never waits long for a query and a query never waits long for ingest.
 
 pub mod query;
+pub mod routing;
 pub mod size;
 pub mod tail;
 pub mod tenant;
@@ -62,6 +63,8 @@ struct Shared {
     /// The write-ahead log every stored batch is appended to, once one is attached
     /// ([`Store::attach_wal`]); unset, the store keeps traces in memory only.
     wal: OnceLock<wal::Wal>,
+    /// Set in a workshop: spans sent to the default tenant go to their learner's tenant.
+    routing: std::sync::OnceLock<routing::Router>,
 }
 
 /// One tenant: its traces, its tail-sampling buffer, its counters and its generated metrics.
@@ -207,6 +210,7 @@ impl Store {
                 ingests_in_flight: AtomicUsize::new(0),
                 decoding_bytes: AtomicU64::new(0),
                 wal: OnceLock::new(),
+                routing: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -359,8 +363,101 @@ impl Store {
         self.ingest_converted(tenant, batch)
     }
 
+    /// From now on, spans sent to the default tenant that belong to a learner's request go to
+    /// that learner's tenant ([`routing`]), as a collector's routing connector would in a
+    /// workshop. Spans sent with a tenant header are never rerouted.
+    pub fn route_by_learner(&self) {
+        let _ = self.shared.routing.set(routing::Router::default());
+    }
+
+    /// Whether [`Store::route_by_learner`] is on.
+    pub fn routes_by_learner(&self) -> bool {
+        self.shared.routing.get().is_some()
+    }
+
+    /// The tenants that hold a trace: to tell a learner that a trace
+    /// they cite is another learner's, without showing it.
+    pub fn tenants_holding(&self, trace_id: &dojo_traceql::model::TraceId) -> Vec<TenantId> {
+        self.all_tenants()
+            .into_iter()
+            .filter(|(_, t)| read(&t.state).traces.contains_key(trace_id))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     /// Ingests spans already converted to the model (the receivers' second half).
     pub fn ingest_converted(
+        &self,
+        tenant_id: &TenantId,
+        batch: ConvertedBatch,
+    ) -> Result<IngestOutcome, IngestError> {
+        match self.shared.routing.get() {
+            Some(router) if *tenant_id == TenantId::default_tenant() => {
+                self.ingest_routed(router, tenant_id, batch)
+            }
+            _ => self.ingest_into(tenant_id, batch),
+        }
+    }
+
+    /// Ingests a batch split by learner: the unmarked spans where they were sent, each
+    /// learner's in their tenant, with any spans of a newly recognised trace that were
+    /// stored where the batch was sent moved along. A learner tenant that cannot take its
+    /// spans (the tenant cap) leaves them where they were sent.
+    fn ingest_routed(
+        &self,
+        router: &routing::Router,
+        tenant_id: &TenantId,
+        batch: ConvertedBatch,
+    ) -> Result<IngestOutcome, IngestError> {
+        let ConvertedBatch {
+            spans,
+            rejected,
+            first_rejection,
+            truncated,
+            first_truncation,
+        } = batch;
+        let routed = router.split(spans);
+        let mut outcome = IngestOutcome::default();
+        let mut stay = routed.stay;
+        for (learner, spans) in routed.moved {
+            let Ok(tenant) = self.tenant(&learner) else {
+                stay.extend(spans);
+                continue;
+            };
+            // Spans of a newly recognised trace already stored where the batch was sent
+            // passed the pipeline there: they are moved as they are, not processed again.
+            if let Some(shared) = self.existing_tenant(tenant_id) {
+                let now = Instant::now();
+                for (trace_id, _) in routed.learned.iter().filter(|(_, t)| *t == learner) {
+                    let taken = write(&shared.state).take(trace_id);
+                    if let Some((spans, bytes)) = taken {
+                        self.shared.bytes_total.fetch_sub(bytes, Ordering::AcqRel);
+                        // Logged under the learner's tenant too, so a restart finds them there.
+                        if let Err(error) = self.commit(&learner, &tenant, spans, now) {
+                            tracing::warn!(%error, "spans moved to a learner's tenant were not stored");
+                        }
+                    }
+                }
+            }
+            let part = ConvertedBatch {
+                spans,
+                ..ConvertedBatch::default()
+            };
+            merge(&mut outcome, self.ingest_into(&learner, part)?);
+        }
+        let rest = ConvertedBatch {
+            spans: stay,
+            rejected,
+            first_rejection,
+            truncated,
+            first_truncation,
+        };
+        merge(&mut outcome, self.ingest_into(tenant_id, rest)?);
+        Ok(outcome)
+    }
+
+    /// Ingests a batch into one tenant.
+    fn ingest_into(
         &self,
         tenant_id: &TenantId,
         batch: ConvertedBatch,
@@ -676,4 +773,15 @@ impl Store {
             f(&id, &lock(&t.metrics));
         }
     }
+}
+
+/// Adds one part's outcome to a routed batch's.
+fn merge(total: &mut IngestOutcome, part: IngestOutcome) {
+    total.accepted += part.accepted;
+    total.rejected += part.rejected;
+    total.truncated += part.truncated;
+    total.message = match (total.message.take(), part.message) {
+        (Some(a), Some(b)) => Some(format!("{a}. {b}")),
+        (a, b) => a.or(b),
+    };
 }

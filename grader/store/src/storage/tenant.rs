@@ -262,6 +262,27 @@ impl TenantState {
         total
     }
 
+    /// Takes one trace out (its id stays in `arrival` until eviction passes over it): its
+    /// spans, each with its share of the trace's bytes, and the bytes it held.
+    pub fn take(&mut self, trace_id: &TraceId) -> Option<(Vec<IncomingSpan>, u64)> {
+        let removed = self.traces.remove(trace_id)?;
+        let count = removed.trace.spans.len();
+        self.spans -= count;
+        self.bytes -= removed.bytes;
+        let share = removed.bytes / count.max(1) as u64;
+        let trace = Arc::unwrap_or_clone(removed.trace);
+        let spans = trace
+            .spans
+            .into_iter()
+            .map(|span| IncomingSpan {
+                trace_id: *trace_id,
+                span,
+                bytes: share,
+            })
+            .collect();
+        Some((spans, removed.bytes))
+    }
+
     /// Removes the oldest traces while a limit is exceeded or they are past retention.
     pub fn evict(&mut self, limits: &Limits, now: Instant) -> Evicted {
         let mut evicted = Evicted::default();

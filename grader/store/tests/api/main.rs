@@ -16,6 +16,7 @@ mod otlp_grpc;
 mod otlp_http;
 mod pipeline;
 mod python_sdk;
+mod routing;
 mod tempo_api;
 mod tenants;
 mod wal;

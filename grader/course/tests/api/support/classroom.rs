@@ -295,9 +295,9 @@ impl Grading for Classroom {
                     Vec::new(),
                 )
             }
-            Submission::Instrumentation { .. } => {
+            Submission::Instrumentation { .. } | Submission::Pipeline { .. } => {
                 return Err(GradingError::WrongKind(
-                    "this lab has no instrumentation check".into(),
+                    "this lab has no instrumentation or pipeline check".into(),
                 ));
             }
         };
