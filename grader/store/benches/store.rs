@@ -12,9 +12,10 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dojo_store::tempo_api::query_range::MetricsRequest;
 use dojo_store::tempo_api::search::{SearchKind, SearchRequest};
 use dojo_store::{Limits, Store, StoreConfig, StoreListeners, TenantId};
+use dojo_traceql::EvalBudget;
+use dojo_traceql::metrics::MetricsWindow;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -385,8 +386,8 @@ fn large_store() {
         });
     }
     let end = now_nanos();
-    let metrics = MetricsRequest {
-        query: "{ kind = server } | rate() by (resource.service.name)".into(),
+    let metrics_query = "{ kind = server } | rate() by (resource.service.name)";
+    let metrics = MetricsWindow {
         start_nanos: (end - 3_600_000_000_000) / 60_000_000_000 * 60_000_000_000,
         end_nanos: end.div_ceil(60_000_000_000) * 60_000_000_000,
         step_nanos: 60_000_000_000,
@@ -396,7 +397,11 @@ fn large_store() {
     time(
         "query_range { kind = server } | rate() by (resource.service.name), 1h at 1m",
         3,
-        || store.query_metrics(&tenant, &metrics).expect("metrics run"),
+        || {
+            store
+                .query_metrics(&tenant, metrics_query, &metrics, &mut EvalBudget::default())
+                .expect("metrics run")
+        },
     );
     time("tag values of span.http.route (v2)", 3, || {
         store.tag_values(

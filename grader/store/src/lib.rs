@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod serve;
 pub mod storage;
 pub mod tempo_api;
+pub mod traceql_metrics;
 
 pub use bounds::{Budget, QueryLimits, SpanLimits};
 pub use config::{ConfigError, Limits, StoreConfig};

@@ -15,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod explain;
 pub mod lexer;
+pub mod metrics;
 pub mod model;
 pub mod parser;
 pub mod search;
@@ -25,6 +26,7 @@ pub use ast::{FieldRef, MetricsQuery, Pipeline, Root};
 pub use budget::EvalBudget;
 pub use error::{Error, ErrorKind};
 pub use eval::{SpansetMatch, evaluate_pipeline, evaluate_trace, field_result_value, field_value};
+pub use metrics::{MetricsWindow, evaluate_metrics};
 pub use search::{SearchOptions, TraceMatch, search};
 pub use validate::Warning;
 

@@ -10,15 +10,21 @@ use dojo_traceql::model::{Trace, TraceId};
 use dojo_traceql::{ErrorKind, EvalBudget, Query, evaluate_trace};
 
 use super::error::ApiError;
-
-/// Tempo refuses queries longer than this (`MaxQueryExpressionSizeBytes`).
-pub const MAX_QUERY_BYTES: usize = 128 * 1024;
+use crate::traceql_metrics::{MAX_QUERY_BYTES, MetricsError};
 
 /// The engine's error as the API reports it: `invalid TraceQL query: parse error at line 1, col 3: …`.
 pub fn query_error(query: &str, error: &dojo_traceql::Error) -> ApiError {
     match error.kind {
         ErrorKind::Budget | ErrorKind::Runtime => ApiError::BadRequest(error.one_line(query)),
         _ => ApiError::InvalidQuery(error.one_line(query)),
+    }
+}
+
+/// A metrics query's failure as the API reports it.
+pub fn metrics_error(query: &str, error: &MetricsError) -> ApiError {
+    match error {
+        MetricsError::Query(e) => query_error(query, e),
+        other => ApiError::bad_request(other.to_string()),
     }
 }
 
