@@ -8,6 +8,7 @@
 pub mod adapters;
 pub mod backend;
 pub mod content;
+pub mod dashboards;
 pub mod engine;
 pub mod error;
 pub mod markdown;
@@ -48,6 +49,7 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::console::router())
         .merge(routes::traces::router())
         .merge(routes::services::router())
+        .merge(routes::dashboards::router())
         .merge(routes::labs::router())
         .merge(routes::learners::router())
         .merge(routes::instructor::router())

@@ -1,11 +1,12 @@
 //! The course's shared state: one cloneable value of cheap handles, given to [`crate::router`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
 use crate::content::Course;
+use crate::dashboards::PanelStore;
 use crate::search::SearchIndex;
 use crate::session::Sessions;
 use crate::throttle::{self, Throttle};
@@ -93,6 +94,8 @@ pub(crate) struct Inner {
     pub joins: Throttle,
     /// Wrong instructor tokens per client address.
     pub instructor_failures: Throttle,
+    /// Where learners' dashboard panels are kept; unset, the dashboards page says it is off.
+    pub panels: OnceLock<Arc<dyn PanelStore>>,
 }
 
 impl CourseState {
@@ -117,9 +120,18 @@ impl CourseState {
                 settings,
                 joins: Throttle::new(throttle::JOIN),
                 instructor_failures: Throttle::new(throttle::INSTRUCTOR_FAILURES),
+                panels: OnceLock::new(),
             }),
             sessions: Sessions::default(),
         }
+    }
+}
+
+impl CourseState {
+    /// Keeps learners' dashboard panels in `panels` (set once, before serving).
+    pub fn with_panels(self, panels: Arc<dyn PanelStore>) -> CourseState {
+        let _ = self.inner.panels.set(panels);
+        self
     }
 }
 

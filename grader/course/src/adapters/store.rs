@@ -129,9 +129,14 @@ impl TraceSource for EmbeddedStore {
                     .copied()
                     .filter(|v| !v.is_nan())
                     .reduce(f64::max),
+                values: series.values.clone(),
             })
             .collect();
-        Ok(Some(MetricsAnswer { step_nanos, series }))
+        Ok(Some(MetricsAnswer {
+            start_nanos: end_nanos.saturating_sub(range),
+            step_nanos,
+            series,
+        }))
     }
 }
 
