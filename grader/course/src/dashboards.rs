@@ -41,6 +41,16 @@ impl Unit {
         }
     }
 
+    /// The unit in two words, beside a panel's query.
+    pub fn short(self) -> &'static str {
+        match self {
+            Unit::Count => "count",
+            Unit::PerSecond => "per second",
+            Unit::Seconds => "seconds",
+            Unit::Percent => "percent",
+        }
+    }
+
     /// What the form's menu says.
     pub fn label(self) -> &'static str {
         match self {

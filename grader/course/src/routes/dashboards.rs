@@ -139,7 +139,7 @@ async fn panel_view(
         id: panel.id,
         title: panel.title,
         query: panel.query,
-        unit: panel.unit.label(),
+        unit: panel.unit.short(),
         first,
         last,
         chart: None,
