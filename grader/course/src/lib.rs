@@ -11,6 +11,7 @@ pub mod content;
 pub mod dashboards;
 pub mod engine;
 pub mod error;
+pub mod grafana_export;
 pub mod markdown;
 pub mod pictures;
 pub mod routes;

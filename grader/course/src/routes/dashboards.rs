@@ -30,6 +30,7 @@ pub fn router() -> Router<CourseState> {
     Router::new()
         .route("/dashboards", get(dashboards))
         .route("/dashboards/panels", post(add_panel))
+        .route("/dashboards/grafana.json", get(grafana_json))
         .route("/dashboards/panels/{id}/delete", post(delete_panel))
         .route("/dashboards/panels/{id}/move", post(move_panel))
 }
@@ -269,6 +270,29 @@ async fn add_panel(
     (page.errors, page.refused) = refusal;
     fill(&state, &learner, &mut page).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+/// The learner's dashboard as Grafana dashboard JSON, as a download.
+async fn grafana_json(
+    State(state): State<CourseState>,
+    Extension(visitor): Extension<Visitor>,
+) -> Result<Response, CourseError> {
+    let Some((learner, name)) = &visitor.learner else {
+        return Err(CourseError::Forbidden(
+            "Join the class first: the export is of your own dashboard.".into(),
+        ));
+    };
+    let panels = store(&state)?.panels(learner).await.map_err(unavailable)?;
+    let json = crate::grafana_export::dashboard(name, &learner.0, &panels);
+    let uid = crate::grafana_export::dashboard_uid(&learner.0);
+    Ok((
+        [(
+            axum::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{uid}.json\""),
+        )],
+        axum::Json(json),
+    )
+        .into_response())
 }
 
 async fn delete_panel(

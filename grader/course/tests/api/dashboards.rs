@@ -241,3 +241,155 @@ async fn a_visitor_who_has_not_joined_is_asked_to_join() {
         .await;
     assert_eq!(refused.status, 403, "{}", refused.body);
 }
+
+/// What Grafana's dashboard JSON model requires of a dashboard and its panels, checked field
+/// by field; answers every problem found.
+fn grafana_model_problems(dashboard: &serde_json::Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut need = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    need(
+        dashboard["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "a title".into(),
+    );
+    need(
+        dashboard["uid"]
+            .as_str()
+            .is_some_and(|u| !u.is_empty() && u.chars().count() <= 40),
+        "a uid of at most 40 characters".into(),
+    );
+    need(
+        dashboard["schemaVersion"].is_u64(),
+        "a schemaVersion".into(),
+    );
+    need(dashboard["version"].is_u64(), "a version".into());
+    need(dashboard["editable"].is_boolean(), "editable".into());
+    need(dashboard["tags"].is_array(), "tags".into());
+    need(
+        dashboard["time"]["from"].is_string() && dashboard["time"]["to"].is_string(),
+        "a time range".into(),
+    );
+    let panels = dashboard["panels"].as_array().cloned().unwrap_or_default();
+    need(dashboard["panels"].is_array(), "a panels list".into());
+    let mut ids = std::collections::BTreeSet::new();
+    for (i, panel) in panels.iter().enumerate() {
+        let at = format!("panel {i}");
+        need(
+            panel["id"].as_u64().is_some_and(|id| ids.insert(id)),
+            format!("{at}: a unique id"),
+        );
+        need(
+            matches!(
+                panel["type"].as_str(),
+                Some("timeseries" | "stat" | "table" | "barchart" | "gauge" | "traces")
+            ),
+            format!("{at}: a known panel type"),
+        );
+        need(panel["title"].is_string(), format!("{at}: a title"));
+        let grid = &panel["gridPos"];
+        let (x, w) = (grid["x"].as_u64(), grid["w"].as_u64());
+        need(
+            grid["h"].as_u64().is_some_and(|h| h > 0)
+                && grid["y"].is_u64()
+                && x.zip(w).is_some_and(|(x, w)| w > 0 && x + w <= 24),
+            format!("{at}: a gridPos inside the 24 columns"),
+        );
+        need(
+            panel["datasource"]["uid"] == dojo_defaults::GRAFANA_TEMPO_DATASOURCE_UID
+                && panel["datasource"]["type"] == "tempo",
+            format!("{at}: the provisioned Tempo datasource"),
+        );
+        let targets = panel["targets"].as_array().cloned().unwrap_or_default();
+        need(!targets.is_empty(), format!("{at}: targets"));
+        for target in &targets {
+            need(target["refId"].is_string(), format!("{at}: a refId"));
+            need(
+                target["queryType"] == "traceql" && target["metricsQueryType"] == "range",
+                format!("{at}: a TraceQL range query"),
+            );
+            let query = target["query"].as_str().unwrap_or_default();
+            match dojo_traceql::parse(query) {
+                Ok(parsed) => need(
+                    parsed.is_metrics(),
+                    format!("{at}: {query} is a metrics query"),
+                ),
+                Err(error) => need(false, format!("{at}: {}", error.render(query))),
+            }
+        }
+    }
+    problems
+}
+
+#[tokio::test]
+async fn the_dashboard_exports_as_grafana_json_against_the_provisioned_tempo() {
+    let app = spawn().await;
+    let mut ada = app.client();
+    ada.join("Ada").await;
+    for (title, query, unit) in [
+        ("Requests", RATE, "per_second"),
+        (
+            "p95 latency",
+            "{ kind = server } | quantile_over_time(duration, .95) by (resource.service.name)",
+            "seconds",
+        ),
+        (
+            "Error ratio",
+            "({ status = error } | rate()) / ({ } | rate())",
+            "percent",
+        ),
+    ] {
+        assert_eq!(
+            add(&mut ada, title, query, unit).await.status,
+            303,
+            "{title}"
+        );
+    }
+    let page = ada.get("/dashboards").await;
+    assert!(page.body.contains("id=\"export-grafana\""), "{}", page.body);
+
+    let export = ada.get("/dashboards/grafana.json").await;
+
+    assert_eq!(export.status, 200, "{}", export.body);
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&export.body).expect("the export is JSON");
+    assert_eq!(grafana_model_problems(&dashboard), Vec::<String>::new());
+    let titles: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    assert_eq!(titles, vec!["Requests", "p95 latency", "Error ratio"]);
+    assert_eq!(
+        dashboard["panels"][1]["fieldConfig"]["defaults"]["unit"],
+        "s"
+    );
+}
+
+#[tokio::test]
+async fn the_grafana_model_check_refuses_a_broken_export() {
+    // The check itself must catch what an export could get wrong.
+    let broken = serde_json::json!({
+        "title": "x", "uid": "dojo-x", "schemaVersion": 39, "version": 1, "editable": true,
+        "tags": [], "time": {"from": "now-15m", "to": "now"},
+        "panels": [{
+            "id": 1, "type": "timeseries", "title": "p",
+            "gridPos": {"h": 8, "w": 12, "x": 18, "y": 0},
+            "datasource": {"type": "tempo", "uid": "not-provisioned"},
+            "targets": [{"refId": "A", "queryType": "traceql", "metricsQueryType": "range",
+                         "query": "{ } | rate() by (resource.service.name"}],
+        }],
+    });
+    let problems = grafana_model_problems(&broken);
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+}
+
+#[tokio::test]
+async fn only_a_learner_who_joined_can_export() {
+    let app = spawn().await;
+    let page = app.client().get("/dashboards/grafana.json").await;
+    assert_eq!(page.status, 403, "{}", page.body);
+}
