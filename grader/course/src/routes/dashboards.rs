@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use super::labs::{Fields, require_learner};
+use super::labs::{Fields, field, require_learner};
 use super::layout::Layout;
 use crate::backend::{LearnerId, MetricsAnswer, SearchError};
 use crate::dashboards::{
@@ -223,14 +223,6 @@ async fn dashboards(
         fill(&state, learner, &mut page).await?;
     }
     Ok(page)
-}
-
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 async fn add_panel(
