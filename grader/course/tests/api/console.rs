@@ -132,8 +132,18 @@ fn caret_block(page: &str) -> Option<String> {
 
 #[tokio::test]
 async fn a_metrics_query_with_a_missing_parenthesis_gets_a_caret_at_its_end() {
-    let app = TestApp::spawn().await;
+    for via_tempo_api in [false, true] {
+        let app = TestApp::spawn_with(Options {
+            via_tempo_api,
+            ..Options::default()
+        })
+        .await;
+        missing_parenthesis_gets_a_caret(&app, via_tempo_api).await;
+    }
+}
 
+/// Embedded or against a Tempo over HTTP, the caret is the same.
+async fn missing_parenthesis_gets_a_caret(app: &TestApp, via_tempo_api: bool) {
     // { } | rate() by (resource.service.name      ← the closing parenthesis is missing
     let page = app
         .client()
@@ -146,7 +156,7 @@ async fn a_metrics_query_with_a_missing_parenthesis_gets_a_caret_at_its_end() {
     assert_eq!(
         caret,
         format!("{query}\n{}^", " ".repeat(query.len())),
-        "the caret sits just past the end, where `)` is expected"
+        "the caret sits just past the end, where `)` is expected (via Tempo: {via_tempo_api})"
     );
 }
 
