@@ -19,6 +19,7 @@ use axum::Router;
 use axum::routing::get;
 use dojo_course::adapters::faults::ServiceFaults;
 use dojo_course::adapters::grader::InProcessGrader;
+use dojo_course::adapters::panels::ProgressPanels;
 use dojo_course::adapters::remote::BackendTraces;
 use dojo_course::adapters::store::EmbeddedStore;
 use dojo_course::backend::{FaultControl, TraceSource};
@@ -191,6 +192,7 @@ impl Server {
             }
             None => None,
         };
+        let panels = Arc::new(ProgressPanels::new(progress.clone()));
         let mut grader = Grader::new(labs, backend, Some(progress));
         if store.is_some() && options.workshop_code.is_some() {
             grader = grader.with_tenants(TenantPolicy::Routed);
@@ -216,7 +218,8 @@ impl Server {
             Arc::new(InProcessGrader::new(grader.clone())),
             faults,
             settings,
-        );
+        )
+        .with_panels(panels);
         let mut app = Router::new()
             .route("/health", get(|| async { "ok" }))
             .merge(dojo_course::router(state));

@@ -168,6 +168,9 @@ impl TraceSource for NoTraces {
 /// A metrics query's time series, summarised for a table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricsAnswer {
+    /// The start of the first interval (exclusive), Unix nanoseconds: interval `i` ends at
+    /// `start_nanos + (i + 1) * step_nanos`.
+    pub start_nanos: u64,
     /// The width of one interval, in nanoseconds.
     pub step_nanos: u64,
     pub series: Vec<MetricsSeries>,
@@ -185,6 +188,8 @@ pub struct MetricsSeries {
     pub points: usize,
     /// The largest value of any interval.
     pub largest: Option<f64>,
+    /// One value per interval, oldest first; NaN where the interval has none.
+    pub values: Vec<f64>,
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,8 +8,10 @@
 pub mod adapters;
 pub mod backend;
 pub mod content;
+pub mod dashboards;
 pub mod engine;
 pub mod error;
+pub mod grafana_export;
 pub mod markdown;
 pub mod pictures;
 pub mod routes;
@@ -50,6 +52,7 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::console::router())
         .merge(routes::traces::router())
         .merge(routes::services::router())
+        .merge(routes::dashboards::router())
         .merge(routes::labs::router())
         .merge(routes::learners::router())
         .merge(routes::instructor::router())

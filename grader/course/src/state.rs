@@ -1,10 +1,11 @@
 //! The course's shared state: one cloneable value of cheap handles, given to [`crate::router`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
 use crate::content::Course;
+use crate::dashboards::PanelStore;
 use crate::search::SearchIndex;
 pub use crate::secrets::Secret;
 use crate::session::Sessions;
@@ -64,6 +65,8 @@ pub(crate) struct Inner {
     pub joins: Throttle,
     /// Wrong instructor tokens per client address.
     pub instructor_failures: Throttle,
+    /// Where learners' dashboard panels are kept; unset, the dashboards page says it is off.
+    pub panels: OnceLock<Arc<dyn PanelStore>>,
 }
 
 impl CourseState {
@@ -88,6 +91,7 @@ impl CourseState {
                 settings,
                 joins: Throttle::new(throttle::JOIN),
                 instructor_failures: Throttle::new(throttle::INSTRUCTOR_FAILURES),
+                panels: OnceLock::new(),
             }),
             sessions: Sessions::default(),
         }
@@ -115,6 +119,12 @@ impl CourseState {
             .traces
             .for_learner(Some(id))
             .map(|_| id.0.clone())
+    }
+
+    /// Keeps learners' dashboard panels in `panels` (set once, before serving).
+    pub fn with_panels(self, panels: Arc<dyn PanelStore>) -> CourseState {
+        let _ = self.inner.panels.set(panels);
+        self
     }
 }
 

@@ -12,9 +12,10 @@
 use std::time::{Duration, Instant};
 
 use dojo_store::queries::{SearchKind, SearchRequest};
-use dojo_store::tempo_api::query_range::MetricsRequest;
 
 use dojo_store::{Store, TenantId};
+use dojo_traceql::EvalBudget;
+use dojo_traceql::metrics::MetricsWindow;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
@@ -201,8 +202,8 @@ fn large_store() {
         });
     }
     let end = now_nanos();
-    let metrics = MetricsRequest {
-        query: "{ kind = server } | rate() by (resource.service.name)".into(),
+    let metrics_query = "{ kind = server } | rate() by (resource.service.name)";
+    let metrics = MetricsWindow {
         start_nanos: (end - 3_600_000_000_000) / 60_000_000_000 * 60_000_000_000,
         end_nanos: end.div_ceil(60_000_000_000) * 60_000_000_000,
         step_nanos: 60_000_000_000,
@@ -212,7 +213,11 @@ fn large_store() {
     time(
         "query_range { kind = server } | rate() by (resource.service.name), 1h at 1m",
         3,
-        || store.query_metrics(&tenant, &metrics).expect("metrics run"),
+        || {
+            store
+                .query_metrics(&tenant, metrics_query, &metrics, &mut EvalBudget::default())
+                .expect("metrics run")
+        },
     );
     time("tag values of span.http.route (v2)", 3, || {
         store.tag_values(

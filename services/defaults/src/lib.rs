@@ -24,6 +24,13 @@ pub const OTLP_GRPC_PORT: u16 = 4317;
 /// OTLP over HTTP (the OpenTelemetry default).
 pub const OTLP_HTTP_PORT: u16 = 4318;
 
+/// The uid of the Tempo datasource Grafana is provisioned with (compose and k8s): dashboards
+/// the course exports for Grafana point their panels at it.
+pub const GRAFANA_TEMPO_DATASOURCE_UID: &str = "tempo";
+/// Where compose's Grafana picks up dashboards a learner exported (a folder of the repository
+/// mounted into Grafana; Grafana rescans it).
+pub const GRAFANA_LEARNER_DASHBOARDS_DIR: &str = "compose/grafana/learner-dashboards";
+
 /// The tenant used when a request carries no `X-Scope-OrgID` header (Tempo's own name).
 pub const DEFAULT_TENANT: &str = "single-tenant";
 /// The header that carries the tenant, as in Tempo.

@@ -7,5 +7,6 @@
 pub mod answer_key;
 pub mod faults;
 pub mod grader;
+pub mod panels;
 pub mod remote;
 pub mod store;

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use dojo_store::QueryError as StoreQueryError;
 use dojo_store::storage::query::TimeRange;
 use dojo_store::storage::routing::learner_tenant;
-use dojo_store::tempo_api::error::ApiError;
-use dojo_store::tempo_api::query_range::{MetricsRequest, default_step};
 use dojo_store::{Store, TenantId};
-use dojo_traceql::model::{Trace, TraceId};
+use dojo_traceql::EvalBudget;
+use dojo_traceql::metrics::{Label, MetricsWindow, default_step};
+use dojo_traceql::model::{Trace, TraceId, Value};
 
 use crate::backend::{
     BackendError, MetricsAnswer, MetricsSeries, NoTraces, QueryError, SearchError, TraceMatch,
@@ -110,8 +111,7 @@ impl TraceSource for EmbeddedStore {
             .unwrap_or(u64::MAX);
         let range = window.as_nanos() as u64;
         let step_nanos = default_step(range);
-        let request = MetricsRequest {
-            query: query.to_string(),
+        let window = MetricsWindow {
             start_nanos: end_nanos.saturating_sub(range),
             end_nanos,
             step_nanos,
@@ -120,21 +120,20 @@ impl TraceSource for EmbeddedStore {
         };
         let store = self.store.clone();
         let tenant = self.tenant.clone();
-        let result = tokio::task::spawn_blocking(move || store.query_metrics(&tenant, &request))
-            .await
-            .map_err(|error| {
-                BackendError(format!("the metrics query stopped unexpectedly: {error}"))
-            })?
-            .map_err(|error| match error {
-                ApiError::BadRequest(message) | ApiError::InvalidQuery(message) => {
-                    SearchError::Query(QueryError {
-                        message,
-                        position: None,
-                        hint: None,
-                    })
-                }
-                other => SearchError::Backend(BackendError(other.to_string())),
-            })?;
+        let text = query.to_string();
+        let result = tokio::task::spawn_blocking(move || {
+            store.query_metrics(&tenant, &text, &window, &mut EvalBudget::default())
+        })
+        .await
+        .map_err(|error| BackendError(format!("the metrics query stopped unexpectedly: {error}")))?
+        .map_err(|error| match error {
+            StoreQueryError::Engine { error, .. } => crate::engine::query_error(&error, query),
+            other => QueryError {
+                message: other.to_string(),
+                position: None,
+                hint: None,
+            },
+        })?;
         let series = result
             .series
             .values()
@@ -142,7 +141,7 @@ impl TraceSource for EmbeddedStore {
                 labels: series
                     .labels
                     .iter()
-                    .map(|(key, value)| format!("{key}={}", label_value(value)))
+                    .map(label_text)
                     .collect::<Vec<_>>()
                     .join(", "),
                 last: newest_settled(&series.values, step_nanos),
@@ -153,9 +152,14 @@ impl TraceSource for EmbeddedStore {
                     .copied()
                     .filter(|v| !v.is_nan())
                     .reduce(f64::max),
+                values: series.values.clone(),
             })
             .collect();
-        Ok(Some(MetricsAnswer { step_nanos, series }))
+        Ok(Some(MetricsAnswer {
+            start_nanos: end_nanos.saturating_sub(range),
+            step_nanos,
+            series,
+        }))
     }
 }
 
@@ -176,16 +180,13 @@ fn newest_settled(values: &[f64], step_nanos: u64) -> Option<f64> {
         .copied()
 }
 
-/// A label's value as TraceQL writes it: `"api"`, `200`, `true`, not OTLP's typed JSON
-/// (`{"stringValue":"api"}`).
-fn label_value(value: &serde_json::Value) -> String {
-    match value.as_object().and_then(|typed| typed.values().next()) {
-        Some(serde_json::Value::String(text)) if value.get("stringValue").is_some() => {
-            format!("{text:?}")
-        }
-        Some(serde_json::Value::String(text)) => text.clone(),
-        Some(other) => other.to_string(),
-        None => value.to_string(),
+/// A label as TraceQL writes it: `resource.service.name="api"`, `p=0.95`, and `nil` for a
+/// group whose values were all absent, as Tempo labels it.
+fn label_text(label: &Label) -> String {
+    match &label.value {
+        Some(Value::Str(text)) => format!("{}={text:?}", label.key),
+        Some(value) => format!("{}={}", label.key, value),
+        None => format!("{}=nil", label.key),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod red;
 pub mod requests;
 pub mod service_graph;
+pub mod timeseries;
 pub mod waterfall;
 
 use std::collections::HashMap;

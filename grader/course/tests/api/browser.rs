@@ -766,3 +766,99 @@ async fn a_learner_and_an_instructor_use_the_course_in_a_real_browser() {
     }
     let _ = browser.command("DELETE", "", None).await;
 }
+
+/// A learner builds a dashboard panel and reads its chart: axes with clock and unit labels,
+/// one line and one legend entry per service, hover titles on the points, and the table.
+async fn dashboard_journey(app: &TestApp, browser: &Driver) -> Step<()> {
+    browser.open(&app.url("/join")).await?;
+    browser.fill("#name", "Grace").await?;
+    browser.click("#join").await?;
+    browser.text_containing("#learner-name", "Grace").await?;
+    browser.open(&app.url("/dashboards")).await?;
+    browser.fill("#title", "Server requests per second").await?;
+    browser
+        .fill(
+            "#query",
+            "{ kind = server } | rate() by (resource.service.name)",
+        )
+        .await?;
+    browser.click("#add-panel").await?;
+    let url = browser.url_containing("#panel-").await?;
+    expect(url.contains("#panel-"), &format!("no panel saved: {url}"))?;
+    expect(
+        browser.displayed("svg.timeseries").await?,
+        "the chart is shown",
+    )?;
+    let drawn = browser
+        .run(
+            "const svg = document.querySelector('svg.timeseries');
+             const box = svg.getBoundingClientRect();
+             return {
+               width: box.width,
+               times: [...svg.querySelectorAll('text.time-label')].map(t => t.textContent),
+               values: [...svg.querySelectorAll('text.value-label')].map(t => t.textContent),
+               lines: svg.querySelectorAll('g.series').length,
+               points: svg.querySelectorAll('circle title').length,
+               legend: document.querySelectorAll('ul.legend li').length,
+             };",
+        )
+        .await?;
+    expect(
+        drawn["width"].as_f64().is_some_and(|w| w > 300.0),
+        &format!("the chart is laid out wide enough: {drawn}"),
+    )?;
+    let clock = |t: &Value| {
+        t.as_str()
+            .is_some_and(|t| t.len() == 8 && t.as_bytes()[2] == b':')
+    };
+    expect(
+        drawn["times"]
+            .as_array()
+            .is_some_and(|t| t.len() >= 2 && t.iter().all(clock)),
+        &format!("clock labels on the time axis: {drawn}"),
+    )?;
+    expect(
+        drawn["values"].as_array().is_some_and(|v| {
+            v.iter()
+                .any(|v| v.as_str().is_some_and(|v| v.ends_with("/s")))
+        }),
+        &format!("per-second labels on the value axis: {drawn}"),
+    )?;
+    expect(
+        drawn["lines"] == 3 && drawn["legend"] == 3,
+        &format!("a line and a legend entry per service: {drawn}"),
+    )?;
+    expect(
+        drawn["points"].as_u64().is_some_and(|n| n >= 3),
+        &format!("points with hover titles: {drawn}"),
+    )?;
+    browser.screenshot("dashboards-1280-js").await;
+    browser.click("details.values summary").await?;
+    expect(
+        browser.displayed("details.values table").await?,
+        "the table opens",
+    )?;
+    browser.screenshot("dashboards-1280-js-table").await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_learner_builds_a_dashboard_panel_and_reads_its_chart_in_a_real_browser() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let app = TestApp::spawn_with(crate::support::Options {
+        real_grader: true,
+        ..crate::support::Options::default()
+    })
+    .await;
+    let browser = match Driver::start(&chromedriver, &chromium).await {
+        Ok(browser) => browser,
+        Err(error) => panic!("the browser did not start: {error}"),
+    };
+    if let Err(error) = dashboard_journey(&app, &browser).await {
+        let shot = browser.screenshot("dashboards-failure").await;
+        panic!("{error}\nscreenshot: {shot:?}");
+    }
+    let _ = browser.command("DELETE", "", None).await;
+}

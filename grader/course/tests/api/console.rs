@@ -118,3 +118,71 @@ async fn a_metrics_query_against_a_tempo_says_where_it_runs() {
         page.body
     );
 }
+
+/// The `<pre class="caret">` block of a page, unescaped enough to compare columns.
+fn caret_block(page: &str) -> Option<String> {
+    let start = page.find("<pre class=\"caret\">")? + "<pre class=\"caret\">".len();
+    let end = start + page[start..].find("</pre>")?;
+    Some(
+        page[start..end]
+            .replace("&#34;", "\"")
+            .replace("&#39;", "'"),
+    )
+}
+
+#[tokio::test]
+async fn a_metrics_query_with_a_missing_parenthesis_gets_a_caret_at_its_end() {
+    for via_tempo_api in [false, true] {
+        let app = TestApp::spawn_with(Options {
+            via_tempo_api,
+            ..Options::default()
+        })
+        .await;
+        missing_parenthesis_gets_a_caret(&app, via_tempo_api).await;
+    }
+}
+
+/// Embedded or against a Tempo over HTTP, the caret is the same.
+async fn missing_parenthesis_gets_a_caret(app: &TestApp, via_tempo_api: bool) {
+    // { } | rate() by (resource.service.name      ← the closing parenthesis is missing
+    let page = app
+        .client()
+        .get("/console?q=%7B+%7D+%7C+rate%28%29+by+%28resource.service.name")
+        .await;
+
+    assert_eq!(page.status, 200);
+    let caret = caret_block(&page.body).unwrap_or_else(|| panic!("a caret: {}", page.body));
+    let query = "{ } | rate() by (resource.service.name";
+    assert_eq!(
+        caret,
+        format!("{query}\n{}^", " ".repeat(query.len())),
+        "the caret sits just past the end, where `)` is expected (via Tempo: {via_tempo_api})"
+    );
+}
+
+#[tokio::test]
+async fn a_metrics_query_the_store_cannot_run_gets_a_caret_under_the_function() {
+    let app = TestApp::spawn().await;
+
+    // { } | compare({ status = error }) parses, and the store refuses to evaluate it.
+    let page = app
+        .client()
+        .get("/console?q=%7B+%7D+%7C+compare%28%7B+status+%3D+error+%7D%29")
+        .await;
+
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("compare() is not supported"),
+        "{}",
+        page.body
+    );
+    let caret = caret_block(&page.body).unwrap_or_else(|| panic!("a caret: {}", page.body));
+    let lines: Vec<&str> = caret.lines().collect();
+    assert_eq!(lines[0], "{ } | compare({ status = error })");
+    let column = lines[1].find('^').expect("a caret character");
+    assert_eq!(
+        Some(column),
+        lines[0].find("compare"),
+        "the caret points at the function: {caret}"
+    );
+}

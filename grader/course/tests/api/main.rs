@@ -5,6 +5,7 @@
 mod browser;
 mod console;
 mod content;
+mod dashboards;
 mod faults;
 mod grader;
 mod instructor;

@@ -89,7 +89,7 @@ pub struct Incident {
 }
 
 #[derive(Debug, Clone)]
-enum Db {
+pub(super) enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -103,11 +103,12 @@ macro_rules! on_db {
         }
     };
 }
+pub(super) use on_db;
 
 /// The progress store. Cloning is cheap: clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct Progress {
-    db: Db,
+    pub(super) db: Db,
 }
 
 const SQL_UPSERT_LEARNER: &str = "INSERT INTO learners (id, display_name, created_at) VALUES ($1, $2, $3) \
@@ -162,7 +163,7 @@ const SQL_INCIDENTS: &str =
     "SELECT learner_id, round, started_at FROM incidents WHERE lab = $1 ORDER BY learner_id";
 const SQL_RESET_INCIDENTS: &str = "DELETE FROM incidents WHERE learner_id = $1";
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -190,7 +191,7 @@ where
     })
 }
 
-fn stored_learner_id(id: String) -> Result<LearnerId, ProgressError> {
+pub(super) fn stored_learner_id(id: String) -> Result<LearnerId, ProgressError> {
     LearnerId::parse(&id).map_err(|e| ProgressError::Database(sqlx::Error::Decode(Box::new(e))))
 }
 

@@ -481,3 +481,149 @@ async fn another_incident_follows_a_solved_one_moves_to_the_next_variant_and_is_
         progress.close().await;
     }
 }
+
+mod panels {
+    use dojo_grader::progress::{NewPanel, PanelMove, Progress, ProgressError};
+
+    use super::learner;
+    use crate::helpers::databases;
+
+    fn panel<'a>(title: &'a str, query: &'a str) -> NewPanel<'a> {
+        NewPanel {
+            title,
+            query,
+            unit: "per_second",
+        }
+    }
+
+    fn titles(panels: &[dojo_grader::progress::Panel]) -> Vec<&str> {
+        panels.iter().map(|p| p.title.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn panels_are_added_reordered_deleted_and_survive_reopening() {
+        let (_dir, dbs) = databases("panels").await;
+        for (name, url) in dbs {
+            let ada = learner("ada");
+            let progress = Progress::connect(&url).await.unwrap();
+            progress.join(&ada, "Ada").await.unwrap();
+            let mut ids = Vec::new();
+            for title in ["rate", "errors", "p95"] {
+                let added = progress
+                    .add_panel(&ada, panel(title, "{ } | rate()"), 20)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{name}: under the cap"));
+                ids.push(added.id);
+            }
+            assert!(
+                progress
+                    .move_panel(&ada, ids[2], PanelMove::Up)
+                    .await
+                    .unwrap(),
+                "{name}"
+            );
+            assert!(
+                !progress
+                    .move_panel(&ada, ids[0], PanelMove::Up)
+                    .await
+                    .unwrap(),
+                "{name}: the top panel cannot move up"
+            );
+            assert!(progress.delete_panel(&ada, ids[1]).await.unwrap(), "{name}");
+            progress.close().await;
+
+            let reopened = Progress::connect(&url).await.unwrap();
+            let panels = reopened.panels(&ada).await.unwrap();
+            assert_eq!(titles(&panels), vec!["rate", "p95"], "{name}");
+            assert_eq!(panels[1].query, "{ } | rate()", "{name}");
+            assert_eq!(panels[1].unit, "per_second", "{name}");
+            assert!(
+                reopened
+                    .move_panel(&ada, ids[2], PanelMove::Up)
+                    .await
+                    .unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                titles(&reopened.panels(&ada).await.unwrap()),
+                vec!["p95", "rate"],
+                "{name}"
+            );
+            assert!(
+                reopened
+                    .move_panel(&ada, ids[2], PanelMove::Down)
+                    .await
+                    .unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                titles(&reopened.panels(&ada).await.unwrap()),
+                vec!["rate", "p95"],
+                "{name}"
+            );
+            reopened.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_learner_past_the_cap_adds_nothing_and_cannot_touch_anothers_panels() {
+        let (_dir, dbs) = databases("panel-cap").await;
+        for (name, url) in dbs {
+            let (ada, bob) = (learner("ada"), learner("bob"));
+            let progress = Progress::connect(&url).await.unwrap();
+            progress.join(&ada, "Ada").await.unwrap();
+            progress.join(&bob, "Bob").await.unwrap();
+            for n in 0..2 {
+                let title = format!("panel {n}");
+                assert!(
+                    progress
+                        .add_panel(&ada, panel(&title, "{ } | rate()"), 2)
+                        .await
+                        .unwrap()
+                        .is_some(),
+                    "{name}"
+                );
+            }
+            assert_eq!(
+                progress
+                    .add_panel(&ada, panel("third", "{ } | rate()"), 2)
+                    .await
+                    .unwrap(),
+                None,
+                "{name}: the cap is 2"
+            );
+            let adas = progress.panels(&ada).await.unwrap();
+            assert_eq!(adas.len(), 2, "{name}");
+            assert!(progress.panels(&bob).await.unwrap().is_empty(), "{name}");
+            assert!(
+                !progress.delete_panel(&bob, adas[0].id).await.unwrap(),
+                "{name}: bob cannot delete ada's panel"
+            );
+            assert!(
+                !progress
+                    .move_panel(&bob, adas[1].id, PanelMove::Up)
+                    .await
+                    .unwrap(),
+                "{name}: nor move it"
+            );
+            assert_eq!(progress.panels(&ada).await.unwrap(), adas, "{name}");
+            assert!(
+                matches!(
+                    progress
+                        .add_panel(&learner("nobody"), panel("x", "{ } | rate()"), 2)
+                        .await,
+                    Err(ProgressError::UnknownLearner(_))
+                ),
+                "{name}"
+            );
+            progress.reset_learner(&ada).await.unwrap();
+            progress.join(&ada, "Ada").await.unwrap();
+            assert!(
+                progress.panels(&ada).await.unwrap().is_empty(),
+                "{name}: the reset forgets the panels"
+            );
+            progress.close().await;
+        }
+    }
+}

@@ -25,6 +25,11 @@ pub enum QueryError {
         "this is a TraceQL metrics query: run it on /api/metrics/query_range instead of /api/search"
     )]
     MetricsOnSearch,
+    /// A valid search query sent where a metrics query belongs: it has spans, not series.
+    #[error(
+        "this is a search query, not a metrics query: add a metrics function such as | rate() or | count_over_time(), or run it on /api/search"
+    )]
+    NotMetrics,
 }
 
 impl QueryError {
@@ -43,7 +48,9 @@ impl QueryError {
             QueryError::Engine { error, .. } => {
                 !matches!(error.kind, ErrorKind::Budget | ErrorKind::Runtime)
             }
-            QueryError::TooLong { .. } | QueryError::MetricsOnSearch => false,
+            QueryError::TooLong { .. } | QueryError::MetricsOnSearch | QueryError::NotMetrics => {
+                false
+            }
         }
     }
 }

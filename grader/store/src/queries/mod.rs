@@ -4,7 +4,9 @@
 //! engine's error with its position, so a learner's console can point at the fault.
 
 pub mod error;
+pub mod metrics;
 pub mod search;
 
 pub use error::{MAX_QUERY_BYTES, QueryError, parse_query};
+pub use metrics::parse_metrics;
 pub use search::{SearchHit, SearchKind, SearchRequest, SearchResults, root_service_name};

@@ -1,8 +1,10 @@
 //! TraceQL metrics functions, math and second stages, evaluated in-process over three checkout
 //! traces (spans of 120, 100, 90 and 40 ms each; the 40 ms database query fails).
 
-use dojo_store::tempo_api::query_range::{MetricsRequest, instant_json};
+use dojo_store::tempo_api::query_range::instant_json;
 use dojo_store::{Store, StoreConfig, TenantId};
+use dojo_traceql::EvalBudget;
+use dojo_traceql::metrics::MetricsWindow;
 use serde_json::Value;
 
 use crate::helpers::{checkout_trace, minutes_ago};
@@ -20,8 +22,7 @@ fn shop() -> Store {
 /// Runs an instant query over the last hour; returns `(label text, value)` per series.
 fn instant(store: &Store, query: &str) -> Vec<(String, f64)> {
     let end = minutes_ago(0);
-    let request = MetricsRequest {
-        query: query.to_string(),
+    let window = MetricsWindow {
         start_nanos: end - 3_600_000_000_000,
         end_nanos: end,
         step_nanos: 3_600_000_000_000,
@@ -29,7 +30,12 @@ fn instant(store: &Store, query: &str) -> Vec<(String, f64)> {
         instant: true,
     };
     let result = store
-        .query_metrics(&TenantId::default_tenant(), &request)
+        .query_metrics(
+            &TenantId::default_tenant(),
+            query,
+            &window,
+            &mut EvalBudget::default(),
+        )
         .unwrap_or_else(|e| panic!("{query}: {e}"));
     let body = instant_json(&result);
     body.get("series")
@@ -135,8 +141,7 @@ async fn every_metrics_function_math_and_second_stage_gives_the_expected_values(
 async fn compare_is_refused_with_a_pointer_to_tempo() {
     let store = shop();
     let end = minutes_ago(0);
-    let request = MetricsRequest {
-        query: "{ } | compare({ status = error })".into(),
+    let window = MetricsWindow {
         start_nanos: end - 3_600_000_000_000,
         end_nanos: end,
         step_nanos: 60_000_000_000,
@@ -144,7 +149,12 @@ async fn compare_is_refused_with_a_pointer_to_tempo() {
         instant: false,
     };
     let error = store
-        .query_metrics(&TenantId::default_tenant(), &request)
+        .query_metrics(
+            &TenantId::default_tenant(),
+            "{ } | compare({ status = error })",
+            &window,
+            &mut EvalBudget::default(),
+        )
         .unwrap_err();
     assert!(
         error.to_string().contains("compare() is not supported"),

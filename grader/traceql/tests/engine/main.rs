@@ -1,9 +1,10 @@
 //! The engine's specification as tests: Tempo's corpus (`conformance`), teaching errors
-//! (`errors`), evaluation semantics over hand-built traces (`evaluation`), search shaping
-//! (`searching`).
+//! (`errors`), evaluation semantics over hand-built traces (`evaluation`), metrics series
+//! (`metrics`), search shaping (`searching`).
 
 mod conformance;
 mod errors;
 mod evaluation;
 mod fixtures;
+mod metrics;
 mod searching;

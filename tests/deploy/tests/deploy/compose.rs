@@ -275,3 +275,51 @@ fn grafana_lets_anonymous_visitors_look_but_not_edit() {
         }
     }
 }
+
+#[test]
+fn exported_learner_dashboards_dropped_in_their_folder_are_provisioned_against_the_tempo_uid() {
+    // Grafana is provisioned to read the folder …
+    let providers: serde_yaml::Value = serde_yaml::from_str(&support::read(
+        "compose/grafana/provisioning/dashboards/dashboards.yaml",
+    ))
+    .expect("the dashboard providers parse");
+    let paths: Vec<&str> = providers["providers"]
+        .as_sequence()
+        .expect("a list of providers")
+        .iter()
+        .filter_map(|p| p["options"]["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"/var/lib/grafana/learner-dashboards"),
+        "{paths:?}"
+    );
+    // … which compose mounts from the repository folder the course tells learners about …
+    let folder = dojo_defaults::GRAFANA_LEARNER_DASHBOARDS_DIR;
+    let relative = folder.strip_prefix("compose/").expect("a compose folder");
+    let file = support::compose_file();
+    let grafana = compose::services(&file)
+        .find(|(name, _)| *name == "grafana")
+        .map(|(_, service)| service)
+        .expect("a grafana service");
+    let mounted = grafana.volumes.iter().any(|volume| {
+        matches!(volume, docker_compose_types::Volumes::Simple(spec)
+            if spec.starts_with(&format!("./{relative}:/var/lib/grafana/learner-dashboards")))
+    });
+    assert!(mounted, "grafana does not mount ./{relative}");
+    assert!(repo::path(folder).is_dir(), "{folder} is missing");
+    // … and the exported panels' datasource uid is the provisioned Tempo's.
+    for file in support::DATASOURCE_FILES {
+        let datasources = grafana::parse_datasources(&support::read(file), file)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let tempo = datasources
+            .datasources
+            .iter()
+            .find(|d| d.kind == "tempo")
+            .unwrap_or_else(|| panic!("{file}: no Tempo datasource"));
+        assert_eq!(
+            tempo.uid,
+            dojo_defaults::GRAFANA_TEMPO_DATASOURCE_UID,
+            "{file}"
+        );
+    }
+}

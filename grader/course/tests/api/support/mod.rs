@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dojo_course::adapters::grader::InProcessGrader;
+use dojo_course::adapters::panels::ProgressPanels;
 use dojo_course::adapters::remote::BackendTraces;
 use dojo_course::adapters::store::EmbeddedStore;
 use dojo_course::backend::{FaultControl, FaultError, FaultState, LogEntry, LogSource};
@@ -148,11 +149,13 @@ impl TestApp {
                 TenantId::default_tenant(),
             ))
         };
+        let mut panels = None;
         let grading: Arc<dyn Grading> = if options.real_grader {
             let labs = load_dir(&labs_dir()).expect("the repository's labs load");
             let progress = Progress::connect("sqlite::memory:")
                 .await
                 .expect("an in-memory progress store");
+            panels = Some(Arc::new(ProgressPanels::new(progress.clone())));
             let backend = Arc::new(EmbeddedBackend::new(store));
             Arc::new(InProcessGrader::new(Grader::new(
                 labs,
@@ -162,7 +165,10 @@ impl TestApp {
         } else {
             Arc::new(Classroom::new(shelf.clone()))
         };
-        let state = CourseState::new(course, traces, logs, grading, faults.clone(), settings);
+        let mut state = CourseState::new(course, traces, logs, grading, faults.clone(), settings);
+        if let Some(panels) = panels {
+            state = state.with_panels(panels);
+        }
         let address = serve_course(state).await;
         TestApp { address, faults }
     }
