@@ -17,7 +17,9 @@ use dojo_grader::scenario::{fault_plan, scenario_yaml};
 use crate::cmd::serve::ServerArgs;
 use crate::server::{Server, SoloLab};
 
+use crate::control;
 use crate::logbook::LogBook;
+use crate::relay::Relay;
 use crate::running_lab::{RunningLab, RunningLearner};
 use crate::supervisor::{ChildSpec, ChildState, Supervisor};
 
@@ -63,6 +65,12 @@ pub struct UpArgs {
     /// The course, grader and trace store (`--port` is the course's).
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// The relays in front of the services `dojo deploy` can roll out.
+struct Relays {
+    frontend: Relay,
+    api: Relay,
 }
 
 /// The URLs of the running lab, printed at start.
@@ -166,8 +174,16 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => None,
     };
-    let specs = child_specs(&args, &urls, &data_dir, scenario.as_deref());
+    // The deployable services sit behind relays on their public ports, so a rollout can start
+    // the new version beside the old one (`dojo deploy`).
+    let relays = Relays {
+        frontend: Relay::bind("frontend", &args.host, args.frontend_port).await?,
+        api: Relay::bind("api", &args.host, args.api_port).await?,
+    };
+    let specs = child_specs(&args, &urls, &data_dir, scenario.as_deref(), &relays);
     let supervisor = Supervisor::start(specs, logbook.clone(), data_dir.join("logs"))?;
+    let control_token = control::write_token(&data_dir)?;
+    let control = control::start(supervisor.rollouts(), control_token).await?;
 
     let health = wait_for_health(&services);
     tokio::select! {
@@ -216,6 +232,8 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             id: LearnerId::for_name(&args.learner).to_string(),
         }),
         pid: std::process::id(),
+        control_url: Some(format!("http://{control}")),
+        otlp_http_url: Some(urls.otlp_http.clone()),
     };
     if let Err(error) = record.write(&data_dir) {
         eprintln!("dojo: {error:#} (`dojo grade` will need --tempo-url)");
@@ -298,6 +316,7 @@ fn child_specs(
     urls: &Urls,
     data_dir: &Path,
     scenario: Option<&Path>,
+    relays: &Relays,
 ) -> Vec<ChildSpec> {
     let common = vec![
         (
@@ -310,7 +329,7 @@ fn child_specs(
         ),
         (env::TRACE_ENVIRONMENT.to_owned(), "lab".to_owned()),
     ];
-    let service = |name: &str, port: u16, extra: Vec<(String, String)>| {
+    let service = |name: &str, port: u16, relay: Option<&Relay>, extra: Vec<(String, String)>| {
         let mut env = common.clone();
         env.push((env::OTEL_SERVICE_NAME.to_owned(), name.to_owned()));
         if let Some(scenario) = scenario {
@@ -333,9 +352,15 @@ fn child_specs(
                 "--host".into(),
                 args.host.clone(),
                 "--port".into(),
-                port.to_string(),
+                // Behind a relay the service takes any free port and the relay follows it.
+                if relay.is_some() {
+                    "0".to_owned()
+                } else {
+                    port.to_string()
+                },
             ],
             env,
+            relay: relay.cloned(),
         }
     };
     let shop_db = match &args.server.progress_database_url {
@@ -346,6 +371,7 @@ fn child_specs(
         service(
             "payments",
             args.payments_port,
+            None,
             vec![(
                 env::PAYMENTS_PROXY_PORT.to_owned(),
                 args.payments_proxy_port.to_string(),
@@ -354,6 +380,7 @@ fn child_specs(
         service(
             "api",
             args.api_port,
+            Some(&relays.api),
             vec![
                 (env::DATABASE_URL.to_owned(), shop_db),
                 (
@@ -365,6 +392,7 @@ fn child_specs(
         service(
             "frontend",
             args.frontend_port,
+            Some(&relays.frontend),
             vec![(env::API_URL.to_owned(), urls.api.clone())],
         ),
     ];
@@ -381,6 +409,7 @@ fn child_specs(
                 args.load_rate.to_string(),
             ],
             env,
+            relay: None,
         });
     }
     specs
