@@ -112,11 +112,11 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
     // Bad input: one line, exit 2, nothing restarted.
     let refusals = [
         (
-            vec!["--service", "db", "--version", "1.4.0"],
+            vec!["--service", "db", "--version", "7.0.0"],
             "no service called",
         ),
         (
-            vec!["--service", "payments", "--version", "1.4.0"],
+            vec!["--service", "payments", "--version", "7.0.0"],
             "external payment provider",
         ),
         (
@@ -141,7 +141,7 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
     // Another deploy of the api holds its lock: this one is refused.
     let lock = std::fs::File::create(lab.data_dir.join("deploy-api.lock")).expect("lock file");
     lock.try_lock().expect("the lock is free");
-    let output = deploy(&lab, &["--service", "api", "--version", "1.4.0"]).await;
+    let output = deploy(&lab, &["--service", "api", "--version", "7.0.0"]).await;
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -186,7 +186,7 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
             "--service",
             "api",
             "--version",
-            "1.4.0",
+            "7.0.0",
             "--change",
             "Faster product search",
         ],
@@ -194,17 +194,17 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
     .await;
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
-    assert!(stdout.contains("Deployed api 1.4.0"), "{stdout}");
+    assert!(stdout.contains("Deployed api 7.0.0"), "{stdout}");
     let deployed_trace = printed_trace(&output);
 
-    // A broken release: the rollout fails, rolls back, and 1.4.0 keeps serving.
+    // A broken release: the rollout fails, rolls back, and 7.0.0 keeps serving.
     let broken = deploy(
         &lab,
         &[
             "--service",
             "api",
             "--version",
-            "1.5.0",
+            "7.1.0",
             "--fail-at",
             "rollout",
         ],
@@ -213,7 +213,7 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
     let broken_stdout = text(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "{broken_stdout}");
     assert!(
-        broken_stdout.contains("rollback api keeps serving 1.4.0"),
+        broken_stdout.contains("rollback api keeps serving 7.0.0"),
         "{broken_stdout}"
     );
     let broken_trace = printed_trace(&broken);
@@ -233,8 +233,8 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
 
     // The new version's spans carry it.
     lab.find_trace(
-        "a server span of api 1.4.0",
-        r#"{ resource.service.name = "api" && resource.service.version = "1.4.0" && kind = server }"#,
+        "a server span of api 7.0.0",
+        r#"{ resource.service.name = "api" && resource.service.version = "7.0.0" && kind = server }"#,
         Duration::from_secs(30),
     )
     .await;
@@ -313,7 +313,7 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
 
     // TraceQL walks from the deploy to the service it started.
     let linked = format!(
-        r#"{{ name = "rollout" && span.deployment.id = "{deployment_id}" }} >> {{ resource.service.name = "api" && resource.service.version = "1.4.0" }}"#
+        r#"{{ name = "rollout" && span.deployment.id = "{deployment_id}" }} >> {{ resource.service.name = "api" && resource.service.version = "7.0.0" }}"#
     );
     let found = search(&lab, &linked).await;
     assert_eq!(found, vec![deployed_trace.clone()], "{linked}");
@@ -356,7 +356,7 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
     );
     assert_eq!(
         attribute(&find("rollback"), "deployment.version").as_deref(),
-        Some("1.4.0")
+        Some("7.0.0")
     );
     lab.stop().await;
 }

@@ -219,7 +219,7 @@ impl Supervisor {
                 });
                 let watcher = ChildWatcher {
                     rollouts,
-                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    version: release_version(&spec.env),
                     exe: exe.clone(),
                     spec,
                     index,
@@ -493,6 +493,16 @@ struct Started {
     _parent_alive: Option<tokio::process::ChildStdin>,
     /// Where a relayed child listens, from its first line of output.
     address: Option<SocketAddr>,
+}
+
+/// The `service.version` a child's environment names, or the build's own.
+fn release_version(env: &[(String, String)]) -> String {
+    env.iter()
+        .filter(|(key, _)| key == dojo_defaults::env::OTEL_RESOURCE_ATTRIBUTES)
+        .flat_map(|(_, value)| value.split(','))
+        .find_map(|pair| pair.trim().strip_prefix("service.version="))
+        .map(str::to_owned)
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned())
 }
 
 /// `base` with the variables of `overrides` replaced or added.

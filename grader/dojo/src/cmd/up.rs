@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, PAYMENTS_PROXY_PORT, env};
@@ -18,6 +18,7 @@ use crate::cmd::serve::ServerArgs;
 use crate::server::{Server, SoloLab};
 
 use crate::control;
+use crate::delivery;
 use crate::logbook::LogBook;
 use crate::relay::Relay;
 use crate::running_lab::{RunningLab, RunningLearner};
@@ -180,7 +181,21 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         frontend: Relay::bind("frontend", &args.host, args.frontend_port).await?,
         api: Relay::bind("api", &args.host, args.api_port).await?,
     };
-    let specs = child_specs(&args, &urls, &data_dir, scenario.as_deref(), &relays);
+    // The change history the lab starts with, seeded by the learner; the services start as
+    // the releases it last deployed.
+    let history = delivery::history::history(
+        LearnerId::for_name(&args.learner).as_str(),
+        SystemTime::now(),
+    );
+    let releases = delivery::history::running_releases(&history);
+    let specs = child_specs(
+        &args,
+        &urls,
+        &data_dir,
+        scenario.as_deref(),
+        &relays,
+        &releases,
+    );
     let supervisor = Supervisor::start(specs, logbook.clone(), data_dir.join("logs"))?;
     let control_token = control::write_token(&data_dir)?;
     let control = control::start(supervisor.rollouts(), control_token).await?;
@@ -238,6 +253,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     if let Err(error) = record.write(&data_dir) {
         eprintln!("dojo: {error:#} (`dojo grade` will need --tempo-url)");
     }
+    send_history(&urls.otlp_http, &history).await;
     println!("The lab is up. Press Ctrl-C to stop it.");
 
     let started = Instant::now();
@@ -297,6 +313,19 @@ fn write_lab_scenario(
     ))
 }
 
+/// Sends the seeded change history to the trace store (a failure is reported, not fatal).
+async fn send_history(otlp_http: &str, runs: &[delivery::run::PipelineRun]) {
+    let client = reqwest::Client::new();
+    let url = delivery::otlp::traces_url(otlp_http);
+    match delivery::otlp::export(&client, &url, runs).await {
+        Ok(()) => println!(
+            "  {} past pipeline runs are in the traces (the Delivery page shows them)",
+            runs.len()
+        ),
+        Err(error) => eprintln!("dojo: the change history was not recorded: {error:#}"),
+    }
+}
+
 /// Stops the in-process server after the services, so their last spans are still received.
 async fn stop_server(
     stop: tokio::sync::oneshot::Sender<()>,
@@ -317,6 +346,7 @@ fn child_specs(
     data_dir: &Path,
     scenario: Option<&Path>,
     relays: &Relays,
+    releases: &[(String, String, String)],
 ) -> Vec<ChildSpec> {
     let common = vec![
         (
@@ -344,6 +374,12 @@ fn child_specs(
             env.push((env::ADMIN_TOKEN.to_owned(), token.clone()));
         }
         env.extend(extra);
+        if let Some((_, version, deployment)) = releases.iter().find(|(s, _, _)| s == name) {
+            env.push((
+                env::OTEL_RESOURCE_ATTRIBUTES.to_owned(),
+                format!("service.version={version},deployment.id={deployment}"),
+            ));
+        }
         ChildSpec {
             name: name.to_owned(),
             args: vec![

@@ -5,6 +5,7 @@
 //! `dojo deploy` (in `cmd/deploy.rs`) runs a pipeline for real and records it here; start
 //! reading at [`run::PipelineRun`], then [`otlp::export`].
 
+pub mod history;
 pub mod otlp;
 pub mod run;
 pub mod version;
