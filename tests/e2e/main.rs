@@ -4,6 +4,7 @@
 //! These are the `dojo` package's integration tests (see grader/dojo/Cargo.toml), so that
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
+mod delivery;
 mod deploy;
 mod grade;
 mod guards;

@@ -48,6 +48,7 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::console::router())
         .merge(routes::traces::router())
         .merge(routes::services::router())
+        .merge(routes::delivery::router())
         .merge(routes::labs::router())
         .merge(routes::learners::router())
         .merge(routes::instructor::router())

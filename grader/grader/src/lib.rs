@@ -14,6 +14,7 @@
 pub mod api;
 pub mod backend;
 pub mod check;
+pub mod delivery;
 pub mod incidents;
 pub mod progress;
 pub mod query;

@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod console;
+pub mod delivery;
 pub mod instructor;
 pub mod labs;
 pub mod layout;
