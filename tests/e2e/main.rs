@@ -5,6 +5,7 @@
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
 mod delivery;
+mod delivery_lab;
 mod deploy;
 mod grade;
 mod guards;
