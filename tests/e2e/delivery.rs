@@ -87,19 +87,9 @@ fn shown(page: &str, figure: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_delivery_page_shows_the_dora_figures_the_pipeline_traces_give() {
     let lab = Lab::start(&["--learner", "Ada", "--load-rate", "3"]).await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .args([
-            "deploy",
-            "--service",
-            "api",
-            "--version",
-            "7.0.0",
-            "--data-dir",
-        ])
-        .arg(&lab.data_dir)
-        .output()
-        .await
-        .expect("running dojo deploy");
+    let output = lab
+        .deploy(&["--service", "api", "--version", "7.0.0"])
+        .await;
     assert!(output.status.success(), "{output:?}");
 
     // Every pipeline trace, the live one included.

@@ -47,33 +47,19 @@ fn names_the_mistake(feedback: &serde_json::Value) -> bool {
     named && shows_examples
 }
 
-async fn deploy(lab: &Lab, flags: &[&str]) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .arg("deploy")
-        .args(flags)
-        .arg("--data-dir")
-        .arg(&lab.data_dir)
-        .output()
-        .await
-        .expect("running dojo deploy");
-    assert!(output.status.code().is_some(), "{output:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_lab5_exercise_passes_its_reference_and_refuses_its_near_misses() {
     let lab = Lab::start(&["--load-rate", "2"]).await;
-    deploy(&lab, &["--service", "frontend", "--version", "8.0.0"]).await;
-    deploy(
-        &lab,
-        &[
-            "--service",
-            "api",
-            "--version",
-            "8.1.0",
-            "--fail-at",
-            "test",
-        ],
-    )
+    lab.deploy(&["--service", "frontend", "--version", "8.0.0"])
+        .await;
+    lab.deploy(&[
+        "--service",
+        "api",
+        "--version",
+        "8.1.0",
+        "--fail-at",
+        "test",
+    ])
     .await;
     let labs = dojo_grader::spec::load_dir(&repo_root().join("labs")).expect("the labs load");
     let spec = labs.get("delivery-pipeline").expect("Lab 5 exists");

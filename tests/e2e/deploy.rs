@@ -10,18 +10,6 @@ use std::time::Duration;
 
 use crate::helpers::{Lab, urlencode};
 
-/// Runs `dojo deploy` against the lab with these flags.
-async fn deploy(lab: &Lab, flags: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .arg("deploy")
-        .args(flags)
-        .arg("--data-dir")
-        .arg(&lab.data_dir)
-        .output()
-        .await
-        .expect("running dojo deploy")
-}
-
 /// How many times the api has started (each start prints where it listens into its log).
 fn api_starts(lab: &Lab) -> usize {
     std::fs::read_to_string(lab.data_dir.join("logs/api.log"))
@@ -129,7 +117,7 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
         ),
     ];
     for (flags, said) in &refusals {
-        let output = deploy(&lab, flags).await;
+        let output = lab.deploy(flags).await;
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{flags:?}: {stderr}");
@@ -141,7 +129,9 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
     // Another deploy of the api holds its lock: this one is refused.
     let lock = std::fs::File::create(lab.data_dir.join("deploy-api.lock")).expect("lock file");
     lock.try_lock().expect("the lock is free");
-    let output = deploy(&lab, &["--service", "api", "--version", "7.0.0"]).await;
+    let output = lab
+        .deploy(&["--service", "api", "--version", "7.0.0"])
+        .await;
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -180,36 +170,32 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
             failures
         }));
     }
-    let output = deploy(
-        &lab,
-        &[
+    let output = lab
+        .deploy(&[
             "--service",
             "api",
             "--version",
             "7.0.0",
             "--change",
             "Faster product search",
-        ],
-    )
-    .await;
+        ])
+        .await;
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
     assert!(stdout.contains("Deployed api 7.0.0"), "{stdout}");
     let deployed_trace = printed_trace(&output);
 
     // A broken release: the rollout fails, rolls back, and 7.0.0 keeps serving.
-    let broken = deploy(
-        &lab,
-        &[
+    let broken = lab
+        .deploy(&[
             "--service",
             "api",
             "--version",
             "7.1.0",
             "--fail-at",
             "rollout",
-        ],
-    )
-    .await;
+        ])
+        .await;
     let broken_stdout = text(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "{broken_stdout}");
     assert!(

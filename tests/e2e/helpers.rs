@@ -277,6 +277,18 @@ impl Lab {
         .await
     }
 
+    /// Runs `dojo deploy` with these flags against this lab and waits for it.
+    pub async fn deploy(&self, flags: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_dojo"))
+            .arg("deploy")
+            .args(flags)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()
+            .await
+            .expect("running dojo deploy")
+    }
+
     /// Sends SIGTERM to `dojo up` and waits for it to exit.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("dojo up is running") as i32;

@@ -19,5 +19,6 @@ pub mod incidents;
 pub mod progress;
 pub mod query;
 pub mod scenario;
+pub mod seeded;
 pub mod service;
 pub mod spec;

@@ -9,6 +9,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use dojo_grader::scenario::fnv1a;
+use dojo_grader::seeded::SplitMix;
+
 use crate::delivery::run::{Outcome, PipelineRun, Rollback, Stage, StageRun, Value};
 
 /// How far back the history reaches.
@@ -46,24 +49,17 @@ const FRONTEND_CHANGES: [&str; 10] = [
     "Track checkout clicks",
 ];
 
-/// A small deterministic generator (SplitMix64): the same seed gives the same history on
-/// every platform and release.
-struct Seeded(u64);
+/// The history's random choices: the grader's fixed-forever generator, seeded by the
+/// learner's id, so the same learner gets the same history on every platform and release.
+struct Seeded(SplitMix);
 
 impl Seeded {
     fn new(seed: &str) -> Seeded {
-        // FNV-1a of the seed text.
-        Seeded(seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        }))
+        Seeded(SplitMix(fnv1a(&[b"change-history", seed.as_bytes()])))
     }
 
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `low..=high`.
