@@ -211,3 +211,49 @@ fn is_traceparent(text: &str) -> bool {
         && hex(parts[2], 16)
         && hex(parts[3], 2)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn post(url: &str, token: &str, body: &RolloutBody) -> (u16, RolloutAnswer) {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/rollouts"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("the control port answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON answer"))
+    }
+
+    #[tokio::test]
+    async fn a_rollout_needs_the_operator_token_and_a_deployable_service() {
+        let address = start(Rollouts::default(), "right-token".to_owned())
+            .await
+            .expect("the control port starts");
+        let url = format!("http://{address}");
+        let mut body = RolloutBody {
+            service: "api".to_owned(),
+            version: "1.4.0".to_owned(),
+            deployment_id: "dep-1".to_owned(),
+            traceparent: None,
+            broken: false,
+        };
+        let (status, answer) = post(&url, "wrong-token", &body).await;
+        assert_eq!(status, 401, "{answer:?}");
+        let (status, answer) = post(&url, "right-token", &body).await;
+        assert_eq!(status, 404, "no deployable service here: {answer:?}");
+        body.version = "1.4.0,service.name=evil".to_owned();
+        let (status, answer) = post(&url, "right-token", &body).await;
+        assert_eq!(status, 400, "{answer:?}");
+        assert!(
+            answer
+                .error
+                .unwrap_or_default()
+                .contains("MAJOR.MINOR.PATCH"),
+            "the version is checked before it reaches OTEL_RESOURCE_ATTRIBUTES"
+        );
+    }
+}
