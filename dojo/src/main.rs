@@ -14,8 +14,11 @@
 //! depends on it; it depends on everything.
 
 mod cmd;
+mod control;
+mod delivery;
 mod logbook;
 mod placeholder;
+mod relay;
 mod running_lab;
 mod server;
 mod shutdown;
@@ -55,6 +58,8 @@ enum Command {
     Store(cmd::store::StoreArgs),
     /// Grade one submission (a query, a report, a service, quiz answers) and print the feedback.
     Grade(cmd::grade::GradeArgs),
+    /// Run the delivery pipeline (commit → build → test → publish → sync → rollout) that deploys a new version of a service to the running lab, traced.
+    Deploy(cmd::deploy::DeployArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -68,6 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Traceql(args) => cmd::traceql::run(args),
         Command::Store(args) => cmd::store::run(args),
         Command::Grade(args) => cmd::grade::run(args),
+        Command::Deploy(args) => cmd::deploy::run(args),
     };
     match result {
         Ok(code) => code,

@@ -25,6 +25,13 @@ pub struct RunningLab {
     pub learner: Option<RunningLearner>,
     /// The process id of `dojo up`, to tell a record left by a crash from a live one.
     pub pid: u32,
+    /// The control API `dojo deploy` asks for rollouts (guarded by the token in
+    /// `control.token`); absent in records written before it existed.
+    #[serde(default)]
+    pub control_url: Option<String>,
+    /// Where the lab's services send OTLP/HTTP, so the pipeline's traces go there too.
+    #[serde(default)]
+    pub otlp_http_url: Option<String>,
 }
 
 /// The learner whose scenario variant a single-learner lab runs.
@@ -98,6 +105,8 @@ mod tests {
                 id: "ada-12345678".into(),
             }),
             pid: 42,
+            control_url: Some("http://127.0.0.1:40000".into()),
+            otlp_http_url: Some("http://127.0.0.1:4318".into()),
         };
         lab.write(&dir).expect("writable");
         assert_eq!(RunningLab::read(&dir).expect("readable"), Some(lab));

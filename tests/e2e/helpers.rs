@@ -294,6 +294,18 @@ impl Lab {
         .await
     }
 
+    /// Runs `dojo deploy` with these flags against this lab and waits for it.
+    pub async fn deploy(&self, flags: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_dojo"))
+            .arg("deploy")
+            .args(flags)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()
+            .await
+            .expect("running dojo deploy")
+    }
+
     /// Sends SIGTERM to `dojo up` and waits for it to exit.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("dojo up is running") as i32;
@@ -309,6 +321,47 @@ impl Lab {
         let _ = std::fs::remove_dir_all(&self.data_dir);
         status
     }
+}
+
+/// The processes `dojo up` started (pid and command line), read from /proc. The deployable
+/// services listen on private ports behind `dojo up`'s relays, so tests find them this way.
+pub fn lab_children(lab: &Lab) -> Vec<(i32, String)> {
+    let Some(parent) = lab.child.id() else {
+        return Vec::new();
+    };
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces, so read after the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|ppid| ppid.parse::<u32>().ok());
+        if ppid != Some(parent) {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline"))
+            .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+            .unwrap_or_default();
+        children.push((pid, cmdline.trim().to_owned()));
+    }
+    children
+}
+
+/// Whether a process still runs (and is not a zombie).
+pub fn is_running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z")
+        })
+        .unwrap_or(false)
 }
 
 /// The repository's top folder (this package lives in dojo/).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Lab, is_listening};
+use crate::helpers::{Lab, is_listening, is_running, lab_children};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
@@ -40,12 +40,15 @@ async fn dojo_up_starts_the_lab_restarts_a_crashed_service_and_stops_cleanly() {
     assert_eq!(status, 200, "the course answers");
 
     // A crashed service is restarted with a message.
-    let pattern = format!("service api --host 127.0.0.1 --port {}", ports.api);
-    let killed = std::process::Command::new("pkill")
-        .args(["-KILL", "-f", &pattern])
-        .status()
-        .expect("running pkill");
-    assert!(killed.success(), "the api process was found and killed");
+    let api = lab_children(&lab)
+        .into_iter()
+        .find(|(_, cmdline)| cmdline.contains("service api "))
+        .expect("dojo up runs the api");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(api.0),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("the api process was found and killed");
     lab.wait_for_output("api stopped unexpectedly", Duration::from_secs(20))
         .await;
     lab.eventually(
@@ -85,6 +88,11 @@ async fn the_services_stop_when_dojo_up_is_killed_outright() {
     for port in [ports.frontend, ports.api, ports.payments] {
         assert!(is_listening(port), "port {port} is served before the kill");
     }
+    let children = lab_children(&lab);
+    assert!(
+        children.iter().any(|(_, c)| c.contains("service api ")),
+        "dojo up runs the services: {children:?}"
+    );
     // SIGKILL gives `dojo up` no chance to stop its children; they notice on their own.
     lab.child.start_kill().expect("killing dojo up");
     let _ = lab.child.wait().await;
@@ -93,13 +101,26 @@ async fn the_services_stop_when_dojo_up_is_killed_outright() {
         ports.iter().copied().filter(|p| is_listening(*p)).collect()
     };
     let services = [ports.frontend, ports.api, ports.payments];
-    while !still(&services).is_empty() && std::time::Instant::now() < deadline {
+    let running = || -> Vec<&(i32, String)> {
+        children
+            .iter()
+            .filter(|(pid, _)| is_running(*pid))
+            .collect()
+    };
+    while (!still(&services).is_empty() || !running().is_empty())
+        && std::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(
         still(&services).is_empty(),
         "services still listening 30 s after dojo up was killed: {:?}",
         still(&services)
+    );
+    assert!(
+        running().is_empty(),
+        "processes of the lab still running 30 s after dojo up was killed: {:?}",
+        running()
     );
     let _ = std::fs::remove_dir_all(&lab.data_dir);
 }

@@ -1,6 +1,7 @@
 //! One module per `dojo` subcommand.
 
 mod answer_files;
+pub mod deploy;
 pub mod grade;
 pub mod loadgen;
 pub mod run;

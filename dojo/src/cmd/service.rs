@@ -13,6 +13,8 @@ use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, env};
 
 use crate::shutdown::shutdown_signal;
 
+mod startup;
+
 /// The tiers of the shop.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Tier {
@@ -58,13 +60,19 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     let admin_token = std::env::var(env::ADMIN_TOKEN).ok();
     crate::placeholder::refuse(&[(env::ADMIN_TOKEN, admin_token.as_deref())])?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let telemetry = runtime.block_on(serve(args))?;
+    let (telemetry, served) = runtime.block_on(serve(args))?;
     // Flush after the server stopped, outside the runtime: the exporter blocks while it sends.
     telemetry.shutdown();
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: ServiceArgs) -> anyhow::Result<dojo_telemetry::TelemetryGuard> {
+/// Serves until shutdown; the telemetry guard comes back even when serving failed, so the
+/// caller can flush the spans that tell why.
+async fn serve(
+    args: ServiceArgs,
+) -> anyhow::Result<(dojo_telemetry::TelemetryGuard, anyhow::Result<()>)> {
+    let started_at = std::time::SystemTime::now();
     let name = args.tier.name();
     let port = args.port.unwrap_or(args.tier.default_port());
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), port))
@@ -87,6 +95,9 @@ async fn serve(args: ServiceArgs) -> anyhow::Result<dojo_telemetry::TelemetryGua
     let telemetry = dojo_telemetry::init(&telemetry_config)?;
     tracing::info!(service = name, address = %address, "serving");
     tracing::info!("{}", dojo_listen::raise_fd_limit_and_describe());
+    if let Err(error) = startup::record(name, started_at) {
+        return Ok((telemetry, Err(error)));
+    }
     let served = match args.tier {
         Tier::Frontend => {
             dojo_frontend::serve(
@@ -111,5 +122,5 @@ async fn serve(args: ServiceArgs) -> anyhow::Result<dojo_telemetry::TelemetryGua
     if let Err(error) = &served {
         tracing::error!(error = %format!("{error:#}"), "{name} stopped");
     }
-    served.map(|()| telemetry)
+    Ok((telemetry, served))
 }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, PAYMENTS_PROXY_PORT, env};
@@ -18,7 +18,10 @@ use crate::cmd::serve::ServerArgs;
 use crate::server::{Server, SoloLab};
 use crate::shutdown::shutdown_signal;
 
+use crate::control;
+use crate::delivery;
 use crate::logbook::LogBook;
+use crate::relay::Relay;
 use crate::running_lab::{RunningLab, RunningLearner};
 use crate::supervisor::{ChildSpec, ChildState, Supervisor};
 
@@ -64,6 +67,12 @@ pub struct UpArgs {
     /// The course, grader and trace store (`--port` is the course's).
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// The relays in front of the services `dojo deploy` can roll out.
+struct Relays {
+    frontend: Relay,
+    api: Relay,
 }
 
 /// The URLs of the running lab, printed at start.
@@ -170,8 +179,30 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => None,
     };
-    let specs = child_specs(&args, &urls, &data_dir, scenario.as_deref());
+    // The deployable services sit behind relays on their public ports, so a rollout can start
+    // the new version beside the old one (`dojo deploy`).
+    let relays = Relays {
+        frontend: Relay::bind("frontend", &args.host, args.frontend_port).await?,
+        api: Relay::bind("api", &args.host, args.api_port).await?,
+    };
+    // The change history the lab starts with, seeded by the learner; the services start as
+    // the releases it last deployed.
+    let history = delivery::history::history(
+        LearnerId::for_name(&args.learner).as_str(),
+        SystemTime::now(),
+    );
+    let releases = delivery::history::running_releases(&history);
+    let specs = child_specs(
+        &args,
+        &urls,
+        &data_dir,
+        scenario.as_deref(),
+        &relays,
+        &releases,
+    );
     let supervisor = Supervisor::start(specs, logbook.clone(), data_dir.join("logs"))?;
+    let control_token = control::write_token(&data_dir)?;
+    let control = control::start(supervisor.rollouts(), control_token).await?;
 
     let health = wait_for_health(&services);
     tokio::select! {
@@ -220,10 +251,13 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             id: LearnerId::for_name(&args.learner).to_string(),
         }),
         pid: std::process::id(),
+        control_url: Some(format!("http://{control}")),
+        otlp_http_url: Some(urls.otlp_http.clone()),
     };
     if let Err(error) = record.write(&data_dir) {
         eprintln!("dojo: {error:#} (`dojo grade` will need --tempo-url)");
     }
+    send_history(&urls.otlp_http, &history).await;
     println!("The lab is up. Press Ctrl-C to stop it.");
 
     let started = Instant::now();
@@ -283,6 +317,19 @@ fn write_lab_scenario(
     ))
 }
 
+/// Sends the seeded change history to the trace store (a failure is reported, not fatal).
+async fn send_history(otlp_http: &str, runs: &[delivery::run::PipelineRun]) {
+    let client = reqwest::Client::new();
+    let url = delivery::otlp::traces_url(otlp_http);
+    match delivery::otlp::export(&client, &url, runs).await {
+        Ok(()) => println!(
+            "  {} past pipeline runs are in the traces (the Delivery page shows them)",
+            runs.len()
+        ),
+        Err(error) => eprintln!("dojo: the change history was not recorded: {error:#}"),
+    }
+}
+
 /// Stops the in-process server after the services, so their last spans are still received.
 async fn stop_server(
     stop: tokio::sync::oneshot::Sender<()>,
@@ -302,6 +349,8 @@ fn child_specs(
     urls: &Urls,
     data_dir: &Path,
     scenario: Option<&Path>,
+    relays: &Relays,
+    releases: &[(String, String, String)],
 ) -> Vec<ChildSpec> {
     let common = vec![
         (
@@ -314,7 +363,7 @@ fn child_specs(
         ),
         (env::TRACE_ENVIRONMENT.to_owned(), "lab".to_owned()),
     ];
-    let service = |name: &str, port: u16, extra: Vec<(String, String)>| {
+    let service = |name: &str, port: u16, relay: Option<&Relay>, extra: Vec<(String, String)>| {
         let mut env = common.clone();
         env.push((env::OTEL_SERVICE_NAME.to_owned(), name.to_owned()));
         if let Some(scenario) = scenario {
@@ -329,6 +378,12 @@ fn child_specs(
             env.push((env::ADMIN_TOKEN.to_owned(), token.clone()));
         }
         env.extend(extra);
+        if let Some((_, version, deployment)) = releases.iter().find(|(s, _, _)| s == name) {
+            env.push((
+                env::OTEL_RESOURCE_ATTRIBUTES.to_owned(),
+                format!("service.version={version},deployment.id={deployment}"),
+            ));
+        }
         ChildSpec {
             name: name.to_owned(),
             args: vec![
@@ -337,9 +392,15 @@ fn child_specs(
                 "--host".into(),
                 args.host.clone(),
                 "--port".into(),
-                port.to_string(),
+                // Behind a relay the service takes any free port and the relay follows it.
+                if relay.is_some() {
+                    "0".to_owned()
+                } else {
+                    port.to_string()
+                },
             ],
             env,
+            relay: relay.cloned(),
         }
     };
     let shop_db = match &args.server.progress_database_url {
@@ -350,6 +411,7 @@ fn child_specs(
         service(
             "payments",
             args.payments_port,
+            None,
             vec![(
                 env::PAYMENTS_PROXY_PORT.to_owned(),
                 args.payments_proxy_port.to_string(),
@@ -358,6 +420,7 @@ fn child_specs(
         service(
             "api",
             args.api_port,
+            Some(&relays.api),
             vec![
                 (env::DATABASE_URL.to_owned(), shop_db),
                 (
@@ -369,6 +432,7 @@ fn child_specs(
         service(
             "frontend",
             args.frontend_port,
+            Some(&relays.frontend),
             vec![(env::API_URL.to_owned(), urls.api.clone())],
         ),
     ];
@@ -385,6 +449,7 @@ fn child_specs(
                 args.load_rate.to_string(),
             ],
             env,
+            relay: None,
         });
     }
     specs

@@ -53,6 +53,7 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::traces::router())
         .merge(routes::services::router())
         .merge(routes::dashboards::router())
+        .merge(routes::delivery::router())
         .merge(routes::labs::router())
         .merge(routes::learners::router())
         .merge(routes::instructor::router())

@@ -14,9 +14,11 @@
 pub mod api;
 pub mod backend;
 pub mod check;
+pub mod delivery;
 pub mod incidents;
 pub mod progress;
 pub mod query;
 pub mod scenario;
+pub mod seeded;
 pub mod service;
 pub mod spec;

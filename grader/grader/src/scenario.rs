@@ -10,7 +10,7 @@ use crate::spec::types::{Lab, Variant};
 
 /// FNV-1a, 64 bit: tiny, stable across releases and platforms (unlike the standard library's
 /// hasher or a seeded RNG whose algorithm may change), which is what an assignment must be.
-pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
+pub fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for byte in part.iter().chain(std::iter::once(&0xff)) {

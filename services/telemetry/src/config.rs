@@ -130,7 +130,12 @@ impl TelemetryConfig {
             .unwrap_or_default();
         Ok(TelemetryConfig {
             service_name: get(env::OTEL_SERVICE_NAME).unwrap_or_else(|| service_name.to_owned()),
-            service_version: env!("CARGO_PKG_VERSION").to_owned(),
+            // A release rolled out by `dojo deploy` names its version here.
+            service_version: resource_attributes
+                .iter()
+                .find(|(key, _)| key == "service.version")
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
             environment: get(env::TRACE_ENVIRONMENT),
             cluster_name: get(env::TRACE_CLUSTER_NAME),
             resource_attributes,
@@ -307,6 +312,20 @@ mod tests {
                 ("region".to_owned(), "eu".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn a_service_version_in_the_resource_attributes_is_the_release_version() {
+        assert_eq!(
+            config(&[]).expect("valid").service_version,
+            env!("CARGO_PKG_VERSION")
+        );
+        let config = config(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.version=1.4.0,deployment.id=d-1",
+        )])
+        .expect("valid");
+        assert_eq!(config.service_version, "1.4.0");
     }
 
     #[test]

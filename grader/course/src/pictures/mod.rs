@@ -5,6 +5,7 @@
 //! the drawing.
 
 pub mod compare;
+pub mod deploys;
 pub mod red;
 pub mod requests;
 pub mod service_graph;

@@ -123,6 +123,12 @@ const BOTTOM: f64 = 22.0;
 
 /// Draws the three charts of one service, each its own SVG, in a grid the stylesheet lays out.
 pub fn svg(series: &Series) -> String {
+    svg_marked(series, &[])
+}
+
+/// [`svg`] with a dashed vertical marker at each `(time in Unix nanoseconds, label)`: the
+/// deployments on the Delivery page.
+pub fn svg_marked(series: &Series, marks: &[(u64, String)]) -> String {
     let rates: Vec<f64> = series.points.iter().map(|p| series.rate(p)).collect();
     let errors: Vec<f64> = series
         .points
@@ -152,6 +158,7 @@ pub fn svg(series: &Series) -> String {
     let charts = [
         Chart {
             title: "Rate",
+            marks,
             unit: "requests per second",
             values: &rates,
             links: &rate_links,
@@ -160,6 +167,7 @@ pub fn svg(series: &Series) -> String {
         },
         Chart {
             title: "Errors",
+            marks,
             unit: "% of requests failed",
             values: &errors,
             links: &error_links,
@@ -168,6 +176,7 @@ pub fn svg(series: &Series) -> String {
         },
         Chart {
             title: "Duration",
+            marks,
             unit: "p95",
             values: &durations,
             links: &rate_links,
@@ -199,6 +208,7 @@ fn short_number(value: f64) -> String {
 struct Chart<'a> {
     title: &'a str,
     unit: &'a str,
+    marks: &'a [(u64, String)],
     values: &'a [f64],
     links: &'a [Option<TraceId>],
     label: &'a dyn Fn(f64) -> String,
@@ -261,6 +271,22 @@ impl Chart<'_> {
             W - RIGHT,
             TOP + plot_h
         ));
+        // Markers: a point stands for the interval that starts at its time.
+        if let Some(first) = times.first() {
+            for (at, mark) in self.marks {
+                // The last point stands for the newest interval: a mark in it sits on it.
+                let offset = at.saturating_sub(*first) as f64 / interval.max(1) as f64;
+                let x = (LEFT + plot_w * offset / n as f64).min(W - RIGHT);
+                if at >= first {
+                    out.push_str(&format!(
+                        "<line class=\"marker\" x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" \
+                         stroke=\"#333\" stroke-dasharray=\"4 3\"><title>{}</title></line>",
+                        TOP + plot_h,
+                        xml(mark)
+                    ));
+                }
+            }
+        }
         let path: Vec<String> = self
             .values
             .iter()

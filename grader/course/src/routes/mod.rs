@@ -4,6 +4,7 @@
 pub mod answers;
 pub mod console;
 pub mod dashboards;
+pub mod delivery;
 pub mod instructor;
 pub mod labs;
 pub mod layout;

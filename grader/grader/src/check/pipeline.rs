@@ -550,20 +550,20 @@ fn format_percent(value: f64) -> String {
     }
 }
 
-/// Fresh ids for one probe: the quiz's SplitMix64 seeded from the clock. Not secret; only
+/// Fresh ids for one probe: the seeded SplitMix64, seeded from the clock. Not secret; only
 /// distinct from every other probe's.
-struct IdSource(super::quiz::SplitMix);
+struct IdSource(crate::seeded::SplitMix);
 
 impl IdSource {
     fn new() -> Self {
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        IdSource(super::quiz::SplitMix(seed))
+        IdSource(crate::seeded::SplitMix(seed))
     }
 
     fn next(&mut self) -> u64 {
-        self.0.next()
+        self.0.next_u64()
     }
 
     fn trace_id(&mut self) -> TraceId {

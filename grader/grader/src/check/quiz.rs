@@ -12,33 +12,8 @@ use std::collections::BTreeMap;
 use super::feedback::{Feedback, Item, Verdict};
 use crate::progress::LearnerId;
 use crate::scenario::fnv1a;
+use crate::seeded::SplitMix;
 use crate::spec::types::QuizCheck;
-
-/// SplitMix64: a tiny generator whose sequence is fixed forever, which a per-learner order
-/// must be (a learner's page and their grading agree across releases).
-pub(crate) struct SplitMix(pub(crate) u64);
-
-impl SplitMix {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `bound` (which is small here, so the modulo bias is negligible).
-    fn below(&mut self, bound: usize) -> usize {
-        usize::try_from(self.next() % u64::try_from(bound.max(1)).unwrap_or(1)).unwrap_or(0)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
-            items.swap(i, j);
-        }
-    }
-}
 
 /// The learner's view of a quiz: for each question (in the spec's order), the spec's choice
 /// indices in the order the learner sees them. `layout[q][position]` is a choice index.
