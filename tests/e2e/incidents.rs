@@ -507,6 +507,44 @@ async fn in_a_workshop_each_learner_reads_and_is_graded_on_their_own_traffic_and
         page.contains("Correct!"),
         "Ada solves her first incident: {page}"
     );
+
+    // `dojo grade` on the command line grades her on her own tenant too (with the shared
+    // tenant, her traces are not there and the same report fails).
+    let report_file = lab.data_dir.join("ada-report.yaml");
+    let evidence: Vec<String> = traces.iter().map(|t| format!("'{t}'")).collect();
+    std::fs::write(
+        &report_file,
+        format!(
+            "service: {}\noperation: {}\nfault: {}\nevidence: [{}]\nexplanation: In the slow \
+             traces one span takes far longer than in the fast ones, and only a fraction of the \
+             requests is hit, so the slowness comes and goes with the fault.\n",
+            truth.service,
+            truth.operation,
+            truth.fault,
+            evidence.join(", ")
+        ),
+    )
+    .expect("the lab's data directory is writable");
+    let graded = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
+        .arg("grade")
+        .arg("--labs")
+        .arg(repo_root().join("labs"))
+        .arg("--data-dir")
+        .arg(&lab.data_dir)
+        .args(["--lab", LAB, "--exercise", "root-cause", "--report"])
+        .arg(&report_file)
+        .args(["--learner", &ada_name])
+        .env_remove("DOJO_LEARNER")
+        .env_remove("TEMPO_URL")
+        .output()
+        .await
+        .expect("dojo grade runs");
+    assert!(
+        graded.status.success(),
+        "dojo grade passes Ada's report on her own traffic: {}{}",
+        String::from_utf8_lossy(&graded.stdout),
+        String::from_utf8_lossy(&graded.stderr)
+    );
     let (status, page) = post(
         &lab,
         &session,

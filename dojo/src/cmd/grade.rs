@@ -14,7 +14,7 @@ use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
 use dojo_grader::check::quiz;
 use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::variant_for;
-use dojo_grader::service::{Grader, GraderError, Submission};
+use dojo_grader::service::{Grader, GraderError, Submission, TenantPolicy};
 use dojo_grader::spec::LabSet;
 use dojo_grader::spec::types::Check;
 
@@ -91,12 +91,16 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
             "give one of --query, --report, --service or --answers"
         ));
     };
-    let tempo_url = tempo_url(&args, &labs, &learner)?;
+    let (tempo_url, workshop) = tempo_url(&args, &labs, &learner)?;
     let mut tempo =
         TempoConfig::from_lookup(|k| std::env::var(k).ok()).unwrap_or_else(|| TempoConfig::new(""));
     tempo.url = tempo_url.clone();
     let backend = TempoBackend::new(tempo)?;
-    let grader = Grader::new(labs, Arc::new(backend), None);
+    let mut grader = Grader::new(labs, Arc::new(backend), None);
+    if workshop {
+        // A workshop's store keeps each learner's traffic in their own tenant: grade there.
+        grader = grader.with_tenants(TenantPolicy::Routed);
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let feedback =
         match runtime.block_on(grader.grade(&learner, &args.lab, &args.exercise, &submission)) {
@@ -121,13 +125,19 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The Tempo API to grade against: `--tempo-url` when given, else the one the running `dojo
-/// up` recorded in its data directory. Grading against that lab, a learner whose scenario
-/// variant is not the one switched on is refused: their root cause is not in these traces.
-fn tempo_url(args: &GradeArgs, labs: &LabSet, learner: &LearnerId) -> anyhow::Result<String> {
+/// up` recorded in its data directory, and whether that lab is a workshop (whose store keeps
+/// each learner's traffic in their own tenant). Grading against that lab, a learner whose
+/// scenario variant is not the one switched on is refused: their root cause is not in these
+/// traces.
+fn tempo_url(
+    args: &GradeArgs,
+    labs: &LabSet,
+    learner: &LearnerId,
+) -> anyhow::Result<(String, bool)> {
     let record = RunningLab::read(&args.data_dir)?.filter(RunningLab::is_alive);
     let record = match (&args.tempo_url, record) {
         (Some(url), Some(record)) if *url == record.tempo_url => record,
-        (Some(url), _) => return Ok(url.clone()),
+        (Some(url), _) => return Ok((url.clone(), false)),
         (None, Some(record)) => record,
         (None, None) => {
             return Err(anyhow!(
@@ -139,7 +149,8 @@ fn tempo_url(args: &GradeArgs, labs: &LabSet, learner: &LearnerId) -> anyhow::Re
         }
     };
     check_variant(&record, labs, &args.lab, &args.learner, learner)?;
-    Ok(record.tempo_url)
+    let workshop = record.learner.is_none();
+    Ok((record.tempo_url, workshop))
 }
 
 /// Refuses to grade `learner` on `lab_id` when the running lab does not have their variant of
