@@ -21,6 +21,7 @@
 //! Spans waiting for a tail-sampling decision are logged when they are decided and stored,
 //! not when they arrive.
 
+pub mod proto;
 pub mod record;
 pub mod replay;
 
