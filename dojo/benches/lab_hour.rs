@@ -188,20 +188,35 @@ const SEARCHES: [&str; 4] = [
     r#"{ kind = server } >> { span.db.system = "sqlite" }"#,
 ];
 
-/// One grading or one search; whether it was answered 200.
-async fn operation(client: &reqwest::Client, ports: &Ports, n: usize, gradings: usize) -> bool {
+/// How one grading or search went, for the tally of failures.
+fn outcome(kind: &str, sent: Result<reqwest::Response, reqwest::Error>) -> Option<String> {
+    match sent {
+        Ok(response) if response.status() == 200 => None,
+        Ok(response) => Some(format!("{kind} {}", response.status().as_u16())),
+        Err(error) if error.is_timeout() => Some(format!("{kind} timed out")),
+        Err(_) => Some(format!("{kind} failed to connect")),
+    }
+}
+
+/// One grading or one search; what went wrong, if anything.
+async fn operation(
+    client: &reqwest::Client,
+    ports: &Ports,
+    n: usize,
+    gradings: usize,
+) -> Option<String> {
     let url = if n < gradings {
         let (exercise, query) = ANSWERS[n % ANSWERS.len()];
         let submit = serde_json::json!({
             "learner": "bench-learner", "lab": "traceql-querying", "exercise": exercise,
             "submission": {"query": query},
         });
-        return client
+        let sent = client
             .post(format!("http://127.0.0.1:{}/api/grader/submit", ports.dojo))
             .json(&submit)
             .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
+            .await;
+        return outcome("grading", sent);
     } else {
         let end = now_nanos() / 1_000_000_000 + 1;
         let start = end - 3600;
@@ -230,11 +245,12 @@ async fn operation(client: &reqwest::Client, ports: &Ports, n: usize, gradings: 
         }
         .expect("a valid URL")
     };
-    client
-        .get(url)
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
+    let kind = if url.path().ends_with("query_range") {
+        "metrics query"
+    } else {
+        "search"
+    };
+    outcome(kind, client.get(url).send().await)
 }
 
 fn main() {
@@ -304,28 +320,35 @@ fn main() {
             .map(|_| {
                 let (client, next, ports) = (client.clone(), next.clone(), ports.clone());
                 tokio::spawn(async move {
-                    let mut failed = 0;
+                    let mut failed = Vec::new();
                     loop {
                         let n = next.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                         if n >= total {
                             return failed;
                         }
-                        if !operation(&client, &ports, n, gradings).await {
-                            failed += 1;
+                        if let Some(what) = operation(&client, &ports, n, gradings).await {
+                            failed.push(what);
                         }
                     }
                 })
             })
             .collect();
-        let mut failed = 0;
+        let mut failed = std::collections::BTreeMap::<String, usize>::new();
         for worker in workers {
-            failed += worker.await.expect("a worker");
+            for what in worker.await.expect("a worker") {
+                *failed.entry(what).or_default() += 1;
+            }
         }
         failed
     });
     println!(
-        "phase 2: {gradings} gradings and {gradings} searches/metrics queries in {:.0} s, {failures} not answered 200",
-        t.elapsed().as_secs_f64()
+        "phase 2: {gradings} gradings and {gradings} searches/metrics queries in {:.0} s; not answered 200: {}",
+        t.elapsed().as_secs_f64(),
+        if failures.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{failures:?}")
+        }
     );
     drop(load);
     let after = settled_rss(pid);

@@ -22,6 +22,7 @@
 //! not when they arrive.
 
 mod config;
+pub mod proto;
 pub mod record;
 pub mod replay;
 

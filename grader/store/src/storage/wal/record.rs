@@ -18,8 +18,8 @@ use std::io::{self, BufReader, Read};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
+use super::proto;
 use crate::otlp::convert::IncomingSpan;
-use crate::otlp::encode;
 use crate::storage::TenantId;
 
 /// The first bytes of every segment file.
@@ -43,22 +43,17 @@ pub struct Record {
 
 /// Encodes a batch of stored spans as one framed record, ready to append.
 pub fn encode(tenant: &TenantId, received_unix_nanos: u64, spans: &[IncomingSpan]) -> Vec<u8> {
-    let request = ExportTraceServiceRequest {
-        resource_spans: encode::resource_spans_of(spans.iter().map(|s| (s.trace_id, &s.span))),
-    };
     let tenant = tenant.as_str().as_bytes();
     // Tenant names are at most 150 bytes (`TenantId::parse`), so the length fits a u8.
     let tenant_len = u8::try_from(tenant.len()).unwrap_or(u8::MAX);
     let tenant = &tenant[..usize::from(tenant_len)];
-    let payload_len = 8 + 1 + tenant.len() + request.encoded_len();
-    let mut frame = Vec::with_capacity(FRAME_HEADER + payload_len);
+    // About what a span takes in OTLP protobuf, so the buffer rarely grows.
+    let mut frame = Vec::with_capacity(FRAME_HEADER + 9 + tenant.len() + spans.len() * 320);
     frame.extend_from_slice(&[0; FRAME_HEADER]);
     frame.extend_from_slice(&received_unix_nanos.to_le_bytes());
     frame.push(tenant_len);
     frame.extend_from_slice(tenant);
-    request
-        .encode(&mut frame)
-        .expect("a Vec grows to hold whatever is encoded into it");
+    proto::write_request(spans.iter().map(|s| (s.trace_id, &s.span)), &mut frame);
     let payload = &frame[FRAME_HEADER..];
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     let crc = crc32fast::hash(payload);
