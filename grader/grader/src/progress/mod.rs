@@ -10,6 +10,7 @@
 mod learner;
 mod panels;
 mod store;
+mod write_transaction;
 
 pub use learner::{LearnerId, LearnerIdError};
 pub use panels::{NewPanel, Panel, PanelMove};

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::learner::LearnerId;
 use super::store::{Db, Progress, ProgressError, now_ms, on_db};
+use super::write_transaction::BeginWrite;
 
 /// One stored panel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,7 +94,7 @@ impl Progress {
         let now = now_ms();
         let cap = i64::try_from(cap).unwrap_or(i64::MAX);
         let added: Option<(i64, i64)> = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let (count, last): (i64, i64) = sqlx::query_as(SQL_COUNT)
                 .bind(learner.as_str())
                 .fetch_one(&mut *tx)
@@ -151,7 +152,7 @@ impl Progress {
             PanelMove::Down => SQL_AFTER,
         };
         let moved = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let position: Option<i64> = sqlx::query_scalar(SQL_POSITION)
                 .bind(learner.as_str())
                 .bind(id)

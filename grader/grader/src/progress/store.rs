@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 };
 
 use super::learner::LearnerId;
+use super::write_transaction::BeginWrite;
 
 /// Why the progress store failed.
 #[derive(Debug, thiserror::Error)]
@@ -319,7 +320,7 @@ impl Progress {
     ) -> Result<Option<Learner>, ProgressError> {
         let now = now_ms();
         let holder: Option<String> = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(SQL_INSERT_LEARNER)
                 .bind(id.as_str())
                 .bind(display_name)
@@ -388,7 +389,7 @@ impl Progress {
         // function generic over sqlx's `Database` would need a long list of bounds.
         macro_rules! record_in {
             ($pool:expr) => {{
-                let mut tx = $pool.begin().await?;
+                let mut tx = $pool.begin_write().await?;
                 let exists = sqlx::query(SQL_LEARNER)
                     .bind(new.learner.as_str())
                     .fetch_optional(&mut *tx)
@@ -507,7 +508,7 @@ impl Progress {
     /// stops planning faults for them.
     pub async fn reset_learner(&self, learner: &LearnerId) -> Result<(), ProgressError> {
         on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for statement in [
                 SQL_RESET_ATTEMPTS,
                 SQL_RESET_SCORES,

@@ -627,3 +627,53 @@ mod panels {
         }
     }
 }
+
+/// Gradings arrive several at a time (a class, or one learner's quick resubmits): every
+/// acknowledged attempt must be stored, none refused because another was written a moment
+/// before. On SQLite a transaction that reads before it writes must take the write lock at
+/// its start, or a concurrent commit makes its first write fail at once ("database is
+/// locked") instead of waiting its turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_attempts_are_all_stored() {
+    let (_dir, dbs) = databases("concurrent").await;
+    for (name, url) in dbs {
+        let progress = Progress::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let learners: Vec<LearnerId> = (0..8).map(|i| learner(&format!("l{i}"))).collect();
+        for who in &learners {
+            progress.join(who, who.as_str()).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for round in 0..25 {
+            for who in learners.clone() {
+                let progress = progress.clone();
+                tasks.push(tokio::spawn(async move {
+                    progress
+                        .record_attempt(attempt(&who, "errors", round % 2 == 0, 0.5))
+                        .await
+                        .map(|_| ())
+                }));
+            }
+        }
+        let mut failures = Vec::new();
+        for task in tasks {
+            if let Err(error) = task.await.expect("the task ran") {
+                failures.push(error.to_string());
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{name}: {} of 200 concurrent attempts were refused, e.g. {:?}",
+            failures.len(),
+            failures.first()
+        );
+        for who in &learners {
+            let stored = progress
+                .attempts(who, "traceql-querying", "errors", 100)
+                .await
+                .unwrap();
+            assert_eq!(stored.len(), 25, "{name}: every attempt of {who} is stored");
+        }
+    }
+}
