@@ -269,6 +269,15 @@ impl StatusCode {
             StatusCode::Error => "error",
         }
     }
+
+    /// OTLP's number for the status code.
+    pub fn otlp_number(self) -> i32 {
+        match self {
+            StatusCode::Unset => 0,
+            StatusCode::Ok => 1,
+            StatusCode::Error => 2,
+        }
+    }
 }
 
 /// The process that emitted spans: `service.name`, `service.version` and the rest.

@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use dojo_traceql::model::{KeyValue, Span, SpanKind, StatusCode, Trace, TraceId, Value};
+use dojo_traceql::model::{KeyValue, Span, SpanKind, Trace, TraceId, Value};
 use opentelemetry_proto::tonic::common::v1 as pc;
 use opentelemetry_proto::tonic::resource::v1 as pr;
 use opentelemetry_proto::tonic::trace::v1 as pt;
@@ -38,14 +38,6 @@ fn key_values(attributes: &[KeyValue]) -> Vec<pc::KeyValue> {
             ..Default::default()
         })
         .collect()
-}
-
-fn status_number(status: StatusCode) -> i32 {
-    match status {
-        StatusCode::Unset => 0,
-        StatusCode::Ok => 1,
-        StatusCode::Error => 2,
-    }
 }
 
 fn span_proto(trace_id: TraceId, span: &Span) -> pt::Span {
@@ -83,7 +75,7 @@ fn span_proto(trace_id: TraceId, span: &Span) -> pt::Span {
             .collect(),
         status: Some(pt::Status {
             message: span.status_message.to_string(),
-            code: status_number(span.status),
+            code: span.status.otlp_number(),
         }),
         ..Default::default()
     }
@@ -366,7 +358,7 @@ pub fn write_resource_spans_json(batches: &[pt::ResourceSpans], out: &mut Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dojo_traceql::model::{Resource, SpanId, TraceId};
+    use dojo_traceql::model::{Resource, SpanId, StatusCode, TraceId};
     use std::sync::Arc;
 
     fn trace() -> Trace {

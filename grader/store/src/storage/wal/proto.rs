@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use dojo_traceql::model::{KeyValue, Resource, Scope, Span, SpanKind, StatusCode, TraceId, Value};
+use dojo_traceql::model::{KeyValue, Resource, Scope, Span, TraceId, Value};
 use prost::encoding::{encode_varint, encoded_len_varint};
 
 const VARINT: u64 = 0;
@@ -143,27 +143,8 @@ fn put_attributes(out: &mut Vec<u8>, tag: u64, attributes: &[KeyValue]) {
     }
 }
 
-fn kind_number(kind: SpanKind) -> u64 {
-    match kind {
-        SpanKind::Unspecified => 0,
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
-    }
-}
-
-fn status_number(status: StatusCode) -> u64 {
-    match status {
-        StatusCode::Unset => 0,
-        StatusCode::Ok => 1,
-        StatusCode::Error => 2,
-    }
-}
-
 fn status_len(span: &Span) -> usize {
-    bytes_len(2, span.status_message.as_bytes()) + varint_len(3, status_number(span.status))
+    bytes_len(2, span.status_message.as_bytes()) + varint_len(3, span.status.otlp_number() as u64)
 }
 
 /// `Span` body length.
@@ -174,7 +155,7 @@ fn span_len(trace_id: &TraceId, span: &Span) -> usize {
             .parent_span_id
             .map_or(0, |p| delimited_len(4, p.0.len()))
         + bytes_len(5, span.name.as_bytes())
-        + varint_len(6, kind_number(span.kind))
+        + varint_len(6, span.kind.otlp_number() as u64)
         + fixed64_len(7, span.start_unix_nanos)
         + fixed64_len(8, span.end_unix_nanos)
         + attributes_len(9, &span.attributes)
@@ -209,7 +190,7 @@ fn put_span(out: &mut Vec<u8>, trace_id: &TraceId, span: &Span) {
         put_bytes(out, 4, &parent.0);
     }
     put_bytes(out, 5, span.name.as_bytes());
-    put_varint(out, 6, kind_number(span.kind));
+    put_varint(out, 6, span.kind.otlp_number() as u64);
     put_fixed64(out, 7, span.start_unix_nanos);
     put_fixed64(out, 8, span.end_unix_nanos);
     put_attributes(out, 9, &span.attributes);
@@ -230,7 +211,7 @@ fn put_span(out: &mut Vec<u8>, trace_id: &TraceId, span: &Span) {
     }
     put_delimited_head(out, 15, status_len(span));
     put_bytes(out, 2, span.status_message.as_bytes());
-    put_varint(out, 3, status_number(span.status));
+    put_varint(out, 3, span.status.otlp_number() as u64);
 }
 
 fn scope_len(scope: &Scope) -> usize {
@@ -315,6 +296,7 @@ mod tests {
     use crate::otlp::convert::{IncomingSpan, convert_request};
     use crate::otlp::encode::resource_spans_of;
     use dojo_traceql::model::{Event, Link, SpanId};
+    use dojo_traceql::model::{SpanKind, StatusCode};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use prost::Message;
 
