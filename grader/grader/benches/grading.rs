@@ -38,8 +38,12 @@ fn s(text: &str) -> any_value::Value {
     any_value::Value::StringValue(text.into())
 }
 
-/// 10,000 product-page traces of four spans over the last ten minutes: 5% with a slow query,
-/// 3% failing in the api.
+/// 10,000 product-page traces of four or five spans over the last ten minutes: 5% with a slow
+/// query, 3% failing in the api, and the traffic that tells each exercise's near misses from
+/// its answer (as the lab's load generator sends it): a frontend slow after the api answered,
+/// a slow hop between the tiers, a wait for a database connection, a frontend failing on its
+/// own, a query that fails and is retried. Without it every grading is "not enough traffic
+/// yet", as the grader refuses to pass an answer it cannot tell from a near miss.
 fn fill(store: &Store) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -56,8 +60,18 @@ fn fill(store: &Store) {
             let t = batch * 500 + i;
             let start = now - 600_000_000_000 + u64::from(t) * 59_000_000;
             let slow = t % 20 == 0;
+            let slow_render = t % 20 == 3;
+            let slow_hop = t % 20 == 5;
+            let pool_wait = t % 20 == 7;
             let failed = t % 33 == 1;
+            let frontend_failed = t % 33 == 2;
+            let db_failed = t % 33 == 3;
             let db_ms: u64 = if slow { 800 } else { 5 + u64::from(t % 7) };
+            let wait_ms: u64 = if pool_wait { 600 } else { 0 };
+            let hop_ms: u64 = if slow_hop { 700 } else { 0 };
+            let api_ms = db_ms + 8 + wait_ms;
+            let client_ms = api_ms + 2 + hop_ms;
+            let total = client_ms + 2 + if slow_render { 700 } else { 0 };
             let mut trace_id = vec![0u8; 16];
             trace_id[..4].copy_from_slice(&t.to_be_bytes());
             trace_id[15] = 1;
@@ -89,7 +103,6 @@ fn fill(store: &Store) {
                 }),
                 ..Default::default()
             };
-            let total = db_ms + 12;
             frontend.push(span(
                 1,
                 None,
@@ -97,7 +110,7 @@ fn fill(store: &Store) {
                 SpanKind::Server,
                 0,
                 total,
-                false,
+                frontend_failed,
                 vec![kv("http.route", s("/products/{id}"))],
             ));
             frontend.push(span(
@@ -106,7 +119,7 @@ fn fill(store: &Store) {
                 "GET /products/{id}",
                 SpanKind::Client,
                 1,
-                total - 2,
+                client_ms,
                 false,
                 vec![],
             ));
@@ -115,19 +128,31 @@ fn fill(store: &Store) {
                 Some(2),
                 "GET /products/{id}",
                 SpanKind::Server,
-                2,
-                total - 4,
+                2 + hop_ms / 2,
+                api_ms,
                 failed,
                 vec![kv("http.route", s("/products/{id}"))],
             ));
+            if pool_wait {
+                api.push(span(
+                    5,
+                    Some(3),
+                    "acquire connection",
+                    SpanKind::Internal,
+                    3 + hop_ms / 2,
+                    wait_ms,
+                    false,
+                    vec![kv("db.system", s("sqlite"))],
+                ));
+            }
             api.push(span(
                 4,
                 Some(3),
                 "SELECT products",
                 SpanKind::Client,
-                3,
+                3 + hop_ms / 2 + wait_ms,
                 db_ms,
-                false,
+                db_failed,
                 vec![
                     kv("db.system", s("sqlite")),
                     kv("db.collection.name", s("products")),
@@ -239,7 +264,8 @@ async fn measure(name: &str, backend: Arc<dyn TraceBackend>, labs: &dojo_grader:
                     Verdict::Pass,
                 )
             } else {
-                ("{ status = error }", Verdict::Pass)
+                // A near miss on this traffic (frontend failures count too): refused.
+                ("{ status = error }", Verdict::Fail)
             };
             grade_once(&grader, &learner, "failed-api-requests", query, expect).await
         });
@@ -277,7 +303,7 @@ async fn main() {
         let _ = axum::serve(listener, dojo_store::tempo_router(serving)).await;
     });
     println!(
-        "Grading with {TRACES} traces (40,000 spans) in the window, {} CPU threads.\n",
+        "Grading with {TRACES} traces (about 40,000 spans) in the window, {} CPU threads.\n",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
