@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Lab, urlencode};
+use crate::helpers::{Lab, search_trace_ids, urlencode};
 
 /// One pipeline run, read from its whole trace.
 struct Run {
@@ -104,12 +104,7 @@ async fn the_delivery_page_shows_the_dora_figures_the_pipeline_traces_give() {
             Duration::from_secs(30),
             || async {
                 let (status, body) = lab.try_get(&search).await?;
-                let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-                let ids: Vec<String> = json["traces"]
-                    .as_array()?
-                    .iter()
-                    .filter_map(|t| t["traceID"].as_str().map(str::to_owned))
-                    .collect();
+                let ids = search_trace_ids(&body);
                 // The history has 30-36 runs (and a fix); the live run makes one more.
                 (status == 200 && ids.len() >= 32).then_some(ids)
             },

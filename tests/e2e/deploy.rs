@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::helpers::{Lab, urlencode};
+use crate::helpers::{Lab, search_trace_ids, urlencode};
 
 /// How many times the api has started (each start prints where it listens into its log).
 fn api_starts(lab: &Lab) -> usize {
@@ -79,16 +79,7 @@ async fn search(lab: &Lab, query: &str) -> Vec<String> {
     let Some((200, body)) = lab.try_get(&url).await else {
         return Vec::new();
     };
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    json["traces"]
-        .as_array()
-        .map(|traces| {
-            traces
-                .iter()
-                .filter_map(|t| t["traceID"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    search_trace_ids(&body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -375,6 +375,18 @@ pub fn is_listening(port: u16) -> bool {
         .is_ok()
 }
 
+/// The trace ids of a Tempo search answer (`/api/search`), in its order; none when the body
+/// is not a search answer.
+pub fn search_trace_ids(body: &str) -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    json["traces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["traceID"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Percent-encodes a query-string or form value.
 pub fn urlencode(text: &str) -> String {
     text.bytes()

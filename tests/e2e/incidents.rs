@@ -14,7 +14,7 @@ use dojo_grader::scenario::variant_in_round;
 use dojo_grader::spec::types::GroundTruth;
 use dojo_store::storage::routing::learner_tenant;
 
-use crate::helpers::{Lab, repo_root, urlencode};
+use crate::helpers::{Lab, repo_root, search_trace_ids, urlencode};
 
 const LAB: &str = "intermittent-slowness";
 
@@ -189,16 +189,7 @@ async fn traces_in(lab: &Lab, tenant: &str) -> Vec<String> {
     let Some((200, body)) = search(lab, path, Some(tenant)).await else {
         return Vec::new();
     };
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    json["traces"]
-        .as_array()
-        .map(|traces| {
-            traces
-                .iter()
-                .filter_map(|t| t["traceID"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    search_trace_ids(&body)
 }
 
 /// GETs a course page as `session`.
