@@ -445,8 +445,8 @@ impl ScopeCollector<'_> {
     }
 }
 
-/// Like [`flatten_use_tree`], with the name each import is known by locally (`None` for
-/// `self` imports of modules) and whether it is a glob.
+/// Expands `use a::{b, c::{self, D}}` into the paths `[a, b]`, `[a, c]`, `[a, c, D]`, each
+/// with the name it is known by locally (`None` for a glob) and whether it is a glob.
 fn collect_use_names(
     tree: &syn::UseTree,
     prefix: &mut Vec<String>,
@@ -517,9 +517,9 @@ impl<'ast> Visit<'ast> for ImportCollector<'_> {
     }
 
     fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
-        let mut paths = Vec::new();
-        flatten_use_tree(&item.tree, &mut Vec::new(), &mut paths);
-        for path in paths {
+        let mut named = Vec::new();
+        collect_use_names(&item.tree, &mut Vec::new(), &mut named);
+        for (_, path, _) in named {
             self.resolve(&path);
         }
     }
@@ -572,37 +572,6 @@ impl ImportCollector<'_> {
                     i = j;
                 }
                 _ => i += 1,
-            }
-        }
-    }
-}
-
-/// Expands `use a::{b, c::{self, D}}` into `[a, b]`, `[a, c]`, `[a, c, D]`.
-fn flatten_use_tree(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-    match tree {
-        syn::UseTree::Path(path) => {
-            prefix.push(path.ident.to_string());
-            flatten_use_tree(&path.tree, prefix, out);
-            prefix.pop();
-        }
-        syn::UseTree::Name(name) => {
-            let mut full = prefix.clone();
-            if name.ident != "self" {
-                full.push(name.ident.to_string());
-            }
-            out.push(full);
-        }
-        syn::UseTree::Rename(rename) => {
-            let mut full = prefix.clone();
-            if rename.ident != "self" {
-                full.push(rename.ident.to_string());
-            }
-            out.push(full);
-        }
-        syn::UseTree::Glob(_) => out.push(prefix.clone()),
-        syn::UseTree::Group(group) => {
-            for item in &group.items {
-                flatten_use_tree(item, prefix, out);
             }
         }
     }
