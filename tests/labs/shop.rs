@@ -182,6 +182,7 @@ impl Shop {
             .search(SearchRequest {
                 tenant: None,
                 query,
+                parsed: None,
                 window: Window::ending_now(Duration::from_secs(900), Duration::ZERO),
                 limit,
                 spans_per_spanset: 3,

@@ -20,17 +20,16 @@ use axum::routing::get;
 use dojo_course::adapters::faults::ServiceFaults;
 use dojo_course::adapters::grader::InProcessGrader;
 use dojo_course::adapters::panels::ProgressPanels;
-use dojo_course::adapters::remote::BackendTraces;
-use dojo_course::adapters::store::EmbeddedStore;
-use dojo_course::backend::{FaultControl, TraceSource};
+use dojo_course::backend::FaultControl;
 use dojo_course::content::Course;
+use dojo_course::traces::Traces;
 use dojo_course::{CourseSettings, CourseState, Secret};
 use dojo_grader::backend::TraceBackend;
 use dojo_grader::backend::embedded::EmbeddedBackend;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
 use dojo_grader::progress::Progress;
 use dojo_grader::service::{Grader, TenantPolicy};
-use dojo_store::{Store, StoreConfig, StoreListeners, TenantId};
+use dojo_store::{Store, StoreConfig, StoreListeners};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -116,48 +115,42 @@ impl Server {
             .with_context(|| "opening the progress database".to_string())?;
 
         let mut replayed = None;
-        let (backend, traces, store): (Arc<dyn TraceBackend>, Arc<dyn TraceSource>, _) =
-            match &options.tempo {
-                Some(tempo) => {
-                    let backend: Arc<dyn TraceBackend> = Arc::new(
-                        TempoBackend::new(tempo.clone())
-                            .context("configuring the Tempo backend")?,
-                    );
-                    let traces =
-                        BackendTraces::new(Arc::clone(&backend), tempo.default_tenant.clone());
-                    (backend, Arc::new(traces), None)
+        // The course and the grader read traces through the same backend.
+        let (backend, traces, store): (Arc<dyn TraceBackend>, Traces, _) = match &options.tempo {
+            Some(tempo) => {
+                let backend: Arc<dyn TraceBackend> = Arc::new(
+                    TempoBackend::new(tempo.clone()).context("configuring the Tempo backend")?,
+                );
+                let traces = Traces::new(Arc::clone(&backend), tempo.default_tenant.clone());
+                (backend, traces, None)
+            }
+            None => {
+                let config = match &options.store_config {
+                    Some(path) => StoreConfig::from_file(path).with_context(|| {
+                        format!("reading the store configuration {}", path.display())
+                    })?,
+                    None => StoreConfig::default(),
+                };
+                // The admin token also shows every tenant on the store's /metrics.
+                let store = Store::with_operator_token(config, options.admin_token.clone())
+                    .context("building the trace store's ingest pipeline")?;
+                if options.workshop_code.is_some() {
+                    // A workshop: each learner's traces go to their own tenant, which
+                    // their pages and their grading read.
+                    store.route_by_learner();
                 }
-                None => {
-                    let config = match &options.store_config {
-                        Some(path) => StoreConfig::from_file(path).with_context(|| {
-                            format!("reading the store configuration {}", path.display())
-                        })?,
-                        None => StoreConfig::default(),
-                    };
-                    // The admin token also shows every tenant on the store's /metrics.
-                    let store = Store::with_operator_token(config, options.admin_token.clone())
-                        .context("building the trace store's ingest pipeline")?;
-                    if options.workshop_code.is_some() {
-                        // A workshop: each learner's traces go to their own tenant, which
-                        // their pages and their grading read.
-                        store.route_by_learner();
-                    }
-                    if let Some(dir) = &options.wal_dir {
-                        let wal = store.config().wal.clone();
-                        replayed = Some(store.attach_wal(dir, wal)?);
-                    }
-                    let listeners = StoreListeners::bind(
-                        options.tempo_http,
-                        options.otlp_http,
-                        options.otlp_grpc,
-                    )
-                    .await?;
-                    let backend: Arc<dyn TraceBackend> =
-                        Arc::new(EmbeddedBackend::new(store.clone()));
-                    let traces = EmbeddedStore::new(store.clone(), TenantId::default_tenant());
-                    (backend, Arc::new(traces), Some((store, listeners)))
+                if let Some(dir) = &options.wal_dir {
+                    let wal = store.config().wal.clone();
+                    replayed = Some(store.attach_wal(dir, wal)?);
                 }
-            };
+                let listeners =
+                    StoreListeners::bind(options.tempo_http, options.otlp_http, options.otlp_grpc)
+                        .await?;
+                let backend: Arc<dyn TraceBackend> = Arc::new(EmbeddedBackend::new(store.clone()));
+                let traces = Traces::new(Arc::clone(&backend), None);
+                (backend, traces, Some((store, listeners)))
+            }
+        };
 
         let pusher = Arc::new(ScenarioPusher::new(
             options.services.clone(),

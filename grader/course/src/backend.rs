@@ -1,196 +1,17 @@
-//! What the course needs from the rest of the lab, as traits: the traces ([`TraceSource`]),
-//! the services' log lines ([`LogSource`]), the grader ([`Grading`]) and the fault toggles
-//! ([`FaultControl`]). The `dojo` command implements them over the embedded trace store (or a
-//! remote Tempo), the grader and the services' admin APIs; the course only sees these shapes,
-//! so it can be built and tested without the rest of the lab running.
+//! What the course needs from the rest of the lab besides traces, as traits: the services'
+//! log lines ([`LogSource`]), the grader ([`Grading`]) and the fault toggles
+//! ([`FaultControl`]). The `dojo` command implements them over the grader and the services'
+//! admin APIs; the course only sees these shapes, so its pages can be tested without the rest
+//! of the lab running. (Traces are read through the grader's own trace backend: see
+//! [`crate::traces`].)
 //!
-//! The types here are views: plain data shaped for pages, close to what Tempo's search API and
-//! the grader's JSON API return, so that adapters are a field-by-field copy.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! The types here are views: plain data shaped for pages, close to what the grader's JSON API
+//! returns, so that adapters are a field-by-field copy.
 
 use async_trait::async_trait;
-use dojo_traceql::model::{SpanId, Trace, TraceId};
+use dojo_traceql::model::{SpanId, TraceId};
 
 use crate::secrets::LearnerKey;
-
-// ---------------------------------------------------------------------------------------
-// Traces
-// ---------------------------------------------------------------------------------------
-
-/// One span of a search result, as Tempo returns it: the fields the query fetched.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MatchedSpan {
-    pub span_id: SpanId,
-    /// Empty when the query did not fetch the name.
-    pub name: String,
-    pub start_unix_nanos: u64,
-    pub duration_nanos: u64,
-    /// The attributes the query fetched, rendered as text (`service.name = api`).
-    pub attributes: Vec<(String, String)>,
-}
-
-/// The spans one trace contributed to a result: up to a few, and how many there were.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MatchedSpanset {
-    pub spans: Vec<MatchedSpan>,
-    /// How many spans matched before the result was cut to a few.
-    pub matched: usize,
-    /// Per-spanset values such as `count()` or `by(resource.service.name)`.
-    pub attributes: Vec<(String, String)>,
-}
-
-/// One trace of a search result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TraceMatch {
-    pub trace_id: TraceId,
-    pub root_service: String,
-    pub root_name: String,
-    pub start_unix_nanos: u64,
-    pub duration_nanos: u64,
-    pub spansets: Vec<MatchedSpanset>,
-}
-
-/// A TraceQL query that could not run: the message, and where in the query it went wrong.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct QueryError {
-    /// What is wrong, in words a learner understands.
-    pub message: String,
-    /// The 1-based line and column of the fault, when the engine knows it.
-    pub position: Option<(usize, usize)>,
-    /// Extra advice ("use `=` for equality").
-    pub hint: Option<String>,
-}
-
-impl QueryError {
-    /// The query's faulty line with a caret under the column, for a `<pre>` block.
-    pub fn caret(&self, query: &str) -> Option<String> {
-        let (line, column) = self.position?;
-        dojo_traceql::error::caret_under(query, line, column, 1)
-    }
-}
-
-/// A failure of the trace backend itself (not of the query).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("the trace store is not answering: {0}")]
-pub struct BackendError(pub String);
-
-/// The outcome of a console query.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SearchError {
-    #[error(transparent)]
-    Query(#[from] QueryError),
-    #[error(transparent)]
-    Backend(#[from] BackendError),
-}
-
-/// Where the course reads traces: the embedded store in-process, or a Tempo over HTTP.
-#[async_trait]
-pub trait TraceSource: Send + Sync {
-    /// Runs a TraceQL search over the last `window`, newest traces first, at most `limit`.
-    async fn search(
-        &self,
-        query: &str,
-        window: Duration,
-        limit: usize,
-    ) -> Result<Vec<TraceMatch>, SearchError>;
-
-    /// One whole trace, or `None` when the store does not have it.
-    async fn trace(&self, trace_id: TraceId) -> Result<Option<Trace>, BackendError>;
-
-    /// Whole traces that started in the last `window`, newest first, at most `limit`: the
-    /// input of the service graph and the RED charts.
-    async fn recent(&self, window: Duration, limit: usize) -> Result<Vec<Trace>, BackendError>;
-
-    /// The most traces this source lists as recent (one more when asked for more, so a caller
-    /// can tell a cut list from a complete one); pages that say how much data they cover
-    /// must take it into account.
-    fn recent_cap(&self) -> usize {
-        usize::MAX
-    }
-
-    /// The traces a learner may read, when this source keeps each learner's traffic apart
-    /// (the embedded store's routing in a workshop): their own tenant, or nothing for a
-    /// visitor who has not joined (`learner` is `None`). `None` when this source does not
-    /// separate learners, so everyone reads it whole.
-    fn for_learner(&self, learner: Option<&LearnerId>) -> Option<Arc<dyn TraceSource>> {
-        let _ = learner;
-        None
-    }
-
-    /// The learner's own tenant, whether or not their pages are scoped to it: on a laptop it
-    /// holds what only they sent there (the sampling exercise's traffic), which their
-    /// feedback links to. `None` when this source has no such tenant.
-    fn own_tenant(&self, learner: &LearnerId) -> Option<Arc<dyn TraceSource>> {
-        let _ = learner;
-        None
-    }
-
-    /// Runs a TraceQL metrics query over the last `window`, as Tempo's `query_range` would;
-    /// `None` when this source cannot (the console then says where such a query runs).
-    async fn metrics(
-        &self,
-        query: &str,
-        window: Duration,
-    ) -> Result<Option<MetricsAnswer>, SearchError> {
-        let _ = (query, window);
-        Ok(None)
-    }
-}
-
-/// A source with no traces: what a visitor who has not joined a workshop reads, since
-/// every trace there belongs to some learner.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoTraces;
-
-#[async_trait]
-impl TraceSource for NoTraces {
-    async fn search(
-        &self,
-        _query: &str,
-        _window: Duration,
-        _limit: usize,
-    ) -> Result<Vec<TraceMatch>, SearchError> {
-        Ok(Vec::new())
-    }
-
-    async fn trace(&self, _trace_id: TraceId) -> Result<Option<Trace>, BackendError> {
-        Ok(None)
-    }
-
-    async fn recent(&self, _window: Duration, _limit: usize) -> Result<Vec<Trace>, BackendError> {
-        Ok(Vec::new())
-    }
-}
-
-/// A metrics query's time series, summarised for a table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricsAnswer {
-    /// The start of the first interval (exclusive), Unix nanoseconds: interval `i` ends at
-    /// `start_nanos + (i + 1) * step_nanos`.
-    pub start_nanos: u64,
-    /// The width of one interval, in nanoseconds.
-    pub step_nanos: u64,
-    pub series: Vec<MetricsSeries>,
-}
-
-/// One time series of a metrics query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricsSeries {
-    /// `resource.service.name="api"`, empty for the one series of a query without `by()`.
-    pub labels: String,
-    /// The value of the newest interval whose spans have all arrived (one that ended a few
-    /// seconds ago), when it has one.
-    pub last: Option<f64>,
-    /// How many intervals have a value.
-    pub points: usize,
-    /// The largest value of any interval.
-    pub largest: Option<f64>,
-    /// One value per interval, oldest first; NaN where the interval has none.
-    pub values: Vec<f64>,
-}
 
 // ---------------------------------------------------------------------------------------
 // Logs
@@ -548,24 +369,5 @@ impl FaultControl for NoFaults {
         Err(FaultError(format!(
             "no sample app is attached, so fault {id:?} cannot be switched"
         )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_query_error_puts_its_caret_under_the_column() {
-        let error = QueryError {
-            message: "unexpected `=`".into(),
-            position: Some((1, 10)),
-            hint: None,
-        };
-        assert_eq!(
-            error.caret("{ status == error }").as_deref(),
-            Some("{ status == error }\n         ^")
-        );
-        assert_eq!(error.caret(""), None);
     }
 }

@@ -6,7 +6,9 @@
 
 use async_trait::async_trait;
 
-use crate::backend::{LearnerId, QueryError};
+use dojo_grader::backend::BackendError;
+
+use crate::backend::LearnerId;
 
 /// Most panels one learner keeps.
 pub const MAX_PANELS: usize = 20;
@@ -174,11 +176,8 @@ impl PanelDraft {
                 format!("The query is longer than {MAX_QUERY_BYTES} bytes."),
             ));
         } else {
-            match dojo_traceql::parse(query) {
-                Err(error) => {
-                    let error = crate::engine::query_error(&error, query);
-                    errors.push(query_field_error(&error, query));
-                }
+            match dojo_grader::backend::parse_query(query) {
+                Err(error) => errors.push(query_field_error(&error, query)),
                 Ok(parsed) if !parsed.is_metrics() => {
                     let mut error = FieldError::new(
                         "query",
@@ -211,13 +210,17 @@ impl PanelDraft {
     }
 }
 
-/// A query error as a field error, with the caret.
-pub fn query_field_error(error: &QueryError, query: &str) -> FieldError {
+/// A query error as a field error, with the caret when the engine knows where it went wrong.
+pub fn query_field_error(error: &BackendError, query: &str) -> FieldError {
+    let (message, hint) = match error {
+        BackendError::InvalidQuery { message, hint, .. } => (message.clone(), hint.clone()),
+        other => (other.to_string(), None),
+    };
     FieldError {
         field: "query",
-        message: error.message.clone(),
+        message,
         caret: error.caret(query),
-        hint: error.hint.clone(),
+        hint,
     }
 }
 

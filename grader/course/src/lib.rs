@@ -2,14 +2,20 @@
 //!
 //! Everything is server-rendered HTML that works without JavaScript. Start reading at
 //! [`router`] and [`CourseState`]; the lessons come from [`content`], rendered by the
-//! [`markdown`] pipeline; live data comes through the traits in [`backend`], which the `dojo`
-//! command fills with the trace store, the grader and the services' logs.
+//! [`markdown`] pipeline; traces come through the grader's trace backend ([`traces`]), and the
+//! rest of the live data through the traits in [`backend`], which the `dojo` command fills
+//! with the grader, the fault toggles and the services' logs.
+//!
+//! The course sits on top of the grader and uses its trace types directly (search hits,
+//! metrics series, the backend's errors): it reads traces exactly as the grader does, through
+//! the same [`dojo_grader::backend::TraceBackend`], so a console query and a graded answer can
+//! never see different data. It does not depend on the trace store; only its tests hold traces
+//! in one.
 
 pub mod adapters;
 pub mod backend;
 pub mod content;
 pub mod dashboards;
-pub mod engine;
 pub mod error;
 pub mod grafana_export;
 pub mod markdown;
@@ -21,6 +27,7 @@ pub mod session;
 pub mod session_middleware;
 pub mod state;
 pub mod throttle;
+pub mod traces;
 
 pub use state::{CourseSettings, CourseState, Secret};
 

@@ -3,13 +3,14 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
+use crate::backend::{FaultControl, Grading, LogSource};
 use crate::content::Course;
 use crate::dashboards::PanelStore;
 use crate::search::SearchIndex;
 pub use crate::secrets::Secret;
 use crate::session::Sessions;
 use crate::throttle::{self, Throttle};
+use crate::traces::Traces;
 
 /// How the course behaves.
 #[derive(Debug, Clone)]
@@ -56,7 +57,7 @@ pub struct CourseState {
 pub(crate) struct Inner {
     pub course: Course,
     pub search: SearchIndex,
-    pub traces: Arc<dyn TraceSource>,
+    pub traces: Traces,
     pub logs: Arc<dyn LogSource>,
     pub grading: Arc<dyn Grading>,
     pub faults: Arc<dyn FaultControl>,
@@ -73,7 +74,7 @@ impl CourseState {
     /// Builds the state from the loaded course and the lab's parts.
     pub fn new(
         course: Course,
-        traces: Arc<dyn TraceSource>,
+        traces: Traces,
         logs: Arc<dyn LogSource>,
         grading: Arc<dyn Grading>,
         faults: Arc<dyn FaultControl>,
@@ -102,13 +103,25 @@ impl CourseState {
     /// The traces `visitor` may read: in a workshop whose store keeps learners apart, a
     /// learner's own (nothing before they join; the instructor reads the shared traffic);
     /// everyone's otherwise. Every page that shows traces reads them through this.
-    pub(crate) fn traces_for(&self, visitor: &crate::session::Visitor) -> Arc<dyn TraceSource> {
-        let scoped = match &visitor.learner {
-            Some((id, _)) => self.inner.traces.for_learner(Some(id)),
-            None if visitor.instructor => None,
-            None => self.inner.traces.for_learner(None),
-        };
-        scoped.unwrap_or_else(|| self.inner.traces.clone())
+    pub(crate) fn traces_for(&self, visitor: &crate::session::Visitor) -> Traces {
+        match &visitor.learner {
+            Some((id, _)) => self.traces_of(id),
+            None if visitor.instructor => self.inner.traces.clone(),
+            None => self
+                .inner
+                .traces
+                .for_learner(None)
+                .unwrap_or_else(|| self.inner.traces.clone()),
+        }
+    }
+
+    /// The traces `learner` may read: their own in a workshop whose store keeps learners
+    /// apart, everyone's otherwise.
+    pub(crate) fn traces_of(&self, learner: &crate::backend::LearnerId) -> Traces {
+        self.inner
+            .traces
+            .for_learner(Some(learner))
+            .unwrap_or_else(|| self.inner.traces.clone())
     }
 
     /// The learner id whose traffic alone `visitor` reads, when their pages are scoped to it

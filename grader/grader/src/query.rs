@@ -70,6 +70,11 @@ impl Parsed {
         &self.text
     }
 
+    /// The parsed query, for a backend that evaluates it without parsing the text again.
+    pub fn query(&self) -> &dojo_traceql::Query {
+        &self.query
+    }
+
     /// True for a search (spanset) query, false for a metrics query.
     pub fn is_search(&self) -> bool {
         !self.query.is_metrics()

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use dojo_grader::check::describe::clock_utc;
 
 use super::{Colours, xml};
-use crate::backend::MetricsAnswer;
 use crate::dashboards::Unit;
+use dojo_grader::backend::MetricsAnswer;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 240.0;
@@ -187,7 +187,7 @@ pub fn draw(answer: &MetricsAnswer, unit: Unit) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::MetricsSeries;
+    use dojo_grader::backend::MetricsSeries;
 
     fn answer(values: Vec<Vec<f64>>) -> MetricsAnswer {
         MetricsAnswer {
@@ -199,9 +199,6 @@ mod tests {
                 .enumerate()
                 .map(|(n, values)| MetricsSeries {
                     labels: format!("resource.service.name=\"s{n}\""),
-                    last: None,
-                    points: values.len(),
-                    largest: None,
                     values,
                 })
                 .collect(),

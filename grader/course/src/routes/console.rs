@@ -9,7 +9,8 @@ use axum::{Extension, Router, routing::get};
 use serde::Deserialize;
 
 use super::layout::Layout;
-use crate::backend::{MetricsAnswer, SearchError, TraceMatch};
+use dojo_grader::backend::{BackendError, MetricsAnswer, SearchHit};
+
 use crate::error::CourseError;
 use crate::markdown::highlight::form_urlencode;
 use crate::pictures::format_duration;
@@ -82,9 +83,6 @@ struct ConsolePage {
     metrics_meaning: Option<String>,
     /// A metrics query's series, when the trace source can run it.
     metrics: Option<MetricsView>,
-    /// A metrics query the trace source cannot run (a remote Tempo): Tempo's `query_range`
-    /// URL for it, for the hint on where it runs.
-    metrics_elsewhere: Option<String>,
     examples: Vec<(String, String)>,
     /// In a workshop: the learner id whose traffic alone this page reads.
     own_traffic: Option<String>,
@@ -138,7 +136,6 @@ async fn console(
         limit: LIMIT,
         metrics_meaning: None,
         metrics: None,
-        metrics_elsewhere: None,
         own_traffic: state.own_traffic_only(&visitor),
         examples: EXAMPLES
             .iter()
@@ -149,61 +146,52 @@ async fn console(
         return Ok(page);
     }
     page.ran = true;
-    if let Ok(parsed) = dojo_traceql::parse(&query) {
-        page.warnings = parsed
-            .warnings()
-            .iter()
-            .map(|w| ConsoleWarning {
-                message: w.message.clone(),
-                hint: w.hint.clone(),
-            })
-            .collect();
-        if parsed.is_metrics() {
-            page.metrics_meaning = Some(metrics_meaning(&query));
-            match traces.metrics(&query, window).await {
-                Ok(Some(answer)) => {
-                    page.metrics = Some(metrics_view(&answer));
-                    return Ok(page);
-                }
-                // The search below answers with the refusal; the page says where it runs.
-                Ok(None) => {
-                    page.metrics_elsewhere = Some(format!(
-                        "http://localhost:{}/api/metrics/query_range?q={}",
-                        dojo_defaults::TEMPO_HTTP_PORT,
-                        form_urlencode(&query)
-                    ))
-                }
-                Err(SearchError::Query(error)) => {
-                    page.error = Some(ConsoleError {
-                        caret: error.caret(&query),
-                        message: error.message,
-                        hint: error.hint,
-                    });
-                    return Ok(page);
-                }
-                Err(SearchError::Backend(error)) => {
-                    return Err(CourseError::Unavailable(error.to_string()));
-                }
-            }
+    // Parsed once: the search or the metrics query below runs this tree.
+    let parsed = match dojo_grader::backend::parse_query(&query) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            page.error = Some(console_error(error, &query)?);
+            return Ok(page);
         }
+    };
+    page.warnings = parsed
+        .warnings()
+        .iter()
+        .map(|w| ConsoleWarning {
+            message: w.message.clone(),
+            hint: w.hint.clone(),
+        })
+        .collect();
+    if parsed.is_metrics() {
+        page.metrics_meaning = Some(metrics_meaning(&query));
+        match traces.metrics_parsed(&query, &parsed, window).await {
+            Ok(answer) => page.metrics = Some(metrics_view(&answer)),
+            Err(error) => page.error = Some(console_error(error, &query)?),
+        }
+        return Ok(page);
     }
-    match traces.search(&query, window, LIMIT).await {
+    match traces.search_parsed(&query, &parsed, window, LIMIT).await {
         Ok(matches) => {
             page.truncated = matches.len() >= LIMIT;
             page.rows = matches.iter().map(row).collect();
         }
-        Err(SearchError::Query(error)) => {
-            page.error = Some(ConsoleError {
-                caret: error.caret(&query),
-                message: error.message,
-                hint: error.hint,
-            })
-        }
-        Err(SearchError::Backend(error)) => {
-            return Err(CourseError::Unavailable(error.to_string()));
-        }
+        Err(error) => page.error = Some(console_error(error, &query)?),
     }
     Ok(page)
+}
+
+/// A refused query as the page shows it, with the caret; a backend that is down is the
+/// course's "unavailable" page instead.
+fn console_error(error: BackendError, query: &str) -> Result<ConsoleError, CourseError> {
+    let caret = error.caret(query);
+    match error {
+        BackendError::InvalidQuery { message, hint, .. } => Ok(ConsoleError {
+            caret,
+            message,
+            hint,
+        }),
+        other => Err(CourseError::Unavailable(other.to_string())),
+    }
 }
 
 /// What a metrics query computes, from its metrics function, in words.
@@ -275,15 +263,38 @@ fn metrics_view(answer: &MetricsAnswer) -> MetricsView {
                 } else {
                     series.labels.clone()
                 },
-                last: series.last.map(short_number).unwrap_or_else(|| "–".into()),
-                largest: series
-                    .largest
+                last: newest_settled(&series.values, answer.step_nanos)
                     .map(short_number)
                     .unwrap_or_else(|| "–".into()),
-                points: series.points,
+                largest: series
+                    .values
+                    .iter()
+                    .copied()
+                    .filter(|v| !v.is_nan())
+                    .reduce(f64::max)
+                    .map(short_number)
+                    .unwrap_or_else(|| "–".into()),
+                points: series.values.iter().filter(|v| !v.is_nan()).count(),
             })
             .collect(),
     }
+}
+
+/// How long after an interval ends its spans can still be arriving: services export in
+/// batches every few seconds, so the newest intervals are still filling.
+const SETTLE_NANOS: u64 = 10_000_000_000;
+
+/// The value of the newest interval that ended at least [`SETTLE_NANOS`] before the query's
+/// end (the series' last interval ends at the end), skipping intervals without a value. The
+/// still-filling intervals after it would read 0 for every series.
+fn newest_settled(values: &[f64], step_nanos: u64) -> Option<f64> {
+    let unsettled = SETTLE_NANOS.div_ceil(step_nanos.max(1)) as usize;
+    values
+        .iter()
+        .rev()
+        .skip(unsettled)
+        .find(|v| !v.is_nan())
+        .copied()
 }
 
 fn join_attributes(attributes: &[(String, String)]) -> String {
@@ -294,11 +305,11 @@ fn join_attributes(attributes: &[(String, String)]) -> String {
         .join(", ")
 }
 
-fn row(m: &TraceMatch) -> ConsoleRow {
+fn row(m: &SearchHit) -> ConsoleRow {
     ConsoleRow {
         trace_id: m.trace_id.to_string(),
-        root_service: m.root_service.clone(),
-        root_name: m.root_name.clone(),
+        root_service: m.root_service_name.clone(),
+        root_name: m.root_trace_name.clone(),
         started: clock_time(m.start_unix_nanos),
         duration: format_duration(m.duration_nanos),
         spansets: m
@@ -312,7 +323,7 @@ fn row(m: &TraceMatch) -> ConsoleRow {
                     .iter()
                     .map(|span| SpanView {
                         span_id: span.span_id.to_string(),
-                        name: span.name.clone(),
+                        name: span.name.clone().unwrap_or_default(),
                         duration: format_duration(span.duration_nanos),
                         attributes: join_attributes(&span.attributes),
                     })
@@ -337,7 +348,21 @@ pub(crate) fn clock_time(unix_nanos: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{clock_time, metrics_meaning, short_number};
+    use super::{clock_time, metrics_meaning, newest_settled, short_number};
+
+    #[test]
+    fn the_newest_value_shown_is_of_an_interval_whose_spans_have_arrived() {
+        // 3 s intervals: the last four (12 s) are younger than the 10 s it takes spans to
+        // arrive, so the value shown is the fifth from the end.
+        let values = [1.0, 2.0, 5.0, 4.0, 0.0, 0.0, 0.0, 0.0];
+        assert_eq!(newest_settled(&values, 3_000_000_000), Some(4.0));
+        assert_eq!(newest_settled(&values, 60_000_000_000), Some(0.0));
+        assert_eq!(newest_settled(&[f64::NAN, 3.0], 60_000_000_000), None);
+        assert_eq!(
+            newest_settled(&[2.0, f64::NAN, 3.0], 60_000_000_000),
+            Some(2.0)
+        );
+    }
 
     #[test]
     fn a_metrics_query_is_told_what_it_computes() {

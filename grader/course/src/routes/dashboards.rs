@@ -12,7 +12,9 @@ use axum::{Extension, Router};
 
 use super::labs::{Fields, field, require_learner};
 use super::layout::Layout;
-use crate::backend::{LearnerId, MetricsAnswer, SearchError};
+use dojo_grader::backend::{BackendError, MetricsAnswer};
+
+use crate::backend::LearnerId;
 use crate::dashboards::{
     FieldError, MAX_PANELS, Panel, PanelDraft, PanelStore, Unit, query_field_error,
 };
@@ -124,7 +126,7 @@ async fn fill(
     let panels = store(state)?.panels(learner).await.map_err(unavailable)?;
     let count = panels.len();
     for (i, panel) in panels.into_iter().enumerate() {
-        let view = panel_view(state, panel, i == 0, i + 1 == count).await?;
+        let view = panel_view(state, learner, panel, i == 0, i + 1 == count).await?;
         page.panels.push(view);
     }
     Ok(())
@@ -132,6 +134,7 @@ async fn fill(
 
 async fn panel_view(
     state: &CourseState,
+    learner: &LearnerId,
     panel: Panel,
     first: bool,
     last: bool,
@@ -150,20 +153,16 @@ async fn panel_view(
         note: None,
     };
     let window = state.inner.settings.window;
-    match state.inner.traces.metrics(&view.query, window).await {
-        Ok(Some(answer)) => {
+    match state.traces_of(learner).metrics(&view.query, window).await {
+        Ok(answer) => {
             view.chart = Some(timeseries::draw(&answer, panel.unit));
             view.legend = legend(&answer, panel.unit);
             view.table_times = table(&answer, panel.unit);
         }
-        Ok(None) => {
-            view.note = Some(
-                "This lab reads traces from Tempo: export the dashboard and open it in Grafana to see this panel's chart."
-                    .into(),
-            )
+        Err(error @ BackendError::InvalidQuery { .. }) => {
+            view.error = Some(query_field_error(&error, &view.query))
         }
-        Err(SearchError::Query(error)) => view.error = Some(query_field_error(&error, &view.query)),
-        Err(SearchError::Backend(error)) => return Err(unavailable(error)),
+        Err(error) => return Err(unavailable(error)),
     }
     Ok(view)
 }

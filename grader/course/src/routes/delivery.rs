@@ -17,11 +17,11 @@ use dojo_grader::delivery::{
 };
 
 use super::layout::Layout;
-use crate::backend::TraceMatch;
 use crate::error::CourseError;
 use crate::pictures::{deploys, format_duration, red, requests};
 use crate::session::Visitor;
 use crate::state::CourseState;
+use dojo_grader::backend::SearchHit;
 
 /// The most pipeline runs read.
 const MAX_RUNS: usize = 2_000;
@@ -71,7 +71,7 @@ async fn delivery(
     Extension(visitor): Extension<Visitor>,
 ) -> Result<DeliveryPage, CourseError> {
     let week = Duration::from_secs(WINDOW_DAYS * 24 * 3600);
-    let traces = &state.inner.traces;
+    let traces = state.traces_for(&visitor);
     let unavailable = |error: String| CourseError::Unavailable(error);
     let rollouts: Vec<Rollout> = traces
         .search(ROLLOUTS_QUERY, week, MAX_RUNS)
@@ -166,7 +166,7 @@ async fn delivery(
 }
 
 /// A search match of [`ROLLOUTS_QUERY`] as a rollout.
-fn rollout_of(found: &TraceMatch) -> Option<Rollout> {
+fn rollout_of(found: &SearchHit) -> Option<Rollout> {
     let span = found.spansets.first()?.spans.first()?;
     let attribute = |key: &str| {
         span.attributes

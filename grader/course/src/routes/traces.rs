@@ -13,7 +13,10 @@ use dojo_traceql::model::{Attributes, SpanId, TraceId};
 use serde::Deserialize;
 
 use super::layout::Layout;
-use crate::backend::{LogEntry, TraceSource};
+use dojo_grader::backend::BackendError;
+
+use crate::backend::LogEntry;
+use crate::traces::Traces;
 
 use crate::error::CourseError;
 use crate::markdown::render_untrusted_inline;
@@ -127,7 +130,7 @@ async fn trace(
             .filter(|s| waterfall::matches(s, needle))
             .count()
     });
-    let typical = typical_of(&state, traces.as_ref(), &trace).await;
+    let typical = typical_of(&state, &traces, &trace).await;
     let logs = state.inner.logs.logs_for_trace(id);
     let start = trace.start_unix_nanos();
     let selected = match selected_id {
@@ -209,8 +212,7 @@ async fn fetch(
     id: TraceId,
     which: &str,
 ) -> Result<dojo_traceql::model::Trace, CourseError> {
-    let unavailable =
-        |error: crate::backend::BackendError| CourseError::Unavailable(error.to_string());
+    let unavailable = |error: BackendError| CourseError::Unavailable(error.to_string());
     if let Some(trace) = state
         .traces_for(visitor)
         .trace(id)
@@ -243,7 +245,7 @@ const TYPICAL_SAMPLE: usize = 50;
 /// one), to compare with: (trace id, duration). `None` when there is no other.
 async fn typical_of(
     state: &CourseState,
-    traces: &dyn TraceSource,
+    traces: &Traces,
     trace: &dojo_traceql::model::Trace,
 ) -> Option<(String, String)> {
     let root = trace.spans.iter().find(|s| s.parent_span_id.is_none())?;

@@ -41,8 +41,18 @@ async fn a_list_shorter_than_the_limit_gives_its_count() {
 
 #[tokio::test]
 async fn a_metrics_query_shows_its_series_and_what_it_computes() {
-    let app = TestApp::spawn().await;
+    for via_tempo_api in [false, true] {
+        let app = TestApp::spawn_with(Options {
+            via_tempo_api,
+            ..Options::default()
+        })
+        .await;
+        series_are_shown(&app, via_tempo_api).await;
+    }
+}
 
+/// Embedded, or against a Tempo over its HTTP API (`query_range`), the same table.
+async fn series_are_shown(app: &TestApp, via_tempo_api: bool) {
     // { kind = server } | count_over_time() by (resource.service.name)
     let page = app
         .client()
@@ -58,7 +68,7 @@ async fn a_metrics_query_shows_its_series_and_what_it_computes() {
     );
     assert!(
         page.body.contains("id=\"series\""),
-        "a table: {}",
+        "a table (via Tempo: {via_tempo_api}): {}",
         page.body
     );
     // One series per service with server spans, each span of the shelf alone in its
@@ -69,54 +79,10 @@ async fn a_metrics_query_shows_its_series_and_what_it_computes() {
             page.body.contains(&format!(
                 "<code>resource.service.name=&#34;{service}&#34;</code></td><td>0</td><td>1</td>"
             )),
-            "a series for {service}: {}",
+            "a series for {service} (via Tempo: {via_tempo_api}): {}",
             page.body
         );
     }
-    assert!(!page.body.contains("cannot run"), "{}", page.body);
-    assert!(
-        !page.body.contains("No trace in the window"),
-        "{}",
-        page.body
-    );
-}
-
-#[tokio::test]
-async fn a_metrics_query_against_a_tempo_says_where_it_runs() {
-    let app = TestApp::spawn_with(Options {
-        via_tempo_api: true,
-        ..Options::default()
-    })
-    .await;
-
-    let page = app
-        .client()
-        .get("/console?q=%7B+status+%3D+error+%7D+%7C+rate%28%29")
-        .await;
-
-    assert_eq!(page.status, 200);
-    assert!(
-        page.body.contains("this is a metrics query"),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body
-            .contains("It computes the number of matching spans per second in each interval"),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body.contains("id=\"metrics-elsewhere\""),
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body
-            .contains("/api/metrics/query_range?q=%7B+status+%3D+error+%7D+%7C+rate%28%29"),
-        "{}",
-        page.body
-    );
 }
 
 /// The `<pre class="caret">` block of a page, unescaped enough to compare columns.

@@ -62,8 +62,7 @@ async fn the_waterfall_and_the_services_page_read_whole_traces_through_the_api()
 async fn a_remote_tempo_lists_one_trace_more_than_its_cap_so_a_cut_list_is_told() {
     use std::sync::Arc;
 
-    use dojo_course::adapters::remote::BackendTraces;
-    use dojo_course::backend::TraceSource;
+    use dojo_course::traces::Traces;
     use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
     use dojo_traceql::model::TraceId;
 
@@ -81,7 +80,7 @@ async fn a_remote_tempo_lists_one_trace_more_than_its_cap_so_a_cut_list_is_told(
     let store = crate::support::store_holding(&traces);
     let url = crate::support::serve_tempo_api(store).await;
     let tempo = TempoBackend::new(TempoConfig::new(url)).expect("a Tempo client");
-    let source = BackendTraces::new(Arc::new(tempo), None);
+    let source = Traces::new(Arc::new(tempo), None);
     let cap = source.recent_cap();
     assert!(cap < 210, "the remote source has a cap of its own: {cap}");
     let listed = source

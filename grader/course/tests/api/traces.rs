@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use dojo_course::adapters::store::EmbeddedStore;
 use dojo_course::content::Course;
+use dojo_course::traces::Traces;
 use dojo_course::{CourseSettings, CourseState};
-use dojo_store::TenantId;
+use dojo_grader::backend::embedded::EmbeddedBackend;
 use dojo_traceql::model::{
     KeyValue, Resource, Span, SpanId, SpanKind, StatusCode, Trace, TraceId, Value,
 };
@@ -24,7 +24,7 @@ pub async fn spawn_holding(traces: Vec<Trace>, settings: CourseSettings) -> Sock
     let store = store_holding(&traces);
     let state = CourseState::new(
         Course::load(&content_dir()).expect("the repository's content loads"),
-        Arc::new(EmbeddedStore::new(store, TenantId::default_tenant())),
+        Traces::new(Arc::new(EmbeddedBackend::new(store)), None),
         Arc::new(ShelfLogs),
         Arc::new(Classroom::new(Arc::new(Shelf::sample()))),
         Arc::new(Switchboard::default()),

@@ -10,12 +10,16 @@ use dojo_store::queries::{
 };
 use dojo_store::storage::TenantId;
 use dojo_store::storage::query::TimeRange;
-use dojo_store::storage::routing::is_learner_tenant;
+use dojo_store::storage::routing::{is_learner_tenant, learner_tenant};
 use dojo_traceql::ast::Intrinsic;
-use dojo_traceql::model::{Trace, TraceId};
-use dojo_traceql::{FieldRef, field_result_value};
+use dojo_traceql::metrics::{Label, MetricsWindow};
+use dojo_traceql::model::{Trace, TraceId, Value};
+use dojo_traceql::{EvalBudget, FieldRef, field_result_value};
 
-use super::{BackendError, BoxFuture, HitSpan, HitSpanset, SearchHit, SearchRequest, TraceBackend};
+use super::{
+    BackendError, BoxFuture, HitSpan, HitSpanset, MetricsAnswer, MetricsRequest, MetricsSeries,
+    SearchHit, SearchRequest, TraceBackend, Window,
+};
 
 /// The in-process backend. Cloning is cheap: it shares the store.
 #[derive(Clone)]
@@ -38,7 +42,7 @@ fn tenant(tenant: Option<&str>) -> Result<TenantId, BackendError> {
 
 /// The store's search hit in the backend's shape, with the attributes the query fetched
 /// printed as text, as the Tempo backend reads them from Tempo's JSON.
-fn hit(found: &StoreHit, fetched: &[FieldRef]) -> SearchHit {
+fn hit(found: &StoreHit, fetched: &[(FieldRef, String)]) -> SearchHit {
     let trace = &found.trace;
     let root = trace.root();
     let start = trace.start_unix_nanos();
@@ -47,12 +51,17 @@ fn hit(found: &StoreHit, fetched: &[FieldRef]) -> SearchHit {
         root_service_name: root_service_name(trace),
         root_trace_name: root.map(|r| r.name.to_string()).unwrap_or_default(),
         start_unix_nanos: start,
-        duration_ms: trace.end_unix_nanos().saturating_sub(start) / 1_000_000,
+        duration_nanos: trace.end_unix_nanos().saturating_sub(start),
         spansets: found
             .spansets
             .iter()
             .map(|set| HitSpanset {
                 matched: set.matched,
+                attributes: set
+                    .attributes
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.to_string()))
+                    .collect(),
                 spans: set
                     .spans
                     .iter()
@@ -64,10 +73,9 @@ fn hit(found: &StoreHit, fetched: &[FieldRef]) -> SearchHit {
                         duration_nanos: span.duration_nanos(),
                         attributes: fetched
                             .iter()
-                            .filter(|f| **f != FieldRef::Intrinsic(Intrinsic::Name))
-                            .filter_map(|f| {
-                                field_result_value(trace, i, f)
-                                    .map(|value| (f.result_key(), value.to_string()))
+                            .filter_map(|(field, key)| {
+                                field_result_value(trace, i, field)
+                                    .map(|value| (key.clone(), value.to_string()))
                             })
                             .collect(),
                     })
@@ -75,6 +83,22 @@ fn hit(found: &StoreHit, fetched: &[FieldRef]) -> SearchHit {
             })
             .collect(),
     }
+}
+
+/// A series' labels as TraceQL writes them: `resource.service.name="api", p=0.95`, and
+/// `nil` for a group whose values were all absent, as Tempo labels it. The name Tempo gives
+/// an ungrouped series (`__name__`) is left out: that series has no labels.
+pub fn labels_text(labels: &[Label]) -> String {
+    labels
+        .iter()
+        .filter(|label| label.key != "__name__")
+        .map(|label| match &label.value {
+            Some(Value::Str(text)) => format!("{}={text:?}", label.key),
+            Some(value) => format!("{}={value}", label.key),
+            None => format!("{}=nil", label.key),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl TraceBackend for EmbeddedBackend {
@@ -85,8 +109,15 @@ impl TraceBackend for EmbeddedBackend {
         Box::pin(async move {
             let tenant = tenant(request.tenant)?;
             let store = self.store.clone();
+            let query = match request.parsed {
+                Some(parsed) => SearchKind::Parsed {
+                    text: request.query.to_string(),
+                    query: Box::new(parsed.clone()),
+                },
+                None => SearchKind::TraceQl(request.query.to_string()),
+            };
             let search = StoreSearch {
-                query: SearchKind::TraceQl(request.query.to_string()),
+                query,
                 limit: request.limit.max(1),
                 spans_per_spanset: request.spans_per_spanset.max(1),
                 range: Some(TimeRange {
@@ -99,16 +130,18 @@ impl TraceBackend for EmbeddedBackend {
                 }),
             };
             tokio::task::spawn_blocking(move || {
-                let results =
-                    store
-                        .search(&tenant, &search)
-                        .map_err(|error| BackendError::InvalidQuery {
-                            message: error.to_string(),
-                        })?;
+                let results = store.search(&tenant, &search)?;
+                // The name is a field of its own; the keys are made once per search.
+                let fetched: Vec<(FieldRef, String)> = results
+                    .fetched
+                    .iter()
+                    .filter(|f| **f != FieldRef::Intrinsic(Intrinsic::Name))
+                    .map(|f| (f.clone(), f.result_key()))
+                    .collect();
                 Ok(results
                     .hits
                     .iter()
-                    .map(|found| hit(found, &results.fetched))
+                    .map(|found| hit(found, &fetched))
                     .collect())
             })
             .await
@@ -117,6 +150,86 @@ impl TraceBackend for EmbeddedBackend {
                 body: format!("the search task failed: {e}"),
             })?
         })
+    }
+
+    fn metrics<'a>(
+        &'a self,
+        request: MetricsRequest<'a>,
+    ) -> BoxFuture<'a, Result<MetricsAnswer, BackendError>> {
+        Box::pin(async move {
+            let tenant = tenant(request.tenant)?;
+            let window = MetricsWindow {
+                start_nanos: request.start_nanos,
+                end_nanos: request.end_nanos,
+                step_nanos: request.step_nanos.max(1),
+                max_exemplars: 0,
+                instant: false,
+            };
+            let parsed = match request.parsed {
+                Some(parsed) => parsed.clone(),
+                None => dojo_store::queries::parse_metrics(request.query)?,
+            };
+            let store = self.store.clone();
+            let text = request.query.to_string();
+            let result = tokio::task::spawn_blocking(move || {
+                store.query_metrics_parsed(
+                    &tenant,
+                    &text,
+                    &parsed,
+                    &window,
+                    &mut EvalBudget::default(),
+                )
+            })
+            .await
+            .map_err(|e| BackendError::Status {
+                status: 500,
+                body: format!("the metrics task failed: {e}"),
+            })??;
+            Ok(MetricsAnswer {
+                start_nanos: request.start_nanos,
+                step_nanos: request.step_nanos.max(1),
+                series: result
+                    .series
+                    .values()
+                    .map(|series| MetricsSeries {
+                        labels: labels_text(&series.labels),
+                        values: series.values.clone(),
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    fn recent<'a>(
+        &'a self,
+        tenant_name: Option<&'a str>,
+        window: Window,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Trace>, BackendError>> {
+        Box::pin(async move {
+            let tenant = tenant(tenant_name)?;
+            let mut traces: Vec<_> = self
+                .store
+                .snapshot(&tenant)
+                .into_iter()
+                .filter(|trace| window.overlaps(trace.start_unix_nanos(), trace.end_unix_nanos()))
+                .collect();
+            traces.sort_by_key(|t| std::cmp::Reverse(t.start_unix_nanos()));
+            traces.truncate(limit);
+            Ok(traces.iter().map(|t| Trace::clone(t)).collect())
+        })
+    }
+
+    fn recent_cap(&self) -> usize {
+        usize::MAX
+    }
+
+    fn routes_by_learner(&self) -> bool {
+        self.store.routes_by_learner()
+    }
+
+    fn learner_tenant(&self, learner: &str) -> Option<String> {
+        learner_tenant(learner).map(|tenant| tenant.as_str().to_string())
     }
 
     fn trace_by_id<'a>(

@@ -13,6 +13,7 @@ mod tempo_json;
 use std::future::Future;
 use std::pin::Pin;
 
+use dojo_traceql::Query;
 use dojo_traceql::model::{SpanId, Trace, TraceId};
 use serde::Serialize;
 
@@ -56,6 +57,9 @@ pub struct SearchRequest<'a> {
     /// The tenant (`X-Scope-OrgID`); `None` for the backend's default.
     pub tenant: Option<&'a str>,
     pub query: &'a str,
+    /// `query` already parsed, when the caller has it: the embedded backend then evaluates
+    /// it without parsing the text again (a remote Tempo is sent the text).
+    pub parsed: Option<&'a Query>,
     pub window: Window,
     /// Most traces to return.
     pub limit: usize,
@@ -70,7 +74,8 @@ pub struct SearchHit {
     pub root_service_name: String,
     pub root_trace_name: String,
     pub start_unix_nanos: u64,
-    pub duration_ms: u64,
+    /// Nanoseconds; Tempo reports whole milliseconds, the embedded store the exact time.
+    pub duration_nanos: u64,
     pub spansets: Vec<HitSpanset>,
 }
 
@@ -80,6 +85,8 @@ pub struct HitSpanset {
     pub spans: Vec<HitSpan>,
     /// How many spans matched, before truncation to `spans_per_spanset`.
     pub matched: usize,
+    /// Values computed per spanset, such as `count()` or a `by()` key, printed as text.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// One matched span, with only the attributes the query referenced.
@@ -96,9 +103,16 @@ pub struct HitSpan {
 /// Why a backend could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The query was refused as TraceQL (Tempo's 400 `invalid TraceQL query: …`).
+    /// The query was refused as TraceQL (Tempo's 400 `invalid TraceQL query: …`, or the
+    /// engine's own error, which knows where in the query it went wrong).
     #[error("invalid TraceQL query: {message}")]
-    InvalidQuery { message: String },
+    InvalidQuery {
+        message: String,
+        /// The 1-based line and column of the fault, when known (never from a remote Tempo).
+        position: Option<(usize, usize)>,
+        /// Advice for a common mistake ("use `=` for equality").
+        hint: Option<String>,
+    },
     #[error("the trace backend refused the credentials or tenant ({status}): {body}")]
     Unauthorized { status: u16, body: String },
     #[error("the trace backend at {url} could not be reached: {message}")]
@@ -108,6 +122,104 @@ pub enum BackendError {
     #[error("the trace backend's answer could not be read: {0}")]
     Protocol(String),
 }
+
+impl BackendError {
+    /// The engine's error about `query`, with its position and hint.
+    pub fn invalid_query(query: &str, error: &dojo_traceql::Error) -> Self {
+        BackendError::InvalidQuery {
+            message: error.message.clone(),
+            position: Some(error.line_col(query)),
+            hint: error.hint.clone(),
+        }
+    }
+
+    /// A refusal without a position (a remote Tempo's, or one about the whole query).
+    pub fn refused(message: impl Into<String>) -> Self {
+        BackendError::InvalidQuery {
+            message: message.into(),
+            position: None,
+            hint: None,
+        }
+    }
+
+    /// The query's faulty line with a caret under the column, for a `<pre>` block, when the
+    /// error knows where it went wrong.
+    pub fn caret(&self, query: &str) -> Option<String> {
+        match self {
+            BackendError::InvalidQuery {
+                position: Some((line, column)),
+                ..
+            } => dojo_traceql::error::caret_under(query, *line, *column, 1),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a query with the limits every backend applies (Tempo's size limit), so a learner's
+/// mistake gets the engine's position and hint whichever backend would run it.
+pub fn parse_query(query: &str) -> Result<Query, BackendError> {
+    Ok(dojo_store::queries::parse_query(query)?)
+}
+
+impl From<dojo_store::QueryError> for BackendError {
+    /// The store's refusal of a query: the engine's keeps its position.
+    fn from(error: dojo_store::QueryError) -> Self {
+        match error {
+            dojo_store::QueryError::Engine { query, error } => {
+                BackendError::invalid_query(&query, &error)
+            }
+            other => BackendError::refused(other.to_string()),
+        }
+    }
+}
+
+/// A metrics query over a time range, as Tempo's `query_range` takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsRequest<'a> {
+    /// The tenant (`X-Scope-OrgID`); `None` for the backend's default.
+    pub tenant: Option<&'a str>,
+    pub query: &'a str,
+    /// `query` already parsed, when the caller has it.
+    pub parsed: Option<&'a Query>,
+    /// Unix nanoseconds; the first interval starts here.
+    pub start_nanos: u64,
+    pub end_nanos: u64,
+    /// The width of one interval, in nanoseconds.
+    pub step_nanos: u64,
+}
+
+impl MetricsRequest<'_> {
+    /// How many intervals the range holds.
+    pub fn intervals(&self) -> usize {
+        let range = self.end_nanos.saturating_sub(self.start_nanos);
+        usize::try_from(range.div_ceil(self.step_nanos.max(1))).unwrap_or(usize::MAX)
+    }
+}
+
+/// A metrics query's time series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsAnswer {
+    /// The start of the first interval, Unix nanoseconds: interval `i` ends at
+    /// `start_nanos + (i + 1) * step_nanos`.
+    pub start_nanos: u64,
+    /// The width of one interval, in nanoseconds.
+    pub step_nanos: u64,
+    pub series: Vec<MetricsSeries>,
+}
+
+/// One time series of a metrics query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsSeries {
+    /// As TraceQL writes them: `resource.service.name="api", p=0.95`; empty for the one
+    /// series of a query without `by()`.
+    pub labels: String,
+    /// One value per interval, oldest first; NaN where the interval has none.
+    pub values: Vec<f64>,
+}
+
+/// The most traces [`TraceBackend::recent`] fetches one by one from a backend that can only
+/// give whole traces by id (Tempo).
+pub const MAX_RECENT_FETCHES: usize = 200;
 
 /// Where a trace is, when not among the traces a learner reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +245,43 @@ pub trait TraceBackend: Send + Sync + 'static {
         trace_id: TraceId,
     ) -> BoxFuture<'a, Result<Option<Trace>, BackendError>>;
 
+    /// Runs a TraceQL metrics query, as Tempo's `query_range` does.
+    fn metrics<'a>(
+        &'a self,
+        request: MetricsRequest<'a>,
+    ) -> BoxFuture<'a, Result<MetricsAnswer, BackendError>>;
+
+    /// Whole traces that overlap the window, newest first, at most `limit`: the input of the
+    /// service graph and the RED charts. The default searches `{ }` and fetches each trace,
+    /// at most [`TraceBackend::recent_cap`] of them.
+    fn recent<'a>(
+        &'a self,
+        tenant: Option<&'a str>,
+        window: Window,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Trace>, BackendError>> {
+        Box::pin(recent_by_search(self, tenant, window, limit))
+    }
+
+    /// The most traces [`TraceBackend::recent`] lists (it returns one more when asked for
+    /// more, so a caller can tell a cut list from a complete one).
+    fn recent_cap(&self) -> usize {
+        MAX_RECENT_FETCHES
+    }
+
+    /// Whether this backend keeps each learner's traffic in a tenant of its own (the
+    /// embedded store's routing in a workshop), so each learner must read only theirs.
+    fn routes_by_learner(&self) -> bool {
+        false
+    }
+
+    /// The tenant that holds what `learner` alone sent (their workshop traffic, their
+    /// sampling exercise), when this backend has one.
+    fn learner_tenant(&self, learner: &str) -> Option<String> {
+        let _ = learner;
+        None
+    }
+
     /// Whose a trace is that `tenant` does not hold (another learner's, or the shared
     /// traffic, in a workshop), so feedback can say so without showing it. `None` when no
     /// other tenant holds it, or the backend cannot tell.
@@ -153,4 +302,35 @@ pub trait TraceBackend: Send + Sync + 'static {
 
     /// A short description for messages (`embedded store`, `Tempo at http://…`).
     fn describe(&self) -> String;
+}
+
+/// [`TraceBackend::recent`] for a backend that gives whole traces only by id: the newest
+/// matches of `{ }`, fetched concurrently. A trace evicted between the two is left out.
+async fn recent_by_search<B: TraceBackend + ?Sized>(
+    backend: &B,
+    tenant: Option<&str>,
+    window: Window,
+    limit: usize,
+) -> Result<Vec<Trace>, BackendError> {
+    let hits = backend
+        .search(SearchRequest {
+            tenant,
+            query: "{ }",
+            parsed: None,
+            window,
+            limit: limit.min(backend.recent_cap() + 1),
+            spans_per_spanset: 1,
+        })
+        .await?;
+    let fetches = hits
+        .iter()
+        .map(|hit| backend.trace_by_id(tenant, hit.trace_id));
+    let mut traces = Vec::with_capacity(hits.len());
+    for fetched in futures_util::future::join_all(fetches).await {
+        if let Some(trace) = fetched? {
+            traces.push(trace);
+        }
+    }
+    traces.sort_by_key(|t| std::cmp::Reverse(t.start_unix_nanos()));
+    Ok(traces)
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 use dojo_defaults::TENANT_HEADER;
 use dojo_traceql::model::{Trace, TraceId};
 
-use super::{BackendError, BoxFuture, SearchHit, SearchRequest, TraceBackend, tempo_json};
+use super::{
+    BackendError, BoxFuture, MetricsAnswer, MetricsRequest, SearchHit, SearchRequest, TraceBackend,
+    tempo_json,
+};
 
 /// A credential that never prints.
 #[derive(Clone)]
@@ -169,9 +172,7 @@ fn error_for(status: u16, body: &[u8]) -> BackendError {
     let text = body_text(body);
     match status {
         400 => match text.strip_prefix("invalid TraceQL query: ") {
-            Some(message) => BackendError::InvalidQuery {
-                message: message.to_string(),
-            },
+            Some(message) => BackendError::refused(message),
             None => BackendError::Status { status, body: text },
         },
         401 | 403 => BackendError::Unauthorized { status, body: text },
@@ -207,6 +208,36 @@ impl TraceBackend for TempoBackend {
                 return Err(error_for(status, &body));
             }
             tempo_json::search_hits(&body)
+        })
+    }
+
+    fn metrics<'a>(
+        &'a self,
+        request: MetricsRequest<'a>,
+    ) -> BoxFuture<'a, Result<MetricsAnswer, BackendError>> {
+        Box::pin(async move {
+            // Tempo aligns the range to the step; align it here too, so the intervals of the
+            // answer are the ones asked for.
+            let step = request.step_nanos.max(1_000_000);
+            let request = MetricsRequest {
+                start_nanos: request.start_nanos / step * step,
+                end_nanos: request.end_nanos.div_ceil(step).saturating_mul(step),
+                step_nanos: step,
+                ..request
+            };
+            let params = [
+                ("q", request.query.to_string()),
+                ("start", request.start_nanos.to_string()),
+                ("end", request.end_nanos.to_string()),
+                ("step", format!("{}ms", step / 1_000_000)),
+            ];
+            let url = self.url("/api/metrics/query_range", &params)?;
+            let builder = self.request(url, request.tenant);
+            let (status, body) = self.send(builder).await?;
+            if status != 200 {
+                return Err(error_for(status, &body));
+            }
+            tempo_json::metrics_answer(&body, &request)
         })
     }
 

@@ -12,7 +12,9 @@ use dojo_traceql::model::{
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::{BackendError, HitSpan, HitSpanset, SearchHit};
+use super::{
+    BackendError, HitSpan, HitSpanset, MetricsAnswer, MetricsRequest, MetricsSeries, SearchHit,
+};
 
 /// A 64-bit integer Tempo may write as a string or a number.
 #[derive(Debug, Default, Clone, Copy)]
@@ -56,6 +58,18 @@ pub(super) struct ArrayValue {
 }
 
 impl AnyValue {
+    /// The value, or `None` for an empty value (Tempo's label for a `nil` group).
+    fn into_optional_value(self) -> Option<Value> {
+        let empty = self.string_value.is_none()
+            && self.int_value.is_none()
+            && self.double_value.is_none()
+            && self.bool_value.is_none()
+            && self.array_value.is_none()
+            && self.kvlist_value.is_none()
+            && self.bytes_value.is_none();
+        (!empty).then(|| self.into_value())
+    }
+
     fn into_value(self) -> Value {
         if let Some(s) = self.string_value {
             Value::str(s)
@@ -130,6 +144,8 @@ struct SpanSet {
     spans: Vec<SearchSpan>,
     #[serde(default)]
     matched: U64,
+    #[serde(default)]
+    attributes: Vec<Kv>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +204,11 @@ pub(super) fn search_hits(body: &[u8]) -> Result<Vec<SearchHit>, BackendError> {
                     Ok(HitSpanset {
                         spans,
                         matched: usize::try_from(set.matched.0).unwrap_or(usize::MAX),
+                        attributes: set
+                            .attributes
+                            .into_iter()
+                            .map(|kv| (kv.key, kv.value.into_value().to_string()))
+                            .collect(),
                     })
                 })
                 .collect::<Result<Vec<_>, BackendError>>()?;
@@ -196,11 +217,82 @@ pub(super) fn search_hits(body: &[u8]) -> Result<Vec<SearchHit>, BackendError> {
                 root_service_name: t.root_service_name,
                 root_trace_name: t.root_trace_name,
                 start_unix_nanos: t.start_time_unix_nano.0,
-                duration_ms: t.duration_ms.0,
+                duration_nanos: t.duration_ms.0.saturating_mul(1_000_000),
                 spansets,
             })
         })
         .collect()
+}
+
+// ---------------------------------------------------------------- metrics
+
+#[derive(Debug, Deserialize)]
+struct RangeResponse {
+    #[serde(default)]
+    series: Vec<RangeSeries>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RangeSeries {
+    #[serde(default)]
+    labels: Vec<Kv>,
+    #[serde(default)]
+    samples: Vec<Sample>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Sample {
+    timestamp_ms: U64,
+    /// Left out when 0, as protobuf JSON leaves out defaults.
+    #[serde(default)]
+    value: f64,
+}
+
+/// Reads a `/api/metrics/query_range` body into one value per interval of `request`'s
+/// (step-aligned) range. A sample's timestamp is the right edge of its interval.
+pub(super) fn metrics_answer(
+    body: &[u8],
+    request: &MetricsRequest<'_>,
+) -> Result<MetricsAnswer, BackendError> {
+    let response: RangeResponse = serde_json::from_slice(body)
+        .map_err(|e| BackendError::Protocol(format!("query_range response: {e}")))?;
+    let step = request.step_nanos.max(1);
+    let intervals = request.intervals();
+    let series = response
+        .series
+        .into_iter()
+        .map(|series| {
+            let mut values = vec![f64::NAN; intervals];
+            for sample in series.samples {
+                let edge = sample.timestamp_ms.0.saturating_mul(1_000_000);
+                let index = (edge.saturating_sub(request.start_nanos) / step).checked_sub(1);
+                if let Some(slot) = index.and_then(|i| values.get_mut(i as usize)) {
+                    *slot = sample.value;
+                }
+            }
+            let labels = series
+                .labels
+                .into_iter()
+                .filter(|kv| kv.key != "__name__")
+                .map(|kv| {
+                    let key = kv.key;
+                    match kv.value.into_optional_value() {
+                        Some(Value::Str(text)) => format!("{key}={text:?}"),
+                        Some(value) => format!("{key}={value}"),
+                        None => format!("{key}=nil"),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            MetricsSeries { labels, values }
+        })
+        .collect();
+    Ok(MetricsAnswer {
+        start_nanos: request.start_nanos,
+        step_nanos: step,
+        series,
+    })
 }
 
 // ---------------------------------------------------------------- trace by id
@@ -435,7 +527,7 @@ mod tests {
         let hits = search_hits(body).unwrap();
         assert_eq!(hits.len(), 2);
         assert_eq!(hits[0].root_service_name, "frontend");
-        assert_eq!(hits[0].duration_ms, 842);
+        assert_eq!(hits[0].duration_nanos, 842_000_000);
         assert_eq!(hits[0].spansets[0].matched, 4);
         assert_eq!(
             hits[0].spansets[0].spans[0].name.as_deref(),

@@ -42,7 +42,7 @@ pub async fn indistinguishable(
         {
             Ok(hits) => hits,
             // The spec is validated at load; a store that still refuses it is the lab's bug.
-            Err(BackendError::InvalidQuery { message }) => {
+            Err(BackendError::InvalidQuery { message, .. }) => {
                 return Err(GradeError::Spec(format!(
                     "the trace store refused the near miss `{text}`: {message}"
                 )));
@@ -107,7 +107,7 @@ mod tests {
             root_service_name: "frontend".into(),
             root_trace_name: "GET /".into(),
             start_unix_nanos: start_s * 1_000_000_000,
-            duration_ms: 1,
+            duration_nanos: 1_000_000,
             spansets: Vec::new(),
         }
     }

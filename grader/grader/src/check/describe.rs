@@ -97,11 +97,11 @@ pub fn hit(hit: &SearchHit) -> String {
             &hit.root_service_name
         },
         hit.root_trace_name,
-        if hit.duration_ms == 0 {
-            // A search hit counts whole milliseconds; "0 µs" would be wrong.
+        if hit.duration_nanos == 0 {
+            // Tempo counts whole milliseconds; "0 µs" would be wrong.
             "under 1 ms".to_string()
         } else {
-            human_duration(hit.duration_ms.saturating_mul(1_000_000))
+            human_duration(hit.duration_nanos)
         }
     )
 }

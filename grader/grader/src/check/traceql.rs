@@ -70,18 +70,22 @@ pub async fn grade(
         Compare::Spans => 100,
     };
     let template = request_for(ctx, spss);
-    let request = |q| SearchRequest {
-        query: q,
-        ..template
-    };
     let (reference_hits, learner_hits) = tokio::join!(
-        ctx.backend.search(request(&reference_text)),
-        ctx.backend.search(request(learner.text()))
+        ctx.backend.search(SearchRequest {
+            query: reference.text(),
+            parsed: Some(reference.query()),
+            ..template
+        }),
+        ctx.backend.search(SearchRequest {
+            query: learner.text(),
+            parsed: Some(learner.query()),
+            ..template
+        })
     );
     let reference_hits = reference_hits.map_err(GradeError::Backend)?;
     let learner_hits = match learner_hits {
         Ok(hits) => hits,
-        Err(BackendError::InvalidQuery { message }) => {
+        Err(BackendError::InvalidQuery { message, .. }) => {
             return Ok(fail_early(
                 format!("The trace store refused your query: {message}"),
                 None,
@@ -369,6 +373,7 @@ fn request_for<'a>(ctx: &'a Context<'a>, spans_per_spanset: usize) -> SearchRequ
     SearchRequest {
         tenant: ctx.tenant,
         query: "",
+        parsed: None,
         window: ctx.window,
         limit: ctx.settings.search_limit,
         spans_per_spanset,
@@ -467,13 +472,14 @@ pub(crate) async fn search_all(
         .search(SearchRequest {
             tenant,
             query: query_text,
+            parsed: None,
             window,
             limit,
             spans_per_spanset: 3,
         })
         .await
         .map_err(|e| match e {
-            BackendError::InvalidQuery { message } => {
+            BackendError::InvalidQuery { message, .. } => {
                 GradeError::Spec(format!("the trace store refused `{query_text}`: {message}"))
             }
             other => GradeError::Backend(other),

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use dojo_grader::backend::embedded::EmbeddedBackend;
 use dojo_grader::backend::tempo::{Secret, TempoAuth, TempoBackend, TempoConfig};
-use dojo_grader::backend::{BackendError, SearchRequest, TraceBackend, Window};
+use dojo_grader::backend::{BackendError, MetricsRequest, SearchRequest, TraceBackend, Window};
 use dojo_store::Store;
 use dojo_store::storage::TenantId;
 use dojo_traceql::model::TraceId;
@@ -73,6 +73,7 @@ fn request<'a>(tenant: Option<&'a str>, query: &'a str) -> SearchRequest<'a> {
     SearchRequest {
         tenant,
         query,
+        parsed: None,
         window: Window::ending_now(
             std::time::Duration::from_secs(600),
             std::time::Duration::ZERO,
@@ -187,7 +188,7 @@ async fn a_query_tempo_refuses_comes_back_as_invalid_query_with_the_engines_mess
         Arc::new(TempoBackend::new(TempoConfig::new(url)).expect("a client"));
     let refused = remote.search(request(None, "{ .a = }")).await;
     match refused {
-        Err(BackendError::InvalidQuery { message }) => assert!(!message.is_empty()),
+        Err(BackendError::InvalidQuery { message, .. }) => assert!(!message.is_empty()),
         other => panic!("expected an invalid query, got {other:?}"),
     }
     let unreachable = TempoBackend::new(TempoConfig::new("http://127.0.0.1:9")).expect("a client");
@@ -195,4 +196,133 @@ async fn a_query_tempo_refuses_comes_back_as_invalid_query_with_the_engines_mess
         unreachable.search(request(None, "{ }")).await,
         Err(BackendError::Unreachable { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_metrics_query_gives_the_same_series_in_process_and_over_tempos_http_api() {
+    let store = store();
+    one_trace(&store, "ada");
+    let url = gateway(store.clone(), "Bearer s3cret").await;
+    let mut config = TempoConfig::new(url);
+    config.auth = TempoAuth::Bearer(Secret::new("s3cret"));
+    let remote = TempoBackend::new(config).expect("a client");
+    let local = EmbeddedBackend::new(store);
+
+    // 10 minutes back from now in 15 s steps, aligned to the step as Tempo aligns them.
+    let step = 15_000_000_000u64;
+    let end = (dojo_traceql::model::now_unix_nanos() / step + 1) * step;
+    let query = "{ kind = server } | count_over_time() by (resource.service.name)";
+    let request = MetricsRequest {
+        tenant: Some("ada"),
+        query,
+        parsed: None,
+        start_nanos: end - 40 * step,
+        end_nanos: end,
+        step_nanos: step,
+    };
+    let over_http = remote.metrics(request).await.expect("Tempo answers");
+    let in_process = local.metrics(request).await.expect("the store answers");
+    let summary = |answer: &dojo_grader::backend::MetricsAnswer| {
+        let mut series: Vec<(String, Vec<(usize, f64)>)> = answer
+            .series
+            .iter()
+            .map(|s| {
+                let points = s
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite() && **v != 0.0)
+                    .map(|(i, v)| (i, *v))
+                    .collect();
+                (s.labels.clone(), points)
+            })
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        series
+    };
+    let expected = summary(&in_process);
+    assert_eq!(
+        expected.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+        [
+            r#"resource.service.name="api""#,
+            r#"resource.service.name="frontend""#
+        ]
+    );
+    // Each server span counted once, in the interval its trace started 30 s ago.
+    for (labels, points) in &expected {
+        assert_eq!(points.len(), 1, "{labels}: {points:?}");
+        assert_eq!(points[0].1, 1.0, "{labels}");
+        assert!(
+            points[0].0 >= 36,
+            "{labels}: about 2 intervals from the end: {points:?}"
+        );
+    }
+    assert_eq!(summary(&over_http), expected, "the same series over HTTP");
+    assert_eq!(over_http.start_nanos, in_process.start_nanos);
+    assert_eq!(over_http.step_nanos, in_process.step_nanos);
+
+    // Another tenant has no series.
+    let other = MetricsRequest {
+        tenant: Some("bob"),
+        ..request
+    };
+    assert!(remote.metrics(other).await.expect("ok").series.is_empty());
+}
+
+#[tokio::test]
+async fn a_query_the_embedded_store_refuses_keeps_the_engines_position() {
+    let local = EmbeddedBackend::new(store());
+    let query = "{ } | rate() by (resource.service.name";
+    let metrics = MetricsRequest {
+        tenant: None,
+        query,
+        parsed: None,
+        start_nanos: 0,
+        end_nanos: 60_000_000_000,
+        step_nanos: 15_000_000_000,
+    };
+    let refused = local
+        .metrics(metrics)
+        .await
+        .expect_err("a missing parenthesis");
+    assert_eq!(
+        refused.caret(query).as_deref(),
+        Some(format!("{query}\n{}^", " ".repeat(query.len())).as_str()),
+        "{refused:?}"
+    );
+    let search = local.search(request(None, "{ .a = }")).await;
+    match search {
+        Err(BackendError::InvalidQuery {
+            position: Some((1, column)),
+            ..
+        }) => assert_eq!(column, 8, "under the `}}`"),
+        other => panic!("expected an invalid query with its position, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn recent_traces_come_whole_and_newest_first_from_either_backend() {
+    let store = store();
+    one_trace(&store, "single-tenant");
+    let url = gateway(store.clone(), "Bearer s3cret").await;
+    let mut config = TempoConfig::new(url);
+    config.auth = TempoAuth::Bearer(Secret::new("s3cret"));
+    config.default_tenant = Some("single-tenant".into());
+    let remote = TempoBackend::new(config).expect("a client");
+    let local = EmbeddedBackend::new(store);
+    let window = Window::ending_now(
+        std::time::Duration::from_secs(600),
+        std::time::Duration::ZERO,
+    );
+    for (name, backend) in [
+        ("Tempo", &remote as &dyn TraceBackend),
+        ("embedded", &local as &dyn TraceBackend),
+    ] {
+        let recent = backend
+            .recent(Some("single-tenant"), window, 10)
+            .await
+            .expect("listed");
+        assert_eq!(recent.len(), 1, "{name}");
+        assert_eq!(recent[0].spans.len(), 2, "{name}: the whole trace");
+    }
 }

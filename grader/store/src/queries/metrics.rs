@@ -29,6 +29,19 @@ impl Store {
         budget: &mut EvalBudget,
     ) -> Result<MetricsResult, QueryError> {
         let parsed = parse_metrics(query)?;
+        self.query_metrics_parsed(tenant, query, &parsed, window, budget)
+    }
+
+    /// [`Store::query_metrics`] for a query the caller has already parsed (`query` is its
+    /// text, for the error's position).
+    pub fn query_metrics_parsed(
+        &self,
+        tenant: &TenantId,
+        query: &str,
+        parsed: &Query,
+        window: &MetricsWindow,
+        budget: &mut EvalBudget,
+    ) -> Result<MetricsResult, QueryError> {
         let metrics = parsed.metrics().ok_or(QueryError::NotMetrics)?;
         let traces = in_range(
             self.snapshot(tenant),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dojo_traceql::model::{StatusCode, Trace, TraceId, Value};
-use dojo_traceql::{FieldRef, SearchOptions, SpansetMatch, TraceMatch};
+use dojo_traceql::{FieldRef, Query, SearchOptions, SpansetMatch, TraceMatch};
 
 use super::error::{QueryError, parse_query};
 use crate::storage::query::{TimeRange, in_range};
@@ -27,6 +27,11 @@ pub struct SearchRequest {
 #[derive(Debug, Clone)]
 pub enum SearchKind {
     TraceQl(String),
+    /// TraceQL the caller has already parsed, with its text (for the error's position).
+    Parsed {
+        text: String,
+        query: Box<Query>,
+    },
     Tags {
         tags: Vec<(String, String)>,
         min_duration: Option<Duration>,
@@ -64,18 +69,9 @@ impl Store {
         let (matches, fetched): (Vec<TraceMatch>, Vec<FieldRef>) = match &request.query {
             SearchKind::TraceQl(text) => {
                 let query = parse_query(text)?;
-                if query.is_metrics() {
-                    return Err(QueryError::MetricsOnSearch);
-                }
-                let options = SearchOptions {
-                    limit: request.limit,
-                    spans_per_spanset: request.spans_per_spanset,
-                    ..SearchOptions::default()
-                };
-                let matches = dojo_traceql::search(&query, traces.iter().map(|t| &**t), &options)
-                    .map_err(|error| QueryError::engine(text, error))?;
-                (matches, query.fetched_attributes())
+                search_query(&traces, text, &query, request)?
             }
+            SearchKind::Parsed { text, query } => search_query(&traces, text, query, request)?,
             SearchKind::Tags {
                 tags,
                 min_duration,
@@ -120,6 +116,26 @@ impl Store {
             inspected_spans,
         })
     }
+}
+
+/// The engine's search of one parsed query over `traces`, with the fields it fetches.
+fn search_query(
+    traces: &[Arc<Trace>],
+    text: &str,
+    query: &Query,
+    request: &SearchRequest,
+) -> Result<(Vec<TraceMatch>, Vec<FieldRef>), QueryError> {
+    if query.is_metrics() {
+        return Err(QueryError::MetricsOnSearch);
+    }
+    let options = SearchOptions {
+        limit: request.limit,
+        spans_per_spanset: request.spans_per_spanset,
+        ..SearchOptions::default()
+    };
+    let matches = dojo_traceql::search(query, traces.iter().map(|t| &**t), &options)
+        .map_err(|error| QueryError::engine(text, error))?;
+    Ok((matches, query.fetched_attributes()))
 }
 
 /// Whether a trace matches a legacy tag search: every `key=value` pair found (as a substring

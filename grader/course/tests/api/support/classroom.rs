@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use dojo_course::backend::{
     Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading, GradingError,
-    LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, SearchError, Submission,
+    LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
 };
 
 use super::shelf::{self, Shelf};
@@ -49,9 +49,15 @@ impl Classroom {
         self.book.lock().expect("not poisoned")
     }
 
-    fn ids(&self, query: &str) -> Result<BTreeSet<String>, SearchError> {
+    /// The ids of the shelf's traces the query matches, by the TraceQL engine itself.
+    fn ids(&self, query: &str) -> Result<BTreeSet<String>, dojo_traceql::Error> {
+        let parsed = dojo_traceql::parse(query)?;
+        let options = dojo_traceql::SearchOptions {
+            limit: 1000,
+            ..Default::default()
+        };
         Ok(
-            dojo_course::engine::search(&self.shelf.traces, query, 1000)?
+            dojo_traceql::search(&parsed, self.shelf.traces.iter(), &options)?
                 .into_iter()
                 .map(|m| m.trace_id.to_string())
                 .collect(),
@@ -71,16 +77,16 @@ impl Classroom {
         };
         let got = match self.ids(query) {
             Ok(ids) => ids,
-            Err(SearchError::Query(error)) => {
+            Err(error) => {
+                let (line, column) = error.line_col(query);
                 let item = FeedbackItem {
                     passed: false,
                     message: error.message.clone(),
-                    detail: error.caret(query),
+                    detail: dojo_traceql::error::caret_under(query, line, column, 1),
                     trace_ids: Vec::new(),
                 };
                 return verdict(false, "Your query does not parse.".into(), vec![item]);
             }
-            Err(error) => return verdict(false, error.to_string(), Vec::new()),
         };
         let missed: Vec<String> = expected.difference(&got).cloned().collect();
         let extra: Vec<String> = got.difference(&expected).cloned().collect();

@@ -11,13 +11,12 @@ use std::sync::Arc;
 
 use dojo_course::adapters::grader::InProcessGrader;
 use dojo_course::adapters::panels::ProgressPanels;
-use dojo_course::adapters::remote::BackendTraces;
-use dojo_course::adapters::store::EmbeddedStore;
+use dojo_course::backend::Grading;
 use dojo_course::backend::{FaultControl, FaultError, FaultState, LogEntry, LogSource};
-use dojo_course::backend::{Grading, TraceSource};
 use dojo_course::content::Course;
 use dojo_course::markdown::highlight::form_urlencode;
 use dojo_course::session::COOKIE_NAME;
+use dojo_course::traces::Traces;
 use dojo_course::{CourseSettings, CourseState, Secret};
 use dojo_grader::backend::embedded::EmbeddedBackend;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
@@ -139,15 +138,12 @@ impl TestApp {
             ..CourseSettings::default()
         };
         let store = store_holding(&shelf.traces);
-        let traces: Arc<dyn TraceSource> = if options.via_tempo_api {
+        let traces = if options.via_tempo_api {
             let url = serve_tempo_api(store.clone()).await;
             let tempo = TempoBackend::new(TempoConfig::new(url)).expect("a Tempo client");
-            Arc::new(BackendTraces::new(Arc::new(tempo), None))
+            Traces::new(Arc::new(tempo), None)
         } else {
-            Arc::new(EmbeddedStore::new(
-                store.clone(),
-                TenantId::default_tenant(),
-            ))
+            Traces::new(Arc::new(EmbeddedBackend::new(store.clone())), None)
         };
         let mut panels = None;
         let grading: Arc<dyn Grading> = if options.real_grader {
