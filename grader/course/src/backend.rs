@@ -50,9 +50,9 @@ impl LogSource for NoLogs {
 // Grading
 // ---------------------------------------------------------------------------------------
 
-/// A learner's stable id, as the grader knows them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LearnerId(pub String);
+/// A learner's stable id: the grader's own type, so the course, the grader and `dojo` derive
+/// and validate it one way ([`LearnerId::for_name`]).
+pub use dojo_grader::progress::LearnerId;
 
 /// A lab in the list of labs.
 #[derive(Debug, Clone, PartialEq)]
@@ -338,7 +338,7 @@ impl FaultState {
         self.enabled
             && match (&self.learners, learner) {
                 (None, _) => true,
-                (Some(scope), Some(learner)) => scope.contains(&learner.0),
+                (Some(scope), Some(learner)) => scope.iter().any(|id| id == learner.as_str()),
                 (Some(_), None) => false,
             }
     }

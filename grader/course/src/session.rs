@@ -380,7 +380,7 @@ mod tests {
         let visitor = sessions.create();
         sessions
             .rotate(&visitor.id, |v| {
-                v.learner = Some((LearnerId(name.into()), name.into()))
+                v.learner = Some((LearnerId::for_name(name), name.into()))
             })
             .expect("the session exists")
     }
@@ -438,9 +438,9 @@ mod tests {
         let ada = signed_in_learner(&sessions, "ada");
         sessions.update(&ada.id, |v| v.learner = None);
         sessions.update(&ada.id, |v| {
-            v.learner = Some((LearnerId("ada".into()), "Ada".into()))
+            v.learner = Some((LearnerId::for_name("ada"), "Ada".into()))
         });
-        sessions.sign_out(&LearnerId("ada".into()));
+        sessions.sign_out(&LearnerId::for_name("ada"));
         let table = sessions.table();
         assert_eq!(table.count, [1, 0, 0]);
         assert_eq!(table.by_id.len(), 1);

@@ -131,7 +131,7 @@ impl CourseState {
         self.inner
             .traces
             .for_learner(Some(id))
-            .map(|_| id.0.clone())
+            .map(|_| id.to_string())
     }
 
     /// Keeps learners' dashboard panels in `panels` (set once, before serving).

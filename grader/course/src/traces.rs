@@ -72,7 +72,7 @@ impl Traces {
     /// holds what only they sent there (the sampling exercise's traffic), which their
     /// feedback links to. `None` when the backend has no such tenant.
     pub fn own_tenant(&self, learner: &LearnerId) -> Option<Traces> {
-        let tenant = self.backend.learner_tenant(&learner.0)?;
+        let tenant = self.backend.learner_tenant(learner.as_str())?;
         Some(Traces::new(Arc::clone(&self.backend), Some(tenant)))
     }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
 use dojo_grader::check::root_cause::Report;
 use dojo_grader::incidents::IncidentError;
-use dojo_grader::progress::{LearnerId as GraderLearnerId, Progress};
+use dojo_grader::progress::Progress;
 use dojo_grader::scenario::variant_for;
 use dojo_grader::service::{Grader, GraderError, Submission as GraderSubmission};
 use dojo_grader::spec::types::{Check, Lab, Variant};
@@ -39,16 +39,6 @@ impl InProcessGrader {
     fn store(&self) -> Option<&Progress> {
         self.grader.progress()
     }
-}
-
-/// The learner id for a display name: the grader's one derivation, shared with `dojo up`
-/// and `dojo grade`.
-pub fn learner_id_for(name: &str) -> String {
-    GraderLearnerId::for_name(name).to_string()
-}
-
-fn their_id(learner: &LearnerId) -> Result<GraderLearnerId, GradingError> {
-    GraderLearnerId::parse(&learner.0).map_err(|error| GradingError::Invalid(error.to_string()))
 }
 
 fn grading_error(error: GraderError) -> GradingError {
@@ -234,8 +224,7 @@ impl Grading for InProcessGrader {
                             // Each learner's own order; a visitor who has not joined sees
                             // the order of the spec (they cannot submit).
                             let layout = learner
-                                .and_then(|l| GraderLearnerId::parse(&l.0).ok())
-                                .and_then(|l| self.grader.quiz_layout(&l, &lab.id, &exercise.id));
+                                .and_then(|l| self.grader.quiz_layout(l, &lab.id, &exercise.id));
                             CheckKind::Quiz {
                                 questions: check
                                     .questions
@@ -287,7 +276,7 @@ impl Grading for InProcessGrader {
     }
 
     async fn another_incident(&self, learner: &LearnerId, lab: &str) -> Result<u32, GradingError> {
-        match self.grader.another_incident(&their_id(learner)?, lab).await {
+        match self.grader.another_incident(learner, lab).await {
             Ok(incident) => Ok(incident.round),
             Err(IncidentError::UnknownLab(lab)) => Err(GradingError::UnknownLab(lab)),
             Err(IncidentError::Progress(error)) => Err(unavailable(error)),
@@ -303,11 +292,11 @@ impl Grading for InProcessGrader {
             variant.faults.iter().map(|f| f.fault.clone()).collect()
         };
         let mut mine = None;
-        if let Some(learner) = learner.and_then(|l| GraderLearnerId::parse(&l.0).ok()) {
+        if let Some(learner) = learner {
             // The learner's current incident; their first one if the store cannot say.
-            mine = match self.grader.current_variant(spec, &learner).await {
+            mine = match self.grader.current_variant(spec, learner).await {
                 Ok(variant) => variant.map(faults),
-                Err(_) => variant_for(spec, &learner).map(faults),
+                Err(_) => variant_for(spec, learner).map(faults),
             };
         }
         match mine {
@@ -322,18 +311,16 @@ impl Grading for InProcessGrader {
     }
 
     async fn join(&self, name: &str, key: &LearnerKey) -> Result<Option<LearnerId>, GradingError> {
-        let id = learner_id_for(name);
+        let id = LearnerId::for_name(name);
         let Some(progress) = self.store() else {
             // Nothing is remembered, so there is nothing to claim.
-            return Ok(Some(LearnerId(id)));
+            return Ok(Some(id));
         };
-        let parsed = GraderLearnerId::parse(&id)
-            .map_err(|error| GradingError::Invalid(error.to_string()))?;
         let claimed = progress
-            .claim(&parsed, name, &key.hash())
+            .claim(&id, name, &key.hash())
             .await
             .map_err(unavailable)?;
-        Ok(claimed.map(|_| LearnerId(id)))
+        Ok(claimed.map(|_| id))
     }
 
     async fn rejoin(&self, key: &LearnerKey) -> Result<Option<(LearnerId, String)>, GradingError> {
@@ -344,7 +331,7 @@ impl Grading for InProcessGrader {
             .learner_by_key(&key.hash())
             .await
             .map_err(unavailable)?;
-        Ok(learner.map(|l| (LearnerId(l.id.to_string()), l.display_name)))
+        Ok(learner.map(|l| (l.id, l.display_name)))
     }
 
     async fn submit(
@@ -356,12 +343,7 @@ impl Grading for InProcessGrader {
     ) -> Result<Feedback, GradingError> {
         let graded = self
             .grader
-            .submit(
-                &their_id(learner)?,
-                lab,
-                exercise,
-                &their_submission(submission),
-            )
+            .submit(learner, lab, exercise, &their_submission(submission))
             .await
             .map_err(grading_error)?;
         Ok(feedback(&graded.feedback))
@@ -376,7 +358,7 @@ impl Grading for InProcessGrader {
     ) -> Result<String, GradingError> {
         let hints = self
             .grader
-            .hints(&their_id(learner)?, lab, exercise, index + 1)
+            .hints(learner, lab, exercise, index + 1)
             .await
             .map_err(grading_error)?;
         hints.into_iter().nth(index).ok_or_else(|| {
@@ -391,12 +373,11 @@ impl Grading for InProcessGrader {
         let Some(spec) = self.grader.labs().get(lab) else {
             return Err(GradingError::UnknownLab(lab.to_string()));
         };
-        let id = their_id(learner)?;
         let mut stored = Vec::new();
         for exercise in &spec.exercises {
             stored.extend(
                 progress
-                    .attempts(&id, lab, &exercise.id, ATTEMPTS_SHOWN)
+                    .attempts(learner, lab, &exercise.id, ATTEMPTS_SHOWN)
                     .await
                     .map_err(unavailable)?,
             );
@@ -429,10 +410,7 @@ impl Grading for InProcessGrader {
         let Some(progress) = self.store() else {
             return Ok(Vec::new());
         };
-        let scores = progress
-            .scores(&their_id(learner)?)
-            .await
-            .map_err(unavailable)?;
+        let scores = progress.scores(learner).await.map_err(unavailable)?;
         Ok(scores
             .into_iter()
             .filter(|s| s.attempts > 0)
@@ -453,7 +431,7 @@ impl Grading for InProcessGrader {
         let learners = progress.learners().await.map_err(unavailable)?;
         let mut out = Vec::with_capacity(learners.len());
         for learner in learners {
-            let id = LearnerId(learner.id.as_str().to_string());
+            let id = learner.id;
             out.push(LearnerProgress {
                 exercises: Grading::progress(self, &id).await?,
                 learner: id,
@@ -467,14 +445,18 @@ impl Grading for InProcessGrader {
         let Some(progress) = self.store() else {
             return Ok(());
         };
-        let id = their_id(learner)?;
-        if progress.learner(&id).await.map_err(unavailable)?.is_none() {
+        if progress
+            .learner(learner)
+            .await
+            .map_err(unavailable)?
+            .is_none()
+        {
             return Err(GradingError::Invalid(format!(
                 "there is no learner with the id {:?}",
-                learner.0
+                learner.as_str()
             )));
         }
-        progress.reset_learner(&id).await.map_err(unavailable)
+        progress.reset_learner(learner).await.map_err(unavailable)
     }
 }
 

@@ -20,11 +20,6 @@ impl ProgressPanels {
     }
 }
 
-fn learner_id(learner: &LearnerId) -> Result<progress::LearnerId, PanelStoreError> {
-    progress::LearnerId::parse(&learner.0)
-        .map_err(|e| PanelStoreError(format!("learner id {:?}: {e}", learner.0)))
-}
-
 fn failed(error: progress::ProgressError) -> PanelStoreError {
     PanelStoreError(error.to_string())
 }
@@ -42,11 +37,7 @@ fn panel(stored: progress::Panel) -> Panel {
 #[async_trait]
 impl PanelStore for ProgressPanels {
     async fn panels(&self, learner: &LearnerId) -> Result<Vec<Panel>, PanelStoreError> {
-        let stored = self
-            .progress
-            .panels(&learner_id(learner)?)
-            .await
-            .map_err(failed)?;
+        let stored = self.progress.panels(learner).await.map_err(failed)?;
         Ok(stored.into_iter().map(panel).collect())
     }
 
@@ -63,7 +54,7 @@ impl PanelStore for ProgressPanels {
         };
         let added = self
             .progress
-            .add_panel(&learner_id(learner)?, new, cap)
+            .add_panel(learner, new, cap)
             .await
             .map_err(failed)?;
         Ok(added.map(panel))
@@ -71,7 +62,7 @@ impl PanelStore for ProgressPanels {
 
     async fn delete(&self, learner: &LearnerId, id: i64) -> Result<bool, PanelStoreError> {
         self.progress
-            .delete_panel(&learner_id(learner)?, id)
+            .delete_panel(learner, id)
             .await
             .map_err(failed)
     }
@@ -84,7 +75,7 @@ impl PanelStore for ProgressPanels {
     ) -> Result<bool, PanelStoreError> {
         let direction = if up { PanelMove::Up } else { PanelMove::Down };
         self.progress
-            .move_panel(&learner_id(learner)?, id, direction)
+            .move_panel(learner, id, direction)
             .await
             .map_err(failed)
     }

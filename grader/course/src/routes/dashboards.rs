@@ -274,8 +274,8 @@ async fn grafana_json(
         ));
     };
     let panels = store(&state)?.panels(learner).await.map_err(unavailable)?;
-    let json = crate::grafana_export::dashboard(name, &learner.0, &panels);
-    let uid = crate::grafana_export::dashboard_uid(&learner.0);
+    let json = crate::grafana_export::dashboard(name, learner.as_str(), &panels);
+    let uid = crate::grafana_export::dashboard_uid(learner.as_str());
     Ok((
         [(
             axum::http::header::CONTENT_DISPOSITION,

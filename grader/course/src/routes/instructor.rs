@@ -145,7 +145,7 @@ async fn dashboard_page(
                 })
                 .collect();
             LearnerRow {
-                id: learner.learner.0,
+                id: learner.learner.to_string(),
                 name: learner.name,
                 passed: cells.iter().filter(|c| c.class == "pass").count(),
                 cells,
@@ -291,7 +291,12 @@ async fn reset(
     Form(form): Form<ResetForm>,
 ) -> Result<Response, CourseError> {
     require_instructor(&visitor, &form.csrf)?;
-    let learner = LearnerId(form.learner);
+    let learner = LearnerId::parse(form.learner.trim()).map_err(|error| {
+        CourseError::BadRequest(format!(
+            "{:?} is not a learner id ({error}): pick the learner from the class table.",
+            form.learner
+        ))
+    })?;
     let class = state
         .inner
         .grading
@@ -305,13 +310,13 @@ async fn reset(
     else {
         return Err(CourseError::BadRequest(format!(
             "There is no learner {} to reset (perhaps they were reset already).",
-            learner.0
+            learner
         )));
     };
     if !form.confirm {
         return Ok(ResetConfirm {
             layout: Layout::new(&state, &visitor, "Reset a learner"),
-            learner_id: learner.0,
+            learner_id: learner.to_string(),
             name,
         }
         .into_response());
@@ -322,10 +327,7 @@ async fn reset(
         .reset_learner(&learner)
         .await
         .map_err(|error| {
-            CourseError::BadRequest(format!(
-                "Learner {} could not be reset: {error}.",
-                learner.0
-            ))
+            CourseError::BadRequest(format!("Learner {} could not be reset: {error}.", learner))
         })?;
     state.sessions.sign_out(&learner);
     Ok(dashboard_page(
@@ -333,7 +335,7 @@ async fn reset(
         &visitor,
         Some(format!(
             "{name} ({}) was reset: their attempts and hints are gone, they are signed out and no longer listed, their faults are switched off (within a few seconds in a workshop), and their name is free to join again from any browser.",
-            learner.0
+            learner
         )),
     )
     .await?

@@ -353,7 +353,7 @@ async fn scenario_view(state: &CourseState, visitor: &Visitor, lab: &LabDetail) 
     let workshop = state.inner.settings.workshop_code.is_some();
     let loadgen = learner
         .filter(|_| workshop)
-        .map(|learner| format!("dojo loadgen --target <shop URL> --learner {}", learner.0));
+        .map(|learner| format!("dojo loadgen --target <shop URL> --learner {}", learner));
     let enabled: Vec<String> = match state.inner.faults.faults().await {
         // In a workshop a fault may be on for other learners' traffic only; it counts when
         // this learner's requests hit it.
@@ -466,10 +466,9 @@ async fn lab_page(
                             "" => services.first().cloned().unwrap_or_default(),
                             typed => typed.to_string(),
                         },
-                        visitor
-                            .learner
-                            .as_ref()
-                            .map(|(id, _)| dojo_grader::check::instrumentation::run_marker(&id.0)),
+                        visitor.learner.as_ref().map(|(id, _)| {
+                            dojo_grader::check::instrumentation::run_marker(id.as_str())
+                        }),
                     ),
                     CheckKind::RootCause {
                         services,

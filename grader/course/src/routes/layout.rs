@@ -42,7 +42,7 @@ impl Layout {
             toc: toc(state),
             current: String::new(),
             learner_name: visitor.learner.as_ref().map(|(_, name)| name.clone()),
-            learner_id: visitor.learner.as_ref().map(|(id, _)| id.0.clone()),
+            learner_id: visitor.learner.as_ref().map(|(id, _)| id.to_string()),
             instructor: visitor.instructor,
             csrf: visitor.csrf.clone(),
             search_query: String::new(),

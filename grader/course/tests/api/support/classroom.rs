@@ -212,7 +212,8 @@ impl Grading for Classroom {
         let id = match book.learners.iter().find(|(_, n)| n == name) {
             Some((id, _)) => id.clone(),
             None => {
-                let id = LearnerId(format!("learner-{}", book.learners.len() + 1));
+                let id = LearnerId::parse(&format!("learner-{}", book.learners.len() + 1))
+                    .expect("a valid learner id");
                 book.learners.push((id.clone(), name.to_string()));
                 id
             }
@@ -394,7 +395,7 @@ impl Grading for Classroom {
         if !book.learners.iter().any(|(id, _)| id == learner) {
             return Err(GradingError::Invalid(format!(
                 "there is no learner {:?}",
-                learner.0
+                learner.as_str()
             )));
         }
         book.attempts.retain(|(l, _, _)| l != learner);
