@@ -48,6 +48,14 @@ async fn gateway(store: Store, expected_authorization: &'static str) -> String {
     url
 }
 
+/// A Tempo client for the store's API behind a gateway that wants bearer token `s3cret`.
+async fn behind_bearer_gateway(store: &Store) -> TempoBackend {
+    let url = gateway(store.clone(), "Bearer s3cret").await;
+    let mut config = TempoConfig::new(url);
+    config.auth = TempoAuth::Bearer(Secret::new("s3cret"));
+    TempoBackend::new(config).expect("a client")
+}
+
 fn one_trace(store: &Store, tenant: &str) {
     let spans = vec![
         TestSpan::new(7, 1, None, "frontend", "POST /checkout")
@@ -87,10 +95,7 @@ fn request<'a>(tenant: Option<&'a str>, query: &'a str) -> SearchRequest<'a> {
 async fn with_a_bearer_token_and_a_tenant_the_remote_backend_reads_what_the_embedded_one_reads() {
     let store = store();
     one_trace(&store, "ada");
-    let url = gateway(store.clone(), "Bearer s3cret").await;
-    let mut config = TempoConfig::new(url);
-    config.auth = TempoAuth::Bearer(Secret::new("s3cret"));
-    let remote = TempoBackend::new(config).expect("a client");
+    let remote = behind_bearer_gateway(&store).await;
     let local = EmbeddedBackend::new(store);
 
     let query = r#"{ resource.service.name = "api" && status = error }"#;
@@ -202,10 +207,7 @@ async fn a_query_tempo_refuses_comes_back_as_invalid_query_with_the_engines_mess
 async fn a_metrics_query_gives_the_same_series_in_process_and_over_tempos_http_api() {
     let store = store();
     one_trace(&store, "ada");
-    let url = gateway(store.clone(), "Bearer s3cret").await;
-    let mut config = TempoConfig::new(url);
-    config.auth = TempoAuth::Bearer(Secret::new("s3cret"));
-    let remote = TempoBackend::new(config).expect("a client");
+    let remote = behind_bearer_gateway(&store).await;
     let local = EmbeddedBackend::new(store);
 
     // 10 minutes back from now in 15 s steps, aligned to the step as Tempo aligns them.
@@ -304,11 +306,7 @@ async fn a_query_the_embedded_store_refuses_keeps_the_engines_position() {
 async fn recent_traces_come_whole_and_newest_first_from_either_backend() {
     let store = store();
     one_trace(&store, "single-tenant");
-    let url = gateway(store.clone(), "Bearer s3cret").await;
-    let mut config = TempoConfig::new(url);
-    config.auth = TempoAuth::Bearer(Secret::new("s3cret"));
-    config.default_tenant = Some("single-tenant".into());
-    let remote = TempoBackend::new(config).expect("a client");
+    let remote = behind_bearer_gateway(&store).await;
     let local = EmbeddedBackend::new(store);
     let window = Window::ending_now(
         std::time::Duration::from_secs(600),
