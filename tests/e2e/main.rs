@@ -11,6 +11,7 @@ mod grade;
 mod guards;
 mod helpers;
 mod incidents;
+mod lead_time;
 mod lessons;
 mod sampling;
 mod up;

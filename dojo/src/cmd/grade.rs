@@ -23,7 +23,7 @@ use crate::running_lab::RunningLab;
 
 /// Flags of `dojo grade`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("submission").required(true).args(["query", "report", "service", "answers"])))]
+#[command(group(clap::ArgGroup::new("submission").required(true).args(["query", "report", "service", "answers", "number"])))]
 pub struct GradeArgs {
     /// The lab's id (its folder under labs/).
     #[arg(long)]
@@ -44,6 +44,10 @@ pub struct GradeArgs {
     /// the course shows you the choices (0 for the first), its letter (a, b, …) or its text.
     #[arg(long, value_name = "FILE")]
     answers: Option<PathBuf>,
+    /// A numeric answer with its unit, such as "3h 20m" or "200 min" (the feedback names the
+    /// change you are asked about).
+    #[arg(long)]
+    number: Option<String>,
     /// Your name, as given to `dojo up --learner` (the same name gives the same learner id,
     /// which decides your scenario variant and your tenant in a workshop).
     #[arg(long, env = env::LEARNER, default_value = "local")]
@@ -73,6 +77,8 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
         Submission::Report(answer_files::read_report(path)?)
     } else if let Some(service) = args.service.clone() {
         Submission::Service(service)
+    } else if let Some(number) = args.number.clone() {
+        Submission::Number(number)
     } else if let Some(path) = &args.answers {
         // Not a quiz: the grader says what this exercise takes instead.
         let quiz = match labs.exercise(&args.lab, &args.exercise) {
@@ -88,7 +94,7 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
         Submission::Answers(answer_files::read_answers(path, quiz)?)
     } else {
         return Err(anyhow!(
-            "give one of --query, --report, --service or --answers"
+            "give one of --query, --report, --service, --answers or --number"
         ));
     };
     let (tempo_url, workshop) = tempo_url(&args, &labs, &learner)?;

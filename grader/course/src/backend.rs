@@ -258,6 +258,9 @@ pub enum CheckKind {
     Quiz { questions: Vec<QuizQuestion> },
     /// Pipeline settings (YAML), applied to the learner's tenant and checked by their effect.
     Pipeline,
+    /// A number with its unit, checked against the value computed from the learner's traces;
+    /// the question names what to measure per learner ([`Grading::question`]).
+    Numeric,
 }
 
 /// One multiple-choice question.
@@ -319,6 +322,10 @@ pub enum Submission {
     Pipeline {
         settings: String,
     },
+    /// A number with its unit, as typed (`3h 20m`).
+    Numeric {
+        answer: String,
+    },
 }
 
 impl Submission {
@@ -337,6 +344,7 @@ impl Submission {
             Submission::Pipeline { settings } => {
                 format!("pipeline settings ({} lines)", settings.lines().count())
             }
+            Submission::Numeric { answer } => answer.clone(),
         }
     }
 }
@@ -469,6 +477,17 @@ pub trait Grading: Send + Sync {
     /// the grader has no answers to show.
     fn answer_key(&self) -> Vec<AnswerKeyLab> {
         Vec::new()
+    }
+    /// What a numeric exercise asks this learner (which of their changes), in markdown; `None`
+    /// for other exercises or while there is nothing to ask about yet.
+    async fn question(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+        exercise: &str,
+    ) -> Result<Option<String>, GradingError> {
+        let _ = (learner, lab, exercise);
+        Ok(None)
     }
     /// Whether a learner who solved this lab's incident can ask for another one.
     fn offers_incidents(&self, lab: &str) -> bool {

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{TraceBackend, Window};
 use crate::check::feedback::{Feedback, Verdict};
 use crate::check::root_cause::Report;
-use crate::check::{GradeError, Settings, instrumentation, pipeline, quiz, root_cause, traceql};
+use crate::check::{
+    GradeError, Settings, instrumentation, numeric, pipeline, quiz, root_cause, traceql,
+};
 use crate::progress::{Attempt, LearnerId, NewAttempt, Progress, ProgressError};
 use crate::query::Vars;
 use crate::spec::LabSet;
@@ -29,6 +31,8 @@ pub enum Submission {
     Answers(BTreeMap<String, usize>),
     /// Pipeline settings: the YAML `pipeline:` section, as `--store-config` takes it.
     Settings(String),
+    /// A numeric answer with its unit, as typed (`3h 20m`).
+    Number(String),
 }
 
 impl Submission {
@@ -39,6 +43,7 @@ impl Submission {
             Submission::Report(_) => CheckKind::RootCause,
             Submission::Answers(_) => CheckKind::Quiz,
             Submission::Settings(_) => CheckKind::Pipeline,
+            Submission::Number(_) => CheckKind::Numeric,
         }
     }
 }
@@ -85,6 +90,7 @@ fn submission_hint(expected: &&str) -> &'static str {
         "instrumentation" => "your service's name",
         "root_cause" => "a report (service, operation, fault, evidence, explanation)",
         "pipeline" => "pipeline settings (YAML)",
+        "numeric" => "a number with its unit (such as 3h 20m)",
         _ => "one answer per question",
     }
 }
@@ -217,6 +223,29 @@ impl Grader {
         }
     }
 
+    /// The question of a numeric exercise as this learner reads it (which of their changes),
+    /// in markdown; `None` for other exercises, or before there is anything to ask about.
+    pub async fn question(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+    ) -> Result<Option<String>, GraderError> {
+        let (_, exercise) = self.exercise(lab_id, exercise_id)?;
+        let Check::Numeric(check) = &exercise.check else {
+            return Ok(None);
+        };
+        let tenant = self.tenant(learner);
+        let ctx = numeric::Context {
+            backend: self.backend.as_ref(),
+            tenant: tenant.as_deref(),
+            learner: learner.as_str(),
+            window: Window::ending_now(check.window.0, std::time::Duration::ZERO),
+            settings: &self.settings,
+        };
+        Ok(numeric::question(&ctx, check).await?)
+    }
+
     async fn grade_with(
         &self,
         learner: &LearnerId,
@@ -302,6 +331,16 @@ impl Grader {
                     settings: &self.settings,
                 };
                 pipeline::grade(&ctx, check, text).await?
+            }
+            (Check::Numeric(check), Submission::Number(answer)) => {
+                let ctx = numeric::Context {
+                    backend: self.backend.as_ref(),
+                    tenant,
+                    learner: learner.as_str(),
+                    window: Window::ending_now(check.window.0, std::time::Duration::ZERO),
+                    settings: &self.settings,
+                };
+                numeric::grade(&ctx, check, answer).await?
             }
             (Check::Quiz(check), Submission::Answers(answers)) => {
                 let layout = quiz::layout(check, lab_id, exercise_id, learner);

@@ -83,6 +83,14 @@ fn check_answers(check: &Check) -> Vec<(String, String)> {
             ),
             line("Reference settings", check.reference.trim()),
         ],
+        Check::Numeric(check) => vec![line(
+            "Graded against",
+            format!(
+                "the learner's own traces: the lead time (commit → rollout finished) of the change \
+                 named to them, within {} % or {}",
+                check.tolerance_percent, check.tolerance_at_least
+            ),
+        )],
         Check::Quiz(check) => check
             .questions
             .iter()

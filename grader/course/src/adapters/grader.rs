@@ -150,6 +150,7 @@ fn their_submission(submission: Submission) -> GraderSubmission {
         }),
         Submission::Quiz { answers } => GraderSubmission::Answers(answers.into_iter().collect()),
         Submission::Pipeline { settings } => GraderSubmission::Settings(settings),
+        Submission::Numeric { answer } => GraderSubmission::Number(answer),
     }
 }
 
@@ -170,6 +171,7 @@ fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
             format!("pipeline settings ({} lines)", settings.lines().count()),
             None,
         ),
+        Ok(GraderSubmission::Number(answer)) => (answer, None),
         Err(_) => (stored.to_string(), None),
     }
 }
@@ -230,6 +232,7 @@ impl Grading for InProcessGrader {
                             fault_kinds: fault_kinds.clone(),
                         },
                         Check::Pipeline(_) => CheckKind::Pipeline,
+                        Check::Numeric(_) => CheckKind::Numeric,
                         Check::Quiz(check) => {
                             // Each learner's own order; a visitor who has not joined sees
                             // the order of the spec (they cannot submit).
@@ -365,6 +368,18 @@ impl Grading for InProcessGrader {
             .await
             .map_err(grading_error)?;
         Ok(feedback(&graded.feedback))
+    }
+
+    async fn question(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+        exercise: &str,
+    ) -> Result<Option<String>, GradingError> {
+        self.grader
+            .question(&their_id(learner)?, lab, exercise)
+            .await
+            .map_err(grading_error)
     }
 
     async fn hint(

@@ -154,6 +154,9 @@ pub(crate) enum FormKind {
     Quiz(Vec<QuestionView>),
     /// The settings as last submitted (or empty).
     Pipeline(String),
+    /// What this learner is asked (rendered; `None` before there is anything to ask), and
+    /// the answer as last submitted.
+    Numeric(Option<String>, String),
 }
 
 /// One line of feedback, its message rendered.
@@ -433,6 +436,7 @@ async fn lab_page(
         ),
         None => (Vec::new(), Vec::new()),
     };
+    let questions = numeric_questions(state, visitor, lab_id, &lab).await?;
     let exercises: Vec<ExerciseView> = lab
         .exercises
         .iter()
@@ -478,6 +482,12 @@ async fn lab_page(
                     CheckKind::Pipeline => {
                         FormKind::Pipeline(field(&values, "settings").to_string())
                     }
+                    CheckKind::Numeric => FormKind::Numeric(
+                        questions
+                            .get(&exercise.id)
+                            .map(|q| render_untrusted_inline(q)),
+                        field(&values, "answer").to_string(),
+                    ),
                     CheckKind::Quiz { questions } => FormKind::Quiz(
                         questions
                             .iter()
@@ -549,6 +559,32 @@ async fn lab_page(
         incident,
         exercises,
     })
+}
+
+/// What each numeric exercise asks the joined learner, by exercise id.
+async fn numeric_questions(
+    state: &CourseState,
+    visitor: &Visitor,
+    lab_id: &str,
+    lab: &LabDetail,
+) -> Result<std::collections::HashMap<String, String>, CourseError> {
+    let mut questions = std::collections::HashMap::new();
+    let Some((learner, _)) = &visitor.learner else {
+        return Ok(questions);
+    };
+    for exercise in &lab.exercises {
+        if exercise.kind == CheckKind::Numeric
+            && let Some(question) = state
+                .inner
+                .grading
+                .question(learner, lab_id, &exercise.id)
+                .await
+                .map_err(grading_error)?
+        {
+            questions.insert(exercise.id.clone(), question);
+        }
+    }
+    Ok(questions)
 }
 
 /// The "another incident" form: for a joined learner who passed the lab's root-cause exercise,
@@ -657,6 +693,9 @@ async fn submit(
         },
         CheckKind::Pipeline => Submission::Pipeline {
             settings: field(&fields, "settings").to_string(),
+        },
+        CheckKind::Numeric => Submission::Numeric {
+            answer: field(&fields, "answer").to_string(),
         },
         CheckKind::Quiz { questions } => Submission::Quiz {
             answers: questions

@@ -4,7 +4,8 @@
 //! - [`instrumentation`]: TraceQL assertions on a learner's service's live traces;
 //! - [`root_cause`]: a report checked against the learner's scenario variant;
 //! - [`quiz`]: multiple-choice answers, each explained;
-//! - [`pipeline`]: sampling and scrubbing settings, by their effect on traces sent through them.
+//! - [`pipeline`]: sampling and scrubbing settings, by their effect on traces sent through them;
+//! - [`numeric`]: a number with a unit, against the value computed from the learner's traces.
 //!
 //! A learner's mistake is never an error here: it is feedback with a failing verdict.
 //! [`GradeError`] is for what stops grading itself (the trace store unreachable, a broken spec).
@@ -14,6 +15,7 @@ pub mod describe;
 pub mod diagnose;
 pub mod feedback;
 pub mod instrumentation;
+pub mod numeric;
 pub mod pipeline;
 pub mod quiz;
 pub mod root_cause;

@@ -143,6 +143,7 @@ pub enum Check {
     RootCause(RootCauseCheck),
     Quiz(QuizCheck),
     Pipeline(PipelineCheck),
+    Numeric(NumericCheck),
 }
 
 impl Check {
@@ -154,6 +155,7 @@ impl Check {
             Check::RootCause(_) => CheckKind::RootCause,
             Check::Quiz(_) => CheckKind::Quiz,
             Check::Pipeline(_) => CheckKind::Pipeline,
+            Check::Numeric(_) => CheckKind::Numeric,
         }
     }
 }
@@ -167,6 +169,7 @@ pub enum CheckKind {
     RootCause,
     Quiz,
     Pipeline,
+    Numeric,
 }
 
 impl CheckKind {
@@ -177,6 +180,7 @@ impl CheckKind {
             CheckKind::RootCause => "root_cause",
             CheckKind::Quiz => "quiz",
             CheckKind::Pipeline => "pipeline",
+            CheckKind::Numeric => "numeric",
         }
     }
 }
@@ -230,6 +234,36 @@ pub struct PipelineCheck {
     pub never_store: Vec<String>,
     /// Settings that meet the brief (the answer key; the labs test grades them).
     pub reference: String,
+}
+
+/// A number with a unit, checked against the value the grader computes from the learner's own
+/// live traces, within a stated tolerance.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumericCheck {
+    /// What the number is.
+    pub measure: Measure,
+    /// How far an answer may be from the computed value, in percent of it.
+    pub tolerance_percent: f64,
+    /// The tolerance is never smaller than this, so an answer to the minute passes.
+    #[serde(default = "default_tolerance_at_least")]
+    pub tolerance_at_least: SpecDuration,
+    /// How far back the traces the value is computed from reach.
+    #[serde(default = "default_window")]
+    pub window: SpecDuration,
+}
+
+/// What a numeric answer measures, computed by [`crate::check::numeric`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// The lead time (commit → rollout finished) of one change of the learner's delivery
+    /// history, picked per learner; answered as a duration.
+    LeadTime,
+}
+
+fn default_tolerance_at_least() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(60))
 }
 
 /// An instrumentation change, checked by TraceQL assertions on the learner's live traces.

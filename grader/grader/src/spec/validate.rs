@@ -453,6 +453,15 @@ pub(crate) fn validate(
                     );
                 }
             }
+            Check::Numeric(c) => {
+                if !(c.tolerance_percent > 0.0 && c.tolerance_percent < 50.0) {
+                    p.add(
+                        format!("{check}.tolerance_percent"),
+                        format!("{} is not strictly between 0 and 50", c.tolerance_percent),
+                        "state a tolerance such as 2",
+                    );
+                }
+            }
             Check::Quiz(c) => {
                 if c.questions.is_empty() {
                     p.add(

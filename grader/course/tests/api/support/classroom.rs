@@ -295,7 +295,9 @@ impl Grading for Classroom {
                     Vec::new(),
                 )
             }
-            Submission::Instrumentation { .. } | Submission::Pipeline { .. } => {
+            Submission::Instrumentation { .. }
+            | Submission::Pipeline { .. }
+            | Submission::Numeric { .. } => {
                 return Err(GradingError::WrongKind(
                     "this lab has no instrumentation or pipeline check".into(),
                 ));
