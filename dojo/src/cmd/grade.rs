@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use dojo_defaults::env;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
+use dojo_grader::check::dashboard::SubmittedPanel;
 use dojo_grader::check::quiz;
 use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::variant_for;
@@ -23,7 +24,7 @@ use crate::running_lab::RunningLab;
 
 /// Flags of `dojo grade`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("submission").required(true).args(["query", "report", "service", "answers", "number"])))]
+#[command(group(clap::ArgGroup::new("submission").required(true).args(["query", "report", "service", "answers", "number", "panels"])))]
 pub struct GradeArgs {
     /// The lab's id (its folder under labs/).
     #[arg(long)]
@@ -48,6 +49,10 @@ pub struct GradeArgs {
     /// change you are asked about).
     #[arg(long)]
     number: Option<String>,
+    /// A dashboard panel's TraceQL metrics query, for a dashboard exercise; repeat it for
+    /// each panel of your dashboard.
+    #[arg(long = "panel", value_name = "QUERY")]
+    panels: Vec<String>,
     /// Your name, as given to `dojo up --learner` (the same name gives the same learner id,
     /// which decides your scenario variant and your tenant in a workshop).
     #[arg(long, env = env::LEARNER, default_value = "local")]
@@ -77,6 +82,17 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
         Submission::Report(answer_files::read_report(path)?)
     } else if let Some(service) = args.service.clone() {
         Submission::Service(service)
+    } else if !args.panels.is_empty() {
+        Submission::Panels(
+            args.panels
+                .iter()
+                .enumerate()
+                .map(|(i, query)| SubmittedPanel {
+                    title: format!("panel {}", i + 1),
+                    query: query.clone(),
+                })
+                .collect(),
+        )
     } else if let Some(number) = args.number.clone() {
         Submission::Number(number)
     } else if let Some(path) = &args.answers {
@@ -94,7 +110,7 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
         Submission::Answers(answer_files::read_answers(path, quiz)?)
     } else {
         return Err(anyhow!(
-            "give one of --query, --report, --service, --answers or --number"
+            "give one of --query, --report, --service, --answers, --number or --panel"
         ));
     };
     let (tempo_url, workshop) = tempo_url(&args, &labs, &learner)?;

@@ -261,6 +261,9 @@ pub enum CheckKind {
     /// A number with its unit, checked against the value computed from the learner's traces;
     /// the question names what to measure per learner ([`Grading::question`]).
     Numeric,
+    /// The learner's saved dashboard panels, matched against the panels asked for (their
+    /// descriptions here; the reference queries stay with the grader).
+    Dashboard { panels: Vec<String> },
 }
 
 /// One multiple-choice question.
@@ -326,6 +329,10 @@ pub enum Submission {
     Numeric {
         answer: String,
     },
+    /// The learner's dashboard panels: (title, metrics query) each, top first.
+    Dashboard {
+        panels: Vec<(String, String)>,
+    },
 }
 
 impl Submission {
@@ -345,6 +352,7 @@ impl Submission {
                 format!("pipeline settings ({} lines)", settings.lines().count())
             }
             Submission::Numeric { answer } => answer.clone(),
+            Submission::Dashboard { panels } => format!("{} dashboard panels", panels.len()),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::backend::{TraceBackend, Window};
 use crate::check::feedback::{Feedback, Verdict};
 use crate::check::root_cause::Report;
 use crate::check::{
-    GradeError, Settings, instrumentation, numeric, pipeline, quiz, root_cause, traceql,
+    GradeError, Settings, dashboard, instrumentation, numeric, pipeline, quiz, root_cause, traceql,
 };
 use crate::progress::{Attempt, LearnerId, NewAttempt, Progress, ProgressError};
 use crate::query::Vars;
@@ -33,6 +33,8 @@ pub enum Submission {
     Settings(String),
     /// A numeric answer with its unit, as typed (`3h 20m`).
     Number(String),
+    /// The learner's dashboard panels (title and metrics query each).
+    Panels(Vec<dashboard::SubmittedPanel>),
 }
 
 impl Submission {
@@ -44,6 +46,7 @@ impl Submission {
             Submission::Answers(_) => CheckKind::Quiz,
             Submission::Settings(_) => CheckKind::Pipeline,
             Submission::Number(_) => CheckKind::Numeric,
+            Submission::Panels(_) => CheckKind::Dashboard,
         }
     }
 }
@@ -91,6 +94,7 @@ fn submission_hint(expected: &&str) -> &'static str {
         "root_cause" => "a report (service, operation, fault, evidence, explanation)",
         "pipeline" => "pipeline settings (YAML)",
         "numeric" => "a number with its unit (such as 3h 20m)",
+        "dashboard" => "your dashboard's panels",
         _ => "one answer per question",
     }
 }
@@ -341,6 +345,18 @@ impl Grader {
                     settings: &self.settings,
                 };
                 numeric::grade(&ctx, check, answer).await?
+            }
+            (Check::Dashboard(check), Submission::Panels(panels)) => {
+                let ctx = dashboard::Context {
+                    backend: self.backend.as_ref(),
+                    tenant,
+                    vars: Vars {
+                        learner: learner.as_str(),
+                        service: "",
+                    },
+                    settings: &self.settings,
+                };
+                dashboard::grade(&ctx, check, panels).await?
             }
             (Check::Quiz(check), Submission::Answers(answers)) => {
                 let layout = quiz::layout(check, lab_id, exercise_id, learner);

@@ -83,6 +83,19 @@ fn check_answers(check: &Check) -> Vec<(String, String)> {
             ),
             line("Reference settings", check.reference.trim()),
         ],
+        Check::Dashboard(check) => check
+            .panels
+            .iter()
+            .map(|panel| {
+                line(
+                    format!(
+                        "{} (within {} %, {} window, {} step)",
+                        panel.describe, panel.tolerance_percent, check.window, check.step
+                    ),
+                    panel.reference.trim(),
+                )
+            })
+            .collect(),
         Check::Numeric(check) => vec![line(
             "Graded against",
             format!(

@@ -3,6 +3,7 @@
 //! translates between the grader's types and the course's views.
 
 use async_trait::async_trait;
+use dojo_grader::check::dashboard::SubmittedPanel;
 use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
 use dojo_grader::check::root_cause::Report;
 use dojo_grader::incidents::IncidentError;
@@ -151,6 +152,12 @@ fn their_submission(submission: Submission) -> GraderSubmission {
         Submission::Quiz { answers } => GraderSubmission::Answers(answers.into_iter().collect()),
         Submission::Pipeline { settings } => GraderSubmission::Settings(settings),
         Submission::Numeric { answer } => GraderSubmission::Number(answer),
+        Submission::Dashboard { panels } => GraderSubmission::Panels(
+            panels
+                .into_iter()
+                .map(|(title, query)| SubmittedPanel { title, query })
+                .collect(),
+        ),
     }
 }
 
@@ -172,6 +179,9 @@ fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
             None,
         ),
         Ok(GraderSubmission::Number(answer)) => (answer, None),
+        Ok(GraderSubmission::Panels(panels)) => {
+            (format!("{} dashboard panels", panels.len()), None)
+        }
         Err(_) => (stored.to_string(), None),
     }
 }
@@ -233,6 +243,9 @@ impl Grading for InProcessGrader {
                         },
                         Check::Pipeline(_) => CheckKind::Pipeline,
                         Check::Numeric(_) => CheckKind::Numeric,
+                        Check::Dashboard(check) => CheckKind::Dashboard {
+                            panels: check.panels.iter().map(|p| p.describe.clone()).collect(),
+                        },
                         Check::Quiz(check) => {
                             // Each learner's own order; a visitor who has not joined sees
                             // the order of the spec (they cannot submit).

@@ -157,6 +157,8 @@ pub(crate) enum FormKind {
     /// What this learner is asked (rendered; `None` before there is anything to ask), and
     /// the answer as last submitted.
     Numeric(Option<String>, String),
+    /// The panels asked for, by what they show.
+    Dashboard(Vec<String>),
 }
 
 /// One line of feedback, its message rendered.
@@ -482,6 +484,7 @@ async fn lab_page(
                     CheckKind::Pipeline => {
                         FormKind::Pipeline(field(&values, "settings").to_string())
                     }
+                    CheckKind::Dashboard { panels } => FormKind::Dashboard(panels.clone()),
                     CheckKind::Numeric => FormKind::Numeric(
                         questions
                             .get(&exercise.id)
@@ -697,6 +700,19 @@ async fn submit(
         CheckKind::Numeric => Submission::Numeric {
             answer: field(&fields, "answer").to_string(),
         },
+        // The dashboard is the learner's saved panels, read here, never typed into the form.
+        CheckKind::Dashboard { .. } => {
+            let store = state.inner.panels.get().ok_or_else(|| {
+                CourseError::NotFound("Dashboards are not kept in this lab setup.".into())
+            })?;
+            let panels = store
+                .panels(&learner)
+                .await
+                .map_err(|e| CourseError::Unavailable(e.to_string()))?;
+            Submission::Dashboard {
+                panels: panels.into_iter().map(|p| (p.title, p.query)).collect(),
+            }
+        }
         CheckKind::Quiz { questions } => Submission::Quiz {
             answers: questions
                 .iter()

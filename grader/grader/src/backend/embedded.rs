@@ -11,7 +11,9 @@ use dojo_store::queries::{
 use dojo_store::storage::TenantId;
 use dojo_store::storage::query::TimeRange;
 use dojo_store::storage::routing::is_learner_tenant;
+use dojo_traceql::EvalBudget;
 use dojo_traceql::ast::Intrinsic;
+use dojo_traceql::metrics::MetricsWindow;
 use dojo_traceql::model::{Trace, TraceId};
 use dojo_traceql::{FieldRef, field_result_value};
 
@@ -158,6 +160,73 @@ impl TraceBackend for EmbeddedBackend {
 
     fn pipeline_lab(&self) -> Option<&dyn super::pipeline_lab::PipelineLab> {
         Some(self)
+    }
+
+    fn metrics<'a>(
+        &'a self,
+        request: super::metrics::MetricsRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<super::metrics::MetricsSeries>, BackendError>> {
+        Box::pin(async move {
+            let tenant = tenant(request.tenant)?;
+            let store = self.store.clone();
+            let query = request.query.to_string();
+            let window = MetricsWindow {
+                start_nanos: request.start_s.saturating_mul(1_000_000_000),
+                end_nanos: request
+                    .end_s
+                    .max(request.start_s + 1)
+                    .saturating_mul(1_000_000_000),
+                step_nanos: request.step_s.max(1).saturating_mul(1_000_000_000),
+                max_exemplars: 0,
+                instant: false,
+            };
+            tokio::task::spawn_blocking(move || {
+                let result = store
+                    .query_metrics(&tenant, &query, &window, &mut EvalBudget::default())
+                    .map_err(|error| BackendError::InvalidQuery {
+                        message: error.to_string(),
+                    })?;
+                Ok(result
+                    .series
+                    .values()
+                    .map(|series| {
+                        let mut labels: Vec<(String, String)> = series
+                            .labels
+                            .iter()
+                            .filter(|l| l.key != "__name__")
+                            .map(|l| {
+                                (
+                                    l.key.clone(),
+                                    l.value.as_ref().map_or_else(
+                                        || "nil".to_string(),
+                                        |v| match v {
+                                            dojo_traceql::model::Value::Str(s) => s.to_string(),
+                                            other => other.to_string(),
+                                        },
+                                    ),
+                                )
+                            })
+                            .collect();
+                        labels.sort();
+                        super::metrics::MetricsSeries {
+                            labels,
+                            points: series
+                                .values
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, v)| !v.is_nan())
+                                .map(|(i, v)| (window.timestamp_ms(i), *v))
+                                .collect(),
+                        }
+                    })
+                    .collect())
+            })
+            .await
+            .map_err(|e| BackendError::Status {
+                status: 500,
+                body: format!("the metrics task failed: {e}"),
+            })?
+        })
     }
 
     fn describe(&self) -> String {

@@ -6,6 +6,7 @@
 //! the same types, so a check cannot tell them apart.
 
 pub mod embedded;
+pub mod metrics;
 pub mod pipeline_lab;
 pub mod tempo;
 mod tempo_json;
@@ -143,6 +144,20 @@ pub trait TraceBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Option<Elsewhere>> {
         let _ = (tenant, trace_id);
         Box::pin(async { None })
+    }
+
+    /// Runs a TraceQL metrics query over a pinned window (the dashboard exercises).
+    fn metrics<'a>(
+        &'a self,
+        request: metrics::MetricsRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<metrics::MetricsSeries>, BackendError>> {
+        let _ = request;
+        Box::pin(async {
+            Err(BackendError::Status {
+                status: 501,
+                body: "this trace backend does not run metrics queries".into(),
+            })
+        })
     }
 
     /// The store's per-tenant pipelines, when the grader may set them (the sampling

@@ -229,6 +229,27 @@ impl TraceBackend for TempoBackend {
         })
     }
 
+    fn metrics<'a>(
+        &'a self,
+        request: super::metrics::MetricsRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<super::metrics::MetricsSeries>, BackendError>> {
+        Box::pin(async move {
+            let params = [
+                ("q", request.query.to_string()),
+                ("start", request.start_s.to_string()),
+                ("end", request.end_s.max(request.start_s + 1).to_string()),
+                ("step", format!("{}s", request.step_s.max(1))),
+            ];
+            let url = self.url("/api/metrics/query_range", &params)?;
+            let builder = self.request(url, request.tenant);
+            let (status, body) = self.send(builder).await?;
+            if status != 200 {
+                return Err(error_for(status, &body));
+            }
+            super::metrics::series_from_tempo_json(&body)
+        })
+    }
+
     fn describe(&self) -> String {
         format!("Tempo at {}", self.base)
     }

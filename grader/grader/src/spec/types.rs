@@ -144,6 +144,7 @@ pub enum Check {
     Quiz(QuizCheck),
     Pipeline(PipelineCheck),
     Numeric(NumericCheck),
+    Dashboard(DashboardCheck),
 }
 
 impl Check {
@@ -156,6 +157,7 @@ impl Check {
             Check::Quiz(_) => CheckKind::Quiz,
             Check::Pipeline(_) => CheckKind::Pipeline,
             Check::Numeric(_) => CheckKind::Numeric,
+            Check::Dashboard(_) => CheckKind::Dashboard,
         }
     }
 }
@@ -170,6 +172,7 @@ pub enum CheckKind {
     Quiz,
     Pipeline,
     Numeric,
+    Dashboard,
 }
 
 impl CheckKind {
@@ -181,6 +184,7 @@ impl CheckKind {
             CheckKind::Quiz => "quiz",
             CheckKind::Pipeline => "pipeline",
             CheckKind::Numeric => "numeric",
+            CheckKind::Dashboard => "dashboard",
         }
     }
 }
@@ -264,6 +268,52 @@ pub enum Measure {
 
 fn default_tolerance_at_least() -> SpecDuration {
     SpecDuration(std::time::Duration::from_secs(60))
+}
+
+/// A dashboard: the learner's saved panels, each asked panel matched against them by comparing
+/// series over the same pinned window at the same step.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardCheck {
+    /// The panels the exercise asks for.
+    pub panels: Vec<AskedPanel>,
+    /// How far back the compared window reaches.
+    #[serde(default = "default_dashboard_window")]
+    pub window: SpecDuration,
+    /// The interval of every series compared (the same for reference and answer).
+    #[serde(default = "default_dashboard_step")]
+    pub step: SpecDuration,
+}
+
+/// One panel a dashboard exercise asks for.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AskedPanel {
+    pub id: String,
+    /// What the panel shows, as the learner reads it ("p95 latency of checkout per service").
+    pub describe: String,
+    /// A TraceQL metrics query that draws it (never shown to the learner).
+    pub reference: String,
+    /// How far a value may be from the reference's at the same point, in percent.
+    #[serde(default = "default_panel_tolerance")]
+    pub tolerance_percent: f64,
+    /// Panels a learner typically builds instead (avg for p95, no `by`, another service),
+    /// each of which must be refused. While one draws the same series as the reference over
+    /// the window, the grader asks the learner to wait instead of judging.
+    #[serde(default)]
+    pub must_refuse: Vec<String>,
+}
+
+fn default_dashboard_window() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(10 * 60))
+}
+
+fn default_dashboard_step() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(30))
+}
+
+fn default_panel_tolerance() -> f64 {
+    5.0
 }
 
 /// An instrumentation change, checked by TraceQL assertions on the learner's live traces.

@@ -297,7 +297,8 @@ impl Grading for Classroom {
             }
             Submission::Instrumentation { .. }
             | Submission::Pipeline { .. }
-            | Submission::Numeric { .. } => {
+            | Submission::Numeric { .. }
+            | Submission::Dashboard { .. } => {
                 return Err(GradingError::WrongKind(
                     "this lab has no instrumentation or pipeline check".into(),
                 ));
