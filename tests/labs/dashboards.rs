@@ -4,26 +4,30 @@
 //! miss fails and says what differs, and never prints the reference query.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use dojo_grader::backend::TraceBackend;
-use dojo_grader::check::dashboard::SubmittedPanel;
+use dojo_grader::check::dashboard::{DashboardAnswer, SubmittedPanel};
 use dojo_grader::check::feedback::{ItemStatus, Verdict};
 use dojo_grader::progress::LearnerId;
 use dojo_grader::service::{Grader, Submission};
 use dojo_grader::spec::LabSet;
 use dojo_grader::spec::types::Check;
 
-/// Grades each dashboard exercise of the given labs as `who`: the reference dashboard, then
-/// one dashboard per near miss, and collects every wrong verdict or silent feedback.
+/// Grades each dashboard exercise of the given labs as `who` with their service (empty: the
+/// exercise's default): the reference dashboard — written as a learner would, with the
+/// service's name — then one dashboard per near miss, and collects every wrong verdict or
+/// silent feedback. The reference is first graded until the window holds the traffic (at
+/// most a minute: the last interval closes and settles).
 pub async fn every_dashboard_near_miss_is_refused(
     labs: &LabSet,
     backend: Arc<dyn TraceBackend>,
-    learners: &[(&str, &LearnerId)],
+    learners: &[(&str, &LearnerId, &str)],
 ) {
     let grader = Grader::new(labs.clone(), backend, None);
     let mut wrong = Vec::new();
     let mut refused = 0;
-    for (lab_id, who) in learners {
+    for (lab_id, who, service) in learners {
         let lab = labs.get(lab_id).expect("the lab exists");
         for exercise in &lab.exercises {
             let Check::Dashboard(check) = &exercise.check else {
@@ -34,7 +38,7 @@ pub async fn every_dashboard_near_miss_is_refused(
                 .iter()
                 .map(|p| SubmittedPanel {
                     title: p.id.clone(),
-                    query: p.reference.clone(),
+                    query: p.reference.replace("$service", service),
                 })
                 .collect();
             let grade = |panels: Vec<SubmittedPanel>| {
@@ -42,12 +46,27 @@ pub async fn every_dashboard_near_miss_is_refused(
                 let exercise = exercise.id.clone();
                 async move {
                     grader
-                        .grade(who, lab_id, &exercise, &Submission::Panels(panels))
+                        .grade(
+                            who,
+                            lab_id,
+                            &exercise,
+                            &Submission::Panels(DashboardAnswer {
+                                service: service.to_string(),
+                                panels,
+                            }),
+                        )
                         .await
                         .unwrap_or_else(|e| panic!("{lab_id}/{exercise}: {e}"))
                 }
             };
-            let feedback = grade(reference.clone()).await;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let feedback = loop {
+                let feedback = grade(reference.clone()).await;
+                if feedback.verdict != Verdict::NotReady || Instant::now() > deadline {
+                    break feedback;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            };
             if feedback.verdict != Verdict::Pass {
                 wrong.push(format!(
                     "{lab_id}/{}: the reference dashboard did not pass:\n{}",
@@ -65,7 +84,7 @@ pub async fn every_dashboard_near_miss_is_refused(
                     let mut panels = reference.clone();
                     panels[i] = SubmittedPanel {
                         title: "my panel".into(),
-                        query: near_miss.clone(),
+                        query: near_miss.replace("$service", service),
                     };
                     let feedback = grade(panels).await;
                     refused += 1;
@@ -88,7 +107,7 @@ pub async fn every_dashboard_near_miss_is_refused(
                             "{}: `{near_miss}`: the feedback should name only “{}” and the closest panel:\n{text}",
                             asked.id, asked.describe
                         ));
-                    } else if text.contains(&asked.reference) {
+                    } else if text.contains(&asked.reference.replace("$service", service)) {
                         wrong.push(format!(
                             "{}: the feedback prints the reference:\n{text}",
                             asked.id
@@ -99,8 +118,8 @@ pub async fn every_dashboard_near_miss_is_refused(
         }
     }
     assert!(
-        refused >= 7,
-        "the dashboard exercises' near misses were graded"
+        refused > 0,
+        "these labs have dashboard exercises with near misses"
     );
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }

@@ -151,7 +151,7 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
     crate::dashboards::every_dashboard_near_miss_is_refused(
         &labs,
         shop.backend(),
-        &[("traceql-querying", &querier)],
+        &[("traceql-querying", &querier, "")],
     )
     .await;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use dojo_defaults::env;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
-use dojo_grader::check::dashboard::SubmittedPanel;
+use dojo_grader::check::dashboard::{DashboardAnswer, SubmittedPanel};
 use dojo_grader::check::quiz;
 use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::variant_for;
@@ -83,8 +83,11 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
     } else if let Some(service) = args.service.clone() {
         Submission::Service(service)
     } else if !args.panels.is_empty() {
-        Submission::Panels(
-            args.panels
+        // A dashboard of your own service is about the exercise's default one (`stock`).
+        Submission::Panels(DashboardAnswer {
+            service: String::new(),
+            panels: args
+                .panels
                 .iter()
                 .enumerate()
                 .map(|(i, query)| SubmittedPanel {
@@ -92,7 +95,7 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
                     query: query.clone(),
                 })
                 .collect(),
-        )
+        })
     } else if let Some(number) = args.number.clone() {
         Submission::Number(number)
     } else if let Some(path) = &args.answers {

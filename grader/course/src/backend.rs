@@ -263,7 +263,11 @@ pub enum CheckKind {
     Numeric,
     /// The learner's saved dashboard panels, matched against the panels asked for (their
     /// descriptions here; the reference queries stay with the grader).
-    Dashboard { panels: Vec<String> },
+    /// `service`: the service suggested, for a dashboard of the learner's own service.
+    Dashboard {
+        panels: Vec<String>,
+        service: Option<String>,
+    },
 }
 
 /// One multiple-choice question.
@@ -329,8 +333,10 @@ pub enum Submission {
     Numeric {
         answer: String,
     },
-    /// The learner's dashboard panels: (title, metrics query) each, top first.
+    /// The learner's dashboard panels: (title, metrics query) each, top first; and their
+    /// service, for a dashboard of it (empty otherwise).
     Dashboard {
+        service: String,
         panels: Vec<(String, String)>,
     },
 }
@@ -352,7 +358,7 @@ impl Submission {
                 format!("pipeline settings ({} lines)", settings.lines().count())
             }
             Submission::Numeric { answer } => answer.clone(),
-            Submission::Dashboard { panels } => format!("{} dashboard panels", panels.len()),
+            Submission::Dashboard { panels, .. } => format!("{} dashboard panels", panels.len()),
         }
     }
 }

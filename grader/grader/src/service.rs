@@ -33,8 +33,9 @@ pub enum Submission {
     Settings(String),
     /// A numeric answer with its unit, as typed (`3h 20m`).
     Number(String),
-    /// The learner's dashboard panels (title and metrics query each).
-    Panels(Vec<dashboard::SubmittedPanel>),
+    /// The learner's dashboard panels (title and metrics query each), and their service for
+    /// a dashboard of it.
+    Panels(dashboard::DashboardAnswer),
 }
 
 impl Submission {
@@ -346,17 +347,22 @@ impl Grader {
                 };
                 numeric::grade(&ctx, check, answer).await?
             }
-            (Check::Dashboard(check), Submission::Panels(panels)) => {
+            (Check::Dashboard(check), Submission::Panels(answer)) => {
+                let service = match answer.service.trim() {
+                    "" => check.default_service.as_deref().unwrap_or(""),
+                    named => named,
+                };
                 let ctx = dashboard::Context {
                     backend: self.backend.as_ref(),
                     tenant,
                     vars: Vars {
                         learner: learner.as_str(),
-                        service: "",
+                        service,
                     },
+                    own_run: check.default_service.is_some(),
                     settings: &self.settings,
                 };
-                dashboard::grade(&ctx, check, panels).await?
+                dashboard::grade(&ctx, check, &answer.panels).await?
             }
             (Check::Quiz(check), Submission::Answers(answers)) => {
                 let layout = quiz::layout(check, lab_id, exercise_id, learner);

@@ -3,7 +3,7 @@
 //! translates between the grader's types and the course's views.
 
 use async_trait::async_trait;
-use dojo_grader::check::dashboard::SubmittedPanel;
+use dojo_grader::check::dashboard::{DashboardAnswer, SubmittedPanel};
 use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
 use dojo_grader::check::root_cause::Report;
 use dojo_grader::incidents::IncidentError;
@@ -152,12 +152,13 @@ fn their_submission(submission: Submission) -> GraderSubmission {
         Submission::Quiz { answers } => GraderSubmission::Answers(answers.into_iter().collect()),
         Submission::Pipeline { settings } => GraderSubmission::Settings(settings),
         Submission::Numeric { answer } => GraderSubmission::Number(answer),
-        Submission::Dashboard { panels } => GraderSubmission::Panels(
-            panels
+        Submission::Dashboard { service, panels } => GraderSubmission::Panels(DashboardAnswer {
+            service,
+            panels: panels
                 .into_iter()
                 .map(|(title, query)| SubmittedPanel { title, query })
                 .collect(),
-        ),
+        }),
     }
 }
 
@@ -180,7 +181,7 @@ fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
         ),
         Ok(GraderSubmission::Number(answer)) => (answer, None),
         Ok(GraderSubmission::Panels(panels)) => {
-            (format!("{} dashboard panels", panels.len()), None)
+            (format!("{} dashboard panels", panels.panels.len()), None)
         }
         Err(_) => (stored.to_string(), None),
     }
@@ -245,6 +246,7 @@ impl Grading for InProcessGrader {
                         Check::Numeric(_) => CheckKind::Numeric,
                         Check::Dashboard(check) => CheckKind::Dashboard {
                             panels: check.panels.iter().map(|p| p.describe.clone()).collect(),
+                            service: check.default_service.clone(),
                         },
                         Check::Quiz(check) => {
                             // Each learner's own order; a visitor who has not joined sees

@@ -157,8 +157,9 @@ pub(crate) enum FormKind {
     /// What this learner is asked (rendered; `None` before there is anything to ask), and
     /// the answer as last submitted.
     Numeric(Option<String>, String),
-    /// The panels asked for, by what they show.
-    Dashboard(Vec<String>),
+    /// The panels asked for, by what they show; for a dashboard of the learner's own service,
+    /// the service suggested and the setting that marks their run (as for instrumentation).
+    Dashboard(Vec<String>, Option<(String, Option<String>)>),
 }
 
 /// One line of feedback, its message rendered.
@@ -484,7 +485,20 @@ async fn lab_page(
                     CheckKind::Pipeline => {
                         FormKind::Pipeline(field(&values, "settings").to_string())
                     }
-                    CheckKind::Dashboard { panels } => FormKind::Dashboard(panels.clone()),
+                    CheckKind::Dashboard { panels, service } => FormKind::Dashboard(
+                        panels.clone(),
+                        service.as_ref().map(|default| {
+                            (
+                                match field(&values, "service") {
+                                    "" => default.clone(),
+                                    typed => typed.to_string(),
+                                },
+                                visitor.learner.as_ref().map(|(id, _)| {
+                                    dojo_grader::check::instrumentation::run_marker(&id.0)
+                                }),
+                            )
+                        }),
+                    ),
                     CheckKind::Numeric => FormKind::Numeric(
                         questions
                             .get(&exercise.id)
@@ -710,6 +724,7 @@ async fn submit(
                 .await
                 .map_err(|e| CourseError::Unavailable(e.to_string()))?;
             Submission::Dashboard {
+                service: field(&fields, "service").to_string(),
                 panels: panels.into_iter().map(|p| (p.title, p.query)).collect(),
             }
         }

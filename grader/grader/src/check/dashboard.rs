@@ -14,11 +14,22 @@
 use serde::{Deserialize, Serialize};
 
 use super::feedback::{Feedback, Item, Verdict};
+use super::instrumentation::{SHOP_SERVICES, own_run, valid_service_name};
 use super::{GradeError, Settings};
 use crate::backend::metrics::{MetricsRequest, MetricsSeries};
 use crate::backend::{BackendError, TraceBackend};
 use crate::query::{Vars, render};
 use crate::spec::types::{AskedPanel, DashboardCheck};
+
+/// A dashboard as submitted: the panels, and the learner's service for an exercise about it
+/// (empty: the exercise's default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardAnswer {
+    #[serde(default)]
+    pub service: String,
+    pub panels: Vec<SubmittedPanel>,
+}
 
 /// One of the learner's saved panels, as submitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +44,10 @@ pub struct SubmittedPanel {
 pub struct Context<'a> {
     pub backend: &'a dyn TraceBackend,
     pub tenant: Option<&'a str>,
+    /// `vars.service` is the learner's service when the exercise is about it.
     pub vars: Vars<'a>,
+    /// Narrow every query to the learner's own run of `vars.service`.
+    pub own_run: bool,
     pub settings: &'a Settings,
 }
 
@@ -299,10 +313,19 @@ async fn run(
     query: &str,
     (start_s, end_s, step_s): (u64, u64, u64),
 ) -> Result<Vec<MetricsSeries>, BackendError> {
+    let query = if ctx.own_run {
+        // Printed canonically first, so the service condition reads as the engine prints it
+        // however the learner spaced it.
+        let canonical =
+            dojo_traceql::parse(query).map_or_else(|_| query.to_string(), |q| q.to_string());
+        own_run(&canonical, &ctx.vars, None)
+    } else {
+        render(query, &ctx.vars)
+    };
     ctx.backend
         .metrics(MetricsRequest {
             tenant: ctx.tenant,
-            query: &render(query, &ctx.vars),
+            query: &query,
             start_s,
             end_s,
             step_s,
@@ -318,6 +341,27 @@ pub async fn grade(
 ) -> Result<Feedback, GradeError> {
     let window = pinned(check, ctx.settings.settle);
     let step_s = window.2 as f64;
+    if ctx.own_run && !valid_service_name(ctx.vars.service) {
+        return Err(GradeError::Input(format!(
+            "`{}` is not a service name: use letters, digits, `.`, `_`, `-` or `/`, as in \
+             OTEL_SERVICE_NAME",
+            ctx.vars.service
+        )));
+    }
+    if ctx.own_run && SHOP_SERVICES.contains(&ctx.vars.service) {
+        return Ok(Feedback {
+            verdict: Verdict::Fail,
+            score: 0.0,
+            headline: format!(
+                "`{}` is one of the shop's own services: this dashboard is about the service you \
+                 instrumented (`{}` unless you changed it).",
+                ctx.vars.service,
+                check.default_service.as_deref().unwrap_or("")
+            ),
+            items: Vec::new(),
+            syntax_error: None,
+        });
+    }
     if panels.is_empty() {
         return Ok(Feedback {
             verdict: Verdict::Fail,

@@ -283,6 +283,13 @@ pub struct DashboardCheck {
     /// The interval of every series compared (the same for reference and answer).
     #[serde(default = "default_dashboard_step")]
     pub step: SpecDuration,
+    /// For a dashboard of the learner's own service (Lab 1): the service when the learner
+    /// names none. Then `$service` is the learner's service, and in every query (reference,
+    /// near miss and the learner's panels) the condition `resource.service.name = "<it>"` is
+    /// narrowed to the learner's own run (`resource.learner.id`), as instrumentation
+    /// assertions are.
+    #[serde(default)]
+    pub default_service: Option<String>,
 }
 
 /// One panel a dashboard exercise asks for.
