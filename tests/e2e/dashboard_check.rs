@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Lab, repo_root};
+use crate::helpers::Lab;
 use crate::incidents::{join, post};
 
 const REQUESTS: &str = "{ kind = server } | rate() by (resource.service.name)";
@@ -15,32 +15,18 @@ const AVERAGE: &str = "{ kind = server } | avg_over_time(duration) by (resource.
 const SUBMIT: &str = "/labs/traceql-querying/red-dashboard/submit";
 
 async fn dojo_grade(lab: &Lab, panels: &[&str]) -> serde_json::Value {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"));
-    command.args([
-        "grade",
+    let mut flags = vec![
         "--lab",
         "traceql-querying",
         "--exercise",
         "red-dashboard",
-    ]);
+        "--learner",
+        "Dash Board",
+    ];
     for panel in panels {
-        command.args(["--panel", panel]);
+        flags.extend(["--panel", panel]);
     }
-    let output = command
-        .args(["--learner", "Dash Board", "--json", "--labs"])
-        .arg(repo_root().join("labs"))
-        .arg("--data-dir")
-        .arg(&lab.data_dir)
-        .output()
-        .await
-        .expect("running dojo grade");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(&stdout).unwrap_or_else(|_| {
-        panic!(
-            "no feedback: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    lab.grade_json(&flags).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,35 +10,24 @@ use std::time::Duration;
 
 use dojo_grader::check::numeric::clock_duration;
 
-use crate::helpers::{Lab, repo_root, search_trace_ids, urlencode};
+use crate::helpers::{Lab, search_trace_ids, urlencode};
 use crate::incidents::{join, page, post};
 
 const EXERCISE: &str = "change-lead-time";
 
 /// `dojo grade --json --number <answer>` as `learner`; the feedback.
 async fn grade(lab: &Lab, learner: &str, answer: &str) -> serde_json::Value {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .args([
-            "grade",
-            "--lab",
-            "delivery-pipeline",
-            "--exercise",
-            EXERCISE,
-        ])
-        .args(["--learner", learner, "--number", answer, "--json", "--labs"])
-        .arg(repo_root().join("labs"))
-        .arg("--data-dir")
-        .arg(&lab.data_dir)
-        .output()
-        .await
-        .expect("running dojo grade");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(&stdout).unwrap_or_else(|_| {
-        panic!(
-            "{answer}: no feedback: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    lab.grade_json(&[
+        "--lab",
+        "delivery-pipeline",
+        "--exercise",
+        EXERCISE,
+        "--learner",
+        learner,
+        "--number",
+        answer,
+    ])
+    .await
 }
 
 /// (start, end) in unix nanoseconds of each span of a trace, by span name.

@@ -101,8 +101,21 @@ fn is_step_factor(ratio: f64, step_s: f64) -> bool {
     step_s > 1.0 && (near(step_s) || near(1.0 / step_s))
 }
 
+/// How far apart two metrics functions are, added to a panel's distance: nothing for the same
+/// function, a little within a family (counting spans: `rate`, `count_over_time`; reading
+/// an attribute such as the duration: the quantiles, averages, minima…), a lot across (a
+/// rate panel is no near answer to a latency one, however its numbers happen to compare).
+fn kinship(asked: Option<&str>, theirs: Option<&str>) -> f64 {
+    let family = |name: &str| matches!(name, "rate" | "count_over_time");
+    match (asked, theirs) {
+        (Some(a), Some(b)) if a == b => 0.0,
+        (Some(a), Some(b)) if family(a) == family(b) => 0.5,
+        _ => 3.0,
+    }
+}
+
 /// The metrics function a query ends with (`rate`, `quantile_over_time`), to prefer a
-/// learner's panel built with the asked function as the closest.
+/// learner's panel built with a function like the asked one as the closest.
 fn function_of(query: &str) -> Option<&str> {
     let tail = query.rsplit('|').next()?.trim_start();
     let name = tail.split('(').next()?.trim();
@@ -443,9 +456,7 @@ pub async fn grade(
         }
         let asked_function = function_of(&asked.reference);
         let distance = |(panel, comparison): &(&SubmittedPanel, Comparison)| {
-            let same_function =
-                asked_function.is_some() && function_of(&panel.query) == asked_function;
-            comparison.distance(step_s) - if same_function { 0.75 } else { 0.0 }
+            comparison.distance(step_s) + kinship(asked_function, function_of(&panel.query))
         };
         let (closest, why) = compared
             .iter()
@@ -556,5 +567,20 @@ mod tests {
             }
         );
         assert_eq!(compare(&asked, &[], 5.0), Comparison::Empty);
+    }
+
+    #[test]
+    fn a_panel_of_the_same_kind_is_closer_than_one_whose_numbers_happen_to_be_near() {
+        // An average 17 times below the asked p95 is still closer than a rate 17 times above it.
+        let avg = Comparison::Values { ratio: 1.0 / 17.0 }.distance(30.0)
+            + kinship(Some("quantile_over_time"), Some("avg_over_time"));
+        let rate = Comparison::Values { ratio: 17.0 }.distance(30.0)
+            + kinship(Some("quantile_over_time"), Some("rate"));
+        assert!(avg < rate, "{avg} < {rate}");
+        assert_eq!(function_of("{ } | rate() by (x)"), Some("rate"));
+        assert_eq!(
+            function_of("{ kind = server } | quantile_over_time(duration, .95)"),
+            Some("quantile_over_time")
+        );
     }
 }
