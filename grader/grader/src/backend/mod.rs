@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod pipeline_lab;
 pub mod tempo;
 mod tempo_json;
+mod tempo_metrics_json;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -246,7 +246,7 @@ impl TraceBackend for TempoBackend {
             if status != 200 {
                 return Err(error_for(status, &body));
             }
-            super::metrics::series_from_tempo_json(&body)
+            super::tempo_metrics_json::series_from_tempo_json(&body)
         })
     }
 
