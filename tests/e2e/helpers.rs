@@ -294,6 +294,28 @@ impl Lab {
         .await
     }
 
+    /// Runs `dojo grade --json` with these flags against this lab (the repository's labs, its
+    /// data directory) and answers the feedback.
+    pub async fn grade_json(&self, flags: &[&str]) -> serde_json::Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_dojo"))
+            .arg("grade")
+            .args(flags)
+            .args(["--json", "--labs"])
+            .arg(repo_root().join("labs"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .output()
+            .await
+            .expect("running dojo grade");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        serde_json::from_str(&stdout).unwrap_or_else(|_| {
+            panic!(
+                "dojo grade {flags:?}: no feedback: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+    }
+
     /// Runs `dojo deploy` with these flags against this lab and waits for it.
     pub async fn deploy(&self, flags: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_dojo"))

@@ -4,6 +4,7 @@
 //! These are the `dojo` package's integration tests (see dojo/Cargo.toml), so that
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
+mod dashboard_check;
 mod delivery;
 mod delivery_lab;
 mod deploy;
@@ -11,6 +12,7 @@ mod grade;
 mod guards;
 mod helpers;
 mod incidents;
+mod lead_time;
 mod lessons;
 mod sampling;
 mod up;

@@ -1,15 +1,18 @@
 //! Lab 1 end to end: the starter code and the reference solution of the stock service run as
 //! real processes beside the live shop; the solution passes every assertion and the starter
 //! fails each one it breaks, with the lab's message — even beside an unmarked correct run of
-//! the same name, since only spans of the learner's own run count.
+//! the same name, since only spans of the learner's own run count. The practical's dashboard
+//! of the learner's own run passes with the asked panels and refuses their near misses.
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use dojo_grader::check::dashboard::{DashboardAnswer, SubmittedPanel};
 use dojo_grader::check::feedback::{ItemStatus, Verdict};
 use dojo_grader::progress::LearnerId;
 use dojo_grader::service::{Grader, Submission};
 use dojo_grader::spec::load_dir;
+use dojo_grader::spec::types::Check;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -168,6 +171,52 @@ async fn the_reference_solution_passes_and_the_starter_code_fails_each_assertion
         Verdict::Pass,
         "the reference solution passes:\n{}",
         solution.to_text()
+    );
+
+    // The practical's dashboard of Ada's own run of her service: the asked panels pass, each
+    // near miss is refused naming its panel.
+    crate::dashboards::every_dashboard_near_miss_is_refused(
+        grader.labs(),
+        shop.backend(),
+        &[("instrument-a-service", &ada, "stock-solution")],
+    )
+    .await;
+    // The same panels about a run that is not Ada's (no learner id) never pass for her.
+    let labs = grader.labs().clone();
+    let check = match &labs
+        .exercise("instrument-a-service", "stock-dashboard")
+        .expect("Lab 1 has a dashboard exercise")
+        .1
+        .check
+    {
+        Check::Dashboard(check) => check.clone(),
+        _ => panic!("stock-dashboard is a dashboard exercise"),
+    };
+    let theirs_panels = DashboardAnswer {
+        service: "stock-theirs".into(),
+        panels: check
+            .panels
+            .iter()
+            .map(|p| SubmittedPanel {
+                title: p.id.clone(),
+                query: p.reference.replace("$service", "stock-theirs"),
+            })
+            .collect(),
+    };
+    let feedback = grader
+        .grade(
+            &ada,
+            "instrument-a-service",
+            "stock-dashboard",
+            &Submission::Panels(theirs_panels),
+        )
+        .await
+        .expect("gradable");
+    assert_ne!(
+        feedback.verdict,
+        Verdict::Pass,
+        "another learner's run is not Ada's dashboard:\n{}",
+        feedback.to_text()
     );
 
     let starter = grade("stock-starter").await;

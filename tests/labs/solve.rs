@@ -147,6 +147,13 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
         &[("traceql-querying", &querier), ("broken-trace", &splitter)],
     )
     .await;
+    // ---- Every dashboard exercise: its reference panels pass and each near miss is refused.
+    crate::dashboards::every_dashboard_near_miss_is_refused(
+        &labs,
+        shop.backend(),
+        &[("traceql-querying", &querier, "")],
+    )
+    .await;
 
     // ---- Lab 2: TraceQL querying.
     let q = |exercise: &str, query: &str| {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use dojo_defaults::env;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
+use dojo_grader::check::dashboard::{DashboardAnswer, SubmittedPanel};
 use dojo_grader::check::quiz;
 use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::variant_for;
@@ -23,7 +24,7 @@ use crate::running_lab::RunningLab;
 
 /// Flags of `dojo grade`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("submission").required(true).args(["query", "report", "service", "answers"])))]
+#[command(group(clap::ArgGroup::new("submission").required(true).args(["query", "report", "service", "answers", "number", "panels"])))]
 pub struct GradeArgs {
     /// The lab's id (its folder under labs/).
     #[arg(long)]
@@ -44,6 +45,14 @@ pub struct GradeArgs {
     /// the course shows you the choices (0 for the first), its letter (a, b, …) or its text.
     #[arg(long, value_name = "FILE")]
     answers: Option<PathBuf>,
+    /// A numeric answer with its unit, such as "3h 20m" or "200 min" (the feedback names the
+    /// change you are asked about).
+    #[arg(long)]
+    number: Option<String>,
+    /// A dashboard panel's TraceQL metrics query, for a dashboard exercise; repeat it for
+    /// each panel of your dashboard.
+    #[arg(long = "panel", value_name = "QUERY")]
+    panels: Vec<String>,
     /// Your name, as given to `dojo up --learner` (the same name gives the same learner id,
     /// which decides your scenario variant and your tenant in a workshop).
     #[arg(long, env = env::LEARNER, default_value = "local")]
@@ -73,6 +82,22 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
         Submission::Report(answer_files::read_report(path)?)
     } else if let Some(service) = args.service.clone() {
         Submission::Service(service)
+    } else if !args.panels.is_empty() {
+        // A dashboard of your own service is about the exercise's default one (`stock`).
+        Submission::Panels(DashboardAnswer {
+            service: String::new(),
+            panels: args
+                .panels
+                .iter()
+                .enumerate()
+                .map(|(i, query)| SubmittedPanel {
+                    title: format!("panel {}", i + 1),
+                    query: query.clone(),
+                })
+                .collect(),
+        })
+    } else if let Some(number) = args.number.clone() {
+        Submission::Number(number)
     } else if let Some(path) = &args.answers {
         // Not a quiz: the grader says what this exercise takes instead.
         let quiz = match labs.exercise(&args.lab, &args.exercise) {
@@ -88,7 +113,7 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
         Submission::Answers(answer_files::read_answers(path, quiz)?)
     } else {
         return Err(anyhow!(
-            "give one of --query, --report, --service or --answers"
+            "give one of --query, --report, --service, --answers, --number or --panel"
         ));
     };
     let (tempo_url, workshop) = tempo_url(&args, &labs, &learner)?;

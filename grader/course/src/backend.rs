@@ -79,6 +79,16 @@ pub enum CheckKind {
     Quiz { questions: Vec<QuizQuestion> },
     /// Pipeline settings (YAML), applied to the learner's tenant and checked by their effect.
     Pipeline,
+    /// A number with its unit, checked against the value computed from the learner's traces;
+    /// the question names what to measure per learner ([`Grading::question`]).
+    Numeric,
+    /// The learner's saved dashboard panels, matched against the panels asked for (their
+    /// descriptions here; the reference queries stay with the grader).
+    /// `service`: the service suggested, for a dashboard of the learner's own service.
+    Dashboard {
+        panels: Vec<String>,
+        service: Option<String>,
+    },
 }
 
 /// One multiple-choice question.
@@ -140,6 +150,16 @@ pub enum Submission {
     Pipeline {
         settings: String,
     },
+    /// A number with its unit, as typed (`3h 20m`).
+    Numeric {
+        answer: String,
+    },
+    /// The learner's dashboard panels: (title, metrics query) each, top first; and their
+    /// service, for a dashboard of it (empty otherwise).
+    Dashboard {
+        service: String,
+        panels: Vec<(String, String)>,
+    },
 }
 
 impl Submission {
@@ -158,6 +178,8 @@ impl Submission {
             Submission::Pipeline { settings } => {
                 format!("pipeline settings ({} lines)", settings.lines().count())
             }
+            Submission::Numeric { answer } => answer.clone(),
+            Submission::Dashboard { panels, .. } => format!("{} dashboard panels", panels.len()),
         }
     }
 }
@@ -290,6 +312,17 @@ pub trait Grading: Send + Sync {
     /// the grader has no answers to show.
     fn answer_key(&self) -> Vec<AnswerKeyLab> {
         Vec::new()
+    }
+    /// What a numeric exercise asks this learner (which of their changes), in markdown; `None`
+    /// for other exercises or while there is nothing to ask about yet.
+    async fn question(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+        exercise: &str,
+    ) -> Result<Option<String>, GradingError> {
+        let _ = (learner, lab, exercise);
+        Ok(None)
     }
     /// Whether a learner who solved this lab's incident can ask for another one.
     fn offers_incidents(&self, lab: &str) -> bool {

@@ -42,6 +42,13 @@ impl QueryError {
     }
 }
 
+impl Parsed {
+    /// True for a metrics query (one ending in `| rate()` and the like).
+    pub fn is_metrics(&self) -> bool {
+        self.query.is_metrics()
+    }
+}
+
 /// Parses and validates a query.
 pub fn parse(text: &str) -> Result<Parsed, QueryError> {
     match dojo_traceql::parse(text) {

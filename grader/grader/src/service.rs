@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{TraceBackend, Window};
 use crate::check::feedback::{Feedback, Verdict};
 use crate::check::root_cause::Report;
-use crate::check::{GradeError, Settings, instrumentation, pipeline, quiz, root_cause, traceql};
+use crate::check::{
+    GradeError, Settings, dashboard, instrumentation, numeric, pipeline, quiz, root_cause, traceql,
+};
 use crate::progress::{Attempt, LearnerId, NewAttempt, Progress, ProgressError};
 use crate::query::Vars;
 use crate::spec::LabSet;
@@ -29,6 +31,11 @@ pub enum Submission {
     Answers(BTreeMap<String, usize>),
     /// Pipeline settings: the YAML `pipeline:` section, as `--store-config` takes it.
     Settings(String),
+    /// A numeric answer with its unit, as typed (`3h 20m`).
+    Number(String),
+    /// The learner's dashboard panels (title and metrics query each), and their service for
+    /// a dashboard of it.
+    Panels(dashboard::DashboardAnswer),
 }
 
 impl Submission {
@@ -39,6 +46,8 @@ impl Submission {
             Submission::Report(_) => CheckKind::RootCause,
             Submission::Answers(_) => CheckKind::Quiz,
             Submission::Settings(_) => CheckKind::Pipeline,
+            Submission::Number(_) => CheckKind::Numeric,
+            Submission::Panels(_) => CheckKind::Dashboard,
         }
     }
 }
@@ -85,6 +94,8 @@ fn submission_hint(expected: &&str) -> &'static str {
         "instrumentation" => "your service's name",
         "root_cause" => "a report (service, operation, fault, evidence, explanation)",
         "pipeline" => "pipeline settings (YAML)",
+        "numeric" => "a number with its unit (such as 3h 20m)",
+        "dashboard" => "your dashboard's panels",
         _ => "one answer per question",
     }
 }
@@ -217,6 +228,29 @@ impl Grader {
         }
     }
 
+    /// The question of a numeric exercise as this learner reads it (which of their changes),
+    /// in markdown; `None` for other exercises, or before there is anything to ask about.
+    pub async fn question(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+    ) -> Result<Option<String>, GraderError> {
+        let (_, exercise) = self.exercise(lab_id, exercise_id)?;
+        let Check::Numeric(check) = &exercise.check else {
+            return Ok(None);
+        };
+        let tenant = self.tenant(learner);
+        let ctx = numeric::Context {
+            backend: self.backend.as_ref(),
+            tenant: tenant.as_deref(),
+            learner: learner.as_str(),
+            window: Window::ending_now(check.window.0, std::time::Duration::ZERO),
+            settings: &self.settings,
+        };
+        Ok(numeric::question(&ctx, check).await?)
+    }
+
     async fn grade_with(
         &self,
         learner: &LearnerId,
@@ -302,6 +336,33 @@ impl Grader {
                     settings: &self.settings,
                 };
                 pipeline::grade(&ctx, check, text).await?
+            }
+            (Check::Numeric(check), Submission::Number(answer)) => {
+                let ctx = numeric::Context {
+                    backend: self.backend.as_ref(),
+                    tenant,
+                    learner: learner.as_str(),
+                    window: Window::ending_now(check.window.0, std::time::Duration::ZERO),
+                    settings: &self.settings,
+                };
+                numeric::grade(&ctx, check, answer).await?
+            }
+            (Check::Dashboard(check), Submission::Panels(answer)) => {
+                let service = match answer.service.trim() {
+                    "" => check.default_service.as_deref().unwrap_or(""),
+                    named => named,
+                };
+                let ctx = dashboard::Context {
+                    backend: self.backend.as_ref(),
+                    tenant,
+                    vars: Vars {
+                        learner: learner.as_str(),
+                        service,
+                    },
+                    own_run: check.default_service.is_some(),
+                    settings: &self.settings,
+                };
+                dashboard::grade(&ctx, check, &answer.panels).await?
             }
             (Check::Quiz(check), Submission::Answers(answers)) => {
                 let layout = quiz::layout(check, lab_id, exercise_id, learner);

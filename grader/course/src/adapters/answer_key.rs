@@ -83,6 +83,27 @@ fn check_answers(check: &Check) -> Vec<(String, String)> {
             ),
             line("Reference settings", check.reference.trim()),
         ],
+        Check::Dashboard(check) => check
+            .panels
+            .iter()
+            .map(|panel| {
+                line(
+                    format!(
+                        "{} (within {} %, {} window, {} step)",
+                        panel.describe, panel.tolerance_percent, check.window, check.step
+                    ),
+                    panel.reference.trim(),
+                )
+            })
+            .collect(),
+        Check::Numeric(check) => vec![line(
+            "Graded against",
+            format!(
+                "the learner's own traces: the lead time (commit → rollout finished) of the change \
+                 named to them, within {} % or {}",
+                check.tolerance_percent, check.tolerance_at_least
+            ),
+        )],
         Check::Quiz(check) => check
             .questions
             .iter()

@@ -3,6 +3,7 @@
 //! translates between the grader's types and the course's views.
 
 use async_trait::async_trait;
+use dojo_grader::check::dashboard::{DashboardAnswer, SubmittedPanel};
 use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
 use dojo_grader::check::root_cause::Report;
 use dojo_grader::incidents::IncidentError;
@@ -140,6 +141,14 @@ fn their_submission(submission: Submission) -> GraderSubmission {
         }),
         Submission::Quiz { answers } => GraderSubmission::Answers(answers.into_iter().collect()),
         Submission::Pipeline { settings } => GraderSubmission::Settings(settings),
+        Submission::Numeric { answer } => GraderSubmission::Number(answer),
+        Submission::Dashboard { service, panels } => GraderSubmission::Panels(DashboardAnswer {
+            service,
+            panels: panels
+                .into_iter()
+                .map(|(title, query)| SubmittedPanel { title, query })
+                .collect(),
+        }),
     }
 }
 
@@ -160,6 +169,10 @@ fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
             format!("pipeline settings ({} lines)", settings.lines().count()),
             None,
         ),
+        Ok(GraderSubmission::Number(answer)) => (answer, None),
+        Ok(GraderSubmission::Panels(panels)) => {
+            (format!("{} dashboard panels", panels.panels.len()), None)
+        }
         Err(_) => (stored.to_string(), None),
     }
 }
@@ -220,6 +233,11 @@ impl Grading for InProcessGrader {
                             fault_kinds: fault_kinds.clone(),
                         },
                         Check::Pipeline(_) => CheckKind::Pipeline,
+                        Check::Numeric(_) => CheckKind::Numeric,
+                        Check::Dashboard(check) => CheckKind::Dashboard {
+                            panels: check.panels.iter().map(|p| p.describe.clone()).collect(),
+                            service: check.default_service.clone(),
+                        },
                         Check::Quiz(check) => {
                             // Each learner's own order; a visitor who has not joined sees
                             // the order of the spec (they cannot submit).
@@ -347,6 +365,18 @@ impl Grading for InProcessGrader {
             .await
             .map_err(grading_error)?;
         Ok(feedback(&graded.feedback))
+    }
+
+    async fn question(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+        exercise: &str,
+    ) -> Result<Option<String>, GradingError> {
+        self.grader
+            .question(learner, lab, exercise)
+            .await
+            .map_err(grading_error)
     }
 
     async fn hint(

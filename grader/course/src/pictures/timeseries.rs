@@ -36,7 +36,7 @@ pub fn series_colours(answer: &MetricsAnswer) -> Vec<&'static str> {
     answer
         .series
         .iter()
-        .map(|s| colours.of(&s.labels))
+        .map(|s| colours.of(&s.labels_text()))
         .collect()
 }
 
@@ -142,7 +142,7 @@ pub fn draw(answer: &MetricsAnswer, unit: Unit) -> String {
         );
     }
     for (series, colour) in answer.series.iter().zip(series_colours(answer)) {
-        let name = xml(&series_name(&series.labels));
+        let name = xml(&series_name(&series.labels_text()));
         let _ = write!(svg, r#"<g class="series" data-series="{name}">"#);
         // One polyline per run of intervals that have values.
         let mut run: Vec<String> = Vec::new();
@@ -198,7 +198,10 @@ mod tests {
                 .into_iter()
                 .enumerate()
                 .map(|(n, values)| MetricsSeries {
-                    labels: format!("resource.service.name=\"s{n}\""),
+                    labels: vec![(
+                        "resource.service.name".into(),
+                        Some(dojo_traceql::model::Value::str(format!("s{n}"))),
+                    )],
                     values,
                 })
                 .collect(),

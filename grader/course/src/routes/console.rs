@@ -261,7 +261,7 @@ fn metrics_view(answer: &MetricsAnswer) -> MetricsView {
                 labels: if series.labels.is_empty() {
                     "(all matching spans)".into()
                 } else {
-                    series.labels.clone()
+                    series.labels_text()
                 },
                 last: newest_settled(&series.values, answer.step_nanos)
                     .map(short_number)

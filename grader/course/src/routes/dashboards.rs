@@ -173,7 +173,7 @@ fn legend(answer: &MetricsAnswer, unit: Unit) -> Vec<LegendEntry> {
         .iter()
         .zip(series_colours(answer))
         .map(|(s, colour)| LegendEntry {
-            name: series_name(&s.labels),
+            name: series_name(&s.labels_text()),
             colour,
             last: s
                 .values

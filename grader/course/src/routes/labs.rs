@@ -154,6 +154,12 @@ pub(crate) enum FormKind {
     Quiz(Vec<QuestionView>),
     /// The settings as last submitted (or empty).
     Pipeline(String),
+    /// What this learner is asked (rendered; `None` before there is anything to ask), and
+    /// the answer as last submitted.
+    Numeric(Option<String>, String),
+    /// The panels asked for, by what they show; for a dashboard of the learner's own service,
+    /// the service suggested and the setting that marks their run (as for instrumentation).
+    Dashboard(Vec<String>, Option<(String, Option<String>)>),
 }
 
 /// One line of feedback, its message rendered.
@@ -433,6 +439,7 @@ async fn lab_page(
         ),
         None => (Vec::new(), Vec::new()),
     };
+    let questions = numeric_questions(state, visitor, lab_id, &lab).await?;
     let exercises: Vec<ExerciseView> = lab
         .exercises
         .iter()
@@ -477,6 +484,26 @@ async fn lab_page(
                     CheckKind::Pipeline => {
                         FormKind::Pipeline(field(&values, "settings").to_string())
                     }
+                    CheckKind::Dashboard { panels, service } => FormKind::Dashboard(
+                        panels.clone(),
+                        service.as_ref().map(|default| {
+                            (
+                                match field(&values, "service") {
+                                    "" => default.clone(),
+                                    typed => typed.to_string(),
+                                },
+                                visitor.learner.as_ref().map(|(id, _)| {
+                                    dojo_grader::check::instrumentation::run_marker(id.as_str())
+                                }),
+                            )
+                        }),
+                    ),
+                    CheckKind::Numeric => FormKind::Numeric(
+                        questions
+                            .get(&exercise.id)
+                            .map(|q| render_untrusted_inline(q)),
+                        field(&values, "answer").to_string(),
+                    ),
                     CheckKind::Quiz { questions } => FormKind::Quiz(
                         questions
                             .iter()
@@ -548,6 +575,32 @@ async fn lab_page(
         incident,
         exercises,
     })
+}
+
+/// What each numeric exercise asks the joined learner, by exercise id.
+async fn numeric_questions(
+    state: &CourseState,
+    visitor: &Visitor,
+    lab_id: &str,
+    lab: &LabDetail,
+) -> Result<std::collections::HashMap<String, String>, CourseError> {
+    let mut questions = std::collections::HashMap::new();
+    let Some((learner, _)) = &visitor.learner else {
+        return Ok(questions);
+    };
+    for exercise in &lab.exercises {
+        if exercise.kind == CheckKind::Numeric
+            && let Some(question) = state
+                .inner
+                .grading
+                .question(learner, lab_id, &exercise.id)
+                .await
+                .map_err(grading_error)?
+        {
+            questions.insert(exercise.id.clone(), question);
+        }
+    }
+    Ok(questions)
 }
 
 /// The "another incident" form: for a joined learner who passed the lab's root-cause exercise,
@@ -657,6 +710,23 @@ async fn submit(
         CheckKind::Pipeline => Submission::Pipeline {
             settings: field(&fields, "settings").to_string(),
         },
+        CheckKind::Numeric => Submission::Numeric {
+            answer: field(&fields, "answer").to_string(),
+        },
+        // The dashboard is the learner's saved panels, read here, never typed into the form.
+        CheckKind::Dashboard { .. } => {
+            let store = state.inner.panels.get().ok_or_else(|| {
+                CourseError::NotFound("Dashboards are not kept in this lab setup.".into())
+            })?;
+            let panels = store
+                .panels(&learner)
+                .await
+                .map_err(|e| CourseError::Unavailable(e.to_string()))?;
+            Submission::Dashboard {
+                service: field(&fields, "service").to_string(),
+                panels: panels.into_iter().map(|p| (p.title, p.query)).collect(),
+            }
+        }
         CheckKind::Quiz { questions } => Submission::Quiz {
             answers: questions
                 .iter()

@@ -221,7 +221,13 @@ async fn the_answer_key_is_served_to_the_instructor_and_to_no_learner() {
                     format!("{}/{} reference settings", lab.id, exercise.id),
                     check.reference.trim().to_string(),
                 )),
-                Check::RootCause(_) | Check::Quiz(_) => {}
+                Check::Dashboard(check) => secrets.extend(check.panels.iter().map(|p| {
+                    (
+                        format!("{}/{} panel {}", lab.id, exercise.id, p.id),
+                        p.reference.trim().to_string(),
+                    )
+                })),
+                Check::RootCause(_) | Check::Quiz(_) | Check::Numeric(_) => {}
             }
         }
         for variant in lab.scenario.iter().flat_map(|s| &s.variants) {

@@ -138,6 +138,8 @@ impl From<&Lab> for LabDetail {
                         }
                         Check::RootCause(c) => detail.min_evidence = Some(c.min_evidence),
                         Check::Pipeline(_) => {}
+                        Check::Numeric(c) => detail.window = Some(c.window.to_string()),
+                        Check::Dashboard(c) => detail.window = Some(c.window.to_string()),
                         Check::Quiz(c) => {
                             detail.questions = c
                                 .questions

@@ -12,8 +12,8 @@ use dojo_store::storage::TenantId;
 use dojo_store::storage::query::TimeRange;
 use dojo_store::storage::routing::{is_learner_tenant, learner_tenant};
 use dojo_traceql::ast::Intrinsic;
-use dojo_traceql::metrics::{Label, MetricsWindow};
-use dojo_traceql::model::{Trace, TraceId, Value};
+use dojo_traceql::metrics::MetricsWindow;
+use dojo_traceql::model::{Trace, TraceId};
 use dojo_traceql::{EvalBudget, FieldRef, field_result_value};
 
 use super::{
@@ -83,22 +83,6 @@ fn hit(found: &StoreHit, fetched: &[(FieldRef, String)]) -> SearchHit {
             })
             .collect(),
     }
-}
-
-/// A series' labels as TraceQL writes them: `resource.service.name="api", p=0.95`, and
-/// `nil` for a group whose values were all absent, as Tempo labels it. The name Tempo gives
-/// an ungrouped series (`__name__`) is left out: that series has no labels.
-pub fn labels_text(labels: &[Label]) -> String {
-    labels
-        .iter()
-        .filter(|label| label.key != "__name__")
-        .map(|label| match &label.value {
-            Some(Value::Str(text)) => format!("{}={text:?}", label.key),
-            Some(value) => format!("{}={value}", label.key),
-            None => format!("{}=nil", label.key),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl TraceBackend for EmbeddedBackend {
@@ -192,7 +176,12 @@ impl TraceBackend for EmbeddedBackend {
                     .series
                     .values()
                     .map(|series| MetricsSeries {
-                        labels: labels_text(&series.labels),
+                        labels: series
+                            .labels
+                            .iter()
+                            .filter(|label| label.key != "__name__")
+                            .map(|label| (label.key.clone(), label.value.clone()))
+                            .collect(),
                         values: series.values.clone(),
                     })
                     .collect(),

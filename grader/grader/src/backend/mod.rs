@@ -6,6 +6,7 @@
 //! the same types, so a check cannot tell them apart.
 
 pub mod embedded;
+pub mod metrics;
 pub mod pipeline_lab;
 pub mod tempo;
 mod tempo_json;
@@ -14,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use dojo_traceql::Query;
-use dojo_traceql::model::{SpanId, Trace, TraceId};
+use dojo_traceql::model::{SpanId, Trace, TraceId, Value};
 use serde::Serialize;
 
 /// A boxed future, so the trait can be used as `Arc<dyn TraceBackend>`.
@@ -210,11 +211,28 @@ pub struct MetricsAnswer {
 /// One time series of a metrics query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricsSeries {
-    /// As TraceQL writes them: `resource.service.name="api", p=0.95`; empty for the one
-    /// series of a query without `by()`.
-    pub labels: String,
+    /// `(key, value)` in the query's order, `None` for a group whose values were all absent
+    /// (`nil`); empty for the one series of a query without `by()`. The name Tempo gives an
+    /// ungrouped series (`__name__`) is not a label here.
+    pub labels: Vec<(String, Option<Value>)>,
     /// One value per interval, oldest first; NaN where the interval has none.
     pub values: Vec<f64>,
+}
+
+impl MetricsSeries {
+    /// The labels as TraceQL writes them: `resource.service.name="api", p=0.95`, `nil` for
+    /// a group without a value; empty without `by()`.
+    pub fn labels_text(&self) -> String {
+        self.labels
+            .iter()
+            .map(|(key, value)| match value {
+                Some(Value::Str(text)) => format!("{key}={text:?}"),
+                Some(value) => format!("{key}={value}"),
+                None => format!("{key}=nil"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The most traces [`TraceBackend::recent`] fetches one by one from a backend that can only

@@ -275,16 +275,8 @@ pub(super) fn metrics_answer(
                 .labels
                 .into_iter()
                 .filter(|kv| kv.key != "__name__")
-                .map(|kv| {
-                    let key = kv.key;
-                    match kv.value.into_optional_value() {
-                        Some(Value::Str(text)) => format!("{key}={text:?}"),
-                        Some(value) => format!("{key}={value}"),
-                        None => format!("{key}=nil"),
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+                .map(|kv| (kv.key, kv.value.into_optional_value()))
+                .collect();
             MetricsSeries { labels, values }
         })
         .collect();

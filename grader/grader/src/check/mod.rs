@@ -4,16 +4,20 @@
 //! - [`instrumentation`]: TraceQL assertions on a learner's service's live traces;
 //! - [`root_cause`]: a report checked against the learner's scenario variant;
 //! - [`quiz`]: multiple-choice answers, each explained;
-//! - [`pipeline`]: sampling and scrubbing settings, by their effect on traces sent through them.
+//! - [`pipeline`]: sampling and scrubbing settings, by their effect on traces sent through them;
+//! - [`numeric`]: a number with a unit, against the value computed from the learner's traces;
+//! - [`dashboard`]: the learner's panels, against the asked ones' series over one window.
 //!
 //! A learner's mistake is never an error here: it is feedback with a failing verdict.
 //! [`GradeError`] is for what stops grading itself (the trace store unreachable, a broken spec).
 
 pub mod contrast;
+pub mod dashboard;
 pub mod describe;
 pub mod diagnose;
 pub mod feedback;
 pub mod instrumentation;
+pub mod numeric;
 pub mod pipeline;
 pub mod quiz;
 pub mod root_cause;

@@ -143,6 +143,8 @@ pub enum Check {
     RootCause(RootCauseCheck),
     Quiz(QuizCheck),
     Pipeline(PipelineCheck),
+    Numeric(NumericCheck),
+    Dashboard(DashboardCheck),
 }
 
 impl Check {
@@ -154,6 +156,8 @@ impl Check {
             Check::RootCause(_) => CheckKind::RootCause,
             Check::Quiz(_) => CheckKind::Quiz,
             Check::Pipeline(_) => CheckKind::Pipeline,
+            Check::Numeric(_) => CheckKind::Numeric,
+            Check::Dashboard(_) => CheckKind::Dashboard,
         }
     }
 }
@@ -167,6 +171,8 @@ pub enum CheckKind {
     RootCause,
     Quiz,
     Pipeline,
+    Numeric,
+    Dashboard,
 }
 
 impl CheckKind {
@@ -177,6 +183,8 @@ impl CheckKind {
             CheckKind::RootCause => "root_cause",
             CheckKind::Quiz => "quiz",
             CheckKind::Pipeline => "pipeline",
+            CheckKind::Numeric => "numeric",
+            CheckKind::Dashboard => "dashboard",
         }
     }
 }
@@ -230,6 +238,89 @@ pub struct PipelineCheck {
     pub never_store: Vec<String>,
     /// Settings that meet the brief (the answer key; the labs test grades them).
     pub reference: String,
+}
+
+/// A number with a unit, checked against the value the grader computes from the learner's own
+/// live traces, within a stated tolerance.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumericCheck {
+    /// What the number is.
+    pub measure: Measure,
+    /// How far an answer may be from the computed value, in percent of it.
+    pub tolerance_percent: f64,
+    /// The tolerance is never smaller than this, so an answer to the minute passes.
+    #[serde(default = "default_tolerance_at_least")]
+    pub tolerance_at_least: SpecDuration,
+    /// How far back the traces the value is computed from reach.
+    #[serde(default = "default_window")]
+    pub window: SpecDuration,
+}
+
+/// What a numeric answer measures, computed by [`crate::check::numeric`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// The lead time (commit → rollout finished) of one change of the learner's delivery
+    /// history, picked per learner; answered as a duration.
+    LeadTime,
+}
+
+fn default_tolerance_at_least() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(60))
+}
+
+/// A dashboard: the learner's saved panels, each asked panel matched against them by comparing
+/// series over the same pinned window at the same step.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardCheck {
+    /// The panels the exercise asks for.
+    pub panels: Vec<AskedPanel>,
+    /// How far back the compared window reaches.
+    #[serde(default = "default_dashboard_window")]
+    pub window: SpecDuration,
+    /// The interval of every series compared (the same for reference and answer).
+    #[serde(default = "default_dashboard_step")]
+    pub step: SpecDuration,
+    /// For a dashboard of the learner's own service (Lab 1): the service when the learner
+    /// names none. Then `$service` is the learner's service, and in every query (reference,
+    /// near miss and the learner's panels) the condition `resource.service.name = "<it>"` is
+    /// narrowed to the learner's own run (`resource.learner.id`), as instrumentation
+    /// assertions are.
+    #[serde(default)]
+    pub default_service: Option<String>,
+}
+
+/// One panel a dashboard exercise asks for.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AskedPanel {
+    pub id: String,
+    /// What the panel shows, as the learner reads it ("p95 latency of checkout per service").
+    pub describe: String,
+    /// A TraceQL metrics query that draws it (never shown to the learner).
+    pub reference: String,
+    /// How far a value may be from the reference's at the same point, in percent.
+    #[serde(default = "default_panel_tolerance")]
+    pub tolerance_percent: f64,
+    /// Panels a learner typically builds instead (avg for p95, no `by`, another service),
+    /// each of which must be refused. While one draws the same series as the reference over
+    /// the window, the grader asks the learner to wait instead of judging.
+    #[serde(default)]
+    pub must_refuse: Vec<String>,
+}
+
+fn default_dashboard_window() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(10 * 60))
+}
+
+fn default_dashboard_step() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(30))
+}
+
+fn default_panel_tolerance() -> f64 {
+    5.0
 }
 
 /// An instrumentation change, checked by TraceQL assertions on the learner's live traces.

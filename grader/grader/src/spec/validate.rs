@@ -453,6 +453,72 @@ pub(crate) fn validate(
                     );
                 }
             }
+            Check::Dashboard(c) => {
+                if c.panels.is_empty() {
+                    p.add(
+                        format!("{check}.panels"),
+                        "is empty",
+                        "ask for at least one panel",
+                    );
+                }
+                if c.step.0.is_zero() || c.step.0 * 2 > c.window.0 {
+                    p.add(
+                        format!("{check}.step"),
+                        format!("{} does not fit twice in the window {}", c.step, c.window),
+                        "use a step such as 30s and a window of several minutes",
+                    );
+                }
+                let mut ids = std::collections::HashSet::new();
+                for (i, panel) in c.panels.iter().enumerate() {
+                    let field = format!("{check}.panels[{i}]");
+                    if !is_slug(&panel.id) || !ids.insert(panel.id.as_str()) {
+                        p.add(
+                            format!("{field}.id"),
+                            format!("`{}` is not a unique slug", panel.id),
+                            "use lower-case letters, digits and dashes, once each",
+                        );
+                    }
+                    for (name, text) in std::iter::once(("reference".to_string(), &panel.reference))
+                        .chain(
+                            panel
+                                .must_refuse
+                                .iter()
+                                .enumerate()
+                                .map(|(j, q)| (format!("must_refuse[{j}]"), q)),
+                        )
+                    {
+                        match query::parse(&query::render(text, &query::Vars::SAMPLE)) {
+                            Ok(parsed) if parsed.is_metrics() => {}
+                            Ok(_) => p.add(
+                                format!("{field}.{name}"),
+                                "is a search query, not a metrics query",
+                                "end it with a metrics function such as | rate()",
+                            ),
+                            Err(error) => p.add(
+                                format!("{field}.{name}"),
+                                format!("the TraceQL does not parse: {}", error.one_line()),
+                                "write a query the TraceQL console accepts",
+                            ),
+                        }
+                    }
+                    if !(panel.tolerance_percent >= 0.0 && panel.tolerance_percent < 50.0) {
+                        p.add(
+                            format!("{field}.tolerance_percent"),
+                            format!("{} is not between 0 and 50", panel.tolerance_percent),
+                            "state a tolerance such as 5",
+                        );
+                    }
+                }
+            }
+            Check::Numeric(c) => {
+                if !(c.tolerance_percent > 0.0 && c.tolerance_percent < 50.0) {
+                    p.add(
+                        format!("{check}.tolerance_percent"),
+                        format!("{} is not strictly between 0 and 50", c.tolerance_percent),
+                        "state a tolerance such as 2",
+                    );
+                }
+            }
             Check::Quiz(c) => {
                 if c.questions.is_empty() {
                     p.add(

@@ -236,7 +236,7 @@ async fn a_metrics_query_gives_the_same_series_in_process_and_over_tempos_http_a
                     .filter(|(_, v)| v.is_finite() && **v != 0.0)
                     .map(|(i, v)| (i, *v))
                     .collect();
-                (s.labels.clone(), points)
+                (s.labels_text(), points)
             })
             .collect();
         series.sort_by(|a, b| a.0.cmp(&b.0));

@@ -302,7 +302,10 @@ impl Grading for Classroom {
                     Vec::new(),
                 )
             }
-            Submission::Instrumentation { .. } | Submission::Pipeline { .. } => {
+            Submission::Instrumentation { .. }
+            | Submission::Pipeline { .. }
+            | Submission::Numeric { .. }
+            | Submission::Dashboard { .. } => {
                 return Err(GradingError::WrongKind(
                     "this lab has no instrumentation or pipeline check".into(),
                 ));
