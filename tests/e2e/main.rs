@@ -12,6 +12,7 @@ mod guards;
 mod helpers;
 mod incidents;
 mod lessons;
+mod rollout_faults;
 mod sampling;
 mod up;
 mod wal;

@@ -134,6 +134,16 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("finding {}", args.data_dir.display()))?;
     let urls = Urls::new(&args);
     let logbook = LogBook::new(LOG_LINES_KEPT);
+    // A new lab starts from its scenario, not from the faults a previous run left on.
+    match std::fs::remove_dir_all(fault_state_dir(&data_dir)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            anyhow::bail!(
+                "removing the previous run's fault state {}: {error}",
+                fault_state_dir(&data_dir).display()
+            )
+        }
+        _ => {}
+    }
 
     println!("Tracing Dojo is starting (data in {})…", data_dir.display());
     println!("{}", dojo_listen::raise_fd_limit_and_describe());
@@ -372,6 +382,15 @@ fn child_specs(
                 scenario.display().to_string(),
             ));
         }
+        // The service's faults outlive its process: a rollout's new version, or a restart
+        // after a crash, starts with the faults switched on at run time.
+        env.push((
+            env::FAULT_STATE.to_owned(),
+            fault_state_dir(data_dir)
+                .join(format!("{name}.json"))
+                .display()
+                .to_string(),
+        ));
         // One path for `--admin-token` and DOJO_ADMIN_TOKEN: clap reads either into the
         // argument, and every service gets it from here.
         if let Some(token) = &args.server.admin_token {
@@ -453,6 +472,11 @@ fn child_specs(
         });
     }
     specs
+}
+
+/// Where the services keep their current faults for their next instance.
+fn fault_state_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("faults")
 }
 
 /// Waits until every service answers `GET /health` with 200, or says which one did not.

@@ -85,6 +85,9 @@ pub mod env {
     pub const ADMIN_TOKEN: &str = "DOJO_ADMIN_TOKEN";
     /// A scenario YAML file of faults to switch on at start.
     pub const FAULT_SCENARIO: &str = "DOJO_FAULT_SCENARIO";
+    /// Where a service keeps its current faults for its next instance (a rollout, a restart):
+    /// written on every change, read at start in place of the scenario when it exists.
+    pub const FAULT_STATE: &str = "DOJO_FAULT_STATE";
     /// Guards the instructor pages.
     pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
     /// When set, learners must give this code to join the course (a workshop).

@@ -1,4 +1,5 @@
-//! The fault settings every service reads at start: the admin token and the scenario file.
+//! The fault settings every service reads at start: the admin token, the scenario file and the
+//! state file a previous instance handed its faults on in.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use crate::admin::AdminToken;
 use crate::catalogue::Service;
 use crate::registry::Faults;
 use crate::scenario::{ScenarioError, apply_file};
+use crate::state;
 
 /// Fault settings of one service.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +18,10 @@ pub struct FaultConfig {
     pub admin_token: Option<AdminToken>,
     /// Faults to switch on at start (`DOJO_FAULT_SCENARIO`).
     pub scenario: Option<PathBuf>,
+    /// Where the service keeps its current faults for its next instance
+    /// (`DOJO_FAULT_STATE`, see [`crate::state`]); when it already exists at start, it is the
+    /// state to start from and the scenario is not applied again.
+    pub state_file: Option<PathBuf>,
 }
 
 impl FaultConfig {
@@ -25,16 +31,29 @@ impl FaultConfig {
         FaultConfig {
             admin_token: get(env::ADMIN_TOKEN).map(AdminToken::new),
             scenario: get(env::FAULT_SCENARIO).map(PathBuf::from),
+            state_file: get(env::FAULT_STATE).map(PathBuf::from),
         }
     }
 
-    /// The service's fault registry with the scenario applied.
+    /// The service's fault registry with the faults of its previous instance (from the state
+    /// file), or else the scenario, applied.
     pub fn start(&self, service: Service) -> Result<Faults, ScenarioError> {
         let faults = Faults::new(service);
-        if let Some(path) = &self.scenario {
-            for fault in apply_file(&faults, path)? {
-                tracing::info!(fault = %fault.id, scenario = %path.display(), "fault on from the scenario");
+        match (&self.state_file, &self.scenario) {
+            (Some(state), _) if state::exists(state) => {
+                for fault in apply_file(&faults, state)? {
+                    tracing::info!(fault = %fault.id, state = %state.display(), "fault on, carried over from the previous instance");
+                }
             }
+            (_, Some(path)) => {
+                for fault in apply_file(&faults, path)? {
+                    tracing::info!(fault = %fault.id, scenario = %path.display(), "fault on from the scenario");
+                }
+            }
+            _ => {}
+        }
+        if let Some(state) = &self.state_file {
+            faults.persist_to(state.clone());
         }
         Ok(faults)
     }

@@ -5,6 +5,7 @@
 //! across an `.await`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::rngs::StdRng;
@@ -32,6 +33,9 @@ struct Slot {
 pub struct Faults {
     service: Service,
     slots: Arc<Mutex<HashMap<FaultId, Slot>>>,
+    /// Where every change is written for the next instance of the service
+    /// ([`crate::state`]); its lock also keeps two changes from writing out of order.
+    state_file: Arc<Mutex<Option<PathBuf>>>,
 }
 
 /// One catalogue entry of this service with its state, as the admin API lists it.
@@ -53,7 +57,31 @@ impl Faults {
         Faults {
             service,
             slots: Arc::new(Mutex::new(HashMap::new())),
+            state_file: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// From now on, writes the active faults to `path` after every change (and once now).
+    pub fn persist_to(&self, path: PathBuf) {
+        let mut state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
+        crate::state::save(self, &path);
+        *state_file = Some(path);
+    }
+
+    /// Writes the state file, if there is one, after a change.
+    fn changed(&self) {
+        let state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(path) = state_file.as_deref() {
+            crate::state::save(self, path);
+        }
+    }
+
+    /// Every active fault, in catalogue order.
+    pub fn active_all(&self) -> Vec<ActiveFault> {
+        let slots = self.lock();
+        let mut active: Vec<ActiveFault> = slots.values().map(|slot| slot.fault.clone()).collect();
+        active.sort_by_key(|fault| fault.id);
+        active
     }
 
     /// The service whose faults these are.
@@ -109,6 +137,7 @@ impl Faults {
             },
         );
         tracing::info!(fault = %id, fraction = fault.fraction, seed = fault.seed, "fault switched on");
+        self.changed();
         Ok(fault)
     }
 
@@ -117,16 +146,21 @@ impl Faults {
         let was_on = self.lock().remove(&id).is_some();
         if was_on {
             tracing::info!(fault = %id, "fault switched off");
+            self.changed();
         }
         was_on
     }
 
     /// Switches every fault off, returning the ids that were on.
     pub fn reset(&self) -> Vec<FaultId> {
-        let mut slots = self.lock();
-        let mut ids: Vec<FaultId> = slots.keys().copied().collect();
-        ids.sort();
-        slots.clear();
+        let ids = {
+            let mut slots = self.lock();
+            let mut ids: Vec<FaultId> = slots.keys().copied().collect();
+            ids.sort();
+            slots.clear();
+            ids
+        };
+        self.changed();
         ids
     }
 

@@ -1,0 +1,111 @@
+//! The fault state a service hands on to its next instance.
+//!
+//! Faults switched on at run time (an instructor's toggle, a workshop learner's variant, the
+//! course following a learner to another incident) live in the running process. When `dojo up`
+//! replaces that process (a rollout by `dojo deploy`, a restart after a crash), the new one
+//! should break the shop the same way. So a service given a state file (`DOJO_FAULT_STATE`)
+//! writes its active faults there, as a scenario file, every time they change; a new instance
+//! given the same file starts from it instead of from the scenario it was first started with.
+//! Each activation keeps its fraction, seed, learner scope, version and parameters.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::active::ActiveFault;
+use crate::registry::Faults;
+
+/// Why the state could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the fault state {path}")]
+pub struct StateError {
+    path: String,
+    #[source]
+    source: std::io::Error,
+}
+
+/// The file as written: the scenario format, so [`crate::scenario::apply_file`] reads it back.
+#[derive(Serialize)]
+struct StateFile<'a> {
+    faults: &'a [ActiveFault],
+}
+
+/// The active faults of `faults` as scenario text (JSON, which is also YAML).
+pub fn render(active: &[ActiveFault]) -> String {
+    serde_json::to_string_pretty(&StateFile { faults: active })
+        .unwrap_or_else(|_| "{\"faults\": []}".to_owned())
+}
+
+/// Writes the active faults to `path` whole or not at all (a temporary file renamed over it),
+/// so a new instance never reads half a state.
+pub fn write(path: &Path, active: &[ActiveFault]) -> Result<(), StateError> {
+    let fail = |source| StateError {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut temporary = PathBuf::from(path);
+    temporary.set_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temporary, render(active)).map_err(fail)?;
+    std::fs::rename(&temporary, path).map_err(fail)
+}
+
+/// Whether a state file has been written at `path` (by this instance or an earlier one).
+pub fn exists(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// Writes the current state of `faults` to its state file, logging a failure (the service keeps
+/// serving; only the hand-over to a next instance is lost).
+pub(crate) fn save(faults: &Faults, path: &Path) {
+    if let Err(error) = write(path, &faults.active_all()) {
+        tracing::warn!(error = %error, cause = %error.source, "the fault state was not saved");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::activation::ActivationRequest;
+    use crate::catalogue::{FaultId, Service};
+    use crate::scenario::apply_file;
+
+    #[test]
+    fn a_saved_state_starts_a_new_instance_with_the_same_faults() {
+        let dir = std::env::temp_dir().join(format!("dojo-fault-state-{}", std::process::id()));
+        let path = dir.join("api.json");
+        let _ = std::fs::remove_file(&path);
+        let old = Faults::new(Service::Api);
+        old.persist_to(path.clone());
+        let request: ActivationRequest = serde_json::from_value(json!({
+            "fraction": 0.4, "seed": 11, "learners": ["ada-1234abcd"], "params": {"delay_ms": 650}
+        }))
+        .expect("a request");
+        old.enable(FaultId::SlowQuery, request).expect("valid");
+        old.enable(FaultId::NPlusOne, ActivationRequest::default())
+            .expect("valid");
+        assert!(old.disable(FaultId::NPlusOne));
+
+        let new = Faults::new(Service::Api);
+        let carried = apply_file(&new, &path).expect("the state reads as a scenario");
+        assert_eq!(
+            carried.len(),
+            1,
+            "the fault switched off stays off: {carried:?}"
+        );
+        assert_eq!(
+            new.active(FaultId::SlowQuery),
+            old.active(FaultId::SlowQuery),
+            "fraction, seed, learners and parameters are carried over"
+        );
+        assert!(new.active(FaultId::NPlusOne).is_none());
+        old.reset();
+        let new = Faults::new(Service::Api);
+        assert!(apply_file(&new, &path).expect("readable").is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
