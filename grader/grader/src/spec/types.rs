@@ -118,6 +118,19 @@ pub struct GroundTruth {
     /// services: "network", "api → payments").
     #[serde(default)]
     pub service_aliases: Vec<String>,
+    /// For a fault that came with a deploy: the release that introduced it. The report must
+    /// then name that deployment, and cite traces from both sides of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentTruth>,
+}
+
+/// The deploy that introduced a regression, in a root-cause exercise's truth.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentTruth {
+    /// The `service.version` the deploy rolled out (`MAJOR.MINOR.PATCH`); the service is the
+    /// truth's. A report may name it, or the `deployment.id` of the run that rolled it out.
+    pub version: String,
 }
 
 /// One exercise of a lab.

@@ -304,6 +304,16 @@ pub(crate) fn validate(
                     }
                 }
                 p.query(&format!("{field}.evidence"), &truth.evidence);
+                if let Some(deployment) = &truth.deployment
+                    && crate::check::regression::ReleaseVersion::parse(&deployment.version)
+                        .is_none()
+                {
+                    p.add(
+                        format!("{field}.deployment.version"),
+                        format!("`{}` is not a release version", deployment.version),
+                        "write it as MAJOR.MINOR.PATCH, like 2.0.0",
+                    );
+                }
             }
         }
     }
