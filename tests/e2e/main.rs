@@ -4,6 +4,7 @@
 //! These are the `dojo` package's integration tests (see dojo/Cargo.toml), so that
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
+mod bad_deploy;
 mod delivery;
 mod delivery_lab;
 mod deploy;

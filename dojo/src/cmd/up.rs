@@ -12,7 +12,8 @@ use anyhow::Context;
 use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, PAYMENTS_PROXY_PORT, env};
 
 use dojo_grader::progress::LearnerId;
-use dojo_grader::scenario::{fault_plan, scenario_yaml};
+use dojo_grader::scenario::{fault_plan, scenario_yaml, variant_for};
+use dojo_grader::spec::types::ScriptedDeploy;
 
 use crate::cmd::serve::ServerArgs;
 use crate::server::{Server, SoloLab};
@@ -162,12 +163,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         options.workshop_lab = args.lab.clone();
     }
     let mut solo_scenario = None;
+    let mut scripted = None;
     if let (None, Some(lab), false) = (&args.scenario, &args.lab, workshop) {
         // On a laptop the learner's variant hits all traffic, and follows them to another
         // incident when they ask for one.
-        let (path, solo) = write_lab_scenario(&args, lab, &data_dir)?;
+        let (path, solo, deploy) = write_lab_scenario(&args, lab, &data_dir)?;
         options.solo_lab = Some(solo);
         solo_scenario = Some(path);
+        scripted = deploy;
     }
     let server = Server::bind(options, logbook.clone()).await?;
     if let Some(report) = &server.replayed {
@@ -268,6 +271,10 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("dojo: {error:#} (`dojo grade` will need --tempo-url)");
     }
     send_history(&urls.otlp_http, &history).await;
+    // The learner's variant may bring a release of its own (a bad deploy to find), made
+    // through `dojo deploy` once the shop has served a while on the release before it.
+    let _scripted = scripted
+        .map(|deploy| tokio::spawn(crate::scripted_deploy::run_later(deploy, data_dir.clone())));
     println!("The lab is up. Press Ctrl-C to stop it.");
 
     let started = Instant::now();
@@ -294,7 +301,7 @@ fn write_lab_scenario(
     args: &UpArgs,
     lab_id: &str,
     data_dir: &Path,
-) -> anyhow::Result<(PathBuf, SoloLab)> {
+) -> anyhow::Result<(PathBuf, SoloLab, Option<ScriptedDeploy>)> {
     let labs = dojo_grader::spec::load_dir(&args.server.labs)
         .with_context(|| format!("loading the labs from {}", args.server.labs.display()))?;
     let Some(lab) = labs.get(lab_id) else {
@@ -317,6 +324,7 @@ fn write_lab_scenario(
             lab.title, args.learner
         );
     }
+    let deploy = variant_for(lab, &learner).and_then(|variant| variant.deploy.clone());
     Ok((
         path,
         SoloLab {
@@ -324,6 +332,7 @@ fn write_lab_scenario(
             learner,
             started_with: plan,
         },
+        deploy,
     ))
 }
 

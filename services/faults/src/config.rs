@@ -22,6 +22,9 @@ pub struct FaultConfig {
     /// (`DOJO_FAULT_STATE`, see [`crate::state`]); when it already exists at start, it is the
     /// state to start from and the scenario is not applied again.
     pub state_file: Option<PathBuf>,
+    /// The release this service runs (`service.version` in `OTEL_RESOURCE_ATTRIBUTES`, else
+    /// the build's own), for faults bound to a release.
+    pub version: String,
 }
 
 impl FaultConfig {
@@ -32,13 +35,21 @@ impl FaultConfig {
             admin_token: get(env::ADMIN_TOKEN).map(AdminToken::new),
             scenario: get(env::FAULT_SCENARIO).map(PathBuf::from),
             state_file: get(env::FAULT_STATE).map(PathBuf::from),
+            version: get(env::OTEL_RESOURCE_ATTRIBUTES)
+                .and_then(|attributes| {
+                    attributes.split(',').find_map(|pair| {
+                        let (key, value) = pair.split_once('=')?;
+                        (key.trim() == "service.version").then(|| value.trim().to_owned())
+                    })
+                })
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
         }
     }
 
     /// The service's fault registry with the faults of its previous instance (from the state
     /// file), or else the scenario, applied.
     pub fn start(&self, service: Service) -> Result<Faults, ScenarioError> {
-        let faults = Faults::new(service);
+        let faults = Faults::for_release(service, &self.version);
         match (&self.state_file, &self.scenario) {
             (Some(state), _) if state::exists(state) => {
                 for fault in apply_file(&faults, state)? {

@@ -32,6 +32,9 @@ struct Slot {
 #[derive(Debug, Clone)]
 pub struct Faults {
     service: Service,
+    /// The release this process runs (`service.version`): a fault bound to another release
+    /// does not fire here.
+    version: Option<Arc<str>>,
     slots: Arc<Mutex<HashMap<FaultId, Slot>>>,
     /// Where every change is written for the next instance of the service
     /// ([`crate::state`]); its lock also keeps two changes from writing out of order.
@@ -56,8 +59,17 @@ impl Faults {
     pub fn new(service: Service) -> Faults {
         Faults {
             service,
+            version: None,
             slots: Arc::new(Mutex::new(HashMap::new())),
             state_file: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// No faults on, for `service` running release `version`.
+    pub fn for_release(service: Service, version: &str) -> Faults {
+        Faults {
+            version: Some(Arc::from(version)),
+            ..Faults::new(service)
         }
     }
 
@@ -172,6 +184,11 @@ impl Faults {
         if !slot.fault.applies_to(learner) {
             return None;
         }
+        if let Some(release) = &slot.fault.version
+            && self.version.as_deref() != Some(release.as_str())
+        {
+            return None;
+        }
         slot.eligible += 1;
         let hit = slot.fault.fraction >= 1.0 || slot.rng.random::<f64>() < slot.fault.fraction;
         if hit {
@@ -264,6 +281,27 @@ mod tests {
         assert!(faults.fires(FaultId::SlowQuery, Some("ada")).is_some());
         assert!(faults.fires(FaultId::SlowQuery, Some("bob")).is_none());
         assert!(faults.fires(FaultId::SlowQuery, None).is_none());
+    }
+
+    #[test]
+    fn a_fault_bound_to_a_release_fires_only_in_that_release() {
+        let bound = activation(json!({"version": "2.0.0"}));
+        let new = Faults::for_release(Service::Api, "2.0.0");
+        new.enable(FaultId::SlowQuery, bound.clone())
+            .expect("valid");
+        assert!(new.fires(FaultId::SlowQuery, None).is_some());
+        for old in [
+            Faults::for_release(Service::Api, "1.9.0"),
+            Faults::new(Service::Api),
+        ] {
+            old.enable(FaultId::SlowQuery, bound.clone())
+                .expect("valid");
+            assert!(old.active(FaultId::SlowQuery).is_some(), "on, but");
+            assert!(
+                old.fires(FaultId::SlowQuery, None).is_none(),
+                "not this release"
+            );
+        }
     }
 
     #[test]

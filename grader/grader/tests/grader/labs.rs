@@ -175,6 +175,30 @@ fn each_semantic_problem_names_its_field_and_a_fix() {
             ),
             "exercises[0].check.assertions[0].query",
         ),
+        (
+            "a fault bound to a release no deploy rolls out",
+            GOOD.replace(
+                "exercises:",
+                "scenario:\n  variants:\n    - id: v\n      faults: [{ fault: slow_query, version: 2.0.0 }]\nexercises:",
+            ),
+            "scenario.variants[0].faults[0].version",
+        ),
+        (
+            "a deploy of a service that cannot be deployed",
+            GOOD.replace(
+                "exercises:",
+                "scenario:\n  variants:\n    - id: v\n      faults: [{ fault: payments_slow }]\n      deploy: { service: payments, version: 2.0.0, change: c, after: 30s }\nexercises:",
+            ),
+            "scenario.variants[0].deploy.service",
+        ),
+        (
+            "a truth naming a release the variant does not deploy",
+            GOOD.replace(
+                "exercises:",
+                "scenario:\n  variants:\n    - id: v\n      faults: [{ fault: slow_query, version: 2.0.0 }]\n      deploy: { service: api, version: 2.0.0, change: c, after: 30s }\n      truth: { service: api, operation: o, fault: slow_query, evidence: '{ duration > 1s }', deployment: { version: 2.1.0 } }\nexercises:",
+            ),
+            "scenario.variants[0].truth.deployment",
+        ),
     ];
     for (what, yaml, field) in cases {
         let folder = if *what == "the folder name differs from the id" {

@@ -25,6 +25,12 @@ scenario:
     - id: slow-release
       faults:
         - fault: slow_query
+          version: 2.0.0
+      deploy:
+        service: api
+        version: 2.0.0
+        change: Cache product queries
+        after: 30s
       truth:
         service: api
         operation: SELECT products
