@@ -5,6 +5,7 @@
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
 mod bad_deploy;
+mod canary;
 mod delivery;
 mod delivery_lab;
 mod deploy;

@@ -70,10 +70,13 @@ pub struct UpArgs {
     pub server: ServerArgs,
 }
 
-/// The relays in front of the services `dojo deploy` can roll out.
+/// The relays in front of the services `dojo deploy` can roll out, and of the payments canary.
 struct Relays {
     frontend: Relay,
     api: Relay,
+    /// A second payments process at the next release, on a port the OS picks: the api sends
+    /// it a share of the charges, so two releases of payments serve at once (a canary).
+    payments_canary: Relay,
 }
 
 /// The URLs of the running lab, printed at start.
@@ -197,6 +200,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let relays = Relays {
         frontend: Relay::bind("frontend", &args.host, args.frontend_port).await?,
         api: Relay::bind("api", &args.host, args.api_port).await?,
+        payments_canary: Relay::bind("payments-canary", "127.0.0.1", 0).await?,
     };
     // The change history the lab starts with, seeded by the learner; the services start as
     // the releases it last deployed.
@@ -217,7 +221,12 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let control_token = control::write_token(&data_dir)?;
     let control = control::start(supervisor.rollouts(), control_token).await?;
 
-    let health = wait_for_health(&services);
+    let mut health_checks = services.clone();
+    health_checks.push((
+        "payments canary".to_owned(),
+        format!("http://{}", relays.payments_canary.address()),
+    ));
+    let health = wait_for_health(&health_checks);
     tokio::select! {
         result = health => {
             if let Err(error) = result {
@@ -455,6 +464,14 @@ fn child_specs(
                     env::PAYMENTS_URL.to_owned(),
                     urls.payments_via_network.clone(),
                 ),
+                (
+                    env::PAYMENTS_CANARY_URL.to_owned(),
+                    format!("http://{}", relays.payments_canary.address()),
+                ),
+                (
+                    env::PAYMENTS_CANARY_PERCENT.to_owned(),
+                    PAYMENTS_CANARY_PERCENT.to_string(),
+                ),
             ],
         ),
         service(
@@ -464,6 +481,42 @@ fn child_specs(
             vec![(env::API_URL.to_owned(), urls.api.clone())],
         ),
     ];
+    // The payments canary: the same service at the next release, with the stable one's
+    // faults (it follows their state file, toggles included), behind its own relay.
+    let mut canary_env = common.clone();
+    canary_env.extend([
+        (env::OTEL_SERVICE_NAME.to_owned(), "payments".to_owned()),
+        (
+            env::OTEL_RESOURCE_ATTRIBUTES.to_owned(),
+            format!(
+                "service.version={},deployment.id=dep-payments-canary",
+                canary_version()
+            ),
+        ),
+        (
+            env::FAULT_FOLLOW.to_owned(),
+            fault_state_dir(data_dir)
+                .join("payments.json")
+                .display()
+                .to_string(),
+        ),
+    ]);
+    if let Some(token) = &args.server.admin_token {
+        canary_env.push((env::ADMIN_TOKEN.to_owned(), token.clone()));
+    }
+    specs.push(ChildSpec {
+        name: "payments-canary".into(),
+        args: vec![
+            "service".into(),
+            "payments".into(),
+            "--host".into(),
+            args.host.clone(),
+            "--port".into(),
+            "0".into(),
+        ],
+        env: canary_env,
+        relay: Some(relays.payments_canary.clone()),
+    });
     if args.load_rate > 0.0 {
         let mut env = common.clone();
         env.push((env::OTEL_SERVICE_NAME.to_owned(), "loadgen".to_owned()));
@@ -481,6 +534,17 @@ fn child_specs(
         });
     }
     specs
+}
+
+/// The share of the api's charges the payments canary takes, in percent.
+const PAYMENTS_CANARY_PERCENT: u32 = 20;
+
+/// The payments canary's release: the next minor release after the build's own.
+fn canary_version() -> String {
+    let build = env!("CARGO_PKG_VERSION");
+    let mut parts = build.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    format!("{major}.{}.0", minor + 1)
 }
 
 /// Where the services keep their current faults for their next instance.

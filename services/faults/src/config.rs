@@ -22,6 +22,9 @@ pub struct FaultConfig {
     /// (`DOJO_FAULT_STATE`, see [`crate::state`]); when it already exists at start, it is the
     /// state to start from and the scenario is not applied again.
     pub state_file: Option<PathBuf>,
+    /// Another instance's state file to follow (`DOJO_FAULT_FOLLOW`, see [`crate::state`]):
+    /// a canary breaks the way the stable release does, toggles included.
+    pub follow: Option<PathBuf>,
     /// The release this service runs (`service.version` in `OTEL_RESOURCE_ATTRIBUTES`, else
     /// the build's own), for faults bound to a release.
     pub version: String,
@@ -35,6 +38,7 @@ impl FaultConfig {
             admin_token: get(env::ADMIN_TOKEN).map(AdminToken::new),
             scenario: get(env::FAULT_SCENARIO).map(PathBuf::from),
             state_file: get(env::FAULT_STATE).map(PathBuf::from),
+            follow: get(env::FAULT_FOLLOW).map(PathBuf::from),
             version: get(env::OTEL_RESOURCE_ATTRIBUTES)
                 .and_then(|attributes| {
                     attributes.split(',').find_map(|pair| {
@@ -50,6 +54,10 @@ impl FaultConfig {
     /// file), or else the scenario, applied.
     pub fn start(&self, service: Service) -> Result<Faults, ScenarioError> {
         let faults = Faults::for_release(service, &self.version);
+        if let Some(followed) = &self.follow {
+            state::follow(&faults, followed.clone());
+            return Ok(faults);
+        }
         match (&self.state_file, &self.scenario) {
             (Some(state), _) if state::exists(state) => {
                 for fault in apply_file(&faults, state)? {

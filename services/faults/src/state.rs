@@ -7,6 +7,9 @@
 //! writes its active faults there, as a scenario file, every time they change; a new instance
 //! given the same file starts from it instead of from the scenario it was first started with.
 //! Each activation keeps its fraction, seed, learner scope, version and parameters.
+//!
+//! A second instance running beside the first (a canary) follows the first one's file instead
+//! ([`follow`]): it takes the same faults at start and again whenever they change.
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +68,43 @@ pub(crate) fn save(faults: &Faults, path: &Path) {
     }
 }
 
+/// How often a follower looks at the file it follows.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Applies the faults in `path` now (if it exists) and again whenever the file changes, until
+/// the process ends. Needs a Tokio runtime for the watching; without one, only applies once.
+pub fn follow(faults: &Faults, path: PathBuf) {
+    let mut seen = apply_if_changed(faults, &path, None);
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let faults = faults.clone();
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(FOLLOW_EVERY).await;
+            seen = apply_if_changed(&faults, &path, seen);
+        }
+    });
+}
+
+/// Replaces the faults with the file's when its content differs from `seen`; the content seen.
+fn apply_if_changed(faults: &Faults, path: &Path, seen: Option<String>) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    if seen.as_deref() == Some(text.as_str()) {
+        return seen;
+    }
+    faults.reset();
+    match crate::scenario::apply_str(faults, &text, &path.display().to_string()) {
+        Ok(applied) => {
+            tracing::info!(faults = applied.len(), followed = %path.display(), "faults follow the stable release");
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "the followed fault state could not be applied")
+        }
+    }
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -106,6 +146,35 @@ mod tests {
         old.reset();
         let new = Faults::new(Service::Api);
         assert!(apply_file(&new, &path).expect("readable").is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_follower_takes_the_faults_of_the_instance_it_follows_as_they_change() {
+        let dir = std::env::temp_dir().join(format!("dojo-fault-follow-{}", std::process::id()));
+        let path = dir.join("payments.json");
+        let _ = std::fs::remove_file(&path);
+        let stable = Faults::new(Service::Payments);
+        stable.persist_to(path.clone());
+        stable
+            .enable(FaultId::PaymentsSlow, ActivationRequest::default())
+            .expect("valid");
+        let canary = Faults::new(Service::Payments);
+        follow(&canary, path.clone());
+        assert!(canary.active(FaultId::PaymentsSlow).is_some(), "at start");
+        stable.disable(FaultId::PaymentsSlow);
+        stable
+            .enable(FaultId::PaymentsFailing, ActivationRequest::default())
+            .expect("valid");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while canary.active(FaultId::PaymentsFailing).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the change was not followed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(canary.active(FaultId::PaymentsSlow).is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

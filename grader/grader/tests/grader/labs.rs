@@ -37,10 +37,6 @@ fn every_lab_in_the_repository_loads_and_validates() {
     }
 }
 
-/// Exercises whose near misses another lab's work owns (Lab 2's deployment-version waits for
-/// the shop to run several versions).
-const NEAR_MISSES_OWNED_ELSEWHERE: [&str; 1] = ["deployment-version"];
-
 #[test]
 fn every_traceql_exercise_lists_at_least_two_near_misses() {
     let labs = load_dir(&repository_labs()).unwrap_or_else(|e| panic!("{e}"));
@@ -50,9 +46,6 @@ fn every_traceql_exercise_lists_at_least_two_near_misses() {
             let dojo_grader::spec::types::Check::Traceql(check) = &exercise.check else {
                 continue;
             };
-            if NEAR_MISSES_OWNED_ELSEWHERE.contains(&exercise.id.as_str()) {
-                continue;
-            }
             counted += 1;
             assert!(
                 check.must_refuse.len() >= 2,
