@@ -19,3 +19,4 @@ mod sampling;
 mod up;
 mod wal;
 mod workshop;
+mod workshop_delivery;

@@ -349,7 +349,7 @@ fn write_lab_scenario(
 async fn send_history(otlp_http: &str, runs: &[delivery::run::PipelineRun]) {
     let client = reqwest::Client::new();
     let url = delivery::otlp::traces_url(otlp_http);
-    match delivery::otlp::export(&client, &url, runs).await {
+    match delivery::otlp::export(&client, &url, runs, None).await {
         Ok(()) => println!(
             "  {} past pipeline runs are in the traces (the Delivery page shows them)",
             runs.len()
