@@ -9,7 +9,7 @@ use crate::admin::AdminToken;
 use crate::catalogue::Service;
 use crate::registry::Faults;
 use crate::scenario::{ScenarioError, apply_file};
-use crate::state;
+use crate::{state, state_file};
 
 /// Fault settings of one service.
 #[derive(Debug, Clone, Default)]
@@ -59,7 +59,7 @@ impl FaultConfig {
             return Ok(faults);
         }
         match (&self.state_file, &self.scenario) {
-            (Some(state), _) if state::exists(state) => {
+            (Some(state), _) if state_file::exists(state) => {
                 for fault in apply_file(&faults, state)? {
                     tracing::info!(fault = %fault.id, state = %state.display(), "fault on, carried over from the previous instance");
                 }

@@ -21,6 +21,7 @@ pub mod names;
 pub mod registry;
 pub mod scenario;
 pub mod state;
+pub mod state_file;
 
 pub use active::ActiveFault;
 pub use catalogue::{FaultId, FaultSpec, Service, catalogue};

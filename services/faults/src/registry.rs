@@ -76,15 +76,23 @@ impl Faults {
     /// From now on, writes the active faults to `path` after every change (and once now).
     pub fn persist_to(&self, path: PathBuf) {
         let mut state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
-        crate::state::save(self, &path);
+        self.save(&path);
         *state_file = Some(path);
+    }
+
+    /// Writes the active faults to `path`, logging a failure (the service keeps serving; only
+    /// the hand-over to a next instance is lost).
+    fn save(&self, path: &std::path::Path) {
+        if let Err(error) = crate::state_file::write(path, &self.active_all()) {
+            tracing::warn!(error = %error, cause = %error.source, "the fault state was not saved");
+        }
     }
 
     /// Writes the state file, if there is one, after a change.
     fn changed(&self) {
         let state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(path) = state_file.as_deref() {
-            crate::state::save(self, path);
+            self.save(path);
         }
     }
 

@@ -13,60 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-use crate::active::ActiveFault;
 use crate::registry::Faults;
-
-/// Why the state could not be written.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot write the fault state {path}")]
-pub struct StateError {
-    path: String,
-    #[source]
-    source: std::io::Error,
-}
-
-/// The file as written: the scenario format, so [`crate::scenario::apply_file`] reads it back.
-#[derive(Serialize)]
-struct StateFile<'a> {
-    faults: &'a [ActiveFault],
-}
-
-/// The active faults of `faults` as scenario text (JSON, which is also YAML).
-pub fn render(active: &[ActiveFault]) -> String {
-    serde_json::to_string_pretty(&StateFile { faults: active })
-        .unwrap_or_else(|_| "{\"faults\": []}".to_owned())
-}
-
-/// Writes the active faults to `path` whole or not at all (a temporary file renamed over it),
-/// so a new instance never reads half a state.
-pub fn write(path: &Path, active: &[ActiveFault]) -> Result<(), StateError> {
-    let fail = |source| StateError {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let mut temporary = PathBuf::from(path);
-    temporary.set_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, render(active)).map_err(fail)?;
-    std::fs::rename(&temporary, path).map_err(fail)
-}
-
-/// Whether a state file has been written at `path` (by this instance or an earlier one).
-pub fn exists(path: &Path) -> bool {
-    path.is_file()
-}
-
-/// Writes the current state of `faults` to its state file, logging a failure (the service keeps
-/// serving; only the hand-over to a next instance is lost).
-pub(crate) fn save(faults: &Faults, path: &Path) {
-    if let Err(error) = write(path, &faults.active_all()) {
-        tracing::warn!(error = %error, cause = %error.source, "the fault state was not saved");
-    }
-}
 
 /// How often a follower looks at the file it follows.
 const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
