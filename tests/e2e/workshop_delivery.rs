@@ -6,66 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::helpers::{Lab, urlencode};
-
-/// Joins the workshop as `name` through the course's form; the session cookie.
-async fn join(lab: &Lab, name: &str) -> String {
-    let page = lab
-        .http
-        .get(lab.url(lab.ports.dojo, "/join"))
-        .send()
-        .await
-        .expect("the join page answers");
-    let cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let html = page.text().await.expect("a body");
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a CSRF token")
-        .to_owned();
-    // The session is renewed when a learner joins: keep the cookie the answer sets.
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client");
-    let joined = no_redirects
-        .post(lab.url(lab.ports.dojo, "/join"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "csrf={}&name={}&code=owl",
-            urlencode(&csrf),
-            urlencode(name)
-        ))
-        .send()
-        .await
-        .expect("joining answers");
-    assert!(
-        joined.status().is_success() || joined.status().is_redirection(),
-        "{name} joins: {}",
-        joined.status()
-    );
-    let renewed: Vec<String> = joined
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .collect();
-    if renewed.is_empty() {
-        cookie
-    } else {
-        renewed.join("; ")
-    }
-}
+use crate::helpers::Lab;
 
 /// The deployments (service, version, trace id) the learner's Delivery page lists.
 async fn deployments(lab: &Lab, cookie: &str) -> BTreeSet<String> {
@@ -92,8 +33,8 @@ async fn deployments(lab: &Lab, cookie: &str) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_workshop_learner_reads_their_own_change_history_and_deploys() {
     let lab = Lab::start(&["--load-rate", "0", "--workshop-code", "owl"]).await;
-    let ada = join(&lab, "Ada").await;
-    let bob = join(&lab, "Bob").await;
+    let ada = lab.join("Ada", "owl").await;
+    let bob = lab.join("Bob", "owl").await;
     let (ada_history, bob_history) = lab
         .eventually(
             "both learners' histories on their Delivery pages",
