@@ -20,6 +20,7 @@ mod logbook;
 mod placeholder;
 mod relay;
 mod running_lab;
+mod scripted_deploy;
 mod server;
 mod shutdown;
 mod supervisor;

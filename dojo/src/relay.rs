@@ -23,6 +23,8 @@ pub struct Relay {
     name: String,
     /// The process that receives new connections; `None` until the first one reported its port.
     upstream: Arc<RwLock<Option<SocketAddr>>>,
+    /// Where the relay listens (the port the OS picked, when bound to port 0).
+    address: SocketAddr,
 }
 
 impl Relay {
@@ -31,9 +33,13 @@ impl Relay {
         let listener = TcpListener::bind((host, port))
             .await
             .with_context(|| format!("{name} cannot listen on {host}:{port}"))?;
+        let address = listener
+            .local_addr()
+            .with_context(|| format!("reading {name}'s relay address"))?;
         let relay = Relay {
             name: name.to_owned(),
             upstream: Arc::new(RwLock::new(None)),
+            address,
         };
         tokio::spawn(relay.clone().accept_loop(listener));
         Ok(relay)
@@ -42,6 +48,11 @@ impl Relay {
     /// Sends new connections to `upstream` from now on.
     pub fn switch_to(&self, upstream: SocketAddr) {
         *self.upstream.write().unwrap_or_else(|p| p.into_inner()) = Some(upstream);
+    }
+
+    /// Where the relay listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
     }
 
     /// Where new connections go now.

@@ -316,6 +316,67 @@ impl Lab {
         })
     }
 
+    /// Joins the course as `name` (with the workshop `code`) through its form, as a browser
+    /// would; the session cookie of the joined learner.
+    pub async fn join(&self, name: &str, code: &str) -> String {
+        let page = self
+            .http
+            .get(self.url(self.ports.dojo, "/join"))
+            .send()
+            .await
+            .expect("the join page answers");
+        let cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let html = page.text().await.expect("a body");
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a CSRF token")
+            .to_owned();
+        // The session is renewed when a learner joins: keep the cookie the answer sets.
+        let no_redirects = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        let joined = no_redirects
+            .post(self.url(self.ports.dojo, "/join"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf={}&name={}&code={}",
+                urlencode(&csrf),
+                urlencode(name),
+                urlencode(code)
+            ))
+            .send()
+            .await
+            .expect("joining answers");
+        assert!(
+            joined.status().is_success() || joined.status().is_redirection(),
+            "{name} joins: {}",
+            joined.status()
+        );
+        let renewed: Vec<String> = joined
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+            .collect();
+        if renewed.is_empty() {
+            cookie
+        } else {
+            renewed.join("; ")
+        }
+    }
+
     /// Runs `dojo deploy` with these flags against this lab and waits for it.
     pub async fn deploy(&self, flags: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_dojo"))

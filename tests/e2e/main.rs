@@ -4,6 +4,8 @@
 //! These are the `dojo` package's integration tests (see dojo/Cargo.toml), so that
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
+mod bad_deploy;
+mod canary;
 mod dashboard_check;
 mod delivery;
 mod delivery_lab;
@@ -14,7 +16,9 @@ mod helpers;
 mod incidents;
 mod lead_time;
 mod lessons;
+mod rollout_faults;
 mod sampling;
 mod up;
 mod wal;
 mod workshop;
+mod workshop_delivery;

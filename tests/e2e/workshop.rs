@@ -36,41 +36,7 @@ async fn a_learner_who_joins_a_workshop_gets_their_own_fault_scoped_to_their_tra
     let ports = lab.ports;
 
     // Join through the course, as a browser would: the form's CSRF token and session cookie.
-    let join_page = lab
-        .http
-        .get(lab.url(ports.dojo, "/join"))
-        .send()
-        .await
-        .expect("the join page answers");
-    let cookie = join_page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let html = join_page.text().await.expect("the join page has a body");
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the join form carries a CSRF token")
-        .to_owned();
-    let joined = lab
-        .http
-        .post(lab.url(ports.dojo, "/join"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={}&name=Ada&code=owl", urlencode(&csrf)))
-        .send()
-        .await
-        .expect("joining answers");
-    assert!(
-        joined.status().is_success() || joined.status().is_redirection(),
-        "Ada joins with the workshop code: {}",
-        joined.status()
-    );
+    lab.join("Ada", "owl").await;
 
     // Within a few seconds one of the services has a fault switched on for Ada only.
     let ada = dojo_grader::progress::LearnerId::for_name("Ada").to_string();

@@ -106,17 +106,36 @@ impl Shop {
             env.extend(extra);
             env
         };
-        // The api calls payments through the network proxy, as under `dojo up`.
+        // The api calls payments through the network proxy, as under `dojo up`, and sends a
+        // fifth of its charges to a canary of the next release, which follows the stable
+        // release's faults (Lab 2 tells the two releases apart).
         let proxy_port = dojo_testkit::free_port();
+        let state = dir.0.join("payments-faults.json");
         let (payments, _) = start_tier(
             "payments",
-            &common(vec![("DOJO_PAYMENTS_PROXY_PORT", proxy_port.to_string())]),
+            &common(vec![
+                ("DOJO_PAYMENTS_PROXY_PORT", proxy_port.to_string()),
+                ("DOJO_FAULT_STATE", state.display().to_string()),
+            ]),
         )
         .await;
+        let mut canary_env: Vec<(&str, String)> = common(vec![])
+            .into_iter()
+            .filter(|(name, _)| *name != "DOJO_FAULT_SCENARIO")
+            .collect();
+        canary_env.extend([
+            ("DOJO_FAULT_FOLLOW", state.display().to_string()),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.version=0.2.0,deployment.id=dep-payments-canary".to_string(),
+            ),
+        ]);
+        let (canary, canary_url) = start_tier("payments", &canary_env).await;
         let (api, api_url) = start_tier(
             "api",
             &common(vec![
                 ("PAYMENTS_URL", format!("http://127.0.0.1:{proxy_port}")),
+                ("DOJO_PAYMENTS_CANARY_URL", canary_url),
                 (
                     "DATABASE_URL",
                     format!("sqlite:{}", dir.0.join("shop.db").display()),
@@ -130,7 +149,7 @@ impl Shop {
             store,
             frontend_url,
             api_url,
-            children: vec![payments, api, frontend],
+            children: vec![payments, canary, api, frontend],
             _dir: dir,
             otlp_endpoint,
         }

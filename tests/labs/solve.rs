@@ -239,6 +239,7 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
                           fast in the healthy requests; only a fraction of requests is hit, so \
                           the slowness comes and goes."
                 .into(),
+            deployment: String::new(),
         })
     };
     for who in &slowness {

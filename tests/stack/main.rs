@@ -70,7 +70,7 @@ fn port_of(container: &Container) -> u16 {
 async fn start(containers: &[Container]) -> Machine {
     let image = image();
     let mut machine = Machine::start(containers).await;
-    for name in ["payments", "api", "frontend", "dojo"] {
+    for name in ["payments", "payments-canary", "api", "frontend", "dojo"] {
         let container = named(containers, name);
         machine.run(container, &image).await;
         let url = format!("{}/health", machine.url(name, port_of(container)));
@@ -241,23 +241,49 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
     let cookie = new_cookie(&joined).unwrap_or(cookie);
     let lab = format!("{course}/labs/traceql-querying");
     let (cookie, csrf) = session(&http, &lab, Some(&cookie)).await;
-    let answer = r#"{ resource.service.name = "api" && kind = server && span.http.route = "/orders" && span.http.request.method = "POST" }"#;
+    let answers = [
+        (
+            "checkout-route",
+            r#"{ resource.service.name = "api" && kind = server && span.http.route = "/orders" && span.http.request.method = "POST" }"#,
+        ),
+        // Passes only when the payments canary serves beside the stable release: the answer
+        // without the version must return a different set.
+        (
+            "deployment-version",
+            r#"{ resource.service.name = "payments" && resource.service.version = "0.1.0" }"#,
+        ),
+    ];
+    for (exercise, answer) in answers {
+        graded_correct(machine, &http, &lab, &cookie, &csrf, exercise, answer).await;
+    }
+}
+
+/// Submits `answer` to `exercise` until the lab page says it is correct (150 s at most).
+async fn graded_correct(
+    machine: &Machine,
+    http: &reqwest::Client,
+    lab: &str,
+    cookie: &str,
+    csrf: &str,
+    exercise: &str,
+    answer: &str,
+) {
     let deadline = Instant::now() + Duration::from_secs(150);
     let mut last = String::new();
     while Instant::now() < deadline {
         let graded = post_form(
-            &http,
-            format!("{lab}/checkout-route/submit"),
-            &cookie,
-            &[("csrf", &csrf), ("query", answer)],
+            http,
+            format!("{lab}/{exercise}/submit"),
+            cookie,
+            &[("csrf", csrf), ("query", answer)],
             "the grader answers",
         )
         .await;
         // Post/redirect/get: the answer redirects to the lab page that shows the verdict.
         assert_eq!(graded.status(), 303, "submit: {}", graded.status());
         let shown = http
-            .get(&lab)
-            .header("cookie", &cookie)
+            .get(lab)
+            .header("cookie", cookie)
             .send()
             .await
             .expect("the lab page answers");
@@ -270,7 +296,7 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
     }
     let verdict: Vec<&str> = last.lines().filter(|l| l.contains("verdict")).collect();
     panic!(
-        "the reference answer was not graded a pass within 150 s: {verdict:?}\n{}",
+        "the reference answer of {exercise} was not graded a pass within 150 s: {verdict:?}\n{}",
         machine.report()
     );
 }

@@ -33,6 +33,8 @@ pub enum AnswerFileError {
 }
 
 const REPORT_FIELDS: &str = "service, operation, fault, evidence, explanation";
+/// Asked only by exercises about a regression a deploy brought (Lab 5).
+const DEPLOYMENT_FIELD: &str = "deployment";
 
 fn load(path: &Path, what: &'static str) -> Result<Value, AnswerFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| AnswerFileError::Unreadable {
@@ -72,7 +74,8 @@ fn as_text(value: &Value) -> Option<String> {
 }
 
 /// Reads a root-cause report: `service`, `operation`, `fault`, `evidence` (a list of trace
-/// ids, or one id) and `explanation`.
+/// ids, or one id), `explanation`, and `deployment` (a `deployment.id` or a version) for an
+/// exercise about a regression a deploy brought.
 pub fn read_report(path: &Path) -> Result<Report, AnswerFileError> {
     const WHAT: &str = "report";
     let problem = |problem: String| AnswerFileError::Field {
@@ -89,9 +92,10 @@ pub fn read_report(path: &Path) -> Result<Report, AnswerFileError> {
     };
     for key in fields.keys() {
         let name = as_text(key).unwrap_or_default();
-        if !REPORT_FIELDS.split(", ").any(|f| f == name) {
+        if !REPORT_FIELDS.split(", ").any(|f| f == name) && name != DEPLOYMENT_FIELD {
             return Err(problem(format!(
-                "there is no field `{name}` in a report; the fields are {REPORT_FIELDS}"
+                "there is no field `{name}` in a report; the fields are {REPORT_FIELDS} (and \
+                 `{DEPLOYMENT_FIELD}` when the exercise asks which deploy brought the fault)"
             )));
         }
     }
@@ -146,6 +150,16 @@ pub fn read_report(path: &Path) -> Result<Report, AnswerFileError> {
         fault: text("fault")?,
         evidence,
         explanation: text("explanation")?,
+        deployment: match fields.get(DEPLOYMENT_FIELD) {
+            None | Some(Value::Null) => String::new(),
+            Some(value) => as_text(value).ok_or_else(|| {
+                problem(format!(
+                    "the field `deployment` should be text (a deployment.id or a version like \
+                     1.4.0), but it is {}",
+                    kind(value)
+                ))
+            })?,
+        },
     })
 }
 
@@ -274,6 +288,11 @@ mod tests {
                 "`service` should be text, but it is a list",
             ),
             ("yaml", "service: [api\n", "is not YAML or JSON"),
+            (
+                "deployment",
+                "service: api\noperation: x\nfault: y\nevidence: []\nexplanation: z\ndeployment: [dep-1]\n",
+                "`deployment` should be text (a deployment.id or a version",
+            ),
         ];
         for (name, text, says) in cases {
             let path = write(name, text);
@@ -291,6 +310,14 @@ mod tests {
         );
         let report = read_report(&path).expect("a good report");
         assert_eq!(report.evidence, vec!["ab12", "cd34"]);
+        assert_eq!(report.deployment, "", "no deployment asked");
+        let _ = std::fs::remove_file(path);
+        let path = write(
+            "deploy",
+            "service: api\noperation: x\nfault: y\nevidence: []\nexplanation: z\ndeployment: dep-1a2b\n",
+        );
+        let report = read_report(&path).expect("a report naming a deployment");
+        assert_eq!(report.deployment, "dep-1a2b");
         let _ = std::fs::remove_file(path);
     }
 }

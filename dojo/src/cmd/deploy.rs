@@ -59,6 +59,10 @@ pub struct DeployArgs {
     /// The data directory of the running lab (`dojo up --data-dir`).
     #[arg(long, env = env::DATA_DIR, default_value = ".dojo")]
     pub data_dir: PathBuf,
+    /// In a workshop: the learner the deploy is made for (the name they joined with); its
+    /// pipeline trace then goes to their own traces, their Delivery page and their grading.
+    #[arg(long)]
+    pub learner: Option<String>,
 }
 
 /// Input that was checked before anything ran.
@@ -67,6 +71,8 @@ struct Request {
     version: ReleaseVersion,
     change: String,
     fail_at: Option<FailAt>,
+    /// Whose deploy it is, in a workshop.
+    learner: Option<dojo_grader::progress::LearnerId>,
 }
 
 /// Runs one deploy.
@@ -133,6 +139,10 @@ fn check(args: &DeployArgs) -> anyhow::Result<Request> {
         version,
         change,
         fail_at: args.fail_at,
+        learner: args
+            .learner
+            .as_deref()
+            .map(dojo_grader::progress::LearnerId::for_name),
     })
 }
 
@@ -273,7 +283,14 @@ async fn deploy(
             break;
         }
     }
-    if let Err(error) = otlp::export(&client, endpoint, std::slice::from_ref(&run)).await {
+    if let Err(error) = otlp::export(
+        &client,
+        endpoint,
+        std::slice::from_ref(&run),
+        request.learner.as_ref().map(|l| l.as_str()),
+    )
+    .await
+    {
         eprintln!("dojo: {error:#} (the deploy itself is done)");
     }
     let trace = hex::encode(run.trace_id);

@@ -35,7 +35,8 @@ pub struct GradeArgs {
     /// A TraceQL answer.
     #[arg(long)]
     query: Option<String>,
-    /// A root-cause report, YAML or JSON: service, operation, fault, evidence, explanation.
+    /// A root-cause report, YAML or JSON: service, operation, fault, evidence, explanation (and
+    /// deployment, when the exercise asks which deploy brought the fault).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// Your instrumented service's name (OTEL_SERVICE_NAME), for an instrumentation check.

@@ -12,7 +12,8 @@ use anyhow::Context;
 use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, PAYMENTS_PROXY_PORT, env};
 
 use dojo_grader::progress::LearnerId;
-use dojo_grader::scenario::{fault_plan, scenario_yaml};
+use dojo_grader::scenario::{fault_plan, scenario_yaml, variant_for};
+use dojo_grader::spec::types::ScriptedDeploy;
 
 use crate::cmd::serve::ServerArgs;
 use crate::server::{Server, SoloLab};
@@ -69,10 +70,13 @@ pub struct UpArgs {
     pub server: ServerArgs,
 }
 
-/// The relays in front of the services `dojo deploy` can roll out.
+/// The relays in front of the services `dojo deploy` can roll out, and of the payments canary.
 struct Relays {
     frontend: Relay,
     api: Relay,
+    /// A second payments process at the next release, on a port the OS picks: the api sends
+    /// it a share of the charges, so two releases of payments serve at once (a canary).
+    payments_canary: Relay,
 }
 
 /// The URLs of the running lab, printed at start.
@@ -134,6 +138,16 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("finding {}", args.data_dir.display()))?;
     let urls = Urls::new(&args);
     let logbook = LogBook::new(LOG_LINES_KEPT);
+    // A new lab starts from its scenario, not from the faults a previous run left on.
+    match std::fs::remove_dir_all(fault_state_dir(&data_dir)) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            anyhow::bail!(
+                "removing the previous run's fault state {}: {error}",
+                fault_state_dir(&data_dir).display()
+            )
+        }
+        _ => {}
+    }
 
     println!("Tracing Dojo is starting (data in {})…", data_dir.display());
     println!("{}", dojo_listen::raise_fd_limit_and_describe());
@@ -152,12 +166,14 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         options.workshop_lab = args.lab.clone();
     }
     let mut solo_scenario = None;
+    let mut scripted = None;
     if let (None, Some(lab), false) = (&args.scenario, &args.lab, workshop) {
         // On a laptop the learner's variant hits all traffic, and follows them to another
         // incident when they ask for one.
-        let (path, solo) = write_lab_scenario(&args, lab, &data_dir)?;
+        let (path, solo, deploy) = write_lab_scenario(&args, lab, &data_dir)?;
         options.solo_lab = Some(solo);
         solo_scenario = Some(path);
+        scripted = deploy;
     }
     let server = Server::bind(options, logbook.clone()).await?;
     if let Some(report) = &server.replayed {
@@ -184,6 +200,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let relays = Relays {
         frontend: Relay::bind("frontend", &args.host, args.frontend_port).await?,
         api: Relay::bind("api", &args.host, args.api_port).await?,
+        payments_canary: Relay::bind("payments-canary", "127.0.0.1", 0).await?,
     };
     // The change history the lab starts with, seeded by the learner; the services start as
     // the releases it last deployed.
@@ -204,7 +221,12 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let control_token = control::write_token(&data_dir)?;
     let control = control::start(supervisor.rollouts(), control_token).await?;
 
-    let health = wait_for_health(&services);
+    let mut health_checks = services.clone();
+    health_checks.push((
+        "payments canary".to_owned(),
+        format!("http://{}", relays.payments_canary.address()),
+    ));
+    let health = wait_for_health(&health_checks);
     tokio::select! {
         result = health => {
             if let Err(error) = result {
@@ -258,6 +280,10 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         eprintln!("dojo: {error:#} (`dojo grade` will need --tempo-url)");
     }
     send_history(&urls.otlp_http, &history).await;
+    // The learner's variant may bring a release of its own (a bad deploy to find), made
+    // through `dojo deploy` once the shop has served a while on the release before it.
+    let _scripted = scripted
+        .map(|deploy| tokio::spawn(crate::scripted_deploy::run_later(deploy, data_dir.clone())));
     println!("The lab is up. Press Ctrl-C to stop it.");
 
     let started = Instant::now();
@@ -284,7 +310,7 @@ fn write_lab_scenario(
     args: &UpArgs,
     lab_id: &str,
     data_dir: &Path,
-) -> anyhow::Result<(PathBuf, SoloLab)> {
+) -> anyhow::Result<(PathBuf, SoloLab, Option<ScriptedDeploy>)> {
     let labs = dojo_grader::spec::load_dir(&args.server.labs)
         .with_context(|| format!("loading the labs from {}", args.server.labs.display()))?;
     let Some(lab) = labs.get(lab_id) else {
@@ -307,6 +333,7 @@ fn write_lab_scenario(
             lab.title, args.learner
         );
     }
+    let deploy = variant_for(lab, &learner).and_then(|variant| variant.deploy.clone());
     Ok((
         path,
         SoloLab {
@@ -314,6 +341,7 @@ fn write_lab_scenario(
             learner,
             started_with: plan,
         },
+        deploy,
     ))
 }
 
@@ -321,7 +349,7 @@ fn write_lab_scenario(
 async fn send_history(otlp_http: &str, runs: &[delivery::run::PipelineRun]) {
     let client = reqwest::Client::new();
     let url = delivery::otlp::traces_url(otlp_http);
-    match delivery::otlp::export(&client, &url, runs).await {
+    match delivery::otlp::export(&client, &url, runs, None).await {
         Ok(()) => println!(
             "  {} past pipeline runs are in the traces (the Delivery page shows them)",
             runs.len()
@@ -372,6 +400,15 @@ fn child_specs(
                 scenario.display().to_string(),
             ));
         }
+        // The service's faults outlive its process: a rollout's new version, or a restart
+        // after a crash, starts with the faults switched on at run time.
+        env.push((
+            env::FAULT_STATE.to_owned(),
+            fault_state_dir(data_dir)
+                .join(format!("{name}.json"))
+                .display()
+                .to_string(),
+        ));
         // One path for `--admin-token` and DOJO_ADMIN_TOKEN: clap reads either into the
         // argument, and every service gets it from here.
         if let Some(token) = &args.server.admin_token {
@@ -427,6 +464,14 @@ fn child_specs(
                     env::PAYMENTS_URL.to_owned(),
                     urls.payments_via_network.clone(),
                 ),
+                (
+                    env::PAYMENTS_CANARY_URL.to_owned(),
+                    format!("http://{}", relays.payments_canary.address()),
+                ),
+                (
+                    env::PAYMENTS_CANARY_PERCENT.to_owned(),
+                    PAYMENTS_CANARY_PERCENT.to_string(),
+                ),
             ],
         ),
         service(
@@ -436,6 +481,42 @@ fn child_specs(
             vec![(env::API_URL.to_owned(), urls.api.clone())],
         ),
     ];
+    // The payments canary: the same service at the next release, with the stable one's
+    // faults (it follows their state file, toggles included), behind its own relay.
+    let mut canary_env = common.clone();
+    canary_env.extend([
+        (env::OTEL_SERVICE_NAME.to_owned(), "payments".to_owned()),
+        (
+            env::OTEL_RESOURCE_ATTRIBUTES.to_owned(),
+            format!(
+                "service.version={},deployment.id=dep-payments-canary",
+                canary_version()
+            ),
+        ),
+        (
+            env::FAULT_FOLLOW.to_owned(),
+            fault_state_dir(data_dir)
+                .join("payments.json")
+                .display()
+                .to_string(),
+        ),
+    ]);
+    if let Some(token) = &args.server.admin_token {
+        canary_env.push((env::ADMIN_TOKEN.to_owned(), token.clone()));
+    }
+    specs.push(ChildSpec {
+        name: "payments-canary".into(),
+        args: vec![
+            "service".into(),
+            "payments".into(),
+            "--host".into(),
+            args.host.clone(),
+            "--port".into(),
+            "0".into(),
+        ],
+        env: canary_env,
+        relay: Some(relays.payments_canary.clone()),
+    });
     if args.load_rate > 0.0 {
         let mut env = common.clone();
         env.push((env::OTEL_SERVICE_NAME.to_owned(), "loadgen".to_owned()));
@@ -453,6 +534,22 @@ fn child_specs(
         });
     }
     specs
+}
+
+/// The share of the api's charges the payments canary takes, in percent.
+const PAYMENTS_CANARY_PERCENT: u32 = 20;
+
+/// The payments canary's release: the next minor release after the build's own.
+fn canary_version() -> String {
+    let build = env!("CARGO_PKG_VERSION");
+    let mut parts = build.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    format!("{major}.{}.0", minor + 1)
+}
+
+/// Where the services keep their current faults for their next instance.
+fn fault_state_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("faults")
 }
 
 /// Waits until every service answers `GET /health` with 200, or says which one did not.

@@ -22,16 +22,22 @@ use prost::Message;
 
 use crate::delivery::run::{Outcome, PIPELINE_SERVICE, PipelineRun, REPOSITORY_URL, Value};
 
-/// The OTLP request carrying `runs`, one trace each.
-pub fn to_request(runs: &[PipelineRun]) -> ExportTraceServiceRequest {
+/// The OTLP request carrying `runs`, one trace each; with `learner`, the runs are that
+/// learner's (resource attribute `learner.id`): in a workshop the store routes them to the
+/// learner's own tenant.
+pub fn to_request(runs: &[PipelineRun], learner: Option<&str>) -> ExportTraceServiceRequest {
     let spans = runs.iter().flat_map(run_spans).collect();
+    let mut attributes = vec![
+        kv("service.name", PIPELINE_SERVICE.into()),
+        kv("service.version", env!("CARGO_PKG_VERSION").into()),
+    ];
+    if let Some(learner) = learner {
+        attributes.push(kv("learner.id", learner.into()));
+    }
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![
-                    kv("service.name", PIPELINE_SERVICE.into()),
-                    kv("service.version", env!("CARGO_PKG_VERSION").into()),
-                ],
+                attributes,
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
@@ -48,13 +54,14 @@ pub fn to_request(runs: &[PipelineRun]) -> ExportTraceServiceRequest {
     }
 }
 
-/// Sends `runs` to an OTLP/HTTP receiver (`…/v1/traces`).
+/// Sends `runs` to an OTLP/HTTP receiver (`…/v1/traces`), as `learner`'s when given.
 pub async fn export(
     client: &reqwest::Client,
     endpoint: &str,
     runs: &[PipelineRun],
+    learner: Option<&str>,
 ) -> anyhow::Result<()> {
-    let body = to_request(runs).encode_to_vec();
+    let body = to_request(runs, learner).encode_to_vec();
     let response = client
         .post(endpoint)
         .header("content-type", "application/x-protobuf")

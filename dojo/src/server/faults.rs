@@ -60,6 +60,9 @@ impl ScenarioPusher {
         if let Some(learners) = &fault.learners {
             body["learners"] = learners.clone().into();
         }
+        if let Some(version) = &fault.version {
+            body["version"] = version.clone().into();
+        }
         self.switch(&fault.fault, body).await
     }
 

@@ -6,6 +6,7 @@
 //! The trace backend is the one swappable part: the embedded store, or Tempo at `--tempo-url`.
 
 mod faults;
+mod histories;
 mod logs;
 mod scenario;
 
@@ -99,6 +100,8 @@ pub struct Server {
     store: Option<(Store, StoreListeners)>,
     /// The workshop scenario task, stopped with the server.
     activator: Option<tokio::task::JoinHandle<()>>,
+    /// The task sending each workshop learner's change history, stopped with the server.
+    histories: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -185,6 +188,15 @@ impl Server {
             }
             None => None,
         };
+        // In a workshop on the embedded store, each learner's change history goes to their
+        // own tenant when they join.
+        let histories = match (&store, &options.workshop_code) {
+            (Some((_, listeners)), Some(_)) => Some(tokio::spawn(histories::send_to_each_learner(
+                progress.clone(),
+                format!("http://{}", listeners.addrs()?.otlp_http),
+            ))),
+            _ => None,
+        };
         let panels = Arc::new(ProgressPanels::new(progress.clone()));
         let mut grader = Grader::new(labs, backend, Some(progress));
         if store.is_some() && options.workshop_code.is_some() {
@@ -241,6 +253,7 @@ impl Server {
             app,
             store,
             activator,
+            histories,
         })
     }
 
@@ -267,6 +280,7 @@ impl Server {
             stopped(),
         );
         let _activator = self.activator.map(AbortOnDrop);
+        let _histories = self.histories.map(AbortOnDrop);
         match self.store {
             Some((store, listeners)) => {
                 let (web, store) =

@@ -74,6 +74,9 @@ pub enum CheckKind {
     RootCause {
         services: Vec<String>,
         fault_kinds: Vec<String>,
+        /// Whether the report also names the deployment that brought the fault (the
+        /// exercise's truth names one).
+        asks_deployment: bool,
     },
     /// Multiple-choice questions.
     Quiz { questions: Vec<QuizQuestion> },
@@ -141,6 +144,8 @@ pub enum Submission {
         fault_kind: String,
         trace_ids: Vec<String>,
         explanation_markdown: String,
+        /// The deployment named (its id or version); empty when the exercise asks none.
+        deployment: String,
     },
     /// (question id, chosen choice index)
     Quiz {

@@ -58,6 +58,9 @@ pub struct PlannedFault {
     /// whose `learner.id` baggage is listed (a shared workshop app).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learners: Option<Vec<String>>,
+    /// Only this release of the fault's service is hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The faults to switch on so that each learner meets their own variant.
@@ -90,6 +93,7 @@ pub fn fault_plan_in_rounds(
                         fraction: toggle.fraction,
                         params: toggle.params.clone(),
                         learners: scoped.then(Vec::new),
+                        version: toggle.version.clone(),
                     });
                     let last = plan.len() - 1;
                     &mut plan[last]
@@ -124,7 +128,10 @@ pub fn merge_plans(
         match merged.iter_mut().find(|m| m.fault == planned.fault) {
             None => merged.push(planned),
             Some(existing) => {
-                if existing.params != planned.params || existing.fraction != planned.fraction {
+                if existing.params != planned.params
+                    || existing.fraction != planned.fraction
+                    || existing.version != planned.version
+                {
                     return Err(PlanConflict {
                         fault: planned.fault,
                     });
@@ -179,8 +186,10 @@ mod tests {
                             fault: "slow_query".into(),
                             params: Default::default(),
                             fraction: None,
+                            version: None,
                         }],
                         truth: None,
+                        deploy: None,
                     })
                     .collect(),
             }),
@@ -346,6 +355,7 @@ mod tests {
                 .cloned()
                 .unwrap_or_default(),
             learners: Some(vec![learner.into()]),
+            version: None,
         };
         let merged = merge_plans([
             vec![planned("slow_query", 900, "ada")],

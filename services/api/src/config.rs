@@ -21,6 +21,8 @@ pub struct Config {
     pub payments_attempts: u32,
     /// Admin token and start-up scenario.
     pub faults: FaultConfig,
+    /// A canary of payments (another release) and the percent of charges it takes.
+    pub payments_canary: Option<(String, u32)>,
 }
 
 /// A setting that does not parse.
@@ -41,6 +43,7 @@ impl Default for Config {
             payments_timeout: Duration::from_millis(2000),
             payments_attempts: 3,
             faults: FaultConfig::default(),
+            payments_canary: None,
         }
     }
 }
@@ -89,6 +92,19 @@ impl Config {
             payments_attempts: number(env::PAYMENTS_ATTEMPTS, 1, 10, "a count from 1 to 10")?
                 .map_or(defaults.payments_attempts, |n| n as u32),
             faults: FaultConfig::from_lookup(lookup),
+            payments_canary: match get(env::PAYMENTS_CANARY_URL) {
+                None => None,
+                Some(url) => Some((
+                    url.trim_end_matches('/').to_owned(),
+                    number(
+                        env::PAYMENTS_CANARY_PERCENT,
+                        0,
+                        100,
+                        "a percent from 0 to 100",
+                    )?
+                    .map_or(20, |n| n as u32),
+                )),
+            },
         })
     }
 }

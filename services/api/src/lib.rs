@@ -63,11 +63,14 @@ pub async fn serve(
         })?;
     let faults = config.faults.start(Service::Api)?;
     dojo_telemetry::sampling::install_override(Arc::new(faults.clone()));
-    let payments = PaymentsClient::new(
+    let mut payments = PaymentsClient::new(
         config.payments_url.clone(),
         config.payments_timeout,
         config.payments_attempts,
     );
+    if let Some((canary, percent)) = &config.payments_canary {
+        payments = payments.with_canary(canary.clone(), *percent);
+    }
     let state = AppState {
         db: db.clone(),
         faults,

@@ -3,6 +3,8 @@
 //! traced client) under one `payments.charge` INTERNAL span, so a learner sees failed
 //! attempts followed by their retries.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dojo_telemetry::client::{UrlTemplate, traced_client};
@@ -55,6 +57,11 @@ pub struct PaymentsClient {
     base: String,
     timeout: Duration,
     attempts: u32,
+    /// A canary release of payments and the percent of charges sent to it.
+    canary: Option<(String, u32)>,
+    /// Charges so far: the canary takes an even share of them, not a random one, so its
+    /// traffic is steady from the first charges on.
+    charges: Arc<AtomicU64>,
 }
 
 /// Pause before retry `n` (1-based): 100 ms, 200 ms, …
@@ -70,6 +77,29 @@ impl PaymentsClient {
             base,
             timeout,
             attempts: attempts.max(1),
+            canary: None,
+            charges: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Sends `percent` of the charges to a canary release at `base` instead.
+    pub fn with_canary(self, base: String, percent: u32) -> PaymentsClient {
+        PaymentsClient {
+            canary: Some((base, percent.min(100))),
+            ..self
+        }
+    }
+
+    /// Where the next charge goes: the canary for an even `percent` share, else the stable one.
+    fn next_base(&self) -> &str {
+        let n = self.charges.fetch_add(1, Ordering::Relaxed);
+        match &self.canary {
+            Some((canary, percent))
+                if (n + 1) * u64::from(*percent) / 100 != n * u64::from(*percent) / 100 =>
+            {
+                canary
+            }
+            _ => &self.base,
         }
     }
 
@@ -103,6 +133,7 @@ impl PaymentsClient {
         span: &tracing::Span,
     ) -> ChargeOutcome {
         let mut last_error = String::new();
+        let base = self.next_base();
         for attempt in 1..=self.attempts {
             span.record("payment.attempts", i64::from(attempt));
             if attempt > 1 {
@@ -111,7 +142,7 @@ impl PaymentsClient {
             }
             let sent = self
                 .http
-                .post(format!("{}/charge", self.base))
+                .post(format!("{base}/charge"))
                 .with_extension(UrlTemplate("/charge"))
                 .timeout(self.timeout)
                 .json(request)
@@ -165,5 +196,27 @@ impl PaymentsClient {
             attempts: self.attempts,
             last_error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_canary_takes_an_even_share_of_the_charges() {
+        let client = PaymentsClient::new("http://stable".into(), Duration::from_secs(1), 1)
+            .with_canary("http://canary".into(), 20);
+        let sent: Vec<bool> = (0..100)
+            .map(|_| client.next_base() == "http://canary")
+            .collect();
+        assert_eq!(sent.iter().filter(|c| **c).count(), 20);
+        assert!(
+            sent.chunks(5)
+                .all(|five| five.iter().filter(|c| **c).count() == 1),
+            "one in every five, not twenty in a row: {sent:?}"
+        );
+        let stable = PaymentsClient::new("http://stable".into(), Duration::from_secs(1), 1);
+        assert!((0..10).all(|_| stable.next_base() == "http://stable"));
     }
 }

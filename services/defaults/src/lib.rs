@@ -85,6 +85,16 @@ pub mod env {
     pub const ADMIN_TOKEN: &str = "DOJO_ADMIN_TOKEN";
     /// A scenario YAML file of faults to switch on at start.
     pub const FAULT_SCENARIO: &str = "DOJO_FAULT_SCENARIO";
+    /// Where a service keeps its current faults for its next instance (a rollout, a restart):
+    /// written on every change, read at start in place of the scenario when it exists.
+    pub const FAULT_STATE: &str = "DOJO_FAULT_STATE";
+    /// Another instance's fault state file to follow (a canary beside the stable release):
+    /// its faults are applied at start and again whenever the file changes.
+    pub const FAULT_FOLLOW: &str = "DOJO_FAULT_FOLLOW";
+    /// A second instance of payments at another release (a canary) that the api sends a
+    /// share of its charges to, and that share in percent (`DOJO_PAYMENTS_CANARY_PERCENT`).
+    pub const PAYMENTS_CANARY_URL: &str = "DOJO_PAYMENTS_CANARY_URL";
+    pub const PAYMENTS_CANARY_PERCENT: &str = "DOJO_PAYMENTS_CANARY_PERCENT";
     /// Guards the instructor pages.
     pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
     /// When set, learners must give this code to join the course (a workshop).

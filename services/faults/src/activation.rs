@@ -19,6 +19,9 @@ pub struct ActivationRequest {
     pub seed: Option<u64>,
     /// Only requests whose `learner.id` baggage is in this list are hit (all when absent).
     pub learners: Option<Vec<String>>,
+    /// Only a service running this release (`service.version`) is hit: a fault that comes
+    /// with a deploy (all releases when absent).
+    pub version: Option<String>,
     /// The fault's own parameters by name.
     #[serde(default)]
     pub params: BTreeMap<String, serde_json::Value>,
@@ -80,15 +83,31 @@ impl ActivationRequest {
             };
             params.insert(param.name, value);
         }
+        let version = match self.version {
+            Some(version) if !is_release_version(&version) => {
+                return Err(FaultError::InvalidVersion(version));
+            }
+            version => version,
+        };
         let seed = self.seed.unwrap_or_else(rand::random);
         Ok(ActiveFault {
             id,
             fraction,
             seed,
             learners,
+            version,
             params,
         })
     }
+}
+
+/// `MAJOR.MINOR.PATCH`, digits only.
+fn is_release_version(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn parse_value(kind: ParamKind, raw: &serde_json::Value) -> Result<ParamValue, String> {
@@ -191,6 +210,12 @@ mod tests {
                 FaultId::SlowQuery,
                 json!({"learners": ["a b"]}),
                 "invalid_learner",
+            ),
+            (
+                "a version that is not a release",
+                FaultId::SlowQuery,
+                json!({"version": "latest"}),
+                "invalid_version",
             ),
         ];
         for (description, id, body, code) in cases {

@@ -18,6 +18,9 @@ pub struct ActiveFault {
     pub seed: u64,
     /// When set, only these learners' requests are hit.
     pub learners: Option<BTreeSet<String>>,
+    /// When set, only a service running this release is hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Every parameter of the fault, given or defaulted.
     pub params: BTreeMap<&'static str, ParamValue>,
 }

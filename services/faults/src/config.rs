@@ -1,4 +1,5 @@
-//! The fault settings every service reads at start: the admin token and the scenario file.
+//! The fault settings every service reads at start: the admin token, the scenario file and the
+//! state file a previous instance handed its faults on in.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use crate::admin::AdminToken;
 use crate::catalogue::Service;
 use crate::registry::Faults;
 use crate::scenario::{ScenarioError, apply_file};
+use crate::{state, state_file};
 
 /// Fault settings of one service.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +18,16 @@ pub struct FaultConfig {
     pub admin_token: Option<AdminToken>,
     /// Faults to switch on at start (`DOJO_FAULT_SCENARIO`).
     pub scenario: Option<PathBuf>,
+    /// Where the service keeps its current faults for its next instance
+    /// (`DOJO_FAULT_STATE`, see [`crate::state`]); when it already exists at start, it is the
+    /// state to start from and the scenario is not applied again.
+    pub state_file: Option<PathBuf>,
+    /// Another instance's state file to follow (`DOJO_FAULT_FOLLOW`, see [`crate::state`]):
+    /// a canary breaks the way the stable release does, toggles included.
+    pub follow: Option<PathBuf>,
+    /// The release this service runs (`service.version` in `OTEL_RESOURCE_ATTRIBUTES`, else
+    /// the build's own), for faults bound to a release.
+    pub version: String,
 }
 
 impl FaultConfig {
@@ -25,16 +37,42 @@ impl FaultConfig {
         FaultConfig {
             admin_token: get(env::ADMIN_TOKEN).map(AdminToken::new),
             scenario: get(env::FAULT_SCENARIO).map(PathBuf::from),
+            state_file: get(env::FAULT_STATE).map(PathBuf::from),
+            follow: get(env::FAULT_FOLLOW).map(PathBuf::from),
+            version: get(env::OTEL_RESOURCE_ATTRIBUTES)
+                .and_then(|attributes| {
+                    attributes.split(',').find_map(|pair| {
+                        let (key, value) = pair.split_once('=')?;
+                        (key.trim() == "service.version").then(|| value.trim().to_owned())
+                    })
+                })
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned()),
         }
     }
 
-    /// The service's fault registry with the scenario applied.
+    /// The service's fault registry with the faults of its previous instance (from the state
+    /// file), or else the scenario, applied.
     pub fn start(&self, service: Service) -> Result<Faults, ScenarioError> {
-        let faults = Faults::new(service);
-        if let Some(path) = &self.scenario {
-            for fault in apply_file(&faults, path)? {
-                tracing::info!(fault = %fault.id, scenario = %path.display(), "fault on from the scenario");
+        let faults = Faults::for_release(service, &self.version);
+        if let Some(followed) = &self.follow {
+            state::follow(&faults, followed.clone());
+            return Ok(faults);
+        }
+        match (&self.state_file, &self.scenario) {
+            (Some(state), _) if state_file::exists(state) => {
+                for fault in apply_file(&faults, state)? {
+                    tracing::info!(fault = %fault.id, state = %state.display(), "fault on, carried over from the previous instance");
+                }
             }
+            (_, Some(path)) => {
+                for fault in apply_file(&faults, path)? {
+                    tracing::info!(fault = %fault.id, scenario = %path.display(), "fault on from the scenario");
+                }
+            }
+            _ => {}
+        }
+        if let Some(state) = &self.state_file {
+            faults.persist_to(state.clone());
         }
         Ok(faults)
     }

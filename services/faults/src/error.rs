@@ -37,6 +37,8 @@ pub enum FaultError {
     InvalidFraction(f64),
     #[error("learner ids are 1 to 64 letters, digits or ._@- characters; {0:?} is not one")]
     InvalidLearner(String),
+    #[error("version must be a release version MAJOR.MINOR.PATCH, like 2.0.0; {0:?} is not one")]
+    InvalidVersion(String),
     #[error("the request body is not a valid fault activation: {0}")]
     InvalidBody(String),
     #[error("this admin API needs the header `Authorization: Bearer <DOJO_ADMIN_TOKEN>`")]
@@ -58,6 +60,7 @@ impl FaultError {
             FaultError::InvalidParameter { .. } => "invalid_parameter",
             FaultError::InvalidFraction(_) => "invalid_fraction",
             FaultError::InvalidLearner(_) => "invalid_learner",
+            FaultError::InvalidVersion(_) => "invalid_version",
             FaultError::InvalidBody(_) => "invalid_body",
             FaultError::Unauthorized => "unauthorized",
             FaultError::NoTokenToRead => "no_admin_token",

@@ -5,7 +5,8 @@
 //! each with a signature (a TraceQL query) saying how a learner finds it in traces. A service
 //! holds a [`registry::Faults`] handle; handlers ask it whether a fault [`fires`] for the
 //! current request (fraction, seed and learner scope decide), and [`admin::router`] lets an
-//! instructor or the grader switch faults at runtime. [`scenario`] switches them on at start.
+//! instructor or the grader switch faults at runtime. [`scenario`] switches them on at start,
+//! and [`state`] hands the faults on to the next instance of a service (a rollout, a restart).
 //!
 //! [`fires`]: registry::Faults::fires
 
@@ -19,6 +20,8 @@ pub mod error;
 pub mod names;
 pub mod registry;
 pub mod scenario;
+pub mod state;
+pub mod state_file;
 
 pub use active::ActiveFault;
 pub use catalogue::{FaultId, FaultSpec, Service, catalogue};

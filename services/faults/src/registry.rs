@@ -5,6 +5,7 @@
 //! across an `.await`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::rngs::StdRng;
@@ -31,7 +32,13 @@ struct Slot {
 #[derive(Debug, Clone)]
 pub struct Faults {
     service: Service,
+    /// The release this process runs (`service.version`): a fault bound to another release
+    /// does not fire here.
+    version: Option<Arc<str>>,
     slots: Arc<Mutex<HashMap<FaultId, Slot>>>,
+    /// Where every change is written for the next instance of the service
+    /// ([`crate::state`]); its lock also keeps two changes from writing out of order.
+    state_file: Arc<Mutex<Option<PathBuf>>>,
 }
 
 /// One catalogue entry of this service with its state, as the admin API lists it.
@@ -52,8 +59,49 @@ impl Faults {
     pub fn new(service: Service) -> Faults {
         Faults {
             service,
+            version: None,
             slots: Arc::new(Mutex::new(HashMap::new())),
+            state_file: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// No faults on, for `service` running release `version`.
+    pub fn for_release(service: Service, version: &str) -> Faults {
+        Faults {
+            version: Some(Arc::from(version)),
+            ..Faults::new(service)
+        }
+    }
+
+    /// From now on, writes the active faults to `path` after every change (and once now).
+    pub fn persist_to(&self, path: PathBuf) {
+        let mut state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
+        self.save(&path);
+        *state_file = Some(path);
+    }
+
+    /// Writes the active faults to `path`, logging a failure (the service keeps serving; only
+    /// the hand-over to a next instance is lost).
+    fn save(&self, path: &std::path::Path) {
+        if let Err(error) = crate::state_file::write(path, &self.active_all()) {
+            tracing::warn!(error = %error, cause = %error.source, "the fault state was not saved");
+        }
+    }
+
+    /// Writes the state file, if there is one, after a change.
+    fn changed(&self) {
+        let state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(path) = state_file.as_deref() {
+            self.save(path);
+        }
+    }
+
+    /// Every active fault, in catalogue order.
+    pub fn active_all(&self) -> Vec<ActiveFault> {
+        let slots = self.lock();
+        let mut active: Vec<ActiveFault> = slots.values().map(|slot| slot.fault.clone()).collect();
+        active.sort_by_key(|fault| fault.id);
+        active
     }
 
     /// The service whose faults these are.
@@ -109,6 +157,7 @@ impl Faults {
             },
         );
         tracing::info!(fault = %id, fraction = fault.fraction, seed = fault.seed, "fault switched on");
+        self.changed();
         Ok(fault)
     }
 
@@ -117,16 +166,21 @@ impl Faults {
         let was_on = self.lock().remove(&id).is_some();
         if was_on {
             tracing::info!(fault = %id, "fault switched off");
+            self.changed();
         }
         was_on
     }
 
     /// Switches every fault off, returning the ids that were on.
     pub fn reset(&self) -> Vec<FaultId> {
-        let mut slots = self.lock();
-        let mut ids: Vec<FaultId> = slots.keys().copied().collect();
-        ids.sort();
-        slots.clear();
+        let ids = {
+            let mut slots = self.lock();
+            let mut ids: Vec<FaultId> = slots.keys().copied().collect();
+            ids.sort();
+            slots.clear();
+            ids
+        };
+        self.changed();
         ids
     }
 
@@ -136,6 +190,11 @@ impl Faults {
         let mut slots = self.lock();
         let slot = slots.get_mut(&id)?;
         if !slot.fault.applies_to(learner) {
+            return None;
+        }
+        if let Some(release) = &slot.fault.version
+            && self.version.as_deref() != Some(release.as_str())
+        {
             return None;
         }
         slot.eligible += 1;
@@ -230,6 +289,27 @@ mod tests {
         assert!(faults.fires(FaultId::SlowQuery, Some("ada")).is_some());
         assert!(faults.fires(FaultId::SlowQuery, Some("bob")).is_none());
         assert!(faults.fires(FaultId::SlowQuery, None).is_none());
+    }
+
+    #[test]
+    fn a_fault_bound_to_a_release_fires_only_in_that_release() {
+        let bound = activation(json!({"version": "2.0.0"}));
+        let new = Faults::for_release(Service::Api, "2.0.0");
+        new.enable(FaultId::SlowQuery, bound.clone())
+            .expect("valid");
+        assert!(new.fires(FaultId::SlowQuery, None).is_some());
+        for old in [
+            Faults::for_release(Service::Api, "1.9.0"),
+            Faults::new(Service::Api),
+        ] {
+            old.enable(FaultId::SlowQuery, bound.clone())
+                .expect("valid");
+            assert!(old.active(FaultId::SlowQuery).is_some(), "on, but");
+            assert!(
+                old.fires(FaultId::SlowQuery, None).is_none(),
+                "not this release"
+            );
+        }
     }
 
     #[test]

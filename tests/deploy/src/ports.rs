@@ -41,9 +41,15 @@ pub fn disagreements(observations: &[Observation]) -> Vec<String> {
         .collect()
 }
 
+/// The role a service of the lab runs, by its name in compose and Kubernetes: its own name,
+/// except a canary, which is another release of the role it is named after.
+pub fn role_of(name: &str) -> &str {
+    name.strip_suffix("-canary").unwrap_or(name)
+}
+
 /// The port a service of the lab listens on, by its name in compose and Kubernetes.
 pub fn role_port(name: &str) -> Option<u16> {
-    match name {
+    match role_of(name) {
         "dojo" => Some(defaults::DOJO_PORT),
         "frontend" => Some(defaults::FRONTEND_PORT),
         "api" => Some(defaults::API_PORT),
@@ -66,7 +72,7 @@ pub fn port_of(endpoint: &str) -> Option<u16> {
 fn url_variable_port(name: &str, otlp_protocol: Option<&str>) -> Option<u16> {
     match name {
         env::API_URL => Some(defaults::API_PORT),
-        env::PAYMENTS_URL => Some(defaults::PAYMENTS_PORT),
+        env::PAYMENTS_URL | env::PAYMENTS_CANARY_URL => Some(defaults::PAYMENTS_PORT),
         env::FRONTEND_URL => Some(defaults::FRONTEND_PORT),
         env::TEMPO_URL => Some(defaults::TEMPO_HTTP_PORT),
         env::TEMPO_OTLP_GRPC_ENDPOINT => Some(defaults::OTLP_GRPC_PORT),
@@ -317,6 +323,7 @@ pub fn known_env_names() -> Vec<&'static str> {
         env::DATABASE_URL,
         env::API_URL,
         env::PAYMENTS_URL,
+        env::PAYMENTS_CANARY_URL,
         env::FRONTEND_URL,
         env::ADMIN_TOKEN,
         env::FAULT_SCENARIO,

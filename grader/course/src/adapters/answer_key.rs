@@ -150,6 +150,15 @@ fn variant_answers(variant: &Variant) -> AnswerKeyEntry {
         lines.push(line("Operation", operation));
         lines.push(line("Fault kind", truth.fault.clone()));
         lines.push(line("Evidence query", truth.evidence.trim()));
+        if let Some(deployment) = &truth.deployment {
+            lines.push(line(
+                "Deployment",
+                format!(
+                    "the release {} of {} (or its deployment.id); evidence from before and after it",
+                    deployment.version, truth.service
+                ),
+            ));
+        }
     }
     AnswerKeyEntry {
         title: format!("Variant {}", variant.id),
@@ -162,6 +171,9 @@ fn describe_toggle(toggle: &FaultToggle) -> String {
     let mut parts = vec![toggle.fault.clone()];
     if let Some(fraction) = toggle.fraction {
         parts.push(format!("{} % of requests", (fraction * 100.0).round()));
+    }
+    if let Some(version) = &toggle.version {
+        parts.push(format!("release {version} only"));
     }
     parts.extend(
         toggle

@@ -132,12 +132,14 @@ fn their_submission(submission: Submission) -> GraderSubmission {
             fault_kind,
             trace_ids,
             explanation_markdown,
+            deployment,
         } => GraderSubmission::Report(Report {
             service,
             operation,
             fault: fault_kind,
             evidence: trace_ids,
             explanation: explanation_markdown,
+            deployment,
         }),
         Submission::Quiz { answers } => GraderSubmission::Answers(answers.into_iter().collect()),
         Submission::Pipeline { settings } => GraderSubmission::Settings(settings),
@@ -228,10 +230,15 @@ impl Grading for InProcessGrader {
                         Check::Instrumentation(check) => CheckKind::Instrumentation {
                             services: check.default_service.iter().cloned().collect(),
                         },
-                        Check::RootCause(_) => CheckKind::RootCause {
-                            services: services.clone(),
-                            fault_kinds: fault_kinds.clone(),
-                        },
+                        Check::RootCause(_) => {
+                            CheckKind::RootCause {
+                                services: services.clone(),
+                                fault_kinds: fault_kinds.clone(),
+                                asks_deployment: lab.scenario.iter().flat_map(|s| &s.variants).any(
+                                    |v| v.truth.as_ref().is_some_and(|t| t.deployment.is_some()),
+                                ),
+                            }
+                        }
                         Check::Pipeline(_) => CheckKind::Pipeline,
                         Check::Numeric(_) => CheckKind::Numeric,
                         Check::Dashboard(check) => CheckKind::Dashboard {

@@ -3,7 +3,8 @@
 //! changed with a marker at each deployment that falls in the charts' window.
 //!
 //! The figures are computed by [`dojo_grader::delivery`] from the results of its two queries,
-//! run over the last week through the course's trace source.
+//! run over the last week through the course's trace source (in a workshop, the learner's own
+//! tenant, which holds their own seeded history and the deploys made for them).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -71,6 +72,7 @@ async fn delivery(
     Extension(visitor): Extension<Visitor>,
 ) -> Result<DeliveryPage, CourseError> {
     let week = Duration::from_secs(WINDOW_DAYS * 24 * 3600);
+    // In a workshop, the learner's own tenant: their history and their deploys.
     let traces = state.traces_for(&visitor);
     let unavailable = |error: String| CourseError::Unavailable(error);
     let rollouts: Vec<Rollout> = traces

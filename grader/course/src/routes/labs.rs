@@ -150,7 +150,8 @@ pub(crate) enum FormKind {
     /// The service name suggested, and the setting that marks the learner's run as theirs
     /// (`None` before they join).
     Instrumentation(String, Option<String>),
-    RootCause(Vec<String>, Vec<String>),
+    /// The services, the fault kinds, and whether the report names a deployment.
+    RootCause(Vec<String>, Vec<String>, bool),
     Quiz(Vec<QuestionView>),
     /// The settings as last submitted (or empty).
     Pipeline(String),
@@ -480,7 +481,10 @@ async fn lab_page(
                     CheckKind::RootCause {
                         services,
                         fault_kinds,
-                    } => FormKind::RootCause(services.clone(), fault_kinds.clone()),
+                        asks_deployment,
+                    } => {
+                        FormKind::RootCause(services.clone(), fault_kinds.clone(), *asks_deployment)
+                    }
                     CheckKind::Pipeline => {
                         FormKind::Pipeline(field(&values, "settings").to_string())
                     }
@@ -696,7 +700,9 @@ async fn submit(
         CheckKind::Instrumentation { .. } => Submission::Instrumentation {
             service: field(&fields, "service").to_string(),
         },
-        CheckKind::RootCause { .. } => Submission::RootCause {
+        CheckKind::RootCause {
+            asks_deployment, ..
+        } => Submission::RootCause {
             service: field(&fields, "service").to_string(),
             operation: field(&fields, "operation").trim().to_string(),
             fault_kind: field(&fields, "fault_kind").to_string(),
@@ -706,6 +712,11 @@ async fn submit(
                 .map(str::to_string)
                 .collect(),
             explanation_markdown: field(&fields, "explanation").to_string(),
+            deployment: if *asks_deployment {
+                field(&fields, "deployment").trim().to_string()
+            } else {
+                String::new()
+            },
         },
         CheckKind::Pipeline => Submission::Pipeline {
             settings: field(&fields, "settings").to_string(),

@@ -433,3 +433,28 @@ async fn each_learner_sees_the_quiz_choices_in_their_own_order() {
         "four learners see the same order: {pages:?}"
     );
 }
+
+#[tokio::test]
+async fn the_report_form_asks_for_the_deployment_only_where_a_deploy_brought_the_fault() {
+    let app = spawn().await;
+    let mut ada = app.client();
+    ada.join("Ada Lovelace").await;
+    let lab5 = ada.get("/labs/delivery-pipeline").await;
+    assert_eq!(
+        lab5.body.matches("name=\"deployment\"").count(),
+        1,
+        "one deployment field, in the bad-deploy report: {}",
+        lab5.body
+    );
+    assert!(
+        lab5.body.contains("id=\"deployment-bad-deploy\""),
+        "{}",
+        lab5.body
+    );
+    let lab3 = ada.get("/labs/intermittent-slowness").await;
+    assert!(
+        lab3.body.contains("name=\"fault_kind\"") && !lab3.body.contains("name=\"deployment\""),
+        "{}",
+        lab3.body
+    );
+}

@@ -2,7 +2,8 @@
 //!
 //! - [`traceql`]: a TraceQL answer, compared with a reference by result sets;
 //! - [`instrumentation`]: TraceQL assertions on a learner's service's live traces;
-//! - [`root_cause`]: a report checked against the learner's scenario variant;
+//! - [`root_cause`]: a report checked against the learner's scenario variant ([`regression`]
+//!   when the fault came with a deploy);
 //! - [`quiz`]: multiple-choice answers, each explained;
 //! - [`pipeline`]: sampling and scrubbing settings, by their effect on traces sent through them;
 //! - [`numeric`]: a number with a unit, against the value computed from the learner's traces;
@@ -20,6 +21,7 @@ pub mod instrumentation;
 pub mod numeric;
 pub mod pipeline;
 pub mod quiz;
+pub mod regression;
 pub mod root_cause;
 pub mod search_context;
 pub mod traceql;

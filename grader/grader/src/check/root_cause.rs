@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::GradeError;
 use super::describe;
 use super::feedback::{Evidence, Feedback, Item, ItemStatus, Verdict};
+use super::regression;
 use super::traceql::search_all;
 use crate::backend::{Elsewhere, TraceBackend, Window};
 use crate::query::{self, Vars};
@@ -32,6 +33,10 @@ pub struct Report {
     pub evidence: Vec<String>,
     /// Markdown.
     pub explanation: String,
+    /// The deployment that introduced the regression (its `deployment.id` or the version it
+    /// rolled out), for exercises whose truth names one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub deployment: String,
 }
 
 /// Everything the check needs besides the report.
@@ -88,6 +93,8 @@ pub async fn grade(
     let mut evidence_items = Vec::new();
     // (index in `evidence_items`, the spans in that trace that show the fault)
     let mut showing: Vec<(usize, String)> = Vec::new();
+    // Traces from before and after the deploy, when the truth names one.
+    let (mut before, mut after) = (0usize, 0usize);
     for cited in &report.evidence {
         let cited = cited.trim();
         if cited.is_empty() {
@@ -163,6 +170,27 @@ pub async fn grade(
         let shows = evidence
             .matching_spans(&trace)
             .map_err(|e| GradeError::Spec(e.one_line()))?;
+        let side = truth
+            .deployment
+            .as_ref()
+            .map(|deployment| regression::side(&trace, truth, deployment, !shows.is_empty()));
+        match &side {
+            Some(regression::Side::After) => after += 1,
+            Some(regression::Side::Before(versions)) => {
+                before += 1;
+                evidence_items.push(
+                    regression::before_item(title, &truth.service, versions).with_evidence(vec![
+                        Evidence {
+                            trace_id: id.to_string(),
+                            trace: describe::trace(&trace),
+                            why: "before the deploy".into(),
+                        },
+                    ]),
+                );
+                continue;
+            }
+            _ => {}
+        }
         if shows.is_empty() {
             evidence_items.push(
                 Item::fail(
@@ -290,6 +318,29 @@ pub async fn grade(
         ));
     }
 
+    // The deployment that brought the fault, and evidence from both sides of it.
+    let mut weight = 1.0;
+    if let Some(deployment) = &truth.deployment {
+        weight += 0.2;
+        let (named, item) = regression::naming_item(
+            ctx.backend,
+            ctx.tenant,
+            truth,
+            deployment,
+            &report.deployment,
+        )
+        .await?;
+        if named {
+            score += 0.1;
+        }
+        items.push(item);
+        let sides = regression::sides_item(truth, before, after);
+        if sides.status == ItemStatus::Pass {
+            score += 0.1;
+        }
+        items.push(sides);
+    }
+
     if names_the_service && operation_ok {
         for (index, spans) in showing {
             if let Some(item) = evidence_items.get_mut(index) {
@@ -353,13 +404,22 @@ pub async fn grade(
         .collect();
     Ok(Feedback {
         verdict: if passed { Verdict::Pass } else { Verdict::Fail },
-        score: if passed { 1.0 } else { score.min(0.99) },
+        score: if passed {
+            1.0
+        } else {
+            (score / weight).min(0.99)
+        },
         headline: if passed {
             format!(
-                "Root cause found: `{}` in `{}` ({}), with {verified} trace{} as evidence.",
+                "Root cause found: `{}` in `{}` ({}){}, with {verified} trace{} as evidence.",
                 truth.operation,
                 truth.service,
                 truth.fault,
+                truth
+                    .deployment
+                    .as_ref()
+                    .map(|d| format!(", brought by release {}", d.version))
+                    .unwrap_or_default(),
                 if verified == 1 { "" } else { "s" }
             )
         } else {

@@ -82,6 +82,25 @@ pub struct Variant {
     /// What a correct root-cause report says for this variant.
     #[serde(default)]
     pub truth: Option<GroundTruth>,
+    /// A release `dojo up` rolls out with `dojo deploy` while the lab runs (a bad deploy:
+    /// faults with the same `version` hit only that release).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<ScriptedDeploy>,
+}
+
+/// A deploy the lab makes by itself, through the real pipeline, some time after it started
+/// (so the traces hold requests from before it and after it).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedDeploy {
+    /// The deployable service (`api` or `frontend`).
+    pub service: String,
+    /// The release rolled out, `MAJOR.MINOR.PATCH`.
+    pub version: String,
+    /// The change's title (`vcs.change.title`).
+    pub change: String,
+    /// How long after the lab is up the deploy starts.
+    pub after: SpecDuration,
 }
 
 /// One fault from the catalogue, switched on with parameters.
@@ -96,6 +115,9 @@ pub struct FaultToggle {
     /// The fraction of requests hit, 0 < fraction ≤ 1; the catalogue's default when absent.
     #[serde(default)]
     pub fraction: Option<f64>,
+    /// Only this release of the fault's service is hit (a fault that comes with a deploy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The answer to a root-cause exercise, for one variant.
@@ -118,6 +140,19 @@ pub struct GroundTruth {
     /// services: "network", "api → payments").
     #[serde(default)]
     pub service_aliases: Vec<String>,
+    /// For a fault that came with a deploy: the release that introduced it. The report must
+    /// then name that deployment, and cite traces from both sides of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentTruth>,
+}
+
+/// The deploy that introduced a regression, in a root-cause exercise's truth.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentTruth {
+    /// The `service.version` the deploy rolled out (`MAJOR.MINOR.PATCH`); the service is the
+    /// truth's. A report may name it, or the `deployment.id` of the run that rolled it out.
+    pub version: String,
 }
 
 /// One exercise of a lab.

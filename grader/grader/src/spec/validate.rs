@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::types::{Check, Expect, Lab, TraceqlCheck};
+use crate::check::regression::ReleaseVersion;
 use crate::query;
 
 /// One thing wrong with a spec.
@@ -304,7 +305,28 @@ pub(crate) fn validate(
                     }
                 }
                 p.query(&format!("{field}.evidence"), &truth.evidence);
+                if let Some(deployment) = &truth.deployment {
+                    if ReleaseVersion::parse(&deployment.version).is_none() {
+                        p.add(
+                            format!("{field}.deployment.version"),
+                            format!("`{}` is not a release version", deployment.version),
+                            "write it as MAJOR.MINOR.PATCH, like 2.0.0",
+                        );
+                    } else if !variant.deploy.as_ref().is_some_and(|d| {
+                        d.version == deployment.version && d.service == truth.service
+                    }) {
+                        p.add(
+                            format!("{field}.deployment"),
+                            format!(
+                                "names release {} of {}, which the variant's `deploy` does not roll out",
+                                deployment.version, truth.service
+                            ),
+                            "add `deploy:` with that service and version to the variant",
+                        );
+                    }
+                }
             }
+            scripted_deploy(&mut p, &base, variant);
         }
     }
 
@@ -604,3 +626,47 @@ pub(crate) fn validate(
     }
     p.0
 }
+
+/// A variant's scripted deploy, and the faults bound to a release: each such fault must come
+/// with the variant's deploy of that release of its own service.
+fn scripted_deploy(p: &mut Problems, base: &str, variant: &crate::spec::types::Variant) {
+    if let Some(deploy) = &variant.deploy {
+        if !DEPLOYABLE.contains(&deploy.service.as_str()) {
+            p.add(
+                format!("{base}.deploy.service"),
+                format!("`{}` cannot be deployed", deploy.service),
+                format!("deploy one of: {}", DEPLOYABLE.join(", ")),
+            );
+        }
+        if ReleaseVersion::parse(&deploy.version).is_none() {
+            p.add(
+                format!("{base}.deploy.version"),
+                format!("`{}` is not a release version", deploy.version),
+                "write it as MAJOR.MINOR.PATCH, like 2.0.0",
+            );
+        }
+    }
+    for (fi, toggle) in variant.faults.iter().enumerate() {
+        let Some(version) = &toggle.version else {
+            continue;
+        };
+        let home = dojo_faults::FaultId::parse(&toggle.fault).map(|id| id.spec().service.as_str());
+        let deployed = variant
+            .deploy
+            .as_ref()
+            .is_some_and(|d| d.version == *version && Some(d.service.as_str()) == home);
+        if !deployed {
+            p.add(
+                format!("{base}.faults[{fi}].version"),
+                format!(
+                    "binds `{}` to release {version}, which the variant's `deploy` does not roll out",
+                    toggle.fault
+                ),
+                "add `deploy:` rolling that release of the fault's service out, or remove `version`",
+            );
+        }
+    }
+}
+
+/// The services `dojo deploy` can roll out.
+const DEPLOYABLE: [&str; 2] = ["api", "frontend"];

@@ -687,6 +687,7 @@ fn report(service: &str, operation: &str, fault: &str, evidence: &[u32]) -> Subm
         explanation: "In the slow traces the SELECT on products under GET /products/{id} takes \
                       800 ms while every other span is fast, and only some requests are hit."
             .into(),
+        deployment: String::new(),
     })
 }
 

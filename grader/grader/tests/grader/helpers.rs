@@ -74,6 +74,8 @@ pub struct TestSpan {
     pub instance: Option<&'static str>,
     /// `learner.id` on the resource: the mark of a learner's own run (Lab 1).
     pub learner: Option<&'static str>,
+    /// `service.version` on the resource, when set.
+    pub version: Option<&'static str>,
 }
 
 /// An attribute value in a test span.
@@ -105,7 +107,12 @@ impl TestSpan {
             exception: false,
             instance: None,
             learner: None,
+            version: None,
         }
+    }
+    pub fn version(mut self, version: &'static str) -> Self {
+        self.version = Some(version);
+        self
     }
     pub fn learner(mut self, id: &'static str) -> Self {
         self.learner = Some(id);
@@ -236,6 +243,12 @@ pub fn ingest_for(store: &Store, tenant: &TenantId, spans: &[TestSpan], ago_ms: 
                     span.learner
                         .map(|id| kv("learner.id", any_value::Value::StringValue(id.to_string()))),
                 )
+                .chain(span.version.map(|version| {
+                    kv(
+                        "service.version",
+                        any_value::Value::StringValue(version.to_string()),
+                    )
+                }))
                 .collect(),
                 ..Default::default()
             }),

@@ -37,10 +37,6 @@ fn every_lab_in_the_repository_loads_and_validates() {
     }
 }
 
-/// Exercises whose near misses another lab's work owns (Lab 2's deployment-version waits for
-/// the shop to run several versions).
-const NEAR_MISSES_OWNED_ELSEWHERE: [&str; 1] = ["deployment-version"];
-
 #[test]
 fn every_traceql_exercise_lists_at_least_two_near_misses() {
     let labs = load_dir(&repository_labs()).unwrap_or_else(|e| panic!("{e}"));
@@ -50,9 +46,6 @@ fn every_traceql_exercise_lists_at_least_two_near_misses() {
             let dojo_grader::spec::types::Check::Traceql(check) = &exercise.check else {
                 continue;
             };
-            if NEAR_MISSES_OWNED_ELSEWHERE.contains(&exercise.id.as_str()) {
-                continue;
-            }
             counted += 1;
             assert!(
                 check.must_refuse.len() >= 2,
@@ -174,6 +167,30 @@ fn each_semantic_problem_names_its_field_and_a_fix() {
                 "kind: instrumentation\n      assertions:\n        - { id: a, describe: D, query: '{ kind = server }', expect: present, fail: F }",
             ),
             "exercises[0].check.assertions[0].query",
+        ),
+        (
+            "a fault bound to a release no deploy rolls out",
+            GOOD.replace(
+                "exercises:",
+                "scenario:\n  variants:\n    - id: v\n      faults: [{ fault: slow_query, version: 2.0.0 }]\nexercises:",
+            ),
+            "scenario.variants[0].faults[0].version",
+        ),
+        (
+            "a deploy of a service that cannot be deployed",
+            GOOD.replace(
+                "exercises:",
+                "scenario:\n  variants:\n    - id: v\n      faults: [{ fault: payments_slow }]\n      deploy: { service: payments, version: 2.0.0, change: c, after: 30s }\nexercises:",
+            ),
+            "scenario.variants[0].deploy.service",
+        ),
+        (
+            "a truth naming a release the variant does not deploy",
+            GOOD.replace(
+                "exercises:",
+                "scenario:\n  variants:\n    - id: v\n      faults: [{ fault: slow_query, version: 2.0.0 }]\n      deploy: { service: api, version: 2.0.0, change: c, after: 30s }\n      truth: { service: api, operation: o, fault: slow_query, evidence: '{ duration > 1s }', deployment: { version: 2.1.0 } }\nexercises:",
+            ),
+            "scenario.variants[0].truth.deployment",
         ),
     ];
     for (what, yaml, field) in cases {

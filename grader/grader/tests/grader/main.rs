@@ -7,3 +7,4 @@ mod helpers;
 mod labs;
 mod pipeline;
 mod progress;
+mod regression;

@@ -142,7 +142,7 @@ fn every_service_reports_traces_under_its_own_name() {
     let file = support::compose_file();
     for (name, service) in compose::services(&file) {
         if let Some(reported) = compose::env(service, dojo_defaults::env::OTEL_SERVICE_NAME) {
-            assert_eq!(reported, name, "compose {name}");
+            assert_eq!(reported, ports::role_of(name), "compose {name}");
         }
     }
     for manifest in support::manifests() {
@@ -150,7 +150,12 @@ fn every_service_reports_traces_under_its_own_name() {
             if let Some(reported) =
                 kube::env_value(container, dojo_defaults::env::OTEL_SERVICE_NAME)
             {
-                assert_eq!(reported, manifest.name, "{}", manifest.place);
+                assert_eq!(
+                    reported,
+                    ports::role_of(&manifest.name),
+                    "{}",
+                    manifest.place
+                );
             }
         }
     }

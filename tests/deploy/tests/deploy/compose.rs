@@ -2,7 +2,7 @@
 //! images, health checks, localhost-only ports, files that exist, dependencies that exist.
 
 use docker_compose_types::DependsOnOptions;
-use dojo_deploy_tests::{compose, grafana, repo};
+use dojo_deploy_tests::{compose, grafana, ports, repo};
 
 use crate::support;
 
@@ -38,7 +38,7 @@ fn every_service_built_here_runs_a_role_of_the_one_dojo_binary() {
         }
         let args = compose::command(service);
         let role_ok = match args.first().map(String::as_str) {
-            Some("service") => args.get(1).map(String::as_str) == Some(name),
+            Some("service") => args.get(1).map(String::as_str) == Some(ports::role_of(name)),
             Some("loadgen") => name == "loadgen",
             Some("serve") => name == "dojo",
             _ => false,

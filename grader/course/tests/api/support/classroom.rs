@@ -167,6 +167,7 @@ fn labs() -> Vec<LabDetail> {
                 kind: CheckKind::RootCause {
                     services: vec!["frontend".into(), "api".into(), "payments".into()],
                     fault_kinds: vec!["slow query".into(), "slow dependency".into()],
+                    asks_deployment: false,
                 },
                 hint_count: 0,
             }],
