@@ -6,6 +6,9 @@
 //! command fills with the trace store, the grader and the services' logs.
 
 pub mod adapters;
+pub mod alert_evaluation;
+pub mod alert_export;
+pub mod alerts;
 pub mod backend;
 pub mod content;
 pub mod dashboards;
@@ -53,6 +56,7 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::traces::router())
         .merge(routes::services::router())
         .merge(routes::dashboards::router())
+        .merge(routes::alerts::router())
         .merge(routes::delivery::router())
         .merge(routes::labs::router())
         .merge(routes::learners::router())

@@ -4,6 +4,7 @@
 //! sample services' faults through their admin APIs; [`remote`] reads a Grafana Tempo (or any
 //! of the grader's trace backends) for the compose and Kubernetes layouts.
 
+pub mod alerts;
 pub mod answer_key;
 pub mod faults;
 pub mod grader;

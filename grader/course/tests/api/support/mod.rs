@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use dojo_course::adapters::alerts::ProgressAlerts;
 use dojo_course::adapters::grader::InProcessGrader;
 use dojo_course::adapters::panels::ProgressPanels;
 use dojo_course::adapters::remote::BackendTraces;
@@ -116,6 +117,10 @@ pub struct Options {
     pub via_tempo_api: bool,
     /// The course is configured as reached over HTTPS (`--public-url https://…`).
     pub https: bool,
+    /// How often alert rules are evaluated (15 s when unset); with the real grader only.
+    pub alert_interval: Option<std::time::Duration>,
+    /// How long one rule's evaluation may take (2 s when unset).
+    pub alert_budget: Option<std::time::Duration>,
 }
 
 pub fn labs_dir() -> PathBuf {
@@ -136,6 +141,12 @@ impl TestApp {
             instructor_token: Some(Secret::new(INSTRUCTOR_TOKEN)),
             workshop_code: options.workshop_code,
             https: options.https,
+            alert_interval: options
+                .alert_interval
+                .unwrap_or(CourseSettings::default().alert_interval),
+            alert_budget: options
+                .alert_budget
+                .unwrap_or(CourseSettings::default().alert_budget),
             ..CourseSettings::default()
         };
         let store = store_holding(&shelf.traces);
@@ -150,12 +161,14 @@ impl TestApp {
             ))
         };
         let mut panels = None;
+        let mut alerts = None;
         let grading: Arc<dyn Grading> = if options.real_grader {
             let labs = load_dir(&labs_dir()).expect("the repository's labs load");
             let progress = Progress::connect("sqlite::memory:")
                 .await
                 .expect("an in-memory progress store");
             panels = Some(Arc::new(ProgressPanels::new(progress.clone())));
+            alerts = Some(Arc::new(ProgressAlerts::new(progress.clone())));
             let backend = Arc::new(EmbeddedBackend::new(store));
             Arc::new(InProcessGrader::new(Grader::new(
                 labs,
@@ -168,6 +181,11 @@ impl TestApp {
         let mut state = CourseState::new(course, traces, logs, grading, faults.clone(), settings);
         if let Some(panels) = panels {
             state = state.with_panels(panels);
+        }
+        if let Some(alerts) = alerts {
+            state = state.with_alerts(alerts);
+            // Evaluated as `dojo` evaluates them; the task ends with the test's runtime.
+            dojo_course::alert_evaluation::spawn(state.clone());
         }
         let address = serve_course(state).await;
         TestApp { address, faults }
