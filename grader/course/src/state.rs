@@ -141,6 +141,16 @@ impl CourseState {
         self
     }
 
+    /// Where `learner`'s alert rule `id` stands (its state, history and last evaluation);
+    /// `None` before its first evaluation or when it is not theirs.
+    pub fn alert_status(
+        &self,
+        learner: &crate::backend::LearnerId,
+        id: i64,
+    ) -> Option<crate::alert_evaluation::RuleStatus> {
+        self.inner.alert_board.status(learner, id)
+    }
+
     /// Keeps learners' alert rules in `alerts` (set once, before serving). The rules are
     /// evaluated once `crate::alert_evaluation::spawn` has been started with this state.
     pub fn with_alerts(self, alerts: Arc<dyn AlertStore>) -> CourseState {
