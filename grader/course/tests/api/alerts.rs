@@ -146,6 +146,52 @@ async fn a_rule_over_the_learners_errors_fires_and_shows_its_history_series_and_
     );
 }
 
+/// The learner id the page header shows.
+fn learner_id(page: &str) -> String {
+    let marker = "(id <code>";
+    let rest = &page[page.find(marker).expect("the header shows the learner id") + marker.len()..];
+    rest.split('<').next().expect("an id").to_string()
+}
+
+#[tokio::test]
+async fn in_a_workshop_each_learners_rules_read_only_their_own_traffic() {
+    let app = TestApp::spawn_with(Options {
+        real_grader: true,
+        routed_store: true,
+        alert_interval: Some(Duration::from_secs(1)),
+        ..Options::default()
+    })
+    .await;
+    let (mut ada, mut bob) = (app.client(), app.client());
+    ada.join("Ada").await;
+    bob.join("Bob").await;
+    // Only Ada's own traffic holds the failed checkout; the shared traffic holds it too, and
+    // neither learner reads that.
+    let ada_id = learner_id(&ada.get("/alerts").await.body);
+    let tenant = dojo_store::storage::routing::learner_tenant(&ada_id).expect("a tenant");
+    crate::support::ingest(
+        &app.store,
+        &tenant,
+        &crate::support::shelf::Shelf::sample().traces,
+    );
+
+    for client in [&mut ada, &mut bob] {
+        let saved = add(client, "Any errors", ERRORS, "above", "0.001", "2s").await;
+        assert_eq!(saved.status, 303, "{}", saved.body);
+    }
+    let adas = rule_ids(&ada.get("/alerts").await.body);
+    let bobs = rule_ids(&bob.get("/alerts").await.body);
+    wait_for_state(&mut ada, &adas[0], "firing").await;
+    // Bob's rule was added with Ada's and has been evaluated as often: it never breached.
+    let page = bob.get("/alerts").await.body;
+    assert_eq!(state_of(&page, &bobs[0]).as_deref(), Some("normal"), "{page}");
+    assert!(
+        page.contains("no series had a value"),
+        "Bob's rule reads his own (empty) traffic: {page}"
+    );
+    assert!(!page.contains("<td>pending</td>"), "{page}");
+}
+
 #[tokio::test]
 async fn bad_rules_get_a_caret_or_a_field_error_and_the_cap_is_told() {
     let app = spawn(Duration::from_secs(15), None).await;

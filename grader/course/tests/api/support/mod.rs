@@ -44,6 +44,12 @@ pub fn content_dir() -> PathBuf {
 /// A real embedded trace store holding these traces, as if the services had sent them.
 pub fn store_holding(traces: &[Trace]) -> Store {
     let store = Store::new(StoreConfig::default()).expect("a store with the default configuration");
+    ingest(&store, &TenantId::default_tenant(), traces);
+    store
+}
+
+/// Puts these traces into `tenant` of the store, as if the services had sent them there.
+pub fn ingest(store: &Store, tenant: &TenantId, traces: &[Trace]) {
     let spans = traces
         .iter()
         .flat_map(|trace| {
@@ -59,9 +65,8 @@ pub fn store_holding(traces: &[Trace]) -> Store {
         ..ConvertedBatch::default()
     };
     store
-        .ingest_converted(&TenantId::default_tenant(), batch)
+        .ingest_converted(tenant, batch)
         .expect("the store takes the spans");
-    store
 }
 
 /// Serves the course on a free port of 127.0.0.1; answers its address.
@@ -103,6 +108,8 @@ pub async fn serve_tempo_api(store: Store) -> String {
 pub struct TestApp {
     pub address: SocketAddr,
     pub faults: Arc<Switchboard>,
+    /// The embedded store the course reads, to send more traces into it.
+    pub store: Store,
 }
 
 /// Options for `TestApp::spawn`.
@@ -121,6 +128,9 @@ pub struct Options {
     pub alert_interval: Option<std::time::Duration>,
     /// How long one rule's evaluation may take (2 s when unset).
     pub alert_budget: Option<std::time::Duration>,
+    /// The store keeps each learner's traffic in their own tenant, as in a workshop (the
+    /// shelf's traces are then the class's shared traffic, which no learner reads).
+    pub routed_store: bool,
 }
 
 pub fn labs_dir() -> PathBuf {
@@ -150,6 +160,10 @@ impl TestApp {
             ..CourseSettings::default()
         };
         let store = store_holding(&shelf.traces);
+        if options.routed_store {
+            store.route_by_learner();
+        }
+        let kept_store = store.clone();
         let traces: Arc<dyn TraceSource> = if options.via_tempo_api {
             let url = serve_tempo_api(store.clone()).await;
             let tempo = TempoBackend::new(TempoConfig::new(url)).expect("a Tempo client");
@@ -188,7 +202,11 @@ impl TestApp {
             dojo_course::alert_evaluation::spawn(state.clone());
         }
         let address = serve_course(state).await;
-        TestApp { address, faults }
+        TestApp {
+            address,
+            faults,
+            store: kept_store,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
