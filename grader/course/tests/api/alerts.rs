@@ -184,7 +184,11 @@ async fn in_a_workshop_each_learners_rules_read_only_their_own_traffic() {
     wait_for_state(&mut ada, &adas[0], "firing").await;
     // Bob's rule was added with Ada's and has been evaluated as often: it never breached.
     let page = bob.get("/alerts").await.body;
-    assert_eq!(state_of(&page, &bobs[0]).as_deref(), Some("normal"), "{page}");
+    assert_eq!(
+        state_of(&page, &bobs[0]).as_deref(),
+        Some("normal"),
+        "{page}"
+    );
     assert!(
         page.contains("no series had a value"),
         "Bob's rule reads his own (empty) traffic: {page}"
