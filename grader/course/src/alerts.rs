@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use dojo_grader::alerting::{AlertRule, Condition, Severity};
 
 use crate::backend::LearnerId;
-use crate::dashboards::{FieldError, MAX_QUERY_BYTES, MAX_TITLE_CHARS, query_field_error};
+use crate::dashboards::{FieldError, MAX_TITLE_CHARS, metrics_query_error};
 
 /// Most rules one learner keeps.
 pub const MAX_RULES: usize = 10;
@@ -108,36 +108,11 @@ impl RuleDraft {
             ));
         }
         let query = form.query.trim();
-        if query.is_empty() {
-            errors.push(field_error(
-                "query",
-                "Write a TraceQL metrics query, such as { status = error } | rate().",
-            ));
-        } else if query.len() > MAX_QUERY_BYTES {
-            errors.push(field_error(
-                "query",
-                format!("The query is longer than {MAX_QUERY_BYTES} bytes."),
-            ));
-        } else {
-            match dojo_traceql::parse(query) {
-                Err(error) => {
-                    let error = crate::engine::query_error(&error, query);
-                    errors.push(query_field_error(&error, query));
-                }
-                Ok(parsed) if !parsed.is_metrics() => {
-                    let mut error = field_error(
-                        "query",
-                        "This is a search query: it finds traces, and a rule needs a number to compare with the threshold.",
-                    );
-                    error.hint = Some(
-                        "end it with a metrics function, such as | rate() or | quantile_over_time(duration, .95)"
-                            .into(),
-                    );
-                    errors.push(error);
-                }
-                Ok(_) => {}
-            }
-        }
+        errors.extend(metrics_query_error(
+            query,
+            "Write a TraceQL metrics query, such as { status = error } | rate().",
+            "This is a search query: it finds traces, and a rule needs a number to compare with the threshold.",
+        ));
         let condition = Condition::parse(form.condition);
         if condition.is_none() {
             errors.push(field_error(

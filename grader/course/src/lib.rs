@@ -6,6 +6,7 @@
 //! command fills with the trace store, the grader and the services' logs.
 
 pub mod adapters;
+pub mod alert_board;
 pub mod alert_evaluation;
 pub mod alert_export;
 pub mod alerts;

@@ -3,7 +3,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::alert_evaluation::AlertBoard;
+use crate::alert_board::AlertBoard;
 use crate::alerts::AlertStore;
 use crate::backend::{FaultControl, Grading, LogSource, TraceSource};
 use crate::content::Course;
@@ -147,7 +147,7 @@ impl CourseState {
         &self,
         learner: &crate::backend::LearnerId,
         id: i64,
-    ) -> Option<crate::alert_evaluation::RuleStatus> {
+    ) -> Option<crate::alert_board::RuleStatus> {
         self.inner.alert_board.status(learner, id)
     }
 

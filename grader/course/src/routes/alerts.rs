@@ -16,7 +16,8 @@ use dojo_grader::check::describe::clock_utc;
 
 use super::labs::{Fields, field, require_learner};
 use super::layout::Layout;
-use crate::alert_evaluation::{LOOKBACK, RuleStatus};
+use crate::alert_board::RuleStatus;
+use crate::alert_evaluation::LOOKBACK;
 use crate::alerts::{AlertStore, MAX_RULES, RuleDraft, RuleForm, SavedRule, format_for};
 use crate::backend::LearnerId;
 use crate::dashboards::{FieldError, Unit};
