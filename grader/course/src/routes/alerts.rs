@@ -137,7 +137,7 @@ fn rule_view(saved: SavedRule, status: Option<RuleStatus>, state: &CourseState) 
     }
     view.last = evaluation.last.as_ref().map(|d| match &d.series {
         Some(series) => format!(
-            "{} at {}{}",
+            "{} = {}{}",
             series_name(series),
             value_text(d.value),
             if d.breaching { " (breaching)" } else { "" }
