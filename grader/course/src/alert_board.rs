@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use dojo_grader::alerting::{Evaluation, Reading};
+use tokio::sync::Semaphore;
 
 use crate::backend::{LearnerId, MetricsAnswer, MetricsSeries};
 
@@ -87,9 +88,24 @@ impl RuleStatus {
 }
 
 /// Every rule's status, by rule id (ids are unique across learners).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AlertBoard {
     rules: Mutex<HashMap<i64, RuleStatus>>,
+    /// One permit per rule evaluated at a time, whoever starts it (the loop, or a rule just
+    /// added), so evaluations never take more than [`CONCURRENCY`] cores from the lab.
+    pub(crate) permits: Semaphore,
+}
+
+/// Rules evaluated at once (the lab runs on a laptop's couple of cores).
+pub const CONCURRENCY: usize = 2;
+
+impl Default for AlertBoard {
+    fn default() -> Self {
+        AlertBoard {
+            rules: Mutex::default(),
+            permits: Semaphore::new(CONCURRENCY),
+        }
+    }
 }
 
 impl AlertBoard {

@@ -5,22 +5,21 @@
 //! states, their history and the values that decided them are kept in memory in the
 //! [`crate::alert_board::AlertBoard`] for the Alerts page.
 //!
-//! Budgeted: at most [`CONCURRENCY`] rules run at once, each on the blocking pool through the
-//! trace source, and a rule whose query runs past `CourseSettings::alert_budget` (2 s by
-//! default) or past the engine's step
-//! budget is paused with a message saying why, until the learner resumes it. The loop never
-//! holds a lock across a query, so pages are served while it runs.
+//! Budgeted: at most [`CONCURRENCY`] rules run at once (the board's permits, shared with the
+//! evaluation of a rule just added), each on the blocking pool through the trace source, and a
+//! rule whose query runs past `CourseSettings::alert_budget` (2 s by default) or past the
+//! engine's step budget is paused with a message saying why, until the learner resumes it.
+//! The loop never holds a lock across a query, so pages are served while it runs.
 //!
 //! Every read of metrics goes through [`read_metrics`], the one place that knows where a
 //! learner's traces come from.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dojo_grader::alerting::{Reading, settled_mean};
-use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use crate::alert_board::CONCURRENCY;
 use crate::alerts::SavedRule;
 use crate::backend::{LearnerId, MetricsAnswer, SearchError};
 use crate::state::CourseState;
@@ -31,8 +30,6 @@ pub const LOOKBACK: Duration = Duration::from_secs(60);
 /// How long after an interval ends its spans can still be arriving (services export in
 /// batches every few seconds).
 pub const SETTLE: Duration = Duration::from_secs(10);
-/// Rules evaluated at once (the lab runs on a laptop's couple of cores).
-pub const CONCURRENCY: usize = 2;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -70,8 +67,12 @@ pub fn readings(answer: &MetricsAnswer) -> Vec<Reading> {
         .collect()
 }
 
-/// Evaluates one rule now and records the outcome on the board.
+/// Evaluates one rule now (once one of the [`CONCURRENCY`] permits is free) and records the
+/// outcome on the board.
 pub async fn evaluate_rule(state: &CourseState, learner: &LearnerId, saved: &SavedRule) {
+    let Ok(_permit) = state.inner.alert_board.permits.acquire().await else {
+        return;
+    };
     let budget = state.inner.settings.alert_budget;
     let started = Instant::now();
     let outcome = tokio::time::timeout(
@@ -133,7 +134,6 @@ pub async fn evaluate_all(state: &CourseState) -> usize {
     };
     let ids: Vec<i64> = rules.iter().map(|(_, rule)| rule.id).collect();
     state.inner.alert_board.keep_only(&ids);
-    let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut tasks = JoinSet::new();
     let mut evaluated = 0;
     for (learner, rule) in rules {
@@ -141,14 +141,8 @@ pub async fn evaluate_all(state: &CourseState) -> usize {
             continue;
         }
         evaluated += 1;
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
-        };
         let state = state.clone();
-        tasks.spawn(async move {
-            evaluate_rule(&state, &learner, &rule).await;
-            drop(permit);
-        });
+        tasks.spawn(async move { evaluate_rule(&state, &learner, &rule).await });
     }
     while tasks.join_next().await.is_some() {}
     evaluated
