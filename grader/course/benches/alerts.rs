@@ -310,7 +310,7 @@ async fn main() {
     let mut cpu = Vec::new();
     let mut wall = Vec::new();
     let mut latencies = Vec::new();
-    let mut firing = 0;
+    let (mut with_data, mut breaching) = (0, 0);
     for _ in 0..passes {
         let (cpu_before, wall_before) = (cpu_time(), Instant::now());
         let evaluated = evaluate_all(&state).await;
@@ -323,9 +323,9 @@ async fn main() {
                 .expect("every rule has been evaluated");
             assert!(status.paused.is_none(), "{:?}", status.paused);
             latencies.extend(status.took);
-            if status.evaluation.state == dojo_grader::alerting::AlertState::Firing {
-                firing += 1;
-            }
+            let last = status.evaluation.last.as_ref().expect("a decision");
+            with_data += usize::from(last.value.is_some());
+            breaching += usize::from(last.breaching);
         }
     }
     latencies.sort();
@@ -353,5 +353,12 @@ async fn main() {
         ms(percentile(&latencies, 0.99)),
         ms(latencies[latencies.len() - 1]),
     );
-    eprintln!("rule states at the end: {firing} firing-evaluations counted over {passes} passes");
+    let evaluations = passes * rules.len();
+    println!(
+        "\n{with_data} of {evaluations} evaluations had data, {breaching} breached (the checkout error rate and the payments p95 rules are over their thresholds on this traffic)."
+    );
+    assert_eq!(
+        with_data, evaluations,
+        "every rule reads its learner's traffic"
+    );
 }

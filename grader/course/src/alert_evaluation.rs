@@ -24,11 +24,11 @@ use crate::alerts::SavedRule;
 use crate::backend::{LearnerId, MetricsAnswer, SearchError};
 use crate::state::CourseState;
 
-/// How far back each evaluation's query reads: the rule's value is the mean of the settled
-/// intervals in it (Grafana's *Reduce → Mean* over the same range in the export).
+/// How much traffic each evaluation's query reads: one instant query over this window gives
+/// each series its one value (the same in the Grafana export).
 pub const LOOKBACK: Duration = Duration::from_secs(60);
-/// How long after an interval ends its spans can still be arriving (services export in
-/// batches every few seconds).
+/// How long before now that window ends: spans are still arriving for the newest seconds
+/// (services export in batches every few seconds), which would read low for every rule.
 pub const SETTLE: Duration = Duration::from_secs(10);
 
 fn now_ms() -> i64 {
@@ -38,31 +38,32 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs a metrics query over `window` against `learner`'s own traces: their tenant when the
-/// store keeps learners apart (a workshop), the lab's traces otherwise. `None` when the
-/// source cannot run metrics queries. The one place the alerts read metrics.
+/// Runs a metrics query as one instant over the [`LOOKBACK`] that ended [`SETTLE`] ago,
+/// against `learner`'s own traces: their tenant when the store keeps learners apart (a
+/// workshop), the lab's traces otherwise. `None` when the source cannot run metrics queries.
+/// The one place the alerts read metrics.
 pub async fn read_metrics(
     state: &CourseState,
     learner: &LearnerId,
     query: &str,
-    window: Duration,
 ) -> Result<Option<MetricsAnswer>, SearchError> {
     let traces = state
         .inner
         .traces
         .for_learner(Some(learner))
         .unwrap_or_else(|| state.inner.traces.clone());
-    traces.metrics(query, window).await
+    traces.metrics_instant(query, LOOKBACK, SETTLE).await
 }
 
-/// A query's answer reduced to one reading per series.
+/// A query's answer reduced to one reading per series (an instant answer has one value; the
+/// window already ends settled, so nothing is left out).
 pub fn readings(answer: &MetricsAnswer) -> Vec<Reading> {
     answer
         .series
         .iter()
         .map(|s| Reading {
             labels: s.labels.clone(),
-            value: settled_mean(&s.values, answer.step_nanos, SETTLE.as_nanos() as u64),
+            value: settled_mean(&s.values, answer.step_nanos, 0),
         })
         .collect()
 }
@@ -75,11 +76,8 @@ pub async fn evaluate_rule(state: &CourseState, learner: &LearnerId, saved: &Sav
     };
     let budget = state.inner.settings.alert_budget;
     let started = Instant::now();
-    let outcome = tokio::time::timeout(
-        budget,
-        read_metrics(state, learner, &saved.rule.query, LOOKBACK),
-    )
-    .await;
+    let outcome =
+        tokio::time::timeout(budget, read_metrics(state, learner, &saved.rule.query)).await;
     let took = started.elapsed();
     let at_ms = now_ms();
     state.inner.alert_board.update(learner, saved.id, at_ms, |status| {

@@ -1,7 +1,7 @@
 //! A learner's alert rules for the real stack: [`grafana_provisioning`] writes Grafana's alerting
 //! file provisioning (`apiVersion: 1`, one group of rules in a folder, each rule the TraceQL
-//! metrics query against compose's Tempo datasource, reduced by its mean over the same look-back
-//! as the course, with a threshold expression as its condition), to drop into
+//! metrics query against compose's Tempo datasource as an instant query over the same window
+//! as the course's, with a threshold expression as its condition), to drop into
 //! `compose/grafana/provisioning/alerting/`. [`prometheus_rule`] writes the same rule over
 //! the span metrics the compose collector sends Prometheus, where the query maps onto them: a
 //! single `{ … } | rate()` or `| quantile_over_time(duration, q)` whose filter only names the
@@ -15,7 +15,7 @@ use dojo_traceql::ast::{
     SpansetExpr, Stage, Static,
 };
 
-use crate::alert_evaluation::LOOKBACK;
+use crate::alert_evaluation::{LOOKBACK, SETTLE};
 use crate::alerts::{SavedRule, format_for};
 use dojo_grader::alerting::Condition;
 
@@ -72,14 +72,14 @@ pub fn grafana_provisioning(
                 "data": [
                     {
                         "refId": "A",
-                        "relativeTimeRange": {"from": LOOKBACK.as_secs(), "to": 0},
+                        "relativeTimeRange": {"from": (LOOKBACK + SETTLE).as_secs(), "to": SETTLE.as_secs()},
                         "datasourceUid": dojo_defaults::GRAFANA_TEMPO_DATASOURCE_UID,
                         "model": {
                             "refId": "A",
                             "datasource": {"type": "tempo", "uid": dojo_defaults::GRAFANA_TEMPO_DATASOURCE_UID},
                             "queryType": "traceql",
                             "query": rule.query,
-                            "metricsQueryType": "range",
+                            "metricsQueryType": "instant",
                         },
                     },
                     {
@@ -89,7 +89,7 @@ pub fn grafana_provisioning(
                             "refId": "B",
                             "type": "reduce",
                             "expression": "A",
-                            "reducer": "mean",
+                            "reducer": "last",
                             "settings": {"mode": "dropNN"},
                         },
                     },
@@ -387,6 +387,7 @@ mod tests {
                 .find(|d| d["refId"].as_str() == Some(reduced))
                 .expect("the reduce");
             assert_eq!(reduce["model"]["expression"].as_str(), Some("A"));
+            assert_eq!(query["model"]["metricsQueryType"].as_str(), Some("instant"));
         }
     }
 

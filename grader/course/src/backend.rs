@@ -138,6 +138,20 @@ pub trait TraceSource: Send + Sync {
         let _ = (query, window);
         Ok(None)
     }
+
+    /// Runs a TraceQL metrics query as one interval, the `window` that ended `settle` ago, as
+    /// Tempo's instant query (`/api/metrics/query`) would: one value per series, what an alert
+    /// rule compares with its threshold (a p95 over the whole window, not a mean of small
+    /// intervals' p95s). `None` when this source cannot.
+    async fn metrics_instant(
+        &self,
+        query: &str,
+        window: Duration,
+        settle: Duration,
+    ) -> Result<Option<MetricsAnswer>, SearchError> {
+        let _ = (query, window, settle);
+        Ok(None)
+    }
 }
 
 /// A source with no traces: what a visitor who has not joined a workshop reads, since

@@ -4,8 +4,8 @@
 //!
 //! A rule is a TraceQL metrics query, a condition (above or below a threshold), a "for"
 //! duration and a severity. At each evaluation the query's answer is reduced to one value per
-//! series ([`settled_mean`]: the mean of the intervals whose spans have all arrived, as
-//! Grafana's *Reduce → Mean* does), [`decide`] picks the series that decides, and
+//! series (an instant query's one value; [`settled_mean`] for a range answer: the mean of the
+//! intervals whose spans have all arrived), [`decide`] picks the series that decides, and
 //! [`Evaluation::observe`] moves the rule along normal → pending → firing → normal, keeping a
 //! history of each transition with the series and value that caused it. [`judge_phases`] reads
 //! such a history against a fault switched off then on, for the check's verdict.

@@ -105,19 +105,54 @@ impl TraceSource for EmbeddedStore {
         query: &str,
         window: Duration,
     ) -> Result<Option<MetricsAnswer>, SearchError> {
-        let end_nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(u64::MAX);
+        let end_nanos = now_nanos();
         let range = window.as_nanos() as u64;
-        let step_nanos = default_step(range);
         let window = MetricsWindow {
             start_nanos: end_nanos.saturating_sub(range),
             end_nanos,
-            step_nanos,
+            step_nanos: default_step(range),
             max_exemplars: 0,
             instant: false,
         };
+        self.run_metrics(query, window).await.map(Some)
+    }
+
+    async fn metrics_instant(
+        &self,
+        query: &str,
+        window: Duration,
+        settle: Duration,
+    ) -> Result<Option<MetricsAnswer>, SearchError> {
+        let end_nanos = now_nanos().saturating_sub(settle.as_nanos() as u64);
+        let range = (window.as_nanos() as u64).max(1);
+        let window = MetricsWindow {
+            start_nanos: end_nanos.saturating_sub(range),
+            end_nanos,
+            step_nanos: range,
+            max_exemplars: 0,
+            instant: true,
+        };
+        self.run_metrics(query, window).await.map(Some)
+    }
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(u64::MAX)
+}
+
+impl EmbeddedStore {
+    /// Runs a metrics query over `window` on the blocking pool; an instant window's one value
+    /// is its series' `last` (its end is already settled), a range's the newest settled one.
+    async fn run_metrics(
+        &self,
+        query: &str,
+        window: MetricsWindow,
+    ) -> Result<MetricsAnswer, SearchError> {
+        let (start_nanos, step_nanos, instant) =
+            (window.start_nanos, window.step_nanos, window.instant);
         let store = self.store.clone();
         let tenant = self.tenant.clone();
         let text = query.to_string();
@@ -144,7 +179,11 @@ impl TraceSource for EmbeddedStore {
                     .map(label_text)
                     .collect::<Vec<_>>()
                     .join(", "),
-                last: newest_settled(&series.values, step_nanos),
+                last: if instant {
+                    series.values.last().copied().filter(|v| !v.is_nan())
+                } else {
+                    newest_settled(&series.values, step_nanos)
+                },
                 points: series.values.iter().filter(|v| !v.is_nan()).count(),
                 largest: series
                     .values
@@ -155,11 +194,11 @@ impl TraceSource for EmbeddedStore {
                 values: series.values.clone(),
             })
             .collect();
-        Ok(Some(MetricsAnswer {
-            start_nanos: end_nanos.saturating_sub(range),
+        Ok(MetricsAnswer {
+            start_nanos,
             step_nanos,
             series,
-        }))
+        })
     }
 }
 

@@ -24,7 +24,11 @@ const TIME_TICKS: u64 = 5;
 /// What a series is called in the legend: its labels, or the function of an ungrouped query.
 pub fn series_name(labels: &str) -> String {
     match labels.strip_prefix("__name__=") {
-        Some(function) => function.trim_matches('"').to_string(),
+        // `__name__="quantile_over_time", p=0.95`: the function, then its other labels.
+        Some(rest) => match rest.split_once(", ") {
+            Some((function, others)) => format!("{} {others}", function.trim_matches('"')),
+            None => rest.trim_matches('"').to_string(),
+        },
         None if labels.is_empty() => "all spans".to_string(),
         None => labels.to_string(),
     }
@@ -265,6 +269,10 @@ mod tests {
     #[test]
     fn an_ungrouped_series_is_named_after_its_function() {
         assert_eq!(series_name("__name__=\"rate\""), "rate");
+        assert_eq!(
+            series_name("__name__=\"quantile_over_time\", p=0.95"),
+            "quantile_over_time p=0.95"
+        );
         assert_eq!(
             series_name("resource.service.name=\"api\""),
             "resource.service.name=\"api\""

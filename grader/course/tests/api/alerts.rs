@@ -113,6 +113,20 @@ async fn a_rule_over_the_learners_errors_fires_and_shows_its_history_series_and_
     assert!(!section.contains("(breaching)"), "{section}");
     assert!(section.contains("threshold 1000"), "{section}");
 
+    // A p95 is of every span in the window: the slow product page (1.5 s) is the tail.
+    let tail = "{ kind = server } | quantile_over_time(duration, .95)";
+    let saved = add(&mut ada, "Slow tail", tail, "above", "1", "2s").await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let ids = rule_ids(&ada.get("/alerts").await.body);
+    let page = wait_for_state(&mut ada, &ids[2], "firing").await;
+    let section = &page[page
+        .find(&format!("id=\"rule-{}\"", ids[2]))
+        .expect("the rule")..];
+    assert!(
+        section.contains("quantile_over_time p=0.95 = 1.4"),
+        "the p95 of every span in the window: {section}"
+    );
+
     // Another learner sees none of it, and cannot delete it.
     let mut bob = app.client();
     bob.join("Bob").await;
@@ -142,7 +156,7 @@ async fn a_rule_over_the_learners_errors_fires_and_shows_its_history_series_and_
     assert_eq!(deleted.status, 303, "{}", deleted.body);
     assert_eq!(
         rule_ids(&ada.get("/alerts").await.body),
-        vec![ids[1].clone()]
+        vec![ids[1].clone(), ids[2].clone()]
     );
 }
 
