@@ -71,6 +71,19 @@ pub fn readings(answer: &MetricsAnswer) -> Vec<Reading> {
 /// Evaluates one rule now (once one of the [`CONCURRENCY`] permits is free) and records the
 /// outcome on the board.
 pub async fn evaluate_rule(state: &CourseState, learner: &LearnerId, saved: &SavedRule) {
+    evaluate_rule_at(state, learner, saved, None).await;
+}
+
+/// Evaluates one rule and records the outcome as of `at_ms` (the pass's start, so that the
+/// evaluations of a rule are one interval apart however long each waited for its turn and
+/// ran: a "for" of one interval then holds at the next pass, not one later), or as of when the
+/// evaluation ended.
+async fn evaluate_rule_at(
+    state: &CourseState,
+    learner: &LearnerId,
+    saved: &SavedRule,
+    at_ms: Option<i64>,
+) {
     let Ok(_permit) = state.inner.alert_board.permits.acquire().await else {
         return;
     };
@@ -79,7 +92,7 @@ pub async fn evaluate_rule(state: &CourseState, learner: &LearnerId, saved: &Sav
     let outcome =
         tokio::time::timeout(budget, read_metrics(state, learner, &saved.rule.query)).await;
     let took = started.elapsed();
-    let at_ms = now_ms();
+    let at_ms = at_ms.unwrap_or_else(now_ms);
     state.inner.alert_board.update(learner, saved.id, at_ms, |status| {
         status.took = Some(took);
         status.error = None;
@@ -132,6 +145,7 @@ pub async fn evaluate_all(state: &CourseState) -> usize {
     };
     let ids: Vec<i64> = rules.iter().map(|(_, rule)| rule.id).collect();
     state.inner.alert_board.keep_only(&ids);
+    let pass_ms = now_ms();
     let mut tasks = JoinSet::new();
     let mut evaluated = 0;
     for (learner, rule) in rules {
@@ -140,7 +154,7 @@ pub async fn evaluate_all(state: &CourseState) -> usize {
         }
         evaluated += 1;
         let state = state.clone();
-        tasks.spawn(async move { evaluate_rule(&state, &learner, &rule).await });
+        tasks.spawn(async move { evaluate_rule_at(&state, &learner, &rule, Some(pass_ms)).await });
     }
     while tasks.join_next().await.is_some() {}
     evaluated
