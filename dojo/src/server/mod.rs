@@ -18,6 +18,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
+use dojo_course::adapters::alerts::ProgressAlerts;
 use dojo_course::adapters::faults::ServiceFaults;
 use dojo_course::adapters::grader::InProcessGrader;
 use dojo_course::adapters::panels::ProgressPanels;
@@ -102,6 +103,8 @@ pub struct Server {
     activator: Option<tokio::task::JoinHandle<()>>,
     /// The task sending each workshop learner's change history, stopped with the server.
     histories: Option<tokio::task::JoinHandle<()>>,
+    /// The continuous evaluation of learners' alert rules, stopped with the server.
+    _alert_evaluation: AbortOnDrop,
 }
 
 impl Server {
@@ -198,6 +201,7 @@ impl Server {
             _ => None,
         };
         let panels = Arc::new(ProgressPanels::new(progress.clone()));
+        let alerts = Arc::new(ProgressAlerts::new(progress.clone()));
         let mut grader = Grader::new(labs, backend, Some(progress));
         if store.is_some() && options.workshop_code.is_some() {
             grader = grader.with_tenants(TenantPolicy::Routed);
@@ -224,7 +228,9 @@ impl Server {
             faults,
             settings,
         )
-        .with_panels(panels);
+        .with_panels(panels)
+        .with_alerts(alerts);
+        let alert_evaluation = AbortOnDrop(dojo_course::alert_evaluation::spawn(state.clone()));
         let mut app = Router::new()
             .route("/health", get(|| async { "ok" }))
             .merge(dojo_course::router(state));
@@ -254,6 +260,7 @@ impl Server {
             store,
             activator,
             histories,
+            _alert_evaluation: alert_evaluation,
         })
     }
 

@@ -165,33 +165,11 @@ impl PanelDraft {
             ));
         }
         let query = query.trim();
-        if query.is_empty() {
-            errors.push(FieldError::new(
-                "query",
-                "Write a TraceQL metrics query, such as { kind = server } | rate() by (resource.service.name).",
-            ));
-        } else if query.len() > MAX_QUERY_BYTES {
-            errors.push(FieldError::new(
-                "query",
-                format!("The query is longer than {MAX_QUERY_BYTES} bytes."),
-            ));
-        } else {
-            match dojo_grader::backend::parse_query(query) {
-                Err(error) => errors.push(query_field_error(&error, query)),
-                Ok(parsed) if !parsed.is_metrics() => {
-                    let mut error = FieldError::new(
-                        "query",
-                        "This is a search query: it finds traces, and a panel draws numbers over time.",
-                    );
-                    error.hint = Some(
-                        "end it with a metrics function, such as | rate() or | quantile_over_time(duration, .95)"
-                            .into(),
-                    );
-                    errors.push(error);
-                }
-                Ok(_) => {}
-            }
-        }
+        errors.extend(metrics_query_error(
+            query,
+            "Write a TraceQL metrics query, such as { kind = server } | rate() by (resource.service.name).",
+            "This is a search query: it finds traces, and a panel draws numbers over time.",
+        ));
         let parsed_unit = Unit::parse(unit);
         if parsed_unit.is_none() {
             errors.push(FieldError::new(
@@ -207,6 +185,34 @@ impl PanelDraft {
             }),
             _ => Err(errors),
         }
+    }
+}
+
+/// What is wrong with `query` (trimmed) as a metrics query, as the `query` field's error: empty
+/// (`when_empty` says what to write), too long, not parsing (with the console's caret), or a
+/// search query (`when_search` says why a metrics function is needed). `None` when it is a
+/// metrics query that parses. Panels and alert rules both check their query with it.
+pub fn metrics_query_error(query: &str, when_empty: &str, when_search: &str) -> Option<FieldError> {
+    if query.is_empty() {
+        return Some(FieldError::new("query", when_empty));
+    }
+    if query.len() > MAX_QUERY_BYTES {
+        return Some(FieldError::new(
+            "query",
+            format!("The query is longer than {MAX_QUERY_BYTES} bytes."),
+        ));
+    }
+    match dojo_grader::backend::parse_query(query) {
+        Err(error) => Some(query_field_error(&error, query)),
+        Ok(parsed) if !parsed.is_metrics() => {
+            let mut error = FieldError::new("query", when_search);
+            error.hint = Some(
+                "end it with a metrics function, such as | rate() or | quantile_over_time(duration, .95)"
+                    .into(),
+            );
+            Some(error)
+        }
+        Ok(_) => None,
     }
 }
 

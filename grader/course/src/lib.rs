@@ -13,6 +13,10 @@
 //! in one.
 
 pub mod adapters;
+pub mod alert_board;
+pub mod alert_evaluation;
+pub mod alert_export;
+pub mod alerts;
 pub mod backend;
 pub mod content;
 pub mod dashboards;
@@ -60,6 +64,7 @@ pub fn router(state: CourseState) -> Router {
         .merge(routes::traces::router())
         .merge(routes::services::router())
         .merge(routes::dashboards::router())
+        .merge(routes::alerts::router())
         .merge(routes::delivery::router())
         .merge(routes::labs::router())
         .merge(routes::learners::router())

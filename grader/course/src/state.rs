@@ -3,6 +3,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::alert_board::AlertBoard;
+use crate::alerts::AlertStore;
 use crate::backend::{FaultControl, Grading, LogSource};
 use crate::content::Course;
 use crate::dashboards::PanelStore;
@@ -32,6 +34,10 @@ pub struct CourseSettings {
     /// The course is reached over HTTPS (its public URL starts with `https://`): every cookie
     /// is `Secure`, whatever the proxy in front says.
     pub https: bool,
+    /// How often every learner's alert rules are evaluated; a rule's "for" may not be shorter.
+    pub alert_interval: Duration,
+    /// The longest one alert rule's evaluation may take before the rule is paused.
+    pub alert_budget: Duration,
 }
 
 impl Default for CourseSettings {
@@ -43,6 +49,8 @@ impl Default for CourseSettings {
             recent_traces: 10_000,
             shop: Vec::new(),
             https: false,
+            alert_interval: Duration::from_secs(15),
+            alert_budget: Duration::from_secs(2),
         }
     }
 }
@@ -68,6 +76,10 @@ pub(crate) struct Inner {
     pub instructor_failures: Throttle,
     /// Where learners' dashboard panels are kept; unset, the dashboards page says it is off.
     pub panels: OnceLock<Arc<dyn PanelStore>>,
+    /// Where learners' alert rules are kept; unset, the alerts page says it is off.
+    pub alerts: OnceLock<Arc<dyn AlertStore>>,
+    /// Every rule's state and history, kept by the continuous evaluation.
+    pub alert_board: AlertBoard,
 }
 
 impl CourseState {
@@ -93,6 +105,8 @@ impl CourseState {
                 joins: Throttle::new(throttle::JOIN),
                 instructor_failures: Throttle::new(throttle::INSTRUCTOR_FAILURES),
                 panels: OnceLock::new(),
+                alerts: OnceLock::new(),
+                alert_board: AlertBoard::default(),
             }),
             sessions: Sessions::default(),
         }
@@ -137,6 +151,23 @@ impl CourseState {
     /// Keeps learners' dashboard panels in `panels` (set once, before serving).
     pub fn with_panels(self, panels: Arc<dyn PanelStore>) -> CourseState {
         let _ = self.inner.panels.set(panels);
+        self
+    }
+
+    /// Where `learner`'s alert rule `id` stands (its state, history and last evaluation);
+    /// `None` before its first evaluation or when it is not theirs.
+    pub fn alert_status(
+        &self,
+        learner: &crate::backend::LearnerId,
+        id: i64,
+    ) -> Option<crate::alert_board::RuleStatus> {
+        self.inner.alert_board.status(learner, id)
+    }
+
+    /// Keeps learners' alert rules in `alerts` (set once, before serving). The rules are
+    /// evaluated once `crate::alert_evaluation::spawn` has been started with this state.
+    pub fn with_alerts(self, alerts: Arc<dyn AlertStore>) -> CourseState {
+        let _ = self.inner.alerts.set(alerts);
         self
     }
 }

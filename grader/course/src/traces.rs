@@ -131,8 +131,11 @@ impl Traces {
         parsed: &Query,
         window: Duration,
     ) -> Result<MetricsAnswer, BackendError> {
+        if !parsed.is_metrics() {
+            return Err(not_metrics());
+        }
         let end_nanos = now_unix_nanos();
-        let range = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        let range = nanos(window);
         let request = MetricsRequest {
             tenant: self.tenant.as_deref(),
             query,
@@ -141,17 +144,37 @@ impl Traces {
             end_nanos,
             step_nanos: default_step(range),
         };
-        if !parsed.is_metrics() {
-            return Err(BackendError::refused(
-                "this is a search query, not a metrics query: add a metrics function such as | rate() or | count_over_time()",
-            ));
-        }
         if !self.readable {
-            return Ok(MetricsAnswer {
-                start_nanos: request.start_nanos,
-                step_nanos: request.step_nanos,
-                series: Vec::new(),
-            });
+            return Ok(empty(&request));
+        }
+        self.backend.metrics(request).await
+    }
+
+    /// Runs a TraceQL metrics query as one interval: the `window` that ended `settle` ago, as
+    /// Tempo's instant query would. One value per series: what an alert rule compares with
+    /// its threshold (a p95 over the whole window, not a mean of small intervals' p95s).
+    pub async fn metrics_instant(
+        &self,
+        query: &str,
+        window: Duration,
+        settle: Duration,
+    ) -> Result<MetricsAnswer, BackendError> {
+        let parsed = parse_query(query)?;
+        if !parsed.is_metrics() {
+            return Err(not_metrics());
+        }
+        let end_nanos = now_unix_nanos().saturating_sub(nanos(settle));
+        let range = nanos(window).max(1);
+        let request = MetricsRequest {
+            tenant: self.tenant.as_deref(),
+            query,
+            parsed: Some(&parsed),
+            start_nanos: end_nanos.saturating_sub(range),
+            end_nanos,
+            step_nanos: range,
+        };
+        if !self.readable {
+            return Ok(empty(&request));
         }
         self.backend.metrics(request).await
     }
@@ -187,6 +210,26 @@ impl Traces {
     pub fn recent_cap(&self) -> usize {
         self.backend.recent_cap()
     }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A metrics answer without series, for a reader who may read nothing.
+fn empty(request: &MetricsRequest<'_>) -> MetricsAnswer {
+    MetricsAnswer {
+        start_nanos: request.start_nanos,
+        step_nanos: request.step_nanos,
+        series: Vec::new(),
+    }
+}
+
+/// A search query where a metrics query belongs.
+fn not_metrics() -> BackendError {
+    BackendError::refused(
+        "this is a search query, not a metrics query: add a metrics function such as | rate() or | count_over_time()",
+    )
 }
 
 /// The console's answer to a metrics query where it lists traces.

@@ -8,9 +8,11 @@
 //! - [`scenario`]: which fault variant each learner gets; [`incidents`]: another one after
 //!   solving it;
 //! - [`progress`]: learners, attempts and scores in SQLite or PostgreSQL;
+//! - [`alerting`]: how a trace-based alert rule is evaluated (normal → pending → firing);
 //! - [`service`]: all of it behind one handle, [`service::Grader`];
 //! - [`api`]: the JSON HTTP API the course mounts.
 
+pub mod alerting;
 pub mod api;
 pub mod backend;
 pub mod check;

@@ -4,6 +4,7 @@
 //! (Traces need no adapter: the course reads the grader's trace backend, see
 //! [`crate::traces`].)
 
+pub mod alerts;
 pub mod answer_key;
 pub mod faults;
 pub mod grader;

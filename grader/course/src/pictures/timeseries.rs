@@ -21,12 +21,12 @@ const BOTTOM: f64 = 34.0;
 /// Ticks on the time axis.
 const TIME_TICKS: u64 = 5;
 
-/// What a series is called in the legend: its labels, or the function of an ungrouped query.
+/// What a series is called in the legend: its labels, or "all spans" for an ungrouped query.
 pub fn series_name(labels: &str) -> String {
-    match labels.strip_prefix("__name__=") {
-        Some(function) => function.trim_matches('"').to_string(),
-        None if labels.is_empty() => "all spans".to_string(),
-        None => labels.to_string(),
+    if labels.is_empty() {
+        "all spans".to_string()
+    } else {
+        labels.to_string()
     }
 }
 
@@ -62,6 +62,12 @@ fn value_scale(largest: f64) -> (f64, f64) {
 
 /// Draws the chart; an answer without series draws the axes and says so.
 pub fn draw(answer: &MetricsAnswer, unit: Unit) -> String {
+    draw_with_threshold(answer, unit, None)
+}
+
+/// Draws the chart with an alert rule's threshold as a dashed red line across it (the value
+/// axis reaches up to the threshold when the series stay below it).
+pub fn draw_with_threshold(answer: &MetricsAnswer, unit: Unit, threshold: Option<f64>) -> String {
     let intervals = answer
         .series
         .iter()
@@ -79,6 +85,7 @@ pub fn draw(answer: &MetricsAnswer, unit: Unit) -> String {
         .iter()
         .flat_map(|s| s.values.iter().copied())
         .filter(|v| v.is_finite())
+        .chain(threshold.filter(|t| t.is_finite()))
         .fold(f64::NAN, f64::max);
     let (top, step) = value_scale(largest);
     let y = |v: f64| TOP + plot_h - (v.max(0.0) / top).min(1.0) * plot_h;
@@ -133,6 +140,18 @@ pub fn draw(answer: &MetricsAnswer, unit: Unit) -> String {
         LEFT + plot_w / 2.0,
         HEIGHT - 3.0
     );
+    if let Some(threshold) = threshold.filter(|t| t.is_finite()) {
+        let ty = y(threshold);
+        let _ = write!(
+            svg,
+            r##"<g class="threshold"><line x1="{LEFT}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#c62828" stroke-width="1.5" stroke-dasharray="6 4"><title>threshold: {}</title></line><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10" fill="#c62828">threshold {}</text></g>"##,
+            WIDTH - RIGHT,
+            xml(&unit.format(threshold)),
+            WIDTH - RIGHT - 2.0,
+            ty - 3.0,
+            xml(&unit.format(threshold))
+        );
+    }
     if answer.series.is_empty() {
         let _ = write!(
             svg,
@@ -244,8 +263,9 @@ mod tests {
     }
 
     #[test]
-    fn an_ungrouped_series_is_named_after_its_function() {
-        assert_eq!(series_name("__name__=\"rate\""), "rate");
+    fn a_series_is_named_by_its_labels_and_an_ungrouped_one_covers_all_spans() {
+        assert_eq!(series_name(""), "all spans");
+        assert_eq!(series_name("p=0.95"), "p=0.95");
         assert_eq!(
             series_name("resource.service.name=\"api\""),
             "resource.service.name=\"api\""

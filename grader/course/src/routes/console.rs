@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::layout::Layout;
 use dojo_grader::backend::{BackendError, MetricsAnswer, SearchHit};
+use dojo_traceql::model::now_unix_nanos;
 
 use crate::error::CourseError;
 use crate::markdown::highlight::form_urlencode;
@@ -263,7 +264,7 @@ fn metrics_view(answer: &MetricsAnswer) -> MetricsView {
                 } else {
                     series.labels_text()
                 },
-                last: newest_settled(&series.values, answer.step_nanos)
+                last: newest_settled(answer, &series.values, now_unix_nanos())
                     .map(short_number)
                     .unwrap_or_else(|| "–".into()),
                 largest: series
@@ -284,17 +285,20 @@ fn metrics_view(answer: &MetricsAnswer) -> MetricsView {
 /// batches every few seconds, so the newest intervals are still filling.
 const SETTLE_NANOS: u64 = 10_000_000_000;
 
-/// The value of the newest interval that ended at least [`SETTLE_NANOS`] before the query's
-/// end (the series' last interval ends at the end), skipping intervals without a value. The
-/// still-filling intervals after it would read 0 for every series.
-fn newest_settled(values: &[f64], step_nanos: u64) -> Option<f64> {
-    let unsettled = SETTLE_NANOS.div_ceil(step_nanos.max(1)) as usize;
+/// The value of the newest interval of `answer` that ended at least [`SETTLE_NANOS`] before
+/// `now`, skipping intervals without a value. The still-filling intervals after it would
+/// read 0 for every series. (A backend may align the range to the step, as Tempo does, so
+/// the last interval can end after `now`.)
+fn newest_settled(answer: &MetricsAnswer, values: &[f64], now: u64) -> Option<f64> {
+    let step = answer.step_nanos.max(1);
+    let settled_before = now.saturating_sub(SETTLE_NANOS);
     values
         .iter()
+        .enumerate()
         .rev()
-        .skip(unsettled)
+        .filter(|(i, _)| answer.start_nanos + (*i as u64 + 1) * step <= settled_before)
+        .map(|(_, v)| *v)
         .find(|v| !v.is_nan())
-        .copied()
 }
 
 fn join_attributes(attributes: &[(String, String)]) -> String {
@@ -348,18 +352,27 @@ pub(crate) fn clock_time(unix_nanos: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{clock_time, metrics_meaning, newest_settled, short_number};
+    use super::{MetricsAnswer, clock_time, metrics_meaning, newest_settled, short_number};
 
     #[test]
     fn the_newest_value_shown_is_of_an_interval_whose_spans_have_arrived() {
-        // 3 s intervals: the last four (12 s) are younger than the 10 s it takes spans to
-        // arrive, so the value shown is the fifth from the end.
+        let answer = |step_s: u64| MetricsAnswer {
+            start_nanos: 0,
+            step_nanos: step_s * 1_000_000_000,
+            series: Vec::new(),
+        };
+        let s = 1_000_000_000;
+        // 3 s intervals ending at 3, 6, …, 24 s, read at 24 s: those ending after 14 s
+        // (the last four) are younger than the 10 s it takes spans to arrive.
         let values = [1.0, 2.0, 5.0, 4.0, 0.0, 0.0, 0.0, 0.0];
-        assert_eq!(newest_settled(&values, 3_000_000_000), Some(4.0));
-        assert_eq!(newest_settled(&values, 60_000_000_000), Some(0.0));
-        assert_eq!(newest_settled(&[f64::NAN, 3.0], 60_000_000_000), None);
+        assert_eq!(newest_settled(&answer(3), &values, 24 * s), Some(4.0));
+        // Read 3 s before the range's aligned end: one interval fewer has settled.
+        assert_eq!(newest_settled(&answer(3), &values, 21 * s), Some(5.0));
+        // 60 s intervals read at their end: all but the last.
+        assert_eq!(newest_settled(&answer(60), &values, 480 * s), Some(0.0));
+        assert_eq!(newest_settled(&answer(60), &[f64::NAN, 3.0], 120 * s), None);
         assert_eq!(
-            newest_settled(&[2.0, f64::NAN, 3.0], 60_000_000_000),
+            newest_settled(&answer(60), &[2.0, f64::NAN, 3.0], 180 * s),
             Some(2.0)
         );
     }

@@ -1,6 +1,7 @@
 //! One router per part of the site, merged by [`crate::router`]. Each module holds its
 //! handlers and the typed askama pages they return.
 
+pub mod alerts;
 pub mod answers;
 pub mod console;
 pub mod dashboards;

@@ -862,3 +862,80 @@ async fn a_learner_builds_a_dashboard_panel_and_reads_its_chart_in_a_real_browse
     }
     let _ = browser.command("DELETE", "", None).await;
 }
+
+/// Adds an alert rule through the form and reloads the Alerts page until the rule fires on
+/// the shelf's failed checkout; its chart shows the decided values and the threshold line.
+async fn alert_journey(app: &TestApp, browser: &Driver) -> Step<()> {
+    browser.open(&app.url("/join")).await?;
+    browser.fill("#name", "Hedy").await?;
+    browser.click("#join").await?;
+    browser.text_containing("#learner-name", "Hedy").await?;
+    browser.open(&app.url("/alerts")).await?;
+    browser.fill("#name", "Any errors").await?;
+    browser
+        .fill("#query", "{ status = error } | rate()")
+        .await?;
+    browser.fill("#threshold", "0.001").await?;
+    browser.fill("#for", "2s").await?;
+    browser.click("#add-rule").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let state = browser
+            .run("const s = document.querySelector('.alert-state'); return s ? s.textContent : '';")
+            .await?;
+        if state == "firing" {
+            break;
+        }
+        expect(
+            std::time::Instant::now() < deadline,
+            &format!("the rule never fired; it shows {state}"),
+        )?;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        browser.open(&app.url("/alerts")).await?;
+    }
+    let drawn = browser
+        .run(
+            "const svg = document.querySelector('svg.timeseries');
+             const line = svg.querySelector('g.threshold line').getBoundingClientRect();
+             return {
+               width: svg.getBoundingClientRect().width,
+               threshold_width: line.width,
+               points: svg.querySelectorAll('g.series circle').length,
+               history: document.querySelectorAll('details.history tbody tr').length,
+             };",
+        )
+        .await?;
+    expect(
+        drawn["width"].as_f64().is_some_and(|w| w > 300.0)
+            && drawn["threshold_width"].as_f64().is_some_and(|w| w > 300.0),
+        &format!("the chart and its threshold line span the page: {drawn}"),
+    )?;
+    expect(
+        drawn["points"].as_u64().is_some_and(|n| n >= 2) && drawn["history"] == 2,
+        &format!("a point per evaluation, and normal → pending → firing: {drawn}"),
+    )?;
+    browser.screenshot("alerts-1280-firing").await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_learner_writes_an_alert_rule_and_watches_it_fire_in_a_real_browser() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let app = TestApp::spawn_with(crate::support::Options {
+        real_grader: true,
+        alert_interval: Some(std::time::Duration::from_secs(1)),
+        ..crate::support::Options::default()
+    })
+    .await;
+    let browser = match Driver::start(&chromedriver, &chromium).await {
+        Ok(browser) => browser,
+        Err(error) => panic!("the browser did not start: {error}"),
+    };
+    if let Err(error) = alert_journey(&app, &browser).await {
+        let shot = browser.screenshot("alerts-failure").await;
+        panic!("{error}\nscreenshot: {shot:?}");
+    }
+    let _ = browser.command("DELETE", "", None).await;
+}

@@ -2,6 +2,7 @@
 //! in-memory lab parts (see `support`) and talks to it over HTTP like a browser would, or
 //! through a real headless Chromium (`browser`).
 
+mod alerts;
 mod browser;
 mod console;
 mod content;

@@ -223,16 +223,21 @@ impl MetricsSeries {
     /// The labels as TraceQL writes them: `resource.service.name="api", p=0.95`, `nil` for
     /// a group without a value; empty without `by()`.
     pub fn labels_text(&self) -> String {
-        self.labels
-            .iter()
-            .map(|(key, value)| match value {
-                Some(Value::Str(text)) => format!("{key}={text:?}"),
-                Some(value) => format!("{key}={value}"),
-                None => format!("{key}=nil"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        labels_text(&self.labels)
     }
+}
+
+/// Series labels as TraceQL writes them (see [`MetricsSeries::labels_text`]).
+pub fn labels_text(labels: &[(String, Option<Value>)]) -> String {
+    labels
+        .iter()
+        .map(|(key, value)| match value {
+            Some(Value::Str(text)) => format!("{key}={text:?}"),
+            Some(value) => format!("{key}={value}"),
+            None => format!("{key}=nil"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The most traces [`TraceBackend::recent`] fetches one by one from a backend that can only

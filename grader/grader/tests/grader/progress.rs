@@ -628,6 +628,97 @@ mod panels {
     }
 }
 
+mod alert_rules {
+    use dojo_grader::progress::{NewAlertRule, Progress, ProgressError};
+
+    use super::learner;
+    use crate::helpers::databases;
+
+    fn rule(name: &str) -> NewAlertRule<'_> {
+        NewAlertRule {
+            name,
+            query: "{ status = error } | rate()",
+            condition: "above",
+            threshold: 0.25,
+            for_seconds: 30,
+            severity: "critical",
+        }
+    }
+
+    #[tokio::test]
+    async fn alert_rules_are_kept_per_learner_capped_and_survive_reopening() {
+        let (_dir, dbs) = databases("alert-rules").await;
+        for (name, url) in dbs {
+            let (ada, bob) = (learner("ada"), learner("bob"));
+            let progress = Progress::connect(&url).await.unwrap();
+            progress.join(&ada, "Ada").await.unwrap();
+            progress.join(&bob, "Bob").await.unwrap();
+            let first = progress
+                .add_alert_rule(&ada, rule("errors"), 2)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name}: under the cap"));
+            progress
+                .add_alert_rule(&ada, rule("latency"), 2)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name}: under the cap"));
+            assert_eq!(
+                progress
+                    .add_alert_rule(&ada, rule("third"), 2)
+                    .await
+                    .unwrap(),
+                None,
+                "{name}: the cap is 2"
+            );
+            progress
+                .add_alert_rule(&bob, rule("bob's"), 2)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name}: bob has his own cap"));
+            assert!(
+                !progress.delete_alert_rule(&bob, first.id).await.unwrap(),
+                "{name}: bob cannot delete ada's rule"
+            );
+            assert!(
+                matches!(
+                    progress
+                        .add_alert_rule(&learner("nobody"), rule("x"), 2)
+                        .await,
+                    Err(ProgressError::UnknownLearner(_))
+                ),
+                "{name}"
+            );
+            progress.close().await;
+
+            let reopened = Progress::connect(&url).await.unwrap();
+            let adas = reopened.alert_rules(&ada).await.unwrap();
+            let names: Vec<&str> = adas.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(names, vec!["errors", "latency"], "{name}");
+            assert_eq!(adas[0], first, "{name}: read back as written");
+            assert_eq!(adas[0].threshold, 0.25, "{name}");
+            assert_eq!(adas[0].for_seconds, 30, "{name}");
+            assert_eq!(reopened.all_alert_rules().await.unwrap().len(), 3, "{name}");
+
+            assert!(
+                reopened.delete_alert_rule(&ada, first.id).await.unwrap(),
+                "{name}"
+            );
+            assert_eq!(reopened.alert_rules(&ada).await.unwrap().len(), 1, "{name}");
+            reopened.reset_learner(&ada).await.unwrap();
+            reopened.join(&ada, "Ada").await.unwrap();
+            assert!(
+                reopened.alert_rules(&ada).await.unwrap().is_empty(),
+                "{name}: the reset forgets the rules"
+            );
+            let everyone = reopened.all_alert_rules().await.unwrap();
+            assert_eq!(everyone.len(), 1, "{name}: only bob's is left");
+            assert_eq!(everyone[0].learner, bob, "{name}");
+            reopened.close().await;
+        }
+    }
+}
+
 /// Gradings arrive several at a time (a class, or one learner's quick resubmits): every
 /// acknowledged attempt must be stored, none refused because another was written a moment
 /// before. On SQLite a transaction that reads before it writes must take the write lock at

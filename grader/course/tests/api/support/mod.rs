@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use dojo_course::adapters::alerts::ProgressAlerts;
 use dojo_course::adapters::grader::InProcessGrader;
 use dojo_course::adapters::panels::ProgressPanels;
 use dojo_course::backend::Grading;
@@ -42,6 +43,12 @@ pub fn content_dir() -> PathBuf {
 /// A real embedded trace store holding these traces, as if the services had sent them.
 pub fn store_holding(traces: &[Trace]) -> Store {
     let store = Store::new(StoreConfig::default()).expect("a store with the default configuration");
+    ingest(&store, &TenantId::default_tenant(), traces);
+    store
+}
+
+/// Puts these traces into `tenant` of the store, as if the services had sent them there.
+pub fn ingest(store: &Store, tenant: &TenantId, traces: &[Trace]) {
     let spans = traces
         .iter()
         .flat_map(|trace| {
@@ -57,9 +64,8 @@ pub fn store_holding(traces: &[Trace]) -> Store {
         ..ConvertedBatch::default()
     };
     store
-        .ingest_converted(&TenantId::default_tenant(), batch)
+        .ingest_converted(tenant, batch)
         .expect("the store takes the spans");
-    store
 }
 
 /// Serves the course on a free port of 127.0.0.1; answers its address.
@@ -101,6 +107,8 @@ pub async fn serve_tempo_api(store: Store) -> String {
 pub struct TestApp {
     pub address: SocketAddr,
     pub faults: Arc<Switchboard>,
+    /// The embedded store the course reads, to send more traces into it.
+    pub store: Store,
 }
 
 /// Options for `TestApp::spawn`.
@@ -115,6 +123,13 @@ pub struct Options {
     pub via_tempo_api: bool,
     /// The course is configured as reached over HTTPS (`--public-url https://…`).
     pub https: bool,
+    /// How often alert rules are evaluated (15 s when unset); with the real grader only.
+    pub alert_interval: Option<std::time::Duration>,
+    /// How long one rule's evaluation may take (2 s when unset).
+    pub alert_budget: Option<std::time::Duration>,
+    /// The store keeps each learner's traffic in their own tenant, as in a workshop (the
+    /// shelf's traces are then the class's shared traffic, which no learner reads).
+    pub routed_store: bool,
 }
 
 pub fn labs_dir() -> PathBuf {
@@ -135,9 +150,19 @@ impl TestApp {
             instructor_token: Some(Secret::new(INSTRUCTOR_TOKEN)),
             workshop_code: options.workshop_code,
             https: options.https,
+            alert_interval: options
+                .alert_interval
+                .unwrap_or(CourseSettings::default().alert_interval),
+            alert_budget: options
+                .alert_budget
+                .unwrap_or(CourseSettings::default().alert_budget),
             ..CourseSettings::default()
         };
         let store = store_holding(&shelf.traces);
+        if options.routed_store {
+            store.route_by_learner();
+        }
+        let kept_store = store.clone();
         let traces = if options.via_tempo_api {
             let url = serve_tempo_api(store.clone()).await;
             let tempo = TempoBackend::new(TempoConfig::new(url)).expect("a Tempo client");
@@ -146,12 +171,14 @@ impl TestApp {
             Traces::new(Arc::new(EmbeddedBackend::new(store.clone())), None)
         };
         let mut panels = None;
+        let mut alerts = None;
         let grading: Arc<dyn Grading> = if options.real_grader {
             let labs = load_dir(&labs_dir()).expect("the repository's labs load");
             let progress = Progress::connect("sqlite::memory:")
                 .await
                 .expect("an in-memory progress store");
             panels = Some(Arc::new(ProgressPanels::new(progress.clone())));
+            alerts = Some(Arc::new(ProgressAlerts::new(progress.clone())));
             let backend = Arc::new(EmbeddedBackend::new(store));
             Arc::new(InProcessGrader::new(Grader::new(
                 labs,
@@ -165,8 +192,17 @@ impl TestApp {
         if let Some(panels) = panels {
             state = state.with_panels(panels);
         }
+        if let Some(alerts) = alerts {
+            state = state.with_alerts(alerts);
+            // Evaluated as `dojo` evaluates them; the task ends with the test's runtime.
+            dojo_course::alert_evaluation::spawn(state.clone());
+        }
         let address = serve_course(state).await;
-        TestApp { address, faults }
+        TestApp {
+            address,
+            faults,
+            store: kept_store,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,88 @@
+//! [`AlertStore`] over the grader's progress database (SQLite or PostgreSQL), beside the
+//! learner's panels and attempts: rules survive a restart and go with the instructor's reset
+//! of the learner.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dojo_grader::alerting::{AlertRule, Condition, Severity};
+use dojo_grader::progress::{self, NewAlertRule, Progress, StoredAlertRule};
+
+use crate::alerts::{AlertStore, AlertStoreError, RuleDraft, SavedRule};
+use crate::backend::LearnerId;
+
+/// The progress database as the course's alert rule store.
+#[derive(Clone)]
+pub struct ProgressAlerts {
+    progress: Progress,
+}
+
+impl ProgressAlerts {
+    pub fn new(progress: Progress) -> ProgressAlerts {
+        ProgressAlerts { progress }
+    }
+}
+
+fn failed(error: progress::ProgressError) -> AlertStoreError {
+    AlertStoreError(error.to_string())
+}
+
+fn saved(stored: StoredAlertRule) -> SavedRule {
+    SavedRule {
+        id: stored.id,
+        name: stored.name,
+        rule: AlertRule {
+            query: stored.query,
+            // Names this version does not know (a newer one wrote them) read as the defaults.
+            condition: Condition::parse(&stored.condition).unwrap_or(Condition::Above),
+            threshold: stored.threshold,
+            for_duration: Duration::from_secs(u64::try_from(stored.for_seconds).unwrap_or(0)),
+            severity: Severity::parse(&stored.severity).unwrap_or(Severity::Warning),
+        },
+    }
+}
+
+#[async_trait]
+impl AlertStore for ProgressAlerts {
+    async fn rules(&self, learner: &LearnerId) -> Result<Vec<SavedRule>, AlertStoreError> {
+        let stored = self.progress.alert_rules(learner).await.map_err(failed)?;
+        Ok(stored.into_iter().map(saved).collect())
+    }
+
+    async fn all_rules(&self) -> Result<Vec<(LearnerId, SavedRule)>, AlertStoreError> {
+        let stored = self.progress.all_alert_rules().await.map_err(failed)?;
+        Ok(stored
+            .into_iter()
+            .map(|rule| (rule.learner.clone(), saved(rule)))
+            .collect())
+    }
+
+    async fn add(
+        &self,
+        learner: &LearnerId,
+        draft: &RuleDraft,
+        cap: usize,
+    ) -> Result<Option<SavedRule>, AlertStoreError> {
+        let new = NewAlertRule {
+            name: &draft.name,
+            query: &draft.rule.query,
+            condition: draft.rule.condition.name(),
+            threshold: draft.rule.threshold,
+            for_seconds: i64::try_from(draft.rule.for_duration.as_secs()).unwrap_or(i64::MAX),
+            severity: draft.rule.severity.name(),
+        };
+        let added = self
+            .progress
+            .add_alert_rule(learner, new, cap)
+            .await
+            .map_err(failed)?;
+        Ok(added.map(saved))
+    }
+
+    async fn delete(&self, learner: &LearnerId, id: i64) -> Result<bool, AlertStoreError> {
+        self.progress
+            .delete_alert_rule(learner, id)
+            .await
+            .map_err(failed)
+    }
+}
