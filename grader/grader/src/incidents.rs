@@ -95,9 +95,16 @@ impl Grader {
     }
 }
 
+/// Whether a lab has other incidents to give: more than one variant, a root-cause exercise,
+/// and no variant that comes with a release of its own. A bad-deploy variant's release is
+/// rolled out when `dojo up` starts, so a next incident's fault, bound to a release nobody
+/// deploys, would never fire.
 fn offers(lab: &Lab) -> bool {
-    let variants = lab.scenario.as_ref().map_or(0, |s| s.variants.len());
-    variants > 1
+    let Some(scenario) = &lab.scenario else {
+        return false;
+    };
+    scenario.variants.len() > 1
+        && scenario.variants.iter().all(|v| v.deploy.is_none())
         && lab
             .exercises
             .iter()
