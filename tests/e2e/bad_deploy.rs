@@ -61,30 +61,18 @@ async fn api_resource(lab: &Lab, trace_id: &str, key: &str) -> Option<String> {
 async fn grade(lab: &Lab, learner: &str, report: &serde_json::Value) -> serde_json::Value {
     let path = lab.data_dir.join(format!("report-{}.json", uuid_like()));
     std::fs::write(&path, report.to_string()).expect("a report file");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .args([
-            "grade",
-            "--lab",
-            "delivery-pipeline",
-            "--exercise",
-            "bad-deploy",
-        ])
-        .arg("--report")
-        .arg(&path)
-        .args(["--learner", learner, "--json", "--labs"])
-        .arg(repo_root().join("labs"))
-        .arg("--data-dir")
-        .arg(&lab.data_dir)
-        .output()
-        .await
-        .expect("running dojo grade");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(&stdout).unwrap_or_else(|_| {
-        panic!(
-            "no feedback: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    let path = path.to_str().expect("a UTF-8 data directory");
+    lab.grade_json(&[
+        "--lab",
+        "delivery-pipeline",
+        "--exercise",
+        "bad-deploy",
+        "--report",
+        path,
+        "--learner",
+        learner,
+    ])
+    .await
 }
 
 fn uuid_like() -> u128 {

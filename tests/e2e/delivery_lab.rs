@@ -8,28 +8,15 @@ use crate::helpers::{Lab, repo_root};
 
 /// `dojo grade --json` for a query; the feedback.
 async fn grade(lab: &Lab, exercise: &str, query: &str) -> serde_json::Value {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_dojo"))
-        .args([
-            "grade",
-            "--lab",
-            "delivery-pipeline",
-            "--exercise",
-            exercise,
-        ])
-        .args(["--query", query, "--json", "--labs"])
-        .arg(repo_root().join("labs"))
-        .arg("--data-dir")
-        .arg(&lab.data_dir)
-        .output()
-        .await
-        .expect("running dojo grade");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(&stdout).unwrap_or_else(|_| {
-        panic!(
-            "{exercise}: {query}: no feedback: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    lab.grade_json(&[
+        "--lab",
+        "delivery-pipeline",
+        "--exercise",
+        exercise,
+        "--query",
+        query,
+    ])
+    .await
 }
 
 /// The feedback names the mistake — too broad, or what it missed — and shows example traces
