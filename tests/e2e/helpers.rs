@@ -466,7 +466,10 @@ pub fn search_trace_ids(body: &str) -> Vec<String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|t| t["traceID"].as_str().map(str::to_owned))
+        .filter_map(|t| t["traceID"].as_str())
+        // Tempo writes a search result's trace id without its leading zeros; pad it back to
+        // the 32 hex digits the trace itself (and every other answer) carries.
+        .map(|id| format!("{id:0>32}"))
         .collect()
 }
 
