@@ -323,3 +323,62 @@ fn exported_learner_dashboards_dropped_in_their_folder_are_provisioned_against_t
         );
     }
 }
+
+/// The feature toggle Grafana 12 still needs before a Tempo datasource can back an alert rule.
+const TEMPO_ALERTING_TOGGLE: &str = "tempoAlerting";
+
+fn toggles_enable_tempo_alerting(value: Option<&str>) -> bool {
+    value.is_some_and(|toggles| {
+        toggles
+            .split([',', ' '])
+            .any(|toggle| toggle.trim() == TEMPO_ALERTING_TOGGLE)
+    })
+}
+
+#[test]
+fn grafana_can_evaluate_the_alert_rules_learners_export() {
+    // The course exports rules as alerting provisioning into this folder, which compose mounts
+    // under Grafana's provisioning directory …
+    let folder = repo::path("compose/grafana/provisioning/alerting");
+    assert!(folder.is_dir(), "{} is missing", folder.display());
+    let file = support::compose_file();
+    let grafana = compose::services(&file)
+        .find(|(name, _)| *name == "grafana")
+        .map(|(_, service)| service)
+        .expect("a grafana service");
+    let mounted = grafana.volumes.iter().any(|volume| {
+        matches!(volume, docker_compose_types::Volumes::Simple(spec)
+            if spec.starts_with("./grafana/provisioning:/etc/grafana/provisioning"))
+    });
+    assert!(mounted, "grafana does not mount ./grafana/provisioning");
+    // … and their queries run on the Tempo datasource, which Grafana refuses for alerting
+    // unless the toggle is on: without it, every exported rule fails to load.
+    assert!(
+        toggles_enable_tempo_alerting(
+            compose::env(grafana, "GF_FEATURE_TOGGLES_ENABLE").as_deref()
+        ),
+        "compose's grafana must set GF_FEATURE_TOGGLES_ENABLE to include {TEMPO_ALERTING_TOGGLE}"
+    );
+    let mut k8s_grafanas = 0;
+    for manifest in support::manifests() {
+        for container in manifest.containers() {
+            if !container
+                .image
+                .as_deref()
+                .is_some_and(|i| i.starts_with("grafana/grafana:"))
+            {
+                continue;
+            }
+            k8s_grafanas += 1;
+            assert!(
+                toggles_enable_tempo_alerting(dojo_deploy_tests::kube::env_value(
+                    container,
+                    "GF_FEATURE_TOGGLES_ENABLE"
+                )),
+                "{}: grafana must enable {TEMPO_ALERTING_TOGGLE}",
+                manifest.place
+            );
+        }
+    }
+    assert!(k8s_grafanas > 0, "no Grafana in the Kubernetes manifests");
+}
