@@ -94,6 +94,15 @@ pub async fn start(rollouts: Rollouts, token: String) -> anyhow::Result<SocketAd
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the control port")?;
+    serve(listener, rollouts, token)
+}
+
+/// Serves the control API on `listener` until the process ends; returns its address.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    rollouts: Rollouts,
+    token: String,
+) -> anyhow::Result<SocketAddr> {
     let address = listener.local_addr().context("reading the control port")?;
     let router = axum::Router::new()
         .route("/rollouts", post(roll_out))
