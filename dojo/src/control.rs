@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::version::ReleaseVersion;
 use crate::supervisor::{RolloutError, Rollouts};
+use dojo_faults::ReleaseVersion;
 
 /// The token file inside the data directory.
 pub const TOKEN_FILE: &str = "control.token";
@@ -154,7 +154,7 @@ async fn roll_out(
     }
     match state
         .rollouts
-        .roll_out(&body.service, version.as_str(), env)
+        .roll_out(&body.service, &version.to_string(), env)
         .await
     {
         Ok(done) => Json(RolloutAnswer {

@@ -22,8 +22,8 @@ use sha2::Digest as _;
 use crate::control::{self, RolloutAnswer, RolloutBody};
 use crate::delivery::otlp;
 use crate::delivery::run::{Outcome, PipelineRun, Rollback, Stage, StageRun, Value};
-use crate::delivery::version::ReleaseVersion;
 use crate::running_lab::RunningLab;
+use dojo_faults::ReleaseVersion;
 
 /// The services the pipeline deploys. payments stands for an external provider: not ours.
 pub const DEPLOYABLE: [&str; 2] = ["api", "frontend"];
@@ -315,7 +315,7 @@ async fn deploy(
     let revision = {
         let mut digest = sha2::Sha256::new();
         digest.update(request.service.as_bytes());
-        digest.update(request.version.as_str().as_bytes());
+        digest.update(request.version.to_string().as_bytes());
         digest.update(request.change.as_bytes());
         digest.update(format!("{commit_time:?}").as_bytes());
         hex::encode(&digest.finalize()[..20])

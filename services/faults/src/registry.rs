@@ -65,8 +65,12 @@ impl Faults {
         }
     }
 
-    /// No faults on, for `service` running release `version`.
+    /// No faults on, for `service` running release `version` (in its canonical form when it
+    /// is a release version, as a fault's `version` is).
     pub fn for_release(service: Service, version: &str) -> Faults {
+        let version = crate::release::ReleaseVersion::parse(version)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| version.to_owned());
         Faults {
             version: Some(Arc::from(version)),
             ..Faults::new(service)
@@ -310,6 +314,18 @@ mod tests {
                 "not this release"
             );
         }
+        // The same release however it is written, on either side.
+        let written_with_v = Faults::for_release(Service::Api, "v2.0.0");
+        written_with_v
+            .enable(FaultId::SlowQuery, activation(json!({"version": "2.0.0"})))
+            .expect("valid");
+        assert!(written_with_v.fires(FaultId::SlowQuery, None).is_some());
+        new.enable(
+            FaultId::SlowQuery,
+            activation(json!({"version": " V2.0.0"})),
+        )
+        .expect("valid");
+        assert!(new.fires(FaultId::SlowQuery, None).is_some());
     }
 
     #[test]
