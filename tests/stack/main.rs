@@ -205,6 +205,38 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
         !slow_query["active"].is_null(),
         "slow_query is not on in the api: {slow_query}"
     );
+    // The course switches faults on the stable payments; the canary, a container of its own,
+    // follows them on and off.
+    for enabled in ["true", "false"] {
+        let toggled = post_form(
+            &http,
+            format!("{course}/instructor/faults"),
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("fault", "payments_slow"),
+                ("enabled", enabled),
+            ],
+            "the toggle answers",
+        )
+        .await;
+        assert!(toggled.status().is_success(), "{}", toggled.status());
+        let on = enabled == "true";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let canary = fault_of(machine, containers, "payments-canary", "payments_slow").await;
+            if canary["active"].is_null() != on {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the payments canary did not follow payments_slow {}: {canary}\n{}",
+                if on { "on" } else { "off" },
+                machine.report()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
 
     // 3. A learner joins through the course and their TraceQL answer is graded against the
     //    traces the shop sent through the stand-in collector (the load generator's checkouts),
@@ -245,10 +277,20 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
 
 /// One fault of the api's listing, as its admin API (behind the api's port) reports it.
 async fn api_fault(machine: &Machine, containers: &[Container], id: &str) -> Value {
-    let api = named(containers, "api");
-    let admin = api.env(env::ADMIN_TOKEN).expect("the api's admin token");
+    fault_of(machine, containers, "api", id).await
+}
+
+/// One fault of a service's listing, as its admin API reports it.
+async fn fault_of(machine: &Machine, containers: &[Container], service: &str, id: &str) -> Value {
+    let container = named(containers, service);
+    let admin = container
+        .env(env::ADMIN_TOKEN)
+        .unwrap_or_else(|| panic!("{service} has no admin token"));
     let listing: Value = reqwest::Client::new()
-        .get(format!("{}/admin/faults", machine.url("api", port_of(api))))
+        .get(format!(
+            "{}/admin/faults",
+            machine.url(service, port_of(container))
+        ))
         .bearer_auth(admin)
         .timeout(Duration::from_secs(20))
         .send()
@@ -263,7 +305,7 @@ async fn api_fault(machine: &Machine, containers: &[Container], id: &str) -> Val
         .flatten()
         .find(|f| f["id"] == id)
         .cloned()
-        .unwrap_or_else(|| panic!("the api lists no {id}: {listing}"))
+        .unwrap_or_else(|| panic!("{service} lists no {id}: {listing}"))
 }
 
 /// The deploy container rolls out a new api release (see `deploy`), and the fault the

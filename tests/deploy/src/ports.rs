@@ -78,6 +78,8 @@ fn url_variable_port(name: &str, otlp_protocol: Option<&str>) -> Option<u16> {
         env::TEMPO_OTLP_GRPC_ENDPOINT => Some(defaults::OTLP_GRPC_PORT),
         env::TEMPO_OTLP_HTTP_ENDPOINT => Some(defaults::OTLP_HTTP_PORT),
         env::CONTROL_URLS => Some(defaults::CONTROL_PORT),
+        // A canary follows its stable release's faults; payments is the one with a canary.
+        env::FAULT_FOLLOW => Some(defaults::PAYMENTS_PORT),
         env::OTEL_EXPORTER_OTLP_ENDPOINT => match otlp_protocol {
             Some("grpc") => Some(defaults::OTLP_GRPC_PORT),
             _ => Some(defaults::OTLP_HTTP_PORT),
@@ -353,6 +355,7 @@ pub fn known_env_names() -> Vec<&'static str> {
         env::FRONTEND_URL,
         env::ADMIN_TOKEN,
         env::FAULT_SCENARIO,
+        env::FAULT_FOLLOW,
         env::INSTRUCTOR_TOKEN,
         env::CONTROL_TOKEN,
         env::CONTROL_URLS,
