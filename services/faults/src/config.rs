@@ -102,6 +102,7 @@ impl FaultConfig {
         }
         if let Some(state) = &self.state_file {
             faults.persist_to(state.clone());
+            state::share(&faults, state.clone());
         }
         Ok(faults)
     }

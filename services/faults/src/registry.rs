@@ -84,6 +84,23 @@ impl Faults {
         *state_file = Some(path);
     }
 
+    /// Runs `change` without writing the state file at each of its steps (a reset, then the
+    /// faults of another instance, must never be seen half done), then writes it once.
+    pub(crate) fn without_saving<T>(&self, change: impl FnOnce() -> T) -> T {
+        let detached = self
+            .state_file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let result = change();
+        if let Some(path) = detached {
+            let mut state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
+            self.save(&path);
+            *state_file = Some(path);
+        }
+        result
+    }
+
     /// Writes the active faults to `path`, logging a failure (the service keeps serving; only
     /// the hand-over to a next instance is lost).
     fn save(&self, path: &std::path::Path) {

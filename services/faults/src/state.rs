@@ -8,6 +8,11 @@
 //! given the same file starts from it instead of from the scenario it was first started with.
 //! Each activation keeps its fraction, seed, learner scope, version and parameters.
 //!
+//! During a rollout two instances serve for a moment: the new one has read the file at start,
+//! while the old one still takes requests until traffic is switched and it has stopped. A
+//! toggle the old one receives then would be lost to the new one, so every instance with a
+//! state file also watches it ([`share`]) and takes the faults another instance wrote there.
+//!
 //! A second instance running beside the first (a canary) follows the first one's file instead
 //! ([`follow`]): it takes the same faults at start and again whenever they change. In compose
 //! and Kubernetes the canary runs in a container of its own with no file in common, so it
@@ -34,6 +39,35 @@ pub fn follow(faults: &Faults, path: PathBuf) {
         loop {
             tokio::time::sleep(FOLLOW_EVERY).await;
             seen = apply_if_changed(&faults, &path, seen);
+        }
+    });
+}
+
+/// Watches the state file this instance writes, and takes the faults another instance of the
+/// service wrote there (the one a rollout is replacing, still serving a last toggle). Its own
+/// writes are recognised by their content and ignored. Needs a Tokio runtime.
+pub fn share(faults: &Faults, path: PathBuf) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let faults = faults.clone();
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(FOLLOW_EVERY).await;
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if text == crate::state_file::render(&faults.active_all()) {
+                continue;
+            }
+            let source = path.display().to_string();
+            faults.without_saving(|| {
+                faults.reset();
+                match crate::scenario::apply_str(&faults, &text, &source) {
+                    Ok(applied) => tracing::info!(faults = applied.len(), state = %source, "faults taken from another instance of this service"),
+                    Err(error) => tracing::warn!(error = %error, "the shared fault state could not be applied"),
+                }
+            });
         }
     });
 }
@@ -108,15 +142,17 @@ fn apply_text_if_changed(
     if seen.as_deref() == Some(text.as_str()) {
         return seen;
     }
-    faults.reset();
-    match crate::scenario::apply_str(faults, &text, source) {
-        Ok(applied) => {
-            tracing::info!(faults = applied.len(), followed = %source, "faults follow the stable release");
+    faults.without_saving(|| {
+        faults.reset();
+        match crate::scenario::apply_str(faults, &text, source) {
+            Ok(applied) => {
+                tracing::info!(faults = applied.len(), followed = %source, "faults follow the stable release");
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "the followed fault state could not be applied")
+            }
         }
-        Err(error) => {
-            tracing::warn!(error = %error, "the followed fault state could not be applied")
-        }
-    }
+    });
     Some(text)
 }
 
@@ -190,6 +226,48 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(canary.active(FaultId::PaymentsSlow).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_toggle_on_the_instance_being_replaced_reaches_the_new_one() {
+        let dir = std::env::temp_dir().join(format!("dojo-fault-share-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = crate::config::FaultConfig {
+            state_file: Some(dir.join("api.json")),
+            ..Default::default()
+        };
+        let old = config.start(Service::Api).expect("the old instance starts");
+        old.enable(FaultId::NPlusOne, ActivationRequest::default())
+            .expect("valid");
+        // A rollout: the new instance starts from the file while the old one still serves.
+        let new = config.start(Service::Api).expect("the new instance starts");
+        assert!(
+            new.active(FaultId::NPlusOne).is_some(),
+            "carried over at start"
+        );
+        let request: ActivationRequest = serde_json::from_value(json!({
+            "fraction": 0.5, "seed": 7, "params": {"delay_ms": 700}
+        }))
+        .expect("a request");
+        old.enable(FaultId::SlowQuery, request).expect("valid");
+        old.disable(FaultId::NPlusOne);
+        until(
+            "the new instance took the toggles made on the old one",
+            || {
+                new.active(FaultId::SlowQuery) == old.active(FaultId::SlowQuery)
+                    && new.active(FaultId::NPlusOne).is_none()
+            },
+        )
+        .await;
+        // And the other way: the new one's toggles are everyone's, and the two settle.
+        new.reset();
+        until("the old instance took the new one's reset", || {
+            old.active_all().is_empty()
+        })
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        assert!(old.active_all().is_empty() && new.active_all().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
