@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use dojo_defaults::env;
 use dojo_deploy_tests::container::Container;
+use dojo_testkit::tempo_json::{attribute, spans_by_service};
 use serde_json::Value;
 
 use crate::harness::{Machine, flag};
@@ -185,31 +186,7 @@ async fn trace_spans(
     if !response.status().is_success() {
         return None;
     }
-    let json: Value = response.json().await.ok()?;
-    let mut spans = Vec::new();
-    for batch in json["resourceSpans"].as_array()? {
-        let service = batch["resource"]["attributes"]
-            .as_array()?
-            .iter()
-            .find(|a| a["key"] == "service.name")?["value"]["stringValue"]
-            .as_str()?
-            .to_owned();
-        for scope in batch["scopeSpans"].as_array()? {
-            for span in scope["spans"].as_array()? {
-                spans.push((service.clone(), span.clone()));
-            }
-        }
-    }
-    Some(spans)
-}
-
-fn attribute(span: &Value, key: &str) -> Option<String> {
-    span["attributes"]
-        .as_array()?
-        .iter()
-        .find(|a| a["key"] == key)?["value"]["stringValue"]
-        .as_str()
-        .map(str::to_owned)
+    spans_by_service(&response.json().await.ok()?)
 }
 
 /// The trace ids a TraceQL search finds, padded to 32 hex digits as the trace API writes them.
