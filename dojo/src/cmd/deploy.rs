@@ -118,19 +118,31 @@ fn control_url_for(args: &DeployArgs, service: &str) -> anyhow::Result<Option<St
     if let Some(url) = &args.control_url {
         return Ok(Some(url.trim().trim_end_matches('/').to_owned()));
     }
-    let Some(list) = std::env::var(env::CONTROL_URLS)
-        .ok()
-        .filter(|l| !l.trim().is_empty())
-    else {
+    match std::env::var(env::CONTROL_URLS) {
+        Ok(list) => control_url_in(&list, service),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The service's URL in a DOJO_CONTROL_URLS list (`api=http://api:8090,frontend=…`); `None`
+/// for an empty list, an error naming the list's services when it lacks this one.
+fn control_url_in(list: &str, service: &str) -> anyhow::Result<Option<String>> {
+    if list.trim().is_empty() {
         return Ok(None);
-    };
+    }
     let pairs: Vec<(&str, &str)> = list
         .split(',')
         .filter_map(|pair| pair.split_once('='))
         .map(|(s, url)| (s.trim(), url.trim()))
         .collect();
     match pairs.iter().find(|(s, _)| *s == service) {
-        Some((_, url)) => Ok(Some(url.trim_end_matches('/').to_owned())),
+        Some((_, url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            Ok(Some(url.trim_end_matches('/').to_owned()))
+        }
+        Some((_, url)) => anyhow::bail!(
+            "{} gives {service} the address {url:?}; write it as http://HOST:PORT",
+            env::CONTROL_URLS
+        ),
         None => anyhow::bail!(
             "{} names no control API for {service} (it names {}); add {service}=http://HOST:PORT",
             env::CONTROL_URLS,
@@ -543,7 +555,10 @@ async fn rollout(
             (status, response.json::<RolloutAnswer>().await.ok())
         }
         Err(error) => {
-            let mut done = failure("rollout_failed", format!("the lab did not answer: {error}"));
+            let mut done = failure(
+                "rollout_failed",
+                format!("the control API did not answer: {error}"),
+            );
             done.attributes.splice(0..0, attributes);
             return done;
         }
@@ -594,5 +609,33 @@ fn failure(error_type: &str, message: String) -> Done {
         },
         attributes: Vec::new(),
         rollback: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_control_urls_list_names_each_services_control_api() {
+        let list = " api = http://api:8090/ ,frontend=http://frontend:8090";
+        assert_eq!(
+            control_url_in(list, "api").expect("listed").as_deref(),
+            Some("http://api:8090")
+        );
+        assert_eq!(
+            control_url_in(list, "frontend").expect("listed").as_deref(),
+            Some("http://frontend:8090")
+        );
+        assert_eq!(control_url_in("  ", "api").expect("no list"), None);
+        let error = control_url_in("api=http://api:8090", "frontend").expect_err("not listed");
+        assert!(
+            error
+                .to_string()
+                .contains("no control API for frontend (it names api)"),
+            "{error}"
+        );
+        let error = control_url_in("api=api:8090", "api").expect_err("no scheme");
+        assert!(error.to_string().contains("http://HOST:PORT"), "{error}");
     }
 }
