@@ -65,7 +65,12 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     let admin_token = std::env::var(env::ADMIN_TOKEN).ok();
     crate::placeholder::refuse(&[(env::ADMIN_TOKEN, admin_token.as_deref())])?;
     if let Some(control_port) = args.control_port {
-        return supervised::run(args, control_port);
+        return supervised::run(supervised::Listen {
+            name: args.tier.name(),
+            port: args.port.unwrap_or(args.tier.default_port()),
+            host: args.host,
+            control_port,
+        });
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let (telemetry, served) = runtime.block_on(serve(args))?;

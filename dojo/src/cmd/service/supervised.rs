@@ -8,7 +8,7 @@
 //! main process: it owns the service's port (the same [`Relay`] `dojo up` puts in front of a
 //! deployable service), runs the service as its child on a private loopback port, and serves
 //! the same control API ([`crate::control`]) on `--control-port`. `dojo deploy --control-url
-//! … ` then works identically under `dojo up`, compose and Kubernetes: same request, same
+//! …` then works identically under `dojo up`, compose and Kubernetes: same request, same
 //! health check, same rollback, same startup span linked to the pipeline's trace.
 //!
 //! **The token** comes from `DOJO_CONTROL_TOKEN` (a compose variable, a Kubernetes Secret). It
@@ -30,7 +30,6 @@ use std::time::Duration;
 use anyhow::Context;
 use dojo_defaults::env;
 
-use super::ServiceArgs;
 use crate::control;
 use crate::logbook::LogBook;
 use crate::relay::Relay;
@@ -42,9 +41,20 @@ const LOG_LINES_KEPT: usize = 1_000;
 /// How often the supervisor looks whether its service gave up.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 
+/// Where the supervised tier listens.
+pub struct Listen {
+    /// The tier's name (`api`, `frontend`), which is also its role.
+    pub name: &'static str,
+    pub host: String,
+    /// The service's port, which the supervisor owns.
+    pub port: u16,
+    /// The control API's port.
+    pub control_port: u16,
+}
+
 /// Runs the tier under the supervisor until Ctrl-C or SIGTERM, or until it crashed too often
 /// (exit status 1, so the orchestrator restarts the container).
-pub fn run(args: ServiceArgs, control_port: u16) -> anyhow::Result<ExitCode> {
+pub fn run(listen: Listen) -> anyhow::Result<ExitCode> {
     let token = std::env::var(env::CONTROL_TOKEN)
         .ok()
         .filter(|t| !t.trim().is_empty())
@@ -56,23 +66,22 @@ pub fn run(args: ServiceArgs, control_port: u16) -> anyhow::Result<ExitCode> {
         })?;
     crate::placeholder::refuse(&[(env::CONTROL_TOKEN, Some(token.trim()))])?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(supervise(args, control_port, token.trim().to_owned()))
+    runtime.block_on(supervise(listen, token.trim().to_owned()))
 }
 
-async fn supervise(
-    args: ServiceArgs,
-    control_port: u16,
-    token: String,
-) -> anyhow::Result<ExitCode> {
-    let name = args.tier.name();
-    let port = args.port.unwrap_or(args.tier.default_port());
-    let relay = Relay::bind(name, &args.host, port).await?;
-    let control = tokio::net::TcpListener::bind((args.host.as_str(), control_port))
+async fn supervise(listen: Listen, token: String) -> anyhow::Result<ExitCode> {
+    let Listen {
+        name,
+        host,
+        port,
+        control_port,
+    } = listen;
+    let relay = Relay::bind(name, &host, port).await?;
+    let control = tokio::net::TcpListener::bind((host.as_str(), control_port))
         .await
         .with_context(|| {
             format!(
-                "the control API cannot listen on {}:{control_port}; is another process using it?",
-                args.host
+                "the control API cannot listen on {host}:{control_port}; is another process using it?"
             )
         })?;
     let supervisor = Supervisor::start(
