@@ -419,3 +419,40 @@ async fn the_course_refuses_to_start_with_a_placeholder_token() {
         "{said}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployable_service_refuses_a_placeholder_or_missing_control_token() {
+    let containers = compose_containers();
+    for (token, said) in [
+        (
+            Some("change-me-control-token"),
+            "DOJO_CONTROL_TOKEN still has the example's placeholder value",
+        ),
+        (
+            None,
+            "--control-port needs the operator token in DOJO_CONTROL_TOKEN",
+        ),
+    ] {
+        let mut api = named(&containers, "api").clone();
+        match token {
+            Some(token) => api
+                .env
+                .insert(env::CONTROL_TOKEN.to_owned(), token.to_owned()),
+            None => api.env.remove(env::CONTROL_TOKEN),
+        };
+        // A machine each: a container's stand-in root is made once.
+        let mut machine = Machine::start(&containers).await;
+        let process = machine.run(&api, &image()).await;
+        let status = process
+            .wait(Duration::from_secs(30))
+            .await
+            .expect("the api exits");
+        assert_eq!(status.code(), Some(2), "{}", process.tail());
+        let output = process.tail();
+        assert!(output.contains(said), "{token:?}: {output}");
+        assert!(
+            !output.contains("change-me-control-token"),
+            "the token is not printed: {output}"
+        );
+    }
+}
