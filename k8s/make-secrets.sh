@@ -2,15 +2,15 @@
 # Writes the git-ignored secrets.env files that kustomize's secretGenerators read, each with
 # fresh random values:
 #
-#   base/app/secrets.env                       the lab's instructor token, admin token and
+#   base/app/secrets.env                       the lab's instructor, admin and control tokens and
 #                                              PostgreSQL password (k8s/base)
 #   base/observability/secrets.env             Grafana's admin password
 #   overlays/workshop/learners/*/secrets.env   one set per learner, so no learner holds another's
 #
 # Usage: k8s/make-secrets.sh [--force] [K8S_DIR]
 # An existing file is kept (PostgreSQL keeps the password it was first started with) unless
-# --force is given. K8S_DIR defaults to the folder of this script. Run it again after
-# generate-learners.sh to give new learners their secrets.
+# --force is given; a key it lacks is added. K8S_DIR defaults to the folder of this script.
+# Run it again after generate-learners.sh to give new learners their secrets.
 set -eu
 
 force=false
@@ -32,6 +32,14 @@ write() {
     file=$1
     shift
     if [ -e "$file" ] && [ "$force" = false ]; then
+        # Kept, with any key a newer lab needs added (control-token came with dojo deploy).
+        umask 077
+        for pair in "$@"; do
+            if ! grep -q "^${pair%%:*}=" "$file"; then
+                echo "${pair%%:*}=$(random "${pair##*:}")" >> "$file"
+                echo "added   ${pair%%:*} to $file"
+            fi
+        done
         echo "kept    $file"
         return
     fi
@@ -44,7 +52,7 @@ write() {
 }
 
 app_secrets() {
-    write "$1/secrets.env" instructor-token:24 admin-token:24 postgres-password:16
+    write "$1/secrets.env" instructor-token:24 admin-token:24 control-token:24 postgres-password:16
 }
 
 app_secrets "$dir/base/app"

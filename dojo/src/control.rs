@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::version::ReleaseVersion;
 use crate::supervisor::{RolloutError, Rollouts};
+use dojo_faults::ReleaseVersion;
 
 /// The token file inside the data directory.
 pub const TOKEN_FILE: &str = "control.token";
@@ -94,6 +94,15 @@ pub async fn start(rollouts: Rollouts, token: String) -> anyhow::Result<SocketAd
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the control port")?;
+    serve(listener, rollouts, token)
+}
+
+/// Serves the control API on `listener` until the process ends; returns its address.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    rollouts: Rollouts,
+    token: String,
+) -> anyhow::Result<SocketAddr> {
     let address = listener.local_addr().context("reading the control port")?;
     let router = axum::Router::new()
         .route("/rollouts", post(roll_out))
@@ -145,7 +154,7 @@ async fn roll_out(
     }
     match state
         .rollouts
-        .roll_out(&body.service, version.as_str(), env)
+        .roll_out(&body.service, &version.to_string(), env)
         .await
     {
         Ok(done) => Json(RolloutAnswer {

@@ -185,16 +185,20 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// Starts every child. Their output goes to the log book and to `<log_dir>/<name>.log`.
+    /// Starts every child. Their output goes to the log book and to `<log_dir>/<name>.log`,
+    /// or, without a log folder (in a container, whose logs are its output), to this
+    /// process's standard output line by line, unchanged.
     pub fn start(
         specs: Vec<ChildSpec>,
         logbook: LogBook,
-        log_dir: PathBuf,
+        log_dir: Option<PathBuf>,
     ) -> anyhow::Result<Supervisor> {
         let exe =
             std::env::current_exe().context("finding the dojo binary to start the services")?;
-        std::fs::create_dir_all(&log_dir)
-            .with_context(|| format!("creating {}", log_dir.display()))?;
+        if let Some(log_dir) = &log_dir {
+            std::fs::create_dir_all(log_dir)
+                .with_context(|| format!("creating {}", log_dir.display()))?;
+        }
         let (stop, stop_rx) = watch::channel(false);
         let statuses = Arc::new(Mutex::new(
             specs
@@ -273,7 +277,8 @@ struct ChildWatcher {
     spec: ChildSpec,
     index: usize,
     logbook: LogBook,
-    log_dir: PathBuf,
+    /// Where each child's log file goes; `None`: to this process's standard output.
+    log_dir: Option<PathBuf>,
     statuses: Arc<Mutex<Vec<ChildStatus>>>,
     stop: watch::Receiver<bool>,
 }
@@ -321,16 +326,15 @@ impl ChildWatcher {
                         crashes.push(now);
                         if crashes.len() >= MAX_CRASHES {
                             eprintln!(
-                                "dojo: {name} crashed {MAX_CRASHES} times in a minute ({how}); giving up on it. \
-                                 Its output is in {}",
-                                self.log_path().display()
+                                "dojo: {name} crashed {MAX_CRASHES} times in a minute ({how}); giving up on it.{}",
+                                self.output_hint()
                             );
                             self.set_state(ChildState::GaveUp, false);
                             return;
                         }
                         eprintln!(
-                            "dojo: {name} stopped unexpectedly ({how}); restarting it. Its output is in {}",
-                            self.log_path().display()
+                            "dojo: {name} stopped unexpectedly ({how}); restarting it.{}",
+                            self.output_hint()
                         );
                         self.set_state(ChildState::Restarting, true);
                         tokio::select! {
@@ -414,8 +418,17 @@ impl ChildWatcher {
         }
     }
 
-    fn log_path(&self) -> PathBuf {
-        self.log_dir.join(format!("{}.log", self.spec.name))
+    fn log_path(&self) -> Option<PathBuf> {
+        self.log_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{}.log", self.spec.name)))
+    }
+
+    /// " Its output is in <file>", when it has a log file.
+    fn output_hint(&self) -> String {
+        self.log_path()
+            .map(|path| format!(" Its output is in {}", path.display()))
+            .unwrap_or_default()
     }
 
     /// Starts the child with `env`; for a relayed child, also waits until it says where it
@@ -428,6 +441,8 @@ impl ChildWatcher {
             // The child holds the read end; the write end stays in `Started` until it is
             // dropped or this process ends, and the child stops when it reads end-of-file.
             .env(dojo_defaults::env::STOP_WITH_PARENT, "1")
+            // The operator token is the supervisor's alone: the service never sees it.
+            .env_remove(dojo_defaults::env::CONTROL_TOKEN)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -439,20 +454,24 @@ impl ChildWatcher {
                 self.spec.args.join(" ")
             )
         })?;
-        let log_file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .await
-            .with_context(|| format!("opening {}", self.log_path().display()))?;
-        let log_file = Arc::new(tokio::sync::Mutex::new(log_file));
+        let log_file = match self.log_path() {
+            Some(path) => Some(Arc::new(tokio::sync::Mutex::new(
+                tokio::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .await
+                    .with_context(|| format!("opening {}", path.display()))?,
+            ))),
+            None => None,
+        };
         let (listening, address) = oneshot::channel();
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(copy_lines(
                 stdout,
                 self.spec.name.clone(),
                 self.logbook.clone(),
-                Arc::clone(&log_file),
+                log_file.clone(),
                 Some(listening),
             ));
         }
@@ -505,15 +524,37 @@ fn release_version(env: &[(String, String)]) -> String {
         .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_owned())
 }
 
-/// `base` with the variables of `overrides` replaced or added.
+/// `base` with the variables of `overrides` replaced or added. `OTEL_RESOURCE_ATTRIBUTES` is
+/// merged pair by pair instead, so a rollout's `service.version` and `deployment.id` replace
+/// the old ones and keep the rest (a pod's `k8s.pod.name`, …).
 fn merged_env(base: &[(String, String)], overrides: &[(String, String)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = base
         .iter()
         .filter(|(key, _)| !overrides.iter().any(|(k, _)| k == key))
         .cloned()
         .collect();
-    env.extend(overrides.iter().cloned());
+    for (key, value) in overrides {
+        let merged = match base.iter().find(|(k, _)| k == key) {
+            Some((_, old)) if key == dojo_defaults::env::OTEL_RESOURCE_ATTRIBUTES => {
+                merged_attributes(old, value)
+            }
+            _ => value.clone(),
+        };
+        env.push((key.clone(), merged));
+    }
     env
+}
+
+/// `key=value,…` resource attributes: those of `old` whose key `new` does not set, then `new`'s.
+fn merged_attributes(old: &str, new: &str) -> String {
+    let key_of = |pair: &str| pair.split_once('=').map(|(k, _)| k.trim().to_owned());
+    let new_keys: Vec<String> = new.split(',').filter_map(key_of).collect();
+    old.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .filter(|pair| key_of(pair).is_none_or(|k| !new_keys.contains(&k)))
+        .chain(new.split(',').filter(|pair| !pair.trim().is_empty()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Waits until the process at `address` answers `GET /health` with a success, or says why not
@@ -560,7 +601,7 @@ async fn copy_lines(
     stream: impl tokio::io::AsyncRead + Unpin,
     service: String,
     logbook: LogBook,
-    file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
+    file: Option<Arc<tokio::sync::Mutex<tokio::fs::File>>>,
     mut listening: Option<oneshot::Sender<SocketAddr>>,
 ) {
     let mut lines = BufReader::new(stream).lines();
@@ -573,10 +614,13 @@ async fn copy_lines(
         {
             let _ = listening.send(address);
         }
-        {
-            let mut file = file.lock().await;
-            let _ = file.write_all(line.as_bytes()).await;
-            let _ = file.write_all(b"\n").await;
+        match &file {
+            Some(file) => {
+                let mut file = file.lock().await;
+                let _ = file.write_all(line.as_bytes()).await;
+                let _ = file.write_all(b"\n").await;
+            }
+            None => println!("{line}"),
         }
         logbook.push(LogLine::parse(&service, &line));
     }
@@ -593,4 +637,38 @@ async fn terminate(child: &mut Child, name: &str) {
         eprintln!("dojo: {name} did not stop within {STOP_GRACE:?}; killing it");
     }
     let _ = child.kill().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rollout_replaces_the_release_attributes_and_keeps_the_others() {
+        let attributes = dojo_defaults::env::OTEL_RESOURCE_ATTRIBUTES.to_owned();
+        let base = vec![
+            (
+                attributes.clone(),
+                "k8s.pod.name=api-0,service.version=0.1.0".to_owned(),
+            ),
+            ("API_URL".to_owned(), "http://api:8082".to_owned()),
+        ];
+        let rollout = vec![(
+            attributes.clone(),
+            "service.version=1.4.0,deployment.id=dep-1".to_owned(),
+        )];
+        let merged = merged_env(&base, &rollout);
+        let value = |key: &str| {
+            merged
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            value(&attributes),
+            Some("k8s.pod.name=api-0,service.version=1.4.0,deployment.id=dep-1")
+        );
+        assert_eq!(value("API_URL"), Some("http://api:8082"));
+        assert_eq!(release_version(&merged), "1.4.0");
+    }
 }

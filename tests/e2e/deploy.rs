@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use dojo_testkit::tempo_json::{attribute, spans_by_service};
+
 use crate::helpers::{Lab, search_trace_ids, urlencode};
 
 /// How many times the api has started (each start prints where it listens into its log).
@@ -41,33 +43,7 @@ async fn trace_spans(lab: &Lab, trace_id: &str) -> Option<Vec<(String, serde_jso
     if status != 200 {
         return None;
     }
-    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
-    let mut spans = Vec::new();
-    for batch in json["resourceSpans"].as_array()? {
-        let service = batch["resource"]["attributes"]
-            .as_array()?
-            .iter()
-            .find(|a| a["key"] == "service.name")?["value"]["stringValue"]
-            .as_str()?
-            .to_owned();
-        for scope in batch["scopeSpans"].as_array()? {
-            for span in scope["spans"].as_array()? {
-                spans.push((service.clone(), span.clone()));
-            }
-        }
-    }
-    Some(spans)
-}
-
-fn attribute(span: &serde_json::Value, key: &str) -> Option<String> {
-    let value = &span["attributes"]
-        .as_array()?
-        .iter()
-        .find(|a| a["key"] == key)?["value"];
-    value["stringValue"]
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| value["intValue"].as_str().map(str::to_owned))
+    spans_by_service(&serde_json::from_str(&body).ok()?)
 }
 
 /// Trace ids a TraceQL search finds.

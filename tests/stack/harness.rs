@@ -172,8 +172,9 @@ fn reachable_copy(from: &Path, scratch: &Path, as_root: bool) -> PathBuf {
 }
 
 impl Machine {
-    /// Plans the ports for these containers (each listens on its `--port`) and starts the
-    /// embedded store that stands in for the collector and Tempo.
+    /// Plans the ports for these containers (each listens on its `--port`, and a supervised
+    /// service on its `--control-port` too) and starts the embedded store that stands in for
+    /// the collector and Tempo.
     pub async fn start(containers: &[Container]) -> Machine {
         let scratch = TempDir::new("stack").expect("a scratch folder");
         std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755))
@@ -196,8 +197,10 @@ impl Machine {
         };
         let mut ports = BTreeMap::new();
         for container in containers {
-            if let Some(port) = flag(&container.argv, "--port").and_then(|p| p.parse().ok()) {
-                ports.insert((container.name.clone(), port), free_port());
+            for listens in ["--port", "--control-port"] {
+                if let Some(port) = flag(&container.argv, listens).and_then(|p| p.parse().ok()) {
+                    ports.insert((container.name.clone(), port), free_port());
+                }
             }
         }
         let (tempo, otlp_http, otlp_grpc) = (free_port(), free_port(), free_port());
@@ -313,8 +316,8 @@ impl Machine {
         let mut args: Vec<String> = Vec::new();
         let mut previous = "";
         for arg in container.argv.iter().skip(1) {
-            let mapped = if previous == "--port" {
-                let port: u16 = arg.parse().expect("--port is a number");
+            let mapped = if previous == "--port" || previous == "--control-port" {
+                let port: u16 = arg.parse().expect("a port is a number");
                 self.ports[&(container.name.clone(), port)].to_string()
             } else {
                 to_root(&self.map_addresses(arg))

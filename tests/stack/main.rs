@@ -2,11 +2,13 @@
 //! arguments, same environment, same user, a read-only root where they set one — as real
 //! processes on this machine (see `harness` for the one mapping that cannot be avoided). Then
 //! what a class needs must work: the course serves, a TraceQL answer is graded against the
-//! traces the shop sent, and an instructor's fault toggle reaches the shop.
+//! traces the shop sent, an instructor's fault toggle reaches the shop, and the delivery
+//! pipeline's container (`deploy`) rolls a new api release out with the fault still on.
 //!
 //! Run with `cargo nextest run -p dojo --test stack`. Needs PostgreSQL (`DOJO_TEST_POSTGRES_URL`)
 //! and, for the Kubernetes case, `kubectl` or `kustomize` (a failure under `CI=true`).
 
+mod deploy;
 mod harness;
 
 use std::path::PathBuf;
@@ -25,7 +27,7 @@ pub fn repo_root() -> PathBuf {
     repo::root()
 }
 
-fn image() -> Image {
+pub fn image() -> Image {
     container::image(&repo::read("Dockerfile").expect("the Dockerfile")).expect("its runtime stage")
 }
 
@@ -52,7 +54,7 @@ fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-fn named<'a>(containers: &'a [Container], name: &str) -> &'a Container {
+pub fn named<'a>(containers: &'a [Container], name: &str) -> &'a Container {
     containers
         .iter()
         .find(|c| c.name == name)
@@ -60,7 +62,7 @@ fn named<'a>(containers: &'a [Container], name: &str) -> &'a Container {
 }
 
 /// The port a container listens on, as its command line says.
-fn port_of(container: &Container) -> u16 {
+pub fn port_of(container: &Container) -> u16 {
     harness::flag(&container.argv, "--port")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("{}: no --port", container.origin))
@@ -125,7 +127,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn urlencode(text: &str) -> String {
+pub fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -198,28 +200,43 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
             machine.report()
         );
     }
-    let api = named(containers, "api");
-    let admin = api.env(env::ADMIN_TOKEN).expect("the api's admin token");
-    let listing: Value = http
-        .get(format!("{}/admin/faults", machine.url("api", port_of(api))))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .expect("the api's admin API answers")
-        .json()
-        .await
-        .expect("a fault listing");
-    let slow_query = listing["faults"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|f| f["id"] == "slow_query")
-        .cloned()
-        .unwrap_or_else(|| panic!("the api lists no slow_query: {listing}"));
+    let slow_query = api_fault(machine, containers, "slow_query").await;
     assert!(
         !slow_query["active"].is_null(),
         "slow_query is not on in the api: {slow_query}"
     );
+    // The course switches faults on the stable payments; the canary, a container of its own,
+    // follows them on and off.
+    for enabled in ["true", "false"] {
+        let toggled = post_form(
+            &http,
+            format!("{course}/instructor/faults"),
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("fault", "payments_slow"),
+                ("enabled", enabled),
+            ],
+            "the toggle answers",
+        )
+        .await;
+        assert!(toggled.status().is_success(), "{}", toggled.status());
+        let on = enabled == "true";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let canary = fault_of(machine, containers, "payments-canary", "payments_slow").await;
+            if canary["active"].is_null() != on {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the payments canary did not follow payments_slow {}: {canary}\n{}",
+                if on { "on" } else { "off" },
+                machine.report()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
 
     // 3. A learner joins through the course and their TraceQL answer is graded against the
     //    traces the shop sent through the stand-in collector (the load generator's checkouts),
@@ -256,6 +273,50 @@ async fn check_the_class_works(machine: &Machine, containers: &[Container]) {
     for (exercise, answer) in answers {
         graded_correct(machine, &http, &lab, &cookie, &csrf, exercise, answer).await;
     }
+}
+
+/// One fault of the api's listing, as its admin API (behind the api's port) reports it.
+async fn api_fault(machine: &Machine, containers: &[Container], id: &str) -> Value {
+    fault_of(machine, containers, "api", id).await
+}
+
+/// One fault of a service's listing, as its admin API reports it.
+async fn fault_of(machine: &Machine, containers: &[Container], service: &str, id: &str) -> Value {
+    let container = named(containers, service);
+    let admin = container
+        .env(env::ADMIN_TOKEN)
+        .unwrap_or_else(|| panic!("{service} has no admin token"));
+    let listing: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/admin/faults",
+            machine.url(service, port_of(container))
+        ))
+        .bearer_auth(admin)
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .expect("the api's admin API answers")
+        .json()
+        .await
+        .expect("a fault listing");
+    listing["faults"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{service} lists no {id}: {listing}"))
+}
+
+/// The deploy container rolls out a new api release (see `deploy`), and the fault the
+/// instructor switched on before is still on in it.
+async fn check_a_deploy_rolls_out(machine: &mut Machine, containers: &[Container]) {
+    deploy::a_deploy_rolls_out_a_new_release(machine, containers).await;
+    let slow_query = api_fault(machine, containers, "slow_query").await;
+    assert!(
+        !slow_query["active"].is_null(),
+        "slow_query did not survive the rollout: {slow_query}"
+    );
 }
 
 /// Submits `answer` to `exercise` until the lab page says it is correct (150 s at most).
@@ -314,19 +375,22 @@ fn new_cookie(response: &reqwest::Response) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_compose_containers_start_as_configured_and_the_class_works() {
+async fn the_compose_containers_start_as_configured_the_class_works_and_a_deploy_rolls_out() {
     let containers = compose_containers();
-    let machine = start(&containers).await;
+    let mut machine = start(&containers).await;
     check_the_class_works(&machine, &containers).await;
+    check_a_deploy_rolls_out(&mut machine, &containers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_kubernetes_containers_start_as_configured_and_the_class_works() {
-    let Some(containers) = kube_containers("k8s/base") else {
+async fn the_kubernetes_containers_start_as_configured_the_class_works_and_a_deploy_rolls_out() {
+    // The deploy overlay is the base as shipped plus the pipeline's Job.
+    let Some(containers) = kube_containers("k8s/overlays/deploy") else {
         return;
     };
-    let machine = start(&containers).await;
+    let mut machine = start(&containers).await;
     check_the_class_works(&machine, &containers).await;
+    check_a_deploy_rolls_out(&mut machine, &containers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,4 +418,41 @@ async fn the_course_refuses_to_start_with_a_placeholder_token() {
             && !said.contains("change-me-admin-token"),
         "{said}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployable_service_refuses_a_placeholder_or_missing_control_token() {
+    let containers = compose_containers();
+    for (token, said) in [
+        (
+            Some("change-me-control-token"),
+            "DOJO_CONTROL_TOKEN still has the example's placeholder value",
+        ),
+        (
+            None,
+            "--control-port needs the operator token in DOJO_CONTROL_TOKEN",
+        ),
+    ] {
+        let mut api = named(&containers, "api").clone();
+        match token {
+            Some(token) => api
+                .env
+                .insert(env::CONTROL_TOKEN.to_owned(), token.to_owned()),
+            None => api.env.remove(env::CONTROL_TOKEN),
+        };
+        // A machine each: a container's stand-in root is made once.
+        let mut machine = Machine::start(&containers).await;
+        let process = machine.run(&api, &image()).await;
+        let status = process
+            .wait(Duration::from_secs(30))
+            .await
+            .expect("the api exits");
+        assert_eq!(status.code(), Some(2), "{}", process.tail());
+        let output = process.tail();
+        assert!(output.contains(said), "{token:?}: {output}");
+        assert!(
+            !output.contains("change-me-control-token"),
+            "the token is not printed: {output}"
+        );
+    }
 }

@@ -22,8 +22,8 @@ use sha2::Digest as _;
 use crate::control::{self, RolloutAnswer, RolloutBody};
 use crate::delivery::otlp;
 use crate::delivery::run::{Outcome, PipelineRun, Rollback, Stage, StageRun, Value};
-use crate::delivery::version::ReleaseVersion;
 use crate::running_lab::RunningLab;
+use dojo_faults::ReleaseVersion;
 
 /// The services the pipeline deploys. payments stands for an external provider: not ours.
 pub const DEPLOYABLE: [&str; 2] = ["api", "frontend"];
@@ -59,6 +59,16 @@ pub struct DeployArgs {
     /// The data directory of the running lab (`dojo up --data-dir`).
     #[arg(long, env = env::DATA_DIR, default_value = ".dojo")]
     pub data_dir: PathBuf,
+    /// The control API that rolls the service out: a running `dojo up`'s (its address is in
+    /// `<data-dir>/lab.json`; this flag is then optional) or a container's (`dojo service …
+    /// --control-port`). Without it, the service's entry in DOJO_CONTROL_URLS
+    /// (`api=http://api:8090,frontend=…`) is used, else the lab in --data-dir.
+    #[arg(long)]
+    pub control_url: Option<String>,
+    /// A file holding the control API's operator token (`<data-dir>/control.token` for
+    /// `dojo up`). Without it, DOJO_CONTROL_TOKEN, else the lab's own token file.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
     /// In a workshop: the learner the deploy is made for (the name they joined with); its
     /// pipeline trace then goes to their own traces, their Delivery page and their grading.
     #[arg(long)]
@@ -75,9 +85,124 @@ struct Request {
     learner: Option<dojo_grader::progress::LearnerId>,
 }
 
+/// Where the rollout is asked for and the trace is sent.
+struct Target {
+    control_url: String,
+    token: String,
+    /// The OTLP/HTTP traces URL.
+    endpoint: String,
+}
+
 /// Runs one deploy.
 pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let request = check(&args)?;
+    let target = match control_url_for(&args, &request.service)? {
+        Some(control_url) => remote_target(&args, control_url)?,
+        None => lab_target(&args)?,
+    };
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let _lock = lock_service(&args.data_dir, &request.service)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(deploy(
+        request,
+        &args.data_dir,
+        &target.control_url,
+        &target.token,
+        &target.endpoint,
+    ))
+}
+
+/// The control API named by `--control-url` or by the service's entry in DOJO_CONTROL_URLS.
+fn control_url_for(args: &DeployArgs, service: &str) -> anyhow::Result<Option<String>> {
+    if let Some(url) = &args.control_url {
+        return Ok(Some(url.trim().trim_end_matches('/').to_owned()));
+    }
+    match std::env::var(env::CONTROL_URLS) {
+        Ok(list) => control_url_in(&list, service),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The service's URL in a DOJO_CONTROL_URLS list (`api=http://api:8090,frontend=…`); `None`
+/// for an empty list, an error naming the list's services when it lacks this one.
+fn control_url_in(list: &str, service: &str) -> anyhow::Result<Option<String>> {
+    if list.trim().is_empty() {
+        return Ok(None);
+    }
+    let pairs: Vec<(&str, &str)> = list
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(s, url)| (s.trim(), url.trim()))
+        .collect();
+    match pairs.iter().find(|(s, _)| *s == service) {
+        Some((_, url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            Ok(Some(url.trim_end_matches('/').to_owned()))
+        }
+        Some((_, url)) => anyhow::bail!(
+            "{} gives {service} the address {url:?}; write it as http://HOST:PORT",
+            env::CONTROL_URLS
+        ),
+        None => anyhow::bail!(
+            "{} names no control API for {service} (it names {}); add {service}=http://HOST:PORT",
+            env::CONTROL_URLS,
+            pairs.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// A control API named explicitly (a container's, or a lab's given by hand): the token from
+/// `--token-file`, DOJO_CONTROL_TOKEN or the lab's token file, the OTLP receiver from
+/// OTEL_EXPORTER_OTLP_ENDPOINT or the lab's record.
+fn remote_target(args: &DeployArgs, control_url: String) -> anyhow::Result<Target> {
+    let token = match &args.token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|t| t.trim().to_owned())
+            .with_context(|| format!("reading the operator token {}", path.display()))?,
+        None => match std::env::var(env::CONTROL_TOKEN)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        {
+            Some(token) => token.trim().to_owned(),
+            None => control::read_token(&args.data_dir).with_context(|| {
+                format!(
+                    "no operator token: give --token-file or set {}",
+                    env::CONTROL_TOKEN
+                )
+            })?,
+        },
+    };
+    if token.is_empty() {
+        anyhow::bail!("the operator token is empty");
+    }
+    let lab_otlp = RunningLab::read(&args.data_dir)
+        .ok()
+        .flatten()
+        .and_then(|lab| lab.otlp_http_url);
+    let endpoint = otlp_endpoint()
+        .or(lab_otlp)
+        .map(|e| otlp::traces_url(&e))
+        .with_context(|| {
+            format!(
+                "where should the pipeline's trace go? Set {}",
+                env::OTEL_EXPORTER_OTLP_ENDPOINT
+            )
+        })?;
+    Ok(Target {
+        control_url,
+        token,
+        endpoint,
+    })
+}
+
+fn otlp_endpoint() -> Option<String> {
+    std::env::var(env::OTEL_EXPORTER_OTLP_ENDPOINT)
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+}
+
+/// The `dojo up` running with `--data-dir`.
+fn lab_target(args: &DeployArgs) -> anyhow::Result<Target> {
     let lab = match RunningLab::read(&args.data_dir)? {
         Some(lab) if lab.is_alive() => lab,
         _ => anyhow::bail!(
@@ -90,22 +215,21 @@ pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             "the running lab was started by an older dojo that takes no deploys; restart `dojo up`"
         );
     };
-    let token = control::read_token(&args.data_dir)?;
-    let _lock = lock_service(&args.data_dir, &request.service)?;
-    let endpoint = std::env::var(env::OTEL_EXPORTER_OTLP_ENDPOINT)
-        .ok()
-        .filter(|e| !e.trim().is_empty())
+    let token = match &args.token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|t| t.trim().to_owned())
+            .with_context(|| format!("reading the operator token {}", path.display()))?,
+        None => control::read_token(&args.data_dir)?,
+    };
+    let endpoint = otlp_endpoint()
         .or(lab.otlp_http_url.clone())
         .map(|e| otlp::traces_url(&e))
         .context("the lab record names no OTLP receiver; set OTEL_EXPORTER_OTLP_ENDPOINT")?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(deploy(
-        request,
-        &args.data_dir,
-        &control_url,
-        &token,
-        &endpoint,
-    ))
+    Ok(Target {
+        control_url,
+        token,
+        endpoint,
+    })
 }
 
 /// Checks the flags; every refusal is one line.
@@ -203,7 +327,7 @@ async fn deploy(
     let revision = {
         let mut digest = sha2::Sha256::new();
         digest.update(request.service.as_bytes());
-        digest.update(request.version.as_str().as_bytes());
+        digest.update(request.version.to_string().as_bytes());
         digest.update(request.change.as_bytes());
         digest.update(format!("{commit_time:?}").as_bytes());
         hex::encode(&digest.finalize()[..20])
@@ -431,7 +555,10 @@ async fn rollout(
             (status, response.json::<RolloutAnswer>().await.ok())
         }
         Err(error) => {
-            let mut done = failure("rollout_failed", format!("the lab did not answer: {error}"));
+            let mut done = failure(
+                "rollout_failed",
+                format!("the control API did not answer: {error}"),
+            );
             done.attributes.splice(0..0, attributes);
             return done;
         }
@@ -482,5 +609,33 @@ fn failure(error_type: &str, message: String) -> Done {
         },
         attributes: Vec::new(),
         rollback: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_control_urls_list_names_each_services_control_api() {
+        let list = " api = http://api:8090/ ,frontend=http://frontend:8090";
+        assert_eq!(
+            control_url_in(list, "api").expect("listed").as_deref(),
+            Some("http://api:8090")
+        );
+        assert_eq!(
+            control_url_in(list, "frontend").expect("listed").as_deref(),
+            Some("http://frontend:8090")
+        );
+        assert_eq!(control_url_in("  ", "api").expect("no list"), None);
+        let error = control_url_in("api=http://api:8090", "frontend").expect_err("not listed");
+        assert!(
+            error
+                .to_string()
+                .contains("no control API for frontend (it names api)"),
+            "{error}"
+        );
+        let error = control_url_in("api=api:8090", "api").expect_err("no scheme");
+        assert!(error.to_string().contains("http://HOST:PORT"), "{error}");
     }
 }

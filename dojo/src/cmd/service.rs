@@ -14,6 +14,7 @@ use dojo_defaults::{API_PORT, FRONTEND_PORT, PAYMENTS_PORT, env};
 use crate::shutdown::shutdown_signal;
 
 mod startup;
+mod supervised;
 
 /// The tiers of the shop.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -53,12 +54,24 @@ pub struct ServiceArgs {
     /// Port to listen on (the tier's default when absent; 0 picks a free one).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Run the tier under a supervisor that `dojo deploy` can roll out, with its control API
+    /// on this port (in a container; the operator token is read from DOJO_CONTROL_TOKEN).
+    #[arg(long)]
+    pub control_port: Option<u16>,
 }
 
 /// Runs one tier until Ctrl-C or SIGTERM.
 pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     let admin_token = std::env::var(env::ADMIN_TOKEN).ok();
     crate::placeholder::refuse(&[(env::ADMIN_TOKEN, admin_token.as_deref())])?;
+    if let Some(control_port) = args.control_port {
+        return supervised::run(supervised::Listen {
+            name: args.tier.name(),
+            port: args.port.unwrap_or(args.tier.default_port()),
+            host: args.host,
+            control_port,
+        });
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let (telemetry, served) = runtime.block_on(serve(args))?;
     // Flush after the server stopped, outside the runtime: the exporter blocks while it sends.

@@ -217,7 +217,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         &relays,
         &releases,
     );
-    let supervisor = Supervisor::start(specs, logbook.clone(), data_dir.join("logs"))?;
+    let supervisor = Supervisor::start(specs, logbook.clone(), Some(data_dir.join("logs")))?;
     let control_token = control::write_token(&data_dir)?;
     let control = control::start(supervisor.rollouts(), control_token).await?;
 

@@ -1,5 +1,5 @@
 //! The lab's delivery pipeline as traces: what a pipeline run is (commit → build → test →
-//! publish → sync → rollout), the release versions it deploys, and how a run becomes one
+//! publish → sync → rollout) and how a run becomes one
 //! OTLP trace with the OpenTelemetry CI/CD and VCS semantic conventions.
 //!
 //! `dojo deploy` (in `cmd/deploy.rs`) runs a pipeline for real and records it here; start
@@ -8,4 +8,3 @@
 pub mod history;
 pub mod otlp;
 pub mod run;
-pub mod version;

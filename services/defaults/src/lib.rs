@@ -17,6 +17,9 @@ pub const PAYMENTS_PORT: u16 = 8083;
 pub const EXTERNAL_SERVICES: &[&str] = &["payments"];
 /// The network path in front of payments: a TCP proxy the `payments_network` fault disturbs.
 pub const PAYMENTS_PROXY_PORT: u16 = 8084;
+/// The control API of a deployable service's container (`dojo service … --control-port`):
+/// where `dojo deploy` asks for a rollout under compose and Kubernetes.
+pub const CONTROL_PORT: u16 = 8090;
 /// The Tempo-compatible HTTP API of the trace store (Tempo's own default).
 pub const TEMPO_HTTP_PORT: u16 = 3200;
 /// OTLP over gRPC (the OpenTelemetry default).
@@ -95,6 +98,12 @@ pub mod env {
     /// share of its charges to, and that share in percent (`DOJO_PAYMENTS_CANARY_PERCENT`).
     pub const PAYMENTS_CANARY_URL: &str = "DOJO_PAYMENTS_CANARY_URL";
     pub const PAYMENTS_CANARY_PERCENT: &str = "DOJO_PAYMENTS_CANARY_PERCENT";
+    /// The operator token of a deployable service's control API (`dojo service
+    /// --control-port`), which `dojo deploy` sends; never given to the service's own process.
+    pub const CONTROL_TOKEN: &str = "DOJO_CONTROL_TOKEN";
+    /// Where `dojo deploy` finds each service's control API, as `service=URL` pairs separated
+    /// by commas (`api=http://api:8090,frontend=http://frontend:8090`).
+    pub const CONTROL_URLS: &str = "DOJO_CONTROL_URLS";
     /// Guards the instructor pages.
     pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
     /// When set, learners must give this code to join the course (a workshop).

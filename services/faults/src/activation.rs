@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::active::ActiveFault;
 use crate::catalogue::{FaultId, ParamKind, ParamValue};
 use crate::error::FaultError;
+use crate::release::ReleaseVersion;
 
 /// What a client may send to switch a fault on; every field is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -83,11 +84,14 @@ impl ActivationRequest {
             };
             params.insert(param.name, value);
         }
+        // Kept in its canonical form (`v2.0.0` is `2.0.0`), the form the process's own
+        // release is compared in.
         let version = match self.version {
-            Some(version) if !is_release_version(&version) => {
-                return Err(FaultError::InvalidVersion(version));
-            }
-            version => version,
+            Some(version) => match ReleaseVersion::parse(&version) {
+                Ok(parsed) => Some(parsed.to_string()),
+                Err(_) => return Err(FaultError::InvalidVersion(version)),
+            },
+            None => None,
         };
         let seed = self.seed.unwrap_or_else(rand::random);
         Ok(ActiveFault {
@@ -99,15 +103,6 @@ impl ActivationRequest {
             params,
         })
     }
-}
-
-/// `MAJOR.MINOR.PATCH`, digits only.
-fn is_release_version(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn parse_value(kind: ParamKind, raw: &serde_json::Value) -> Result<ParamValue, String> {

@@ -3,6 +3,7 @@
 //! | request | does |
 //! |---|---|
 //! | `GET /admin/faults` | this service's faults, their parameters, state and hit counts |
+//! | `GET /admin/faults/state` | the active faults as a scenario file (what a canary follows, see [`crate::state`]) |
 //! | `POST /admin/faults/{id}` | switch on with a JSON body `{fraction, seed, learners, params}` (all optional) |
 //! | `DELETE /admin/faults/{id}` | switch off |
 //! | `POST /admin/faults/reset` | switch everything off |
@@ -32,6 +33,12 @@ impl AdminToken {
     /// Wraps a configured token.
     pub fn new(token: String) -> AdminToken {
         AdminToken(token)
+    }
+
+    /// The token itself, for a request that must present it (a canary following its stable
+    /// release's faults).
+    pub(crate) fn bearer(&self) -> &str {
+        &self.0
     }
 
     /// Compares in time independent of where the first difference is.
@@ -64,6 +71,7 @@ pub fn router(faults: Faults, token: Option<AdminToken>) -> Router {
     let state = AdminState { faults, token };
     Router::new()
         .route("/admin/faults", get(list))
+        .route("/admin/faults/state", get(state_file))
         .route("/admin/faults/reset", post(reset))
         .route("/admin/faults/{id}", post(enable).delete(disable))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -96,6 +104,15 @@ async fn require_token(State(state): State<AdminState>, request: Request, next: 
 
 async fn list(State(state): State<AdminState>) -> Response {
     Json(json!({ "service": state.faults.service(), "faults": state.faults.list() }))
+        .into_response()
+}
+
+/// The active faults in the scenario format (the state file's content), for a follower.
+async fn state_file(State(state): State<AdminState>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::state_file::render(&state.faults.active_all()),
+    )
         .into_response()
 }
 

@@ -22,12 +22,34 @@ pub struct FaultConfig {
     /// (`DOJO_FAULT_STATE`, see [`crate::state`]); when it already exists at start, it is the
     /// state to start from and the scenario is not applied again.
     pub state_file: Option<PathBuf>,
-    /// Another instance's state file to follow (`DOJO_FAULT_FOLLOW`, see [`crate::state`]):
-    /// a canary breaks the way the stable release does, toggles included.
-    pub follow: Option<PathBuf>,
+    /// Another instance to follow (`DOJO_FAULT_FOLLOW`, see [`crate::state`]): its state file,
+    /// or its base URL (`http://payments:8083`) when it runs in another container; a canary
+    /// breaks the way the stable release does, toggles included.
+    pub follow: Option<Followed>,
     /// The release this service runs (`service.version` in `OTEL_RESOURCE_ATTRIBUTES`, else
     /// the build's own), for faults bound to a release.
     pub version: String,
+}
+
+/// What a follower follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    /// A state file on the same machine (`dojo up`).
+    File(PathBuf),
+    /// Another instance's admin API, by its base URL (compose, Kubernetes).
+    Service(String),
+}
+
+impl Followed {
+    /// A URL when the value starts with `http://` or `https://`, else a file path.
+    pub fn parse(value: &str) -> Followed {
+        let value = value.trim();
+        if value.starts_with("http://") || value.starts_with("https://") {
+            Followed::Service(value.trim_end_matches('/').to_owned())
+        } else {
+            Followed::File(PathBuf::from(value))
+        }
+    }
 }
 
 impl FaultConfig {
@@ -38,7 +60,7 @@ impl FaultConfig {
             admin_token: get(env::ADMIN_TOKEN).map(AdminToken::new),
             scenario: get(env::FAULT_SCENARIO).map(PathBuf::from),
             state_file: get(env::FAULT_STATE).map(PathBuf::from),
-            follow: get(env::FAULT_FOLLOW).map(PathBuf::from),
+            follow: get(env::FAULT_FOLLOW).map(|value| Followed::parse(&value)),
             version: get(env::OTEL_RESOURCE_ATTRIBUTES)
                 .and_then(|attributes| {
                     attributes.split(',').find_map(|pair| {
@@ -54,9 +76,16 @@ impl FaultConfig {
     /// file), or else the scenario, applied.
     pub fn start(&self, service: Service) -> Result<Faults, ScenarioError> {
         let faults = Faults::for_release(service, &self.version);
-        if let Some(followed) = &self.follow {
-            state::follow(&faults, followed.clone());
-            return Ok(faults);
+        match &self.follow {
+            Some(Followed::File(path)) => {
+                state::follow(&faults, path.clone());
+                return Ok(faults);
+            }
+            Some(Followed::Service(url)) => {
+                state::follow_service(&faults, url.clone(), self.admin_token.clone());
+                return Ok(faults);
+            }
+            None => {}
         }
         match (&self.state_file, &self.scenario) {
             (Some(state), _) if state_file::exists(state) => {
@@ -73,6 +102,7 @@ impl FaultConfig {
         }
         if let Some(state) = &self.state_file {
             faults.persist_to(state.clone());
+            state::share(&faults, state.clone());
         }
         Ok(faults)
     }

@@ -65,8 +65,12 @@ impl Faults {
         }
     }
 
-    /// No faults on, for `service` running release `version`.
+    /// No faults on, for `service` running release `version` (in its canonical form when it
+    /// is a release version, as a fault's `version` is).
     pub fn for_release(service: Service, version: &str) -> Faults {
+        let version = crate::release::ReleaseVersion::parse(version)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| version.to_owned());
         Faults {
             version: Some(Arc::from(version)),
             ..Faults::new(service)
@@ -78,6 +82,23 @@ impl Faults {
         let mut state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
         self.save(&path);
         *state_file = Some(path);
+    }
+
+    /// Runs `change` without writing the state file at each of its steps (a reset, then the
+    /// faults of another instance, must never be seen half done), then writes it once.
+    pub(crate) fn without_saving<T>(&self, change: impl FnOnce() -> T) -> T {
+        let detached = self
+            .state_file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let result = change();
+        if let Some(path) = detached {
+            let mut state_file = self.state_file.lock().unwrap_or_else(|p| p.into_inner());
+            self.save(&path);
+            *state_file = Some(path);
+        }
+        result
     }
 
     /// Writes the active faults to `path`, logging a failure (the service keeps serving; only
@@ -310,6 +331,18 @@ mod tests {
                 "not this release"
             );
         }
+        // The same release however it is written, on either side.
+        let written_with_v = Faults::for_release(Service::Api, "v2.0.0");
+        written_with_v
+            .enable(FaultId::SlowQuery, activation(json!({"version": "2.0.0"})))
+            .expect("valid");
+        assert!(written_with_v.fires(FaultId::SlowQuery, None).is_some());
+        new.enable(
+            FaultId::SlowQuery,
+            activation(json!({"version": " V2.0.0"})),
+        )
+        .expect("valid");
+        assert!(new.fires(FaultId::SlowQuery, None).is_some());
     }
 
     #[test]

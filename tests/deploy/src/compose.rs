@@ -127,6 +127,17 @@ pub fn command(service: &Service) -> Vec<String> {
     }
 }
 
+/// A service's `entrypoint:` as arguments, when it replaces the image's.
+pub fn entrypoint(service: &Service) -> Option<Vec<String>> {
+    match &service.entrypoint {
+        Some(docker_compose_types::Entrypoint::List(args)) => Some(args.clone()),
+        Some(docker_compose_types::Entrypoint::Simple(line)) => {
+            Some(line.split_whitespace().map(str::to_owned).collect())
+        }
+        None => None,
+    }
+}
+
 /// The value following `flag` in a command line (`--port 8081` → `8081`).
 pub fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     args.windows(2)

@@ -178,7 +178,7 @@ pub fn from_compose(file: &Compose, image: &Image) -> Vec<Container> {
         if !is_ours(service.image.as_deref()) {
             continue;
         }
-        let mut argv = image.entrypoint.clone();
+        let mut argv = compose::entrypoint(service).unwrap_or_else(|| image.entrypoint.clone());
         argv.extend(compose::command(service));
         let mut env: BTreeMap<String, String> = image.env.iter().cloned().collect();
         env.extend(compose::environment(service));

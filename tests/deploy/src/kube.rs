@@ -96,6 +96,13 @@ impl Manifest {
             Object::Deployment(d) => d.spec.template.spec.as_ref(),
             Object::StatefulSet(s) => s.spec.template.spec.as_ref(),
             Object::DaemonSet(d) => d.spec.template.spec.as_ref(),
+            Object::Job(j) => j.spec.as_ref().and_then(|s| s.template.spec.as_ref()),
+            Object::CronJob(c) => c
+                .spec
+                .job_template
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref()),
             _ => None,
         }
     }

@@ -77,6 +77,9 @@ fn url_variable_port(name: &str, otlp_protocol: Option<&str>) -> Option<u16> {
         env::TEMPO_URL => Some(defaults::TEMPO_HTTP_PORT),
         env::TEMPO_OTLP_GRPC_ENDPOINT => Some(defaults::OTLP_GRPC_PORT),
         env::TEMPO_OTLP_HTTP_ENDPOINT => Some(defaults::OTLP_HTTP_PORT),
+        env::CONTROL_URLS => Some(defaults::CONTROL_PORT),
+        // A canary follows its stable release's faults; payments is the one with a canary.
+        env::FAULT_FOLLOW => Some(defaults::PAYMENTS_PORT),
         env::OTEL_EXPORTER_OTLP_ENDPOINT => match otlp_protocol {
             Some("grpc") => Some(defaults::OTLP_GRPC_PORT),
             _ => Some(defaults::OTLP_HTTP_PORT),
@@ -85,7 +88,8 @@ fn url_variable_port(name: &str, otlp_protocol: Option<&str>) -> Option<u16> {
     }
 }
 
-/// Observations for `NAME=value` environment variables that hold a URL of the lab.
+/// Observations for `NAME=value` environment variables that hold a URL of the lab (or, for
+/// `DOJO_CONTROL_URLS`, a list of `service=URL` pairs: one observation per URL).
 pub fn env_observations<'a>(
     place: &str,
     vars: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -93,14 +97,35 @@ pub fn env_observations<'a>(
 ) -> Vec<Observation> {
     vars.into_iter()
         .filter(|(_, value)| !value.starts_with("$("))
-        .filter_map(|(name, value)| {
-            Some(Observation {
-                place: format!("{place} {name}={value}"),
-                expected: url_variable_port(name, otlp_protocol)?,
-                found: port_of(value),
+        .flat_map(|(name, value)| {
+            let urls: Vec<&str> = if name == env::CONTROL_URLS {
+                value
+                    .split(',')
+                    .map(|pair| pair.split_once('=').map_or(pair, |(_, url)| url))
+                    .collect()
+            } else {
+                vec![value]
+            };
+            let expected = url_variable_port(name, otlp_protocol);
+            urls.into_iter().filter_map(move |url| {
+                Some(Observation {
+                    place: format!("{place} {name}={url}"),
+                    expected: expected?,
+                    found: port_of(url),
+                })
             })
         })
         .collect()
+}
+
+/// The `--control-port` of a command line, when it has one: always the lab's control port.
+fn control_port_observation(place: &str, args: &[String]) -> Option<Observation> {
+    let value = compose::flag_value(args, "--control-port")?;
+    Some(Observation {
+        place: format!("{place} --control-port"),
+        expected: defaults::CONTROL_PORT,
+        found: value.parse().ok(),
+    })
 }
 
 /// The collector's OTLP listeners and its OTLP exporters to Tempo.
@@ -185,6 +210,7 @@ pub fn compose_observations(file: &Compose) -> Vec<Observation> {
                 });
             }
         }
+        observations.extend(control_port_observation(&format!("{place} command"), &args));
         if let Some(target) = compose::flag_value(&args, "--target") {
             observations.push(Observation {
                 place: format!("{place} command --target"),
@@ -235,6 +261,7 @@ pub fn kube_observations(manifests: &[Manifest]) -> Vec<Observation> {
         let named_port = |port_name: &str| match port_name {
             "otlp-grpc" => Some(defaults::OTLP_GRPC_PORT),
             "otlp-http" => Some(defaults::OTLP_HTTP_PORT),
+            "control" => Some(defaults::CONTROL_PORT),
             "http" if manifest.name == "tempo" => Some(defaults::TEMPO_HTTP_PORT),
             "http" => role_port(&manifest.name),
             _ => None,
@@ -248,6 +275,7 @@ pub fn kube_observations(manifests: &[Manifest]) -> Vec<Observation> {
                     found: compose::flag_value(&args, "--port").and_then(|p| p.parse().ok()),
                 });
             }
+            observations.extend(control_port_observation(&format!("{place} args"), &args));
             if let Some(target) = compose::flag_value(&args, "--target") {
                 observations.push(Observation {
                     place: format!("{place} args --target"),
@@ -327,7 +355,10 @@ pub fn known_env_names() -> Vec<&'static str> {
         env::FRONTEND_URL,
         env::ADMIN_TOKEN,
         env::FAULT_SCENARIO,
+        env::FAULT_FOLLOW,
         env::INSTRUCTOR_TOKEN,
+        env::CONTROL_TOKEN,
+        env::CONTROL_URLS,
         env::DATA_DIR,
         "POD_NAME",
         "POD_NAMESPACE",

@@ -23,29 +23,8 @@ use crate::spec::types::{DeploymentTruth, GroundTruth};
 /// and Tempo searches at most 168 hours at once.
 const DEPLOYMENTS_LOOKBACK: Duration = Duration::from_secs(7 * 24 * 3600 - 60);
 
-/// A release version, `MAJOR.MINOR.PATCH` (a leading `v` is allowed), compared numerically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ReleaseVersion(u64, u64, u64);
-
-impl ReleaseVersion {
-    pub fn parse(text: &str) -> Option<ReleaseVersion> {
-        let text = text.trim();
-        let text = text.strip_prefix(['v', 'V']).unwrap_or(text);
-        let mut parts = text.split('.').map(|part| {
-            (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| part.parse::<u64>().ok())
-                .flatten()
-        });
-        let version = ReleaseVersion(parts.next()??, parts.next()??, parts.next()??);
-        parts.next().is_none().then_some(version)
-    }
-}
-
-impl std::fmt::Display for ReleaseVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.0, self.1, self.2)
-    }
-}
+/// The lab's one release-version type (`dojo deploy` and the faults read versions with it too).
+pub use dojo_faults::ReleaseVersion;
 
 /// Which side of the deploy a cited trace is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,8 +55,8 @@ fn versions_of(trace: &Trace, service: &str) -> BTreeSet<String> {
 /// The side of the deploy `trace` is on, given whether it shows the fault.
 pub fn side(trace: &Trace, truth: &GroundTruth, deployment: &DeploymentTruth, shows: bool) -> Side {
     let versions = versions_of(trace, &truth.service);
-    let new = ReleaseVersion::parse(&deployment.version);
-    let is_new = |v: &String| ReleaseVersion::parse(v).is_some_and(|v| Some(v) == new);
+    let new = ReleaseVersion::parse(&deployment.version).ok();
+    let is_new = |v: &String| ReleaseVersion::parse(v).is_ok_and(|v| Some(v) == new);
     if shows && versions.iter().any(is_new) {
         Side::After
     } else if !shows && !versions.is_empty() && !versions.iter().any(is_new) {
@@ -159,7 +138,7 @@ pub async fn naming_item(
     const TITLE: &str = "Deployment";
     let named = named.trim();
     let service = &truth.service;
-    let right = ReleaseVersion::parse(&deployment.version);
+    let right = ReleaseVersion::parse(&deployment.version).ok();
     if named.is_empty() {
         return Ok((
             false,
@@ -171,7 +150,7 @@ pub async fn naming_item(
             ),
         ));
     }
-    let (deployed, shown) = if let Some(version) = ReleaseVersion::parse(named) {
+    let (deployed, shown) = if let Ok(version) = ReleaseVersion::parse(named) {
         (
             Deployed {
                 service: service.clone(),
@@ -210,7 +189,7 @@ pub async fn naming_item(
             }
         }
     };
-    let version = ReleaseVersion::parse(&deployed.version);
+    let version = ReleaseVersion::parse(&deployed.version).ok();
     let what = if shown.contains(&deployed.version) {
         shown.clone()
     } else {
@@ -311,7 +290,7 @@ mod tests {
 
     #[test]
     fn release_versions_parse_and_compare_numerically() {
-        let v = |t| ReleaseVersion::parse(t);
+        let v = |t| ReleaseVersion::parse(t).ok();
         assert_eq!(
             v("v1.10.0").map(|v| v.to_string()).as_deref(),
             Some("1.10.0")

@@ -306,14 +306,14 @@ pub(crate) fn validate(
                 }
                 p.query(&format!("{field}.evidence"), &truth.evidence);
                 if let Some(deployment) = &truth.deployment {
-                    if ReleaseVersion::parse(&deployment.version).is_none() {
+                    if ReleaseVersion::parse(&deployment.version).is_err() {
                         p.add(
                             format!("{field}.deployment.version"),
                             format!("`{}` is not a release version", deployment.version),
                             "write it as MAJOR.MINOR.PATCH, like 2.0.0",
                         );
                     } else if !variant.deploy.as_ref().is_some_and(|d| {
-                        d.version == deployment.version && d.service == truth.service
+                        same_release(&d.version, &deployment.version) && d.service == truth.service
                     }) {
                         p.add(
                             format!("{field}.deployment"),
@@ -638,7 +638,7 @@ fn scripted_deploy(p: &mut Problems, base: &str, variant: &crate::spec::types::V
                 format!("deploy one of: {}", DEPLOYABLE.join(", ")),
             );
         }
-        if ReleaseVersion::parse(&deploy.version).is_none() {
+        if ReleaseVersion::parse(&deploy.version).is_err() {
             p.add(
                 format!("{base}.deploy.version"),
                 format!("`{}` is not a release version", deploy.version),
@@ -654,7 +654,7 @@ fn scripted_deploy(p: &mut Problems, base: &str, variant: &crate::spec::types::V
         let deployed = variant
             .deploy
             .as_ref()
-            .is_some_and(|d| d.version == *version && Some(d.service.as_str()) == home);
+            .is_some_and(|d| same_release(&d.version, version) && Some(d.service.as_str()) == home);
         if !deployed {
             p.add(
                 format!("{base}.faults[{fi}].version"),
@@ -670,3 +670,12 @@ fn scripted_deploy(p: &mut Problems, base: &str, variant: &crate::spec::types::V
 
 /// The services `dojo deploy` can roll out.
 const DEPLOYABLE: [&str; 2] = ["api", "frontend"];
+
+/// Whether two versions name the same release (`v2.0.0` is `2.0.0`); text that is no release
+/// version names none.
+fn same_release(a: &str, b: &str) -> bool {
+    matches!(
+        (ReleaseVersion::parse(a), ReleaseVersion::parse(b)),
+        (Ok(a), Ok(b)) if a == b
+    )
+}

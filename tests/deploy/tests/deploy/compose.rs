@@ -36,11 +36,25 @@ fn every_service_built_here_runs_a_role_of_the_one_dojo_binary() {
         if service.image.as_deref() != Some("tracing-dojo:local") {
             continue;
         }
-        let args = compose::command(service);
+        // The role is the first argument after the binary: the command's, or the entrypoint's
+        // when the service replaces the image's (`deploy`, run with `dojo deploy`'s flags).
+        let mut args = match compose::entrypoint(service) {
+            Some(entrypoint) => {
+                assert_eq!(
+                    entrypoint.first().map(String::as_str),
+                    Some("/usr/local/bin/dojo"),
+                    "{name}: the entrypoint must still be the dojo binary"
+                );
+                entrypoint[1..].to_vec()
+            }
+            None => Vec::new(),
+        };
+        args.extend(compose::command(service));
         let role_ok = match args.first().map(String::as_str) {
             Some("service") => args.get(1).map(String::as_str) == Some(ports::role_of(name)),
             Some("loadgen") => name == "loadgen",
             Some("serve") => name == "dojo",
+            Some("deploy") => name == "deploy",
             _ => false,
         };
         assert!(role_ok, "{name}: command {args:?} does not run its role");
@@ -63,8 +77,15 @@ fn every_third_party_image_is_pinned_to_a_version() {
 #[test]
 fn every_long_running_service_with_a_shell_has_a_healthcheck() {
     // The collector, Tempo and Loki images have no shell or HTTP client, so their health is
-    // checked from the host (compose/README.md); tempo-init and loadgen serve nothing.
-    let without_shell = ["otel-collector", "tempo", "loki", "tempo-init", "loadgen"];
+    // checked from the host (compose/README.md); tempo-init, loadgen and deploy serve nothing.
+    let without_shell = [
+        "otel-collector",
+        "tempo",
+        "loki",
+        "tempo-init",
+        "loadgen",
+        "deploy",
+    ];
     let file = support::compose_file();
     for (name, service) in compose::services(&file) {
         if without_shell.contains(&name) {

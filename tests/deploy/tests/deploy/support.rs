@@ -9,7 +9,7 @@ use dojo_deploy_tests::{collector, compose, repo, tempo};
 
 pub const COMPOSE: &str = "compose/docker-compose.yaml";
 pub const COMPOSE_ENV: &str = "compose/.env";
-pub const KUSTOMIZE_ROOTS: &[&str] = &["k8s/base", "k8s/overlays/workshop"];
+pub const KUSTOMIZE_ROOTS: &[&str] = &["k8s/base", "k8s/overlays/workshop", "k8s/overlays/deploy"];
 
 /// The collector configurations in the repository.
 pub const COLLECTOR_CONFIGS: &[&str] = &[
