@@ -47,6 +47,7 @@ async fn run(deploy: &ScriptedDeploy, data_dir: &Path) -> anyhow::Result<bool> {
         .args(["--change", &deploy.change])
         .arg("--data-dir")
         .arg(data_dir)
+        .args(["--environment", dojo_defaults::LAB_ENVIRONMENT])
         .stdin(Stdio::null())
         .stdout(Stdio::from(file))
         .stderr(Stdio::from(errors))

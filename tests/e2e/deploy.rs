@@ -82,6 +82,17 @@ async fn deploying_a_new_api_version_keeps_the_shop_answering_and_is_traced_end_
             vec!["--service", "api", "--version", "latest"],
             "not a release version",
         ),
+        (
+            vec![
+                "--service",
+                "api",
+                "--version",
+                "7.0.0",
+                "--environment",
+                "prod; drop",
+            ],
+            "--environment (or TRACE_ENVIRONMENT) takes a name",
+        ),
     ];
     for (flags, said) in &refusals {
         let output = lab.deploy(flags).await;

@@ -133,6 +133,29 @@ pub async fn a_deploy_rolls_out_a_new_release(machine: &mut Machine, containers:
     })
     .await;
 
+    // The pipeline names the environment it deployed to as the shop's own spans name it, so
+    // `deployment.environment.name` joins the two.
+    let root = spans
+        .iter()
+        .find(|(s, span)| {
+            s == "delivery-pipeline"
+                && span["parentSpanId"]
+                    .as_str()
+                    .is_none_or(|parent| parent.is_empty())
+        })
+        .map(|(_, span)| span)
+        .expect("the pipeline trace has a root span");
+    let environment = attribute(root, "deployment.environment.name")
+        .expect("the pipeline's deployment.environment.name");
+    let same_environment = format!(
+        r#"{{ resource.service.name = "{service}" && resource.service.version = "{version}" && resource.deployment.environment.name = "{environment}" }}"#
+    );
+    eventually(&same_environment, || async {
+        let ids = search(&http, &tempo, &same_environment).await?;
+        (!ids.is_empty()).then_some(ids)
+    })
+    .await;
+
     // The operator token is in no output and no span.
     let token = deploy
         .env(env::CONTROL_TOKEN)

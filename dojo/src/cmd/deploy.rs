@@ -31,6 +31,8 @@ pub const DEPLOYABLE: [&str; 2] = ["api", "frontend"];
 const DIGEST_BYTES: u64 = 16 * 1024 * 1024;
 /// The longest `--change` accepted.
 const MAX_CHANGE_LEN: usize = 200;
+/// The longest environment name `dojo deploy` takes.
+const MAX_ENVIRONMENT_LEN: usize = 64;
 
 /// Where a run fails on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,6 +75,11 @@ pub struct DeployArgs {
     /// pipeline trace then goes to their own traces, their Delivery page and their grading.
     #[arg(long)]
     pub learner: Option<String>,
+    /// The environment deployed to (`deployment.environment.name` on the pipeline's trace):
+    /// the shop's own, from the TRACE_ENVIRONMENT its services read (`compose`,
+    /// `kubernetes`), else `lab` as under `dojo up`.
+    #[arg(long, env = env::TRACE_ENVIRONMENT, default_value = dojo_defaults::LAB_ENVIRONMENT)]
+    pub environment: String,
 }
 
 /// Input that was checked before anything ran.
@@ -83,6 +90,8 @@ struct Request {
     fail_at: Option<FailAt>,
     /// Whose deploy it is, in a workshop.
     learner: Option<dojo_grader::progress::LearnerId>,
+    /// `deployment.environment.name`.
+    environment: String,
 }
 
 /// Where the rollout is asked for and the trace is sent.
@@ -258,6 +267,17 @@ fn check(args: &DeployArgs) -> anyhow::Result<Request> {
     if change.chars().any(char::is_control) {
         anyhow::bail!("--change takes a commit title on one line");
     }
+    let environment = args.environment.trim();
+    if environment.is_empty()
+        || environment.len() > MAX_ENVIRONMENT_LEN
+        || !environment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        anyhow::bail!(
+            "--environment (or TRACE_ENVIRONMENT) takes a name of 1 to {MAX_ENVIRONMENT_LEN} letters, digits, dots, dashes or underscores, such as lab, compose or kubernetes"
+        );
+    }
     Ok(Request {
         service: service.to_owned(),
         version,
@@ -267,6 +287,7 @@ fn check(args: &DeployArgs) -> anyhow::Result<Request> {
             .learner
             .as_deref()
             .map(dojo_grader::progress::LearnerId::for_name),
+        environment: environment.to_owned(),
     })
 }
 
@@ -341,7 +362,7 @@ async fn deploy(
         change: request.change.clone(),
         revision: revision.clone(),
         deployment_id: format!("dep-{short}"),
-        environment: "lab".to_owned(),
+        environment: request.environment.clone(),
         stages: Vec::new(),
     };
     println!(

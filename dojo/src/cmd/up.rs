@@ -389,7 +389,10 @@ fn child_specs(
             env::OTEL_EXPORTER_OTLP_PROTOCOL.to_owned(),
             "http/protobuf".to_owned(),
         ),
-        (env::TRACE_ENVIRONMENT.to_owned(), "lab".to_owned()),
+        (
+            env::TRACE_ENVIRONMENT.to_owned(),
+            dojo_defaults::LAB_ENVIRONMENT.to_owned(),
+        ),
     ];
     let service = |name: &str, port: u16, relay: Option<&Relay>, extra: Vec<(String, String)>| {
         let mut env = common.clone();

@@ -193,7 +193,7 @@ fn one_run(rng: &mut Seeded, plan: RunPlan) -> PipelineRun {
         change: plan.change,
         revision: hex::encode(rng.bytes::<20>()),
         deployment_id: format!("dep-{short}"),
-        environment: "lab".to_owned(),
+        environment: dojo_defaults::LAB_ENVIRONMENT.to_owned(),
         stages: Vec::new(),
     };
     // The commit waits for review and the queue before its pipeline starts.

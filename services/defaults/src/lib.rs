@@ -34,6 +34,9 @@ pub const GRAFANA_TEMPO_DATASOURCE_UID: &str = "tempo";
 /// mounted into Grafana; Grafana rescans it).
 pub const GRAFANA_LEARNER_DASHBOARDS_DIR: &str = "compose/grafana/learner-dashboards";
 
+/// The `deployment.environment.name` of the shop under `dojo up`, and of the pipelines that
+/// deploy to it (compose and Kubernetes name theirs in `TRACE_ENVIRONMENT`).
+pub const LAB_ENVIRONMENT: &str = "lab";
 /// The tenant used when a request carries no `X-Scope-OrgID` header (Tempo's own name).
 pub const DEFAULT_TENANT: &str = "single-tenant";
 /// The header that carries the tenant, as in Tempo.
