@@ -119,6 +119,7 @@ async fn start_shop(mode: Mode, receiver: &OtlpReceiver, closed_port: u16, round
 async fn measure(shop: &Shop, seconds: u64, concurrency: usize) -> Figures {
     let load = |duration| LoadConfig {
         target: shop.frontend.clone(),
+        api_target: None,
         rate: None,
         concurrency,
         duration: Some(duration),

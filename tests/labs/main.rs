@@ -5,6 +5,7 @@
 //! wrong answers (which must be refused with feedback naming the mistake).
 
 mod cli;
+mod corpus;
 mod dashboards;
 mod instrument;
 mod languages;

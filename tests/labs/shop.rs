@@ -162,6 +162,8 @@ impl Shop {
                 "loadgen",
                 "--target",
                 &self.frontend_url,
+                "--api-target",
+                &self.api_url,
                 "--rate",
                 "0",
                 "--concurrency",

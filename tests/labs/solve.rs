@@ -155,6 +155,31 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
     )
     .await;
 
+    // ---- The independent corpus: every answer gets the verdict a teacher would give.
+    let variants = [
+        "payments-slow",
+        "slow-query",
+        "cpu-heavy",
+        "network-latency",
+    ];
+    crate::corpus::every_corpus_answer_gets_the_teachers_verdict(
+        &labs,
+        &shop,
+        &crate::corpus::Learners {
+            by_lab: [
+                ("traceql-querying", &querier),
+                ("broken-trace", &splitter),
+                ("quiz", &querier),
+            ]
+            .into_iter()
+            .collect(),
+            by_variant: variants.into_iter().zip(slowness.iter()).collect(),
+            classmate: &querier,
+            other_classmate: &splitter,
+        },
+    )
+    .await;
+
     // ---- Lab 2: TraceQL querying.
     let q = |exercise: &str, query: &str| {
         let grader = grader.clone();
@@ -222,10 +247,11 @@ async fn every_exercise_is_solved_by_its_reference_and_typical_wrong_answers_are
         .await,
         "no span meets `span.service.version = \"0.1.0\"`",
     );
+    // (Not `GET /orders`: the mobile app sends it, and the api answers 405.)
     refused(
-        "the wrong HTTP method",
-        &q("checkout-route", r#"{ resource.service.name = "api" && kind = server && span.http.route = "/orders" && span.http.request.method = "GET" }"#).await,
-        "no span meets `span.http.route = \"/orders\"` and `span.http.request.method = \"GET\"` together",
+        "a route with a method it never serves",
+        &q("checkout-route", r#"{ resource.service.name = "api" && kind = server && span.http.route = "/catalogue" && span.http.request.method = "POST" }"#).await,
+        "no span meets `span.http.route = \"/catalogue\"` and `span.http.request.method = \"POST\"` together",
     );
 
     // ---- Lab 3: intermittent slowness, each learner graded against their own variant.

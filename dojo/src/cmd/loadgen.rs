@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use dojo_defaults::{FRONTEND_PORT, env};
-use dojo_loadgen::{LoadConfig, parse_duration};
+use dojo_loadgen::{LoadConfig, app, parse_duration};
 
 use crate::shutdown::shutdown_signal;
 
@@ -15,6 +15,10 @@ pub struct LoadgenArgs {
     /// Base URL of the frontend.
     #[arg(long, env = env::FRONTEND_URL, default_value_t = format!("http://127.0.0.1:{FRONTEND_PORT}"))]
     pub target: String,
+    /// Base URL of the api: one journey in five is then a visit of the shop's mobile app,
+    /// which calls the api directly too (without it, every journey goes through the frontend).
+    #[arg(long, env = env::API_URL)]
+    pub api_target: Option<String>,
     /// Journeys started per second; 0 runs them back to back, as fast as the concurrency allows.
     #[arg(long, default_value_t = 2.0)]
     pub rate: f64,
@@ -44,6 +48,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
     }
     let config = LoadConfig {
         target: args.target.trim_end_matches('/').to_owned(),
+        api_target: args
+            .api_target
+            .map(|url| url.trim_end_matches('/').to_owned()),
         rate: (args.rate != 0.0).then_some(args.rate),
         concurrency: args.concurrency,
         duration: args.duration,
@@ -65,7 +72,32 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let summary = runtime.block_on(dojo_loadgen::run(config, shutdown_signal()))?;
+    // The mobile app's visits are traced as the app (`shop-app`), exported where the
+    // OTEL_* variables say; its log lines stay quiet so the progress and summary read clearly.
+    let telemetry = match &config.api_target {
+        Some(_) => {
+            let mut telemetry = dojo_telemetry::TelemetryConfig::from_env(app::APP_SERVICE)?;
+            telemetry.service_name = app::APP_SERVICE.to_owned();
+            telemetry.service_version = app::APP_VERSION.to_owned();
+            telemetry.log_filter = "error".to_owned();
+            // In a workshop the app's spans belong to the learner whose traffic this is, like
+            // the services' spans of the same visits.
+            if let Some(learner) = &config.learner {
+                telemetry
+                    .resource_attributes
+                    .push(("learner.id".to_owned(), learner.clone()));
+            }
+            let _entered = runtime.enter();
+            Some(dojo_telemetry::init(&telemetry)?)
+        }
+        None => None,
+    };
+    let summary = runtime.block_on(dojo_loadgen::run(config, shutdown_signal()));
+    if let Some(telemetry) = telemetry {
+        let _entered = runtime.enter();
+        telemetry.shutdown();
+    }
+    let summary = summary?;
     println!("{summary}");
     let all_failed = summary.journeys_ok == 0 && summary.journeys_failed > 0;
     Ok(if all_failed {

@@ -529,6 +529,8 @@ fn child_specs(
                 "loadgen".into(),
                 "--target".into(),
                 urls.frontend.clone(),
+                "--api-target".into(),
+                urls.api.clone(),
                 "--rate".into(),
                 args.load_rate.to_string(),
             ],

@@ -105,6 +105,15 @@ pub fn history(seed: &str, now: SystemTime) -> Vec<PipelineRun> {
             break index;
         }
     };
+    // Which runs waited on a cold build cache: their build, not their tests, is the slow stage,
+    // so "a stage over 6 minutes" is not always the test stage.
+    let mut slow_builds = Vec::new();
+    while slow_builds.len() < 2 {
+        let index = rng.between(1, count as u64 - 2) as usize;
+        if !slow_builds.contains(&index) && !failing_tests.contains(&index) {
+            slow_builds.push(index);
+        }
+    }
     let mut minor = [0u32; 2];
     let mut changes = [0usize; 2];
     let mut runs: Vec<PipelineRun> = Vec::with_capacity(count + 1);
@@ -156,6 +165,7 @@ pub fn history(seed: &str, now: SystemTime) -> Vec<PipelineRun> {
                 commit_at,
                 fails_test,
                 fails_rollout,
+                slow_build: !is_fix && slow_builds.contains(&index),
                 kept_version,
             },
         );
@@ -178,6 +188,8 @@ struct RunPlan {
     commit_at: SystemTime,
     fails_test: bool,
     fails_rollout: bool,
+    /// A cold build cache: the build takes 6½ to 9 minutes, and the tests stay under 5.
+    slow_build: bool,
     kept_version: String,
 }
 
@@ -202,7 +214,9 @@ fn one_run(rng: &mut Seeded, plan: RunPlan) -> PipelineRun {
     for stage in Stage::ALL {
         let seconds = match stage {
             Stage::Commit => rng.between(1, 3),
+            Stage::Build if plan.slow_build => rng.between(390, 540),
             Stage::Build => rng.between(70, 260),
+            Stage::Test if plan.slow_build => rng.between(90, 290),
             Stage::Test => rng.between(90, 420),
             Stage::Publish => rng.between(15, 60),
             Stage::Sync => rng.between(4, 25),
@@ -317,6 +331,43 @@ mod tests {
             ada.iter().map(|r| r.version.clone()).collect::<Vec<_>>(),
             bob.iter().map(|r| r.version.clone()).collect::<Vec<_>>(),
         );
+    }
+
+    #[test]
+    fn stages_over_six_minutes_are_builds_in_some_runs_and_tests_in_others() {
+        // Lab 5's slow-stage exercise refuses "only the test stage" and "only the build stage"
+        // only if both kinds of slow run are in every learner's history.
+        for seed in [
+            "ada-1234",
+            "bob-5678",
+            "local-f3a680e8",
+            "x",
+            "ann-0",
+            "ann-1",
+        ] {
+            let runs = history(seed, at_noon());
+            let slow = |stage: Stage| {
+                runs.iter()
+                    .filter(|r| {
+                        r.stages.iter().any(|s| {
+                            s.stage == stage
+                                && s.end.duration_since(s.start).unwrap_or_default()
+                                    > Duration::from_secs(360)
+                        })
+                    })
+                    .count()
+            };
+            assert!(
+                slow(Stage::Build) >= 2,
+                "{seed}: {} slow builds",
+                slow(Stage::Build)
+            );
+            assert!(
+                slow(Stage::Test) >= 1,
+                "{seed}: {} slow tests",
+                slow(Stage::Test)
+            );
+        }
     }
 
     #[test]

@@ -291,7 +291,16 @@ impl Validator {
             ExprKind::Static(Static::Nil) => Ok(()),
             ExprKind::Field(FieldRef::Intrinsic(i)) if cmp == CmpOp::Eq => Err(Error::validate(
                 loc,
-                format!("every span has {}, so it is never nil", i.as_str()),
+                format!(
+                    "{} is an intrinsic, and TraceQL never compares an intrinsic with nil (Tempo \
+                     refuses it too){}",
+                    i.as_str(),
+                    if i.as_str() == "span:parentID" {
+                        "; to ask about a trace's root span, use trace:rootService or trace:rootName"
+                    } else {
+                        ""
+                    }
+                ),
             )),
             ExprKind::Field(FieldRef::Attribute { scope: AttrScope::Resource, name }) if cmp == CmpOp::Eq && name == "service.name" => {
                 Err(Error::validate(loc, "every span has resource.service.name, so it is never nil"))

@@ -182,7 +182,18 @@ static CATALOGUE: [FaultSpec; 12] = [
         id: FaultId::SlowQuery,
         service: Service::Api,
         summary: "The product-by-id query becomes slow (a missing index, in effect).",
-        params: &[millis("delay_ms", "Extra time the query takes.", 800)],
+        params: &[
+            millis("delay_ms", "Extra time the query takes.", 800),
+            ParamSpec {
+                name: "spread_ms",
+                description: "How much shorter than delay_ms a hit may be, at random (0: always delay_ms).",
+                kind: ParamKind::Integer {
+                    min: 0,
+                    max: 60_000,
+                },
+                default: ParamValue::Integer(0),
+            },
+        ],
         default_fraction: 1.0,
         signature: r#"{ resource.service.name = "api" && span.db.operation.name = "SELECT" && span.db.collection.name = "products" && duration > 500ms }"#,
         how_to_find: "One database span under GET /products/{id} takes most of the request's time; other queries stay fast.",

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/carts/{id}", get(routes::json::cart))
         .route("/api/carts/{id}/items", post(routes::json::add_item))
         .route("/api/checkout", post(routes::json::checkout))
+        .route("/orders", post(routes::retired::old_checkout))
         .layer(axum::middleware::from_fn(
             dojo_telemetry::server::trace_requests,
         ))

@@ -9,6 +9,8 @@ use dojo_defaults::FRONTEND_PORT;
 pub struct LoadConfig {
     /// Base URL of the frontend.
     pub target: String,
+    /// Base URL of the api, for the mobile app's visits ([`crate::app`]); none without it.
+    pub api_target: Option<String>,
     /// Journeys started per second; `None` runs them back to back (as fast as allowed).
     pub rate: Option<f64>,
     /// Most journeys in flight at once.
@@ -27,6 +29,7 @@ impl Default for LoadConfig {
     fn default() -> LoadConfig {
         LoadConfig {
             target: format!("http://127.0.0.1:{FRONTEND_PORT}"),
+            api_target: None,
             rate: Some(2.0),
             concurrency: 8,
             duration: None,

@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::app::{self, APP_SHARE};
 use crate::config::LoadConfig;
 use crate::journey::{baggage_headers, walk};
 use crate::stats::Summary;
@@ -40,6 +41,8 @@ pub async fn run(config: LoadConfig, stop: impl Future<Output = ()>) -> Result<S
         .pool_max_idle_per_host(config.concurrency)
         .build()
         .map_err(LoadError::Client)?;
+    // The mobile app's calls get client spans and carry their trace context.
+    let app_client = dojo_telemetry::client::traced_client(client.clone());
     let totals = Arc::new(Mutex::new(Summary::default()));
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let started = Instant::now();
@@ -67,13 +70,21 @@ pub async fn run(config: LoadConfig, stop: impl Future<Output = ()>) -> Result<S
                 let Some(permit) = permit else { break };
                 journey += 1;
                 let client = client.clone();
+                let app_client = app_client.clone();
                 let target = config.target.clone();
+                let app_api = config
+                    .api_target
+                    .clone()
+                    .filter(|_| journey.is_multiple_of(APP_SHARE));
                 let headers = baggage_headers(config.learner.as_deref(), &format!("u-{}", journey % 1000));
                 let totals = totals.clone();
                 let mut rng = StdRng::seed_from_u64(config.seed.wrapping_mul(1_000_003).wrapping_add(journey));
                 tasks.spawn(async move {
                     let mut summary = Summary::default();
-                    let ok = walk(&client, &target, headers, &mut rng, &mut summary).await;
+                    let ok = match &app_api {
+                        Some(api) => app::visit(&app_client, &target, api, headers, &mut rng, &mut summary).await,
+                        None => walk(&client, &target, headers, &mut rng, &mut summary).await,
+                    };
                     if ok { summary.journeys_ok = 1 } else { summary.journeys_failed = 1 }
                     lock(&totals).merge(summary);
                     drop(permit);

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 /// The steps of a journey, in order.
-pub const STEPS: [&str; 5] = ["browse", "product", "cart", "add_item", "checkout"];
+pub const STEPS: [&str; 6] = ["browse", "product", "cart", "add_item", "checkout", "app"];
 
 /// Samples of one step.
 #[derive(Debug, Clone, Default)]

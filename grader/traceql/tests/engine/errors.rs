@@ -143,6 +143,23 @@ fn type_errors_are_validation_errors_with_the_types_named() {
 }
 
 #[test]
+fn an_intrinsic_compared_with_nil_is_a_type_error_that_says_why() {
+    // A root span has no parent, yet `span:parentID = nil` is refused (as in Tempo): the
+    // message must not claim every span has a parent, and it points at the root intrinsics.
+    let e = error("{ span:parentID = nil && resource.service.name = \"api\" }");
+    assert_eq!(e.kind, ErrorKind::Validate);
+    assert!(
+        e.message.contains("span:parentID is an intrinsic")
+            && e.message.contains("trace:rootService"),
+        "{}",
+        e.message
+    );
+    let e = error("{ name = nil }");
+    assert!(e.message.contains("name is an intrinsic"), "{}", e.message);
+    assert!(!e.message.contains("trace:rootService"), "{}", e.message);
+}
+
+#[test]
 fn naked_aggregates_and_misplaced_scalar_filters_are_explained() {
     assert!(hint("{ } | count()").contains("count(…) > 2"));
     assert!(hint("count() > 3 && { true }").contains("pipeline stage"));

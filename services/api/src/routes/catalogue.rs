@@ -49,7 +49,12 @@ pub async fn show(
     let delay = state
         .faults
         .fires(FaultId::SlowQuery, learner)
-        .map(|fault| fault.millis("delay_ms"));
+        .map(|fault| {
+            // With a spread, hits vary from delay_ms − spread_ms to delay_ms, as a query
+            // without its index varies with what else the database is doing.
+            let spread = fault.millis("spread_ms").min(fault.millis("delay_ms"));
+            fault.millis("delay_ms") - spread.mul_f64(rand::random::<f64>())
+        });
     let mut conn = state.connection(&caller).await?;
     let product = queries::product_by_id(&mut conn, id, delay).await?;
     drop(conn);

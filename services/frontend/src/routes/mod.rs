@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod pages;
+pub mod retired;
 
 /// Cents as a price a shopper reads.
 pub fn money(cents: i64) -> String {
