@@ -75,6 +75,9 @@ fn shop() -> Store {
     // 11: a request that waited 700 ms for a database connection: a slow span with
     // `db.system` that is not a query, so answers without `kind = client` can be told apart.
     spans.extend(pool_wait(11, 700));
+    // 12: a query slower than most but under 500 ms, as the lab's slow query spreads its
+    // hits, so an answer with another threshold is told apart too.
+    spans.extend(product_page(12, 300, 200));
     ingest(&store, &spans, 60_000);
     store
 }
@@ -762,7 +765,8 @@ async fn blaming_the_caller_is_refused_and_the_feedback_says_to_follow_the_time_
             .find(|i| i.title == "Kind of fault")
             .expect("a kind item");
         assert_eq!(kind.status, ItemStatus::Fail, "{name}");
-        assert!(feedback.score < 0.5, "{name}: {}", feedback.score);
+        // Only the route (the api's operation is named after it) and the evidence are right.
+        assert!(feedback.score <= 0.5, "{name}: {}", feedback.score);
     }
 }
 
