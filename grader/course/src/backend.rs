@@ -92,6 +92,8 @@ pub enum CheckKind {
         panels: Vec<String>,
         service: Option<String>,
     },
+    /// An alert rule, graded by switching `fault` off and on for the learner's traffic.
+    Alert { fault: String },
 }
 
 /// One multiple-choice question.

@@ -175,6 +175,13 @@ fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
         Ok(GraderSubmission::Panels(panels)) => {
             (format!("{} dashboard panels", panels.panels.len()), None)
         }
+        Ok(GraderSubmission::Rule(rule)) => (
+            format!(
+                "alert rule: {} {} {}",
+                rule.query, rule.condition, rule.threshold
+            ),
+            None,
+        ),
         Err(_) => (stored.to_string(), None),
     }
 }
@@ -244,6 +251,9 @@ impl Grading for InProcessGrader {
                         Check::Dashboard(check) => CheckKind::Dashboard {
                             panels: check.panels.iter().map(|p| p.describe.clone()).collect(),
                             service: check.default_service.clone(),
+                        },
+                        Check::Alert(check) => CheckKind::Alert {
+                            fault: check.fault.fault.clone(),
                         },
                         Check::Quiz(check) => {
                             // Each learner's own order; a visitor who has not joined sees

@@ -161,6 +161,8 @@ pub(crate) enum FormKind {
     /// The panels asked for, by what they show; for a dashboard of the learner's own service,
     /// the service suggested and the setting that marks their run (as for instrumentation).
     Dashboard(Vec<String>, Option<(String, Option<String>)>),
+    /// The fault the grader switches for an alert exercise.
+    Alert(String),
 }
 
 /// One line of feedback, its message rendered.
@@ -502,6 +504,7 @@ async fn lab_page(
                             )
                         }),
                     ),
+                    CheckKind::Alert { fault } => FormKind::Alert(fault.clone()),
                     CheckKind::Numeric => FormKind::Numeric(
                         questions
                             .get(&exercise.id)
@@ -737,6 +740,11 @@ async fn submit(
                 service: field(&fields, "service").to_string(),
                 panels: panels.into_iter().map(|p| (p.title, p.query)).collect(),
             }
+        }
+        CheckKind::Alert { .. } => {
+            return Err(CourseError::BadRequest(format!(
+                "Alert rules are graded from the terminal for now: save the rule in a file (query, condition, threshold, for, severity) and run `dojo grade --lab {lab_id} --exercise {exercise_id} --rule rule.yaml`."
+            )));
         }
         CheckKind::Quiz { questions } => Submission::Quiz {
             answers: questions
