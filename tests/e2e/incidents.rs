@@ -77,6 +77,19 @@ pub(crate) async fn post(
     (status, response.text().await.unwrap_or_default())
 }
 
+/// GETs a page of the course as the session's learner.
+pub(crate) async fn get(lab: &Lab, session: &Session, path: &str) -> (u16, String) {
+    let response = session
+        .http
+        .get(lab.url(lab.ports.dojo, path))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
 /// Joins the course as `name` (with a workshop `code`, if any); returns the session (the
 /// cookie the server set after joining).
 pub(crate) async fn join(lab: &Lab, name: &str, code: Option<&str>) -> Session {

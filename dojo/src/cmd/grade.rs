@@ -13,7 +13,7 @@ use dojo_defaults::env;
 use dojo_grader::alerting::Phase;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
 use dojo_grader::check::dashboard::{DashboardAnswer, SubmittedPanel};
-use dojo_grader::check::{alert, quiz};
+use dojo_grader::check::{Settings, alert, quiz};
 use dojo_grader::fault_switch::{FaultSwitch, ServiceFaultSwitch};
 use dojo_grader::progress::LearnerId;
 use dojo_grader::scenario::variant_for;
@@ -65,6 +65,9 @@ pub struct GradeArgs {
     /// The shop's fault admin token (what `dojo up` was given), needed to grade an alert.
     #[arg(long, env = env::ADMIN_TOKEN, hide_env_values = true)]
     admin_token: Option<String>,
+    /// Multiplies the phases of an alert grading (tests shorten them).
+    #[arg(long, env = env::ALERT_TIME_SCALE, default_value_t = 1.0, hide = true)]
+    alert_time_scale: f64,
     /// Your name, as given to `dojo up --learner` (the same name gives the same learner id,
     /// which decides your scenario variant and your tenant in a workshop).
     #[arg(long, env = env::LEARNER, default_value = "local")]
@@ -135,7 +138,10 @@ pub fn run(args: GradeArgs) -> anyhow::Result<ExitCode> {
         TempoConfig::from_lookup(|k| std::env::var(k).ok()).unwrap_or_else(|| TempoConfig::new(""));
     tempo.url = tempo_url.clone();
     let backend = TempoBackend::new(tempo)?;
-    let mut grader = Grader::new(labs, Arc::new(backend), None);
+    let mut grader = Grader::new(labs, Arc::new(backend), None).with_settings(Settings {
+        alert_time_scale: args.alert_time_scale,
+        ..Settings::default()
+    });
     if workshop {
         // A workshop's store keeps each learner's traffic in their own tenant: grade there.
         grader = grader.with_tenants(TenantPolicy::Routed);

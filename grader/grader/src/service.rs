@@ -435,7 +435,8 @@ impl Grader {
                     switch,
                     scope: self.fault_scope(learner),
                 };
-                alert::grade(&ctx, check, rule, progress).await?
+                let check = alert::scaled(check, self.settings.alert_time_scale);
+                alert::grade(&ctx, &check, rule, progress).await?
             }
             (Check::Quiz(check), Submission::Answers(answers)) => {
                 let layout = quiz::layout(check, lab_id, exercise_id, learner);

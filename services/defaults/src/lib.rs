@@ -95,6 +95,9 @@ pub mod env {
     /// share of its charges to, and that share in percent (`DOJO_PAYMENTS_CANARY_PERCENT`).
     pub const PAYMENTS_CANARY_URL: &str = "DOJO_PAYMENTS_CANARY_URL";
     pub const PAYMENTS_CANARY_PERCENT: &str = "DOJO_PAYMENTS_CANARY_PERCENT";
+    /// Multiplies the phases of alert exercises' gradings (tests: `0.3` for a third of the
+    /// time); the rule's window settle and its own "for" stay as they are.
+    pub const ALERT_TIME_SCALE: &str = "DOJO_ALERT_TIME_SCALE";
     /// Guards the instructor pages.
     pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
     /// When set, learners must give this code to join the course (a workshop).

@@ -11,9 +11,14 @@
 //! wait a whole window first. With the phase "off" first, its windows hold only the traffic
 //! from before grading — healthy, unless the learner's own variant had the fault on: then it
 //! is switched off and the grading waits `lookback + settle` ("clearing") before the phase
-//! "off" starts, so no evaluation of it sees a faulty request. The phase "on" follows at
-//! once; its first windows are still mostly healthy, which is why the deadline is counted
-//! from the switch and is longer than the window.
+//! "off" starts, so no evaluation of it sees a faulty request. The fault may also have hit
+//! the learner a moment before without being on now (a grading just before this one, an
+//! instructor's toggle): the grading then waits while the catalogue's signature query for the
+//! fault still finds one of the learner's traces in the window. Phase 1 lasts `off_phase`, or
+//! the rule's own "for" and two intervals when that is longer, so a rule that breaches on a
+//! healthy shop is seen to fire. The phase "on" follows at once; its first windows are still
+//! mostly healthy, which is why the deadline is counted from the switch and is longer than
+//! the window.
 //!
 //! Whatever happens — an error, a timeout, the grading dropped halfway — the fault is put
 //! back: normally at the end, otherwise by [`Restorer`]'s drop, which spawns the restore.
@@ -32,7 +37,7 @@ use crate::alerting::{
     AlertRule, Condition, Evaluation, Phase, PhaseSample, PhaseVerdict, Reading, Severity,
     judge_phases, settled_mean,
 };
-use crate::backend::{BackendError, MetricsRequest, TraceBackend};
+use crate::backend::{BackendError, MetricsRequest, SearchRequest, TraceBackend, Window};
 use crate::fault_switch::{self, Activation, Before, FaultSwitch, Scope, SwitchError};
 use crate::query::{self, Vars, render};
 use crate::spec::types::{AlertCheck, RuleSpec};
@@ -120,6 +125,25 @@ pub fn timing_problems(check: &AlertCheck) -> Vec<(&'static str, String)> {
     problems
 }
 
+/// The check with its window, interval, phases and deadline multiplied by `scale` (a test's
+/// shortening); the settle time stays, as spans take as long to arrive whatever the scale.
+pub fn scaled(check: &AlertCheck, scale: f64) -> AlertCheck {
+    if !(scale.is_finite() && scale > 0.0) || scale == 1.0 {
+        return check.clone();
+    }
+    let by = |d: crate::spec::duration::SpecDuration| {
+        crate::spec::duration::SpecDuration(d.0.mul_f64(scale))
+    };
+    AlertCheck {
+        lookback: by(check.lookback),
+        interval: by(check.interval),
+        off_phase: by(check.off_phase),
+        on_phase: by(check.on_phase),
+        deadline: by(check.deadline),
+        ..check.clone()
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -166,6 +190,33 @@ async fn read(
             value: settled_mean(&s.values, answer.step_nanos, 0),
         })
         .collect())
+}
+
+/// Whether the learner's traffic of the last window (and the moments since) holds a trace
+/// showing the check's fault, by the catalogue's signature query for it.
+async fn fault_in_window(ctx: &Context<'_>, check: &AlertCheck) -> Result<bool, BackendError> {
+    let Some(signature) = dojo_faults::catalogue::catalogue()
+        .iter()
+        .find(|spec| spec.id.as_str() == check.fault.fault)
+        .map(|spec| spec.signature)
+    else {
+        return Ok(false);
+    };
+    let hits = ctx
+        .backend
+        .search(SearchRequest {
+            tenant: ctx.tenant,
+            query: signature,
+            parsed: None,
+            window: Window::ending_now(
+                check.lookback.0 + check.settle.0 + check.interval.0,
+                Duration::ZERO,
+            ),
+            limit: 1,
+            spans_per_spanset: 1,
+        })
+        .await?;
+    Ok(!hits.is_empty())
 }
 
 /// Puts the fault back when dropped before [`Restorer::restore`] ran (an error or a
@@ -265,12 +316,25 @@ pub async fn grade(
         before: Some(before.clone()),
     };
     let interval = check.interval.0;
+    let window = check.lookback.0 + check.settle.0;
     if before.hit() {
-        let wait = check.lookback.0 + check.settle.0;
         progress(Progress::Clearing {
-            until_ms: now_ms() + ms(wait),
+            until_ms: now_ms() + ms(window),
         });
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(window).await;
+    }
+    // The fault may also have hit the learner's traffic a moment ago (a grading just before
+    // this one, an instructor's toggle): wait until the window holds no trace showing it.
+    let give_up = tokio::time::Instant::now() + window * 3;
+    while fault_in_window(ctx, check)
+        .await
+        .map_err(GradeError::Backend)?
+        && tokio::time::Instant::now() < give_up
+    {
+        progress(Progress::Clearing {
+            until_ms: now_ms() + ms(window),
+        });
+        tokio::time::sleep(interval).await;
     }
 
     let mut samples: Vec<PhaseSample> = Vec::new();
@@ -283,7 +347,10 @@ pub async fn grade(
             sample,
         })
     };
-    let off_until = off_start + ms(check.off_phase.0);
+    // Phase 1 lasts long enough for the rule's own "for" to run out, so that a rule breaching
+    // on a healthy shop is seen firing, however long its "for".
+    let off_length = check.off_phase.0.max(rule.for_duration + interval * 2);
+    let off_until = off_start + ms(off_length);
     watch(Phase::FaultOff, off_until, None);
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

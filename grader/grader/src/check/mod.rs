@@ -55,6 +55,9 @@ pub struct Settings {
     pub examples: usize,
     /// How long before now the pinned window ends, so spans still in flight stay out of it.
     pub settle: std::time::Duration,
+    /// Multiplies an alert exercise's window, interval, phases and deadline (1: as the spec
+    /// says; tests shorten them).
+    pub alert_time_scale: f64,
 }
 
 impl Default for Settings {
@@ -64,6 +67,7 @@ impl Default for Settings {
             verify_limit: 40,
             examples: 5,
             settle: std::time::Duration::from_secs(10),
+            alert_time_scale: 1.0,
         }
     }
 }
