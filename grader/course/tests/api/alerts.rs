@@ -123,7 +123,7 @@ async fn a_rule_over_the_learners_errors_fires_and_shows_its_history_series_and_
         .find(&format!("id=\"rule-{}\"", ids[2]))
         .expect("the rule")..];
     assert!(
-        section.contains("p=0.95 = 1.4"),
+        section.contains("quantile_over_time(duration, 0.95) = 1.4"),
         "the p95 of every span in the window: {section}"
     );
 
