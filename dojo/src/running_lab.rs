@@ -32,6 +32,10 @@ pub struct RunningLab {
     /// Where the lab's services send OTLP/HTTP, so the pipeline's traces go there too.
     #[serde(default)]
     pub otlp_http_url: Option<String>,
+    /// `(name, base URL)` of the shop's services, whose fault admin APIs `dojo grade` uses
+    /// to switch a fault for an alert exercise; empty in records written before it existed.
+    #[serde(default)]
+    pub services: Vec<(String, String)>,
 }
 
 /// The learner whose scenario variant a single-learner lab runs.
@@ -107,6 +111,7 @@ mod tests {
             pid: 42,
             control_url: Some("http://127.0.0.1:40000".into()),
             otlp_http_url: Some("http://127.0.0.1:4318".into()),
+            services: vec![("api".into(), "http://127.0.0.1:8082".into())],
         };
         lab.write(&dir).expect("writable");
         assert_eq!(RunningLab::read(&dir).expect("readable"), Some(lab));

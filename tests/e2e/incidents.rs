@@ -56,23 +56,31 @@ pub(crate) async fn post(
         .unwrap_or_else(|e| panic!("POST {path}: {e}"));
     // An answer is posted, redirected and got (post/redirect/get): follow it as a browser
     // does, to the page that shows the verdict.
-    let response = match response
+    match response
         .headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
     {
         Some(location) if response.status().as_u16() == 303 => {
             let target = location.split('#').next().unwrap_or_default().to_string();
-            session
-                .http
-                .get(lab.url(lab.ports.dojo, &target))
-                .header("cookie", &session.cookie)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("GET {target} after POST {path}: {e}"))
+            get(lab, session, &target).await
         }
-        _ => response,
-    };
+        _ => {
+            let status = response.status().as_u16();
+            (status, response.text().await.unwrap_or_default())
+        }
+    }
+}
+
+/// GETs a page of the course as the session's learner.
+pub(crate) async fn get(lab: &Lab, session: &Session, path: &str) -> (u16, String) {
+    let response = session
+        .http
+        .get(lab.url(lab.ports.dojo, path))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
     let status = response.status().as_u16();
     (status, response.text().await.unwrap_or_default())
 }

@@ -4,6 +4,7 @@
 //! These are the `dojo` package's integration tests (see dojo/Cargo.toml), so that
 //! `CARGO_BIN_EXE_dojo` names the binary under test.
 
+mod alert_check;
 mod bad_deploy;
 mod canary;
 mod dashboard_check;

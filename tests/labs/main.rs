@@ -4,6 +4,7 @@
 //! the grader grades a reference solution of every exercise (which must pass) and typical
 //! wrong answers (which must be refused with feedback naming the mistake).
 
+mod alerts;
 mod cli;
 mod corpus;
 mod dashboards;

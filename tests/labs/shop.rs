@@ -33,11 +33,15 @@ impl Drop for TempDir {
     }
 }
 
+/// The admin token every tier of the test shop is started with (its fault admin API).
+pub const ADMIN_TOKEN: &str = "labs-test-admin-token";
+
 /// The running shop. Children are killed when it is dropped.
 pub struct Shop {
     pub store: Store,
     pub frontend_url: String,
     pub api_url: String,
+    pub payments_url: String,
     children: Vec<Child>,
     /// The database and scenario file; removed when the shop is dropped.
     _dir: TempDir,
@@ -102,6 +106,7 @@ impl Shop {
                 // Export every half second so the test does not wait for the 5 s default.
                 ("OTEL_BSP_SCHEDULE_DELAY", "500".to_string()),
                 ("DOJO_FAULT_SCENARIO", scenario.display().to_string()),
+                ("DOJO_ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
             ];
             env.extend(extra);
             env
@@ -111,7 +116,7 @@ impl Shop {
         // release's faults (Lab 2 tells the two releases apart).
         let proxy_port = dojo_testkit::free_port();
         let state = dir.0.join("payments-faults.json");
-        let (payments, _) = start_tier(
+        let (payments, payments_url) = start_tier(
             "payments",
             &common(vec![
                 ("DOJO_PAYMENTS_PROXY_PORT", proxy_port.to_string()),
@@ -149,6 +154,7 @@ impl Shop {
             store,
             frontend_url,
             api_url,
+            payments_url,
             children: vec![payments, canary, api, frontend],
             _dir: dir,
             otlp_endpoint,
@@ -157,6 +163,11 @@ impl Shop {
 
     /// Runs the load generator as `learner` for `duration` and waits for it to finish.
     pub async fn load(&self, learner: &str, duration: &str, seed: u64) -> Child {
+        self.load_at(learner, duration, seed, "0").await
+    }
+
+    /// [`Shop::load`] at `rate` journeys a second (`0`: as fast as 3 shoppers go).
+    pub async fn load_at(&self, learner: &str, duration: &str, seed: u64, rate: &str) -> Child {
         dojo()
             .args([
                 "loadgen",
@@ -165,7 +176,7 @@ impl Shop {
                 "--api-target",
                 &self.api_url,
                 "--rate",
-                "0",
+                rate,
                 "--concurrency",
                 "3",
             ])
@@ -191,6 +202,15 @@ impl Shop {
         &self.otlp_endpoint
     }
 
+    /// `(service name, base URL)` of the three tiers, for their fault admin APIs.
+    pub fn services(&self) -> Vec<(String, String)> {
+        vec![
+            ("frontend".to_string(), self.frontend_url.clone()),
+            ("api".to_string(), self.api_url.clone()),
+            ("payments".to_string(), self.payments_url.clone()),
+        ]
+    }
+
     /// The in-process backend over the shop's store.
     pub fn backend(&self) -> Arc<dyn TraceBackend> {
         Arc::new(EmbeddedBackend::new(self.store.clone()))
@@ -198,10 +218,15 @@ impl Shop {
 
     /// Trace ids matching a query over the last 15 minutes, newest first.
     pub async fn find(&self, query: &str, limit: usize) -> Vec<String> {
+        self.find_in(None, query, limit).await
+    }
+
+    /// [`Shop::find`] in one tenant (`None`: the default one).
+    pub async fn find_in(&self, tenant: Option<&str>, query: &str, limit: usize) -> Vec<String> {
         let backend = EmbeddedBackend::new(self.store.clone());
         let hits = backend
             .search(SearchRequest {
-                tenant: None,
+                tenant,
                 query,
                 parsed: None,
                 window: Window::ending_now(Duration::from_secs(900), Duration::ZERO),
@@ -215,15 +240,30 @@ impl Shop {
 
     /// Waits until `query` matches at least `count` traces.
     pub async fn wait_for(&self, query: &str, count: usize, timeout: Duration) {
+        self.wait_in(None, query, count, timeout).await;
+    }
+
+    /// [`Shop::wait_for`] in one tenant.
+    pub async fn wait_for_tenant(
+        &self,
+        tenant: &str,
+        query: &str,
+        count: usize,
+        timeout: Duration,
+    ) {
+        self.wait_in(Some(tenant), query, count, timeout).await;
+    }
+
+    async fn wait_in(&self, tenant: Option<&str>, query: &str, count: usize, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = self.find(query, count).await.len();
+            let found = self.find_in(tenant, query, count).await.len();
             if found >= count {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "only {found} of {count} traces match {query} after {timeout:?}"
+                "only {found} of {count} traces match {query} in {tenant:?} after {timeout:?}"
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

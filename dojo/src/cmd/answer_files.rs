@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use dojo_grader::check::root_cause::Report;
-use dojo_grader::spec::types::QuizCheck;
+use dojo_grader::spec::types::{QuizCheck, RuleSpec};
 use serde_yaml::Value;
 
 /// What is wrong with an answer file.
@@ -71,6 +71,30 @@ fn as_text(value: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// The fields of an alert rule file.
+const RULE_FIELDS: &str = "query, condition, threshold, for, severity";
+
+/// Reads an alert rule (query, condition, threshold, for, severity).
+pub fn read_rule(path: &Path) -> Result<RuleSpec, AnswerFileError> {
+    const WHAT: &str = "rule";
+    let value = load(path, WHAT)?;
+    if !matches!(value, Value::Mapping(_)) {
+        return Err(AnswerFileError::Field {
+            what: WHAT,
+            path: path.display().to_string(),
+            problem: format!(
+                "expected the fields {RULE_FIELDS}, one per line (`condition: above`), but the file holds {}",
+                kind(&value)
+            ),
+        });
+    }
+    serde_yaml::from_value(value).map_err(|e| AnswerFileError::Field {
+        what: WHAT,
+        path: path.display().to_string(),
+        problem: format!("{e}; a rule has {RULE_FIELDS} (`for` and `severity` may be left out)"),
+    })
 }
 
 /// Reads a root-cause report: `service`, `operation`, `fault`, `evidence` (a list of trace

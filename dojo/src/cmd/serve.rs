@@ -67,6 +67,9 @@ pub struct ServerArgs {
     /// (https://dojo.example.org): with https, every cookie is Secure.
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Multiplies the phases of alert exercises' gradings (tests shorten them).
+    #[arg(long, env = env::ALERT_TIME_SCALE, default_value_t = 1.0, hide = true)]
+    pub alert_time_scale: f64,
 }
 
 impl ServerArgs {
@@ -116,6 +119,7 @@ impl ServerArgs {
             public_url: self.public_url.clone(),
             workshop_lab: self.workshop_lab.clone(),
             solo_lab: None,
+            alert_time_scale: self.alert_time_scale,
         })
     }
 }

@@ -275,6 +275,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         pid: std::process::id(),
         control_url: Some(format!("http://{control}")),
         otlp_http_url: Some(urls.otlp_http.clone()),
+        services: services.clone(),
     };
     if let Err(error) = record.write(&data_dir) {
         eprintln!("dojo: {error:#} (`dojo grade` will need --tempo-url)");

@@ -29,6 +29,8 @@ use dojo_course::{CourseSettings, CourseState, Secret};
 use dojo_grader::backend::TraceBackend;
 use dojo_grader::backend::embedded::EmbeddedBackend;
 use dojo_grader::backend::tempo::{TempoBackend, TempoConfig};
+use dojo_grader::check::Settings;
+use dojo_grader::fault_switch::ServiceFaultSwitch;
 use dojo_grader::progress::Progress;
 use dojo_grader::service::{Grader, TenantPolicy};
 use dojo_store::{Store, StoreConfig, StoreListeners};
@@ -71,6 +73,8 @@ pub struct ServerOptions {
     pub workshop_lab: Option<String>,
     /// On a laptop (`dojo up --lab`): the lab whose faults follow one learner's incidents.
     pub solo_lab: Option<SoloLab>,
+    /// Multiplies the phases of alert exercises' gradings (1: as the labs say).
+    pub alert_time_scale: f64,
 }
 
 /// A lab run for one learner on a laptop: the faults of their current incident hit all
@@ -202,7 +206,16 @@ impl Server {
         };
         let panels = Arc::new(ProgressPanels::new(progress.clone()));
         let alerts = Arc::new(ProgressAlerts::new(progress.clone()));
-        let mut grader = Grader::new(labs, backend, Some(progress));
+        // Alert exercises switch the shop's faults through the services' admin APIs.
+        let mut grader = Grader::new(labs, backend, Some(progress))
+            .with_settings(Settings {
+                alert_time_scale: options.alert_time_scale,
+                ..Settings::default()
+            })
+            .with_fault_switch(Arc::new(ServiceFaultSwitch::new(
+                options.services.clone(),
+                options.admin_token.clone(),
+            )));
         if store.is_some() && options.workshop_code.is_some() {
             grader = grader.with_tenants(TenantPolicy::Routed);
         }

@@ -3,7 +3,9 @@
 //! against that learner's own traces and feeds the answer to the rule's
 //! [`dojo_grader::alerting::Evaluation`], the same state machine the `alert` check uses. The
 //! states, their history and the values that decided them are kept in memory in the
-//! [`crate::alert_board::AlertBoard`] for the Alerts page.
+//! [`crate::alert_board::AlertBoard`] for the Alerts page; each state change (with the latest
+//! transitions) is also kept in the alert store, and [`restore`] puts the rules back where
+//! they stood when the course starts again.
 //!
 //! Budgeted: at most [`CONCURRENCY`] rules run at once (the board's permits, shared with the
 //! evaluation of a rule just added), each on the blocking pool through the trace source, and a
@@ -92,6 +94,7 @@ async fn evaluate_rule_at(
         tokio::time::timeout(budget, read_metrics(state, learner, &saved.rule.query)).await;
     let took = started.elapsed();
     let at_ms = at_ms.unwrap_or_else(now_ms);
+    let mut changed = None;
     state.inner.alert_board.update(learner, saved.id, at_ms, |status| {
         status.took = Some(took);
         status.error = None;
@@ -116,7 +119,13 @@ async fn evaluate_rule_at(
             Ok(Err(error)) => status.error = Some(error.to_string()),
             Ok(Ok(answer)) => {
                 let readings = readings(&answer);
-                status.evaluation.observe(&saved.rule, at_ms, &readings);
+                if status
+                    .evaluation
+                    .observe(&saved.rule, at_ms, &readings)
+                    .is_some()
+                {
+                    changed = Some(status.evaluation.clone());
+                }
                 if status.values.len() == crate::alert_board::CHART_POINTS {
                     status.values.pop_front();
                 }
@@ -124,6 +133,36 @@ async fn evaluate_rule_at(
             }
         }
     });
+    // Kept where a restart finds it, when the state changed.
+    if let (Some(evaluation), Some(store)) = (changed, state.inner.alerts.get())
+        && let Err(error) = store.save_state(saved.id, &evaluation).await
+    {
+        tracing::warn!(%error, rule = saved.id, "a rule's state could not be kept");
+    }
+}
+
+/// Puts every rule back where it stood when last recorded (a restart of the course), before
+/// the first evaluation.
+pub async fn restore(state: &CourseState) {
+    let Some(store) = state.inner.alerts.get().cloned() else {
+        return;
+    };
+    match store.states().await {
+        Ok(states) => {
+            for (learner, id, evaluation) in states {
+                let at_ms = evaluation.since_ms;
+                state
+                    .inner
+                    .alert_board
+                    .update(&learner, id, at_ms, |status| {
+                        status.evaluation = evaluation;
+                    });
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the rules' states could not be read; they start at normal");
+        }
+    }
 }
 
 /// Evaluates every learner's rules once, at most [`CONCURRENCY`] at a time; paused rules are
@@ -161,6 +200,7 @@ pub async fn evaluate_all(state: &CourseState) -> usize {
 /// than overlapping it.
 pub fn spawn(state: CourseState) -> JoinHandle<()> {
     tokio::spawn(async move {
+        restore(&state).await;
         let mut ticks = tokio::time::interval(state.inner.settings.alert_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

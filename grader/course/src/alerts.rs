@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dojo_grader::alerting::{AlertRule, Condition, Severity};
+use dojo_grader::alerting::{AlertRule, Condition, Evaluation, Severity};
 
 use crate::backend::LearnerId;
 use crate::dashboards::{FieldError, MAX_TITLE_CHARS, metrics_query_error};
@@ -208,6 +208,16 @@ pub trait AlertStore: Send + Sync {
     ) -> Result<Option<SavedRule>, AlertStoreError>;
     /// Deletes one of the learner's rules; false when they have none with that id.
     async fn delete(&self, learner: &LearnerId, id: i64) -> Result<bool, AlertStoreError>;
+    /// Records where rule `id` stands, so a restart picks up from there (a store that keeps
+    /// nothing across restarts need not).
+    async fn save_state(&self, id: i64, evaluation: &Evaluation) -> Result<(), AlertStoreError> {
+        let _ = (id, evaluation);
+        Ok(())
+    }
+    /// Where every rule stood when last recorded: (learner, rule id, evaluation).
+    async fn states(&self) -> Result<Vec<(LearnerId, i64, Evaluation)>, AlertStoreError> {
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]

@@ -92,6 +92,19 @@ pub enum CheckKind {
         panels: Vec<String>,
         service: Option<String>,
     },
+    /// An alert rule, graded by switching `fault` off and on for the learner's traffic.
+    Alert { fault: String },
+}
+
+/// Where an alert grading stands, for the lab page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertProgress {
+    /// What is happening, in words (`phase 2 (fault on)`).
+    pub stage: String,
+    /// When it ends, unix milliseconds (`None`: unknown).
+    pub until_ms: Option<i64>,
+    /// The rule's last evaluation, in words (`pending, 0.350`).
+    pub last: Option<String>,
 }
 
 /// One multiple-choice question.
@@ -296,6 +309,21 @@ pub trait Grading: Send + Sync {
         exercise: &str,
         submission: Submission,
     ) -> Result<Feedback, GradingError>;
+    /// Grades an alert rule against the exercise's fault and records the attempt; takes the
+    /// exercise's phases (minutes), reporting where it stands to `progress` as it goes.
+    async fn grade_alert(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+        exercise: &str,
+        rule: dojo_grader::spec::types::RuleSpec,
+        progress: std::sync::Arc<dyn Fn(AlertProgress) + Send + Sync>,
+    ) -> Result<Feedback, GradingError> {
+        let _ = (learner, rule, progress);
+        Err(GradingError::WrongKind(format!(
+            "{lab}/{exercise}: this course cannot grade alert rules"
+        )))
+    }
     /// Hint number `index` (0-based) of an exercise; recorded as revealed for the learner.
     async fn hint(
         &self,

@@ -16,6 +16,7 @@ pub mod adapters;
 pub mod alert_board;
 pub mod alert_evaluation;
 pub mod alert_export;
+pub mod alert_grading;
 pub mod alerts;
 pub mod backend;
 pub mod content;

@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::alert_board::AlertBoard;
+use crate::alert_grading::AlertGradings;
 use crate::alerts::AlertStore;
 use crate::backend::{FaultControl, Grading, LogSource};
 use crate::content::Course;
@@ -80,6 +81,8 @@ pub(crate) struct Inner {
     pub alerts: OnceLock<Arc<dyn AlertStore>>,
     /// Every rule's state and history, kept by the continuous evaluation.
     pub alert_board: AlertBoard,
+    /// Each learner's current or last alert exercise grading (a job the lab page polls).
+    pub alert_gradings: AlertGradings,
 }
 
 impl CourseState {
@@ -107,6 +110,7 @@ impl CourseState {
                 panels: OnceLock::new(),
                 alerts: OnceLock::new(),
                 alert_board: AlertBoard::default(),
+                alert_gradings: AlertGradings::default(),
             }),
             sessions: Sessions::default(),
         }

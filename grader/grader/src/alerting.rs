@@ -17,7 +17,7 @@ use std::fmt;
 use std::time::Duration;
 
 use dojo_traceql::model::Value;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::labels_text;
 
@@ -94,7 +94,7 @@ pub struct AlertRule {
 }
 
 /// Where a rule stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     /// The condition does not hold.
@@ -172,7 +172,7 @@ pub fn decide(rule: &AlertRule, readings: &[Reading]) -> Decision {
 }
 
 /// One change of state, with what caused it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
     pub at_ms: i64,
     pub from: AlertState,

@@ -9,6 +9,7 @@
 //!   solving it;
 //! - [`progress`]: learners, attempts and scores in SQLite or PostgreSQL;
 //! - [`alerting`]: how a trace-based alert rule is evaluated (normal → pending → firing);
+//!   [`fault_switch`]: one learner's share of a fault switched on and off, for the `alert` check;
 //! - [`service`]: all of it behind one handle, [`service::Grader`];
 //! - [`api`]: the JSON HTTP API the course mounts.
 
@@ -17,6 +18,7 @@ pub mod api;
 pub mod backend;
 pub mod check;
 pub mod delivery;
+pub mod fault_switch;
 pub mod incidents;
 pub mod progress;
 pub mod query;

@@ -10,12 +10,14 @@ use crate::backend::{TraceBackend, Window};
 use crate::check::feedback::{Feedback, Verdict};
 use crate::check::root_cause::Report;
 use crate::check::{
-    GradeError, Settings, dashboard, instrumentation, numeric, pipeline, quiz, root_cause, traceql,
+    GradeError, Settings, alert, dashboard, instrumentation, numeric, pipeline, quiz, root_cause,
+    traceql,
 };
+use crate::fault_switch::{FaultSwitch, Scope};
 use crate::progress::{Attempt, LearnerId, NewAttempt, Progress, ProgressError};
 use crate::query::Vars;
 use crate::spec::LabSet;
-use crate::spec::types::{Check, CheckKind, Exercise, Lab};
+use crate::spec::types::{Check, CheckKind, Exercise, Lab, RuleSpec};
 
 /// What a learner submits; the variant must fit the exercise's kind of check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +38,8 @@ pub enum Submission {
     /// The learner's dashboard panels (title and metrics query each), and their service for
     /// a dashboard of it.
     Panels(dashboard::DashboardAnswer),
+    /// An alert rule (query, condition, threshold, for, severity).
+    Rule(RuleSpec),
 }
 
 impl Submission {
@@ -48,6 +52,7 @@ impl Submission {
             Submission::Settings(_) => CheckKind::Pipeline,
             Submission::Number(_) => CheckKind::Numeric,
             Submission::Panels(_) => CheckKind::Dashboard,
+            Submission::Rule(_) => CheckKind::Alert,
         }
     }
 }
@@ -96,6 +101,7 @@ fn submission_hint(expected: &&str) -> &'static str {
         "pipeline" => "pipeline settings (YAML)",
         "numeric" => "a number with its unit (such as 3h 20m)",
         "dashboard" => "your dashboard's panels",
+        "alert" => "one of your alert rules",
         _ => "one answer per question",
     }
 }
@@ -127,7 +133,14 @@ pub struct Grader {
     progress: Option<Progress>,
     settings: Arc<Settings>,
     tenants: TenantPolicy,
+    /// Switches the shop's faults for the `alert` check; without it, alerts cannot be graded.
+    fault_switch: Option<Arc<dyn FaultSwitch>>,
 }
+
+/// Reports an `alert` grading's progress; the other checks report nothing.
+pub type AlertProgress<'a> = &'a (dyn Fn(alert::Progress) + Send + Sync);
+
+fn no_progress(_: alert::Progress) {}
 
 impl Grader {
     /// `progress` may be `None` for one-off grading (`dojo grade`), which records nothing.
@@ -138,6 +151,24 @@ impl Grader {
             progress,
             settings: Arc::new(Settings::default()),
             tenants: TenantPolicy::Shared,
+            fault_switch: None,
+        }
+    }
+
+    /// Lets the `alert` check switch the shop's faults.
+    pub fn with_fault_switch(mut self, switch: Arc<dyn FaultSwitch>) -> Self {
+        self.fault_switch = Some(switch);
+        self
+    }
+
+    /// Whose requests a fault switched for `learner` hits: only theirs where each learner's
+    /// traffic is kept apart (a workshop), every request otherwise (one learner's laptop).
+    pub fn fault_scope(&self, learner: &LearnerId) -> Scope {
+        match self.tenants {
+            TenantPolicy::PerLearner | TenantPolicy::Routed => {
+                Scope::Learner(learner.as_str().to_owned())
+            }
+            TenantPolicy::Shared | TenantPolicy::Fixed(_) => Scope::Everyone,
         }
     }
 
@@ -209,6 +240,27 @@ impl Grader {
             exercise_id,
             submission,
             quiz::Reveal::ON_PASS,
+            &no_progress,
+        )
+        .await
+    }
+
+    /// [`Grader::grade`], reporting an alert grading's phases as they pass.
+    pub async fn grade_reporting(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+        submission: &Submission,
+        progress: AlertProgress<'_>,
+    ) -> Result<Feedback, GraderError> {
+        self.grade_with(
+            learner,
+            lab_id,
+            exercise_id,
+            submission,
+            quiz::Reveal::ON_PASS,
+            progress,
         )
         .await
     }
@@ -258,6 +310,7 @@ impl Grader {
         exercise_id: &str,
         submission: &Submission,
         reveal: quiz::Reveal,
+        progress: AlertProgress<'_>,
     ) -> Result<Feedback, GraderError> {
         let (lab, exercise) = self.exercise(lab_id, exercise_id)?;
         let expected = exercise.check.kind();
@@ -364,6 +417,27 @@ impl Grader {
                 };
                 dashboard::grade(&ctx, check, &answer.panels).await?
             }
+            (Check::Alert(check), Submission::Rule(rule)) => {
+                let switch = self.fault_switch.clone().ok_or_else(|| {
+                    GradeError::Input(
+                        "this grader cannot switch the shop's faults, so it cannot grade an \
+                         alert rule"
+                            .to_string(),
+                    )
+                })?;
+                let ctx = alert::Context {
+                    backend: self.backend.as_ref(),
+                    tenant,
+                    vars: Vars {
+                        learner: learner.as_str(),
+                        service: "",
+                    },
+                    switch,
+                    scope: self.fault_scope(learner),
+                };
+                let check = alert::scaled(check, self.settings.alert_time_scale);
+                alert::grade(&ctx, &check, rule, progress).await?
+            }
             (Check::Quiz(check), Submission::Answers(answers)) => {
                 let layout = quiz::layout(check, lab_id, exercise_id, learner);
                 quiz::grade(check, &layout, answers, reveal)
@@ -387,6 +461,19 @@ impl Grader {
         exercise_id: &str,
         submission: &Submission,
     ) -> Result<Graded, GraderError> {
+        self.submit_reporting(learner, lab_id, exercise_id, submission, &no_progress)
+            .await
+    }
+
+    /// [`Grader::submit`], reporting an alert grading's phases as they pass.
+    pub async fn submit_reporting(
+        &self,
+        learner: &LearnerId,
+        lab_id: &str,
+        exercise_id: &str,
+        submission: &Submission,
+        progress: AlertProgress<'_>,
+    ) -> Result<Graded, GraderError> {
         if let Some(progress) = &self.progress
             && progress.learner(learner).await?.is_none()
         {
@@ -403,7 +490,7 @@ impl Grader {
             QuizHistory::Reveal(reveal) => reveal,
         };
         let feedback = self
-            .grade_with(learner, lab_id, exercise_id, submission, reveal)
+            .grade_with(learner, lab_id, exercise_id, submission, reveal, progress)
             .await?;
         let attempt_id = match (&self.progress, feedback.verdict) {
             (Some(progress), Verdict::Pass | Verdict::Fail) => {

@@ -107,6 +107,9 @@ pub mod env {
     /// Where `dojo deploy` finds each service's control API, as `service=URL` pairs separated
     /// by commas (`api=http://api:8090,frontend=http://frontend:8090`).
     pub const CONTROL_URLS: &str = "DOJO_CONTROL_URLS";
+    /// Multiplies the phases of alert exercises' gradings (tests: `0.3` for a third of the
+    /// time); the rule's window settle and its own "for" stay as they are.
+    pub const ALERT_TIME_SCALE: &str = "DOJO_ALERT_TIME_SCALE";
     /// Guards the instructor pages.
     pub const INSTRUCTOR_TOKEN: &str = "DOJO_INSTRUCTOR_TOKEN";
     /// When set, learners must give this code to join the course (a workshop).

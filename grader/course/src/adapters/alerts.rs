@@ -1,12 +1,12 @@
 //! [`AlertStore`] over the grader's progress database (SQLite or PostgreSQL), beside the
 //! learner's panels and attempts: rules survive a restart and go with the instructor's reset
-//! of the learner.
+//! of the learner, and so does where each stands (its state, since when, its transitions).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dojo_grader::alerting::{AlertRule, Condition, Severity};
-use dojo_grader::progress::{self, NewAlertRule, Progress, StoredAlertRule};
+use dojo_grader::alerting::{AlertRule, AlertState, Condition, Evaluation, Severity, Transition};
+use dojo_grader::progress::{self, NewAlertRule, Progress, StoredAlertRule, StoredAlertState};
 
 use crate::alerts::{AlertStore, AlertStoreError, RuleDraft, SavedRule};
 use crate::backend::LearnerId;
@@ -84,5 +84,42 @@ impl AlertStore for ProgressAlerts {
             .delete_alert_rule(learner, id)
             .await
             .map_err(failed)
+    }
+
+    async fn save_state(&self, id: i64, evaluation: &Evaluation) -> Result<(), AlertStoreError> {
+        let transitions = serde_json::to_string(&evaluation.history)
+            .map_err(|e| AlertStoreError(e.to_string()))?;
+        self.progress
+            .save_alert_state(&StoredAlertState {
+                rule_id: id,
+                state: evaluation.state.name().to_string(),
+                since_ms: evaluation.since_ms,
+                evaluated_at_ms: evaluation.evaluated_at_ms.unwrap_or(evaluation.since_ms),
+                transitions,
+            })
+            .await
+            .map_err(failed)
+    }
+
+    async fn states(&self) -> Result<Vec<(LearnerId, i64, Evaluation)>, AlertStoreError> {
+        let stored = self.progress.alert_states().await.map_err(failed)?;
+        Ok(stored
+            .into_iter()
+            .map(|(learner, stored)| {
+                // A state or history this version cannot read starts the rule at normal.
+                let state = match stored.state.as_str() {
+                    "pending" => AlertState::Pending,
+                    "firing" => AlertState::Firing,
+                    _ => AlertState::Normal,
+                };
+                let history: std::collections::VecDeque<Transition> =
+                    serde_json::from_str(&stored.transitions).unwrap_or_default();
+                let mut evaluation = Evaluation::new(stored.since_ms);
+                evaluation.state = state;
+                evaluation.evaluated_at_ms = Some(stored.evaluated_at_ms);
+                evaluation.history = history;
+                (learner, stored.rule_id, evaluation)
+            })
+            .collect())
     }
 }

@@ -96,6 +96,22 @@ fn check_answers(check: &Check) -> Vec<(String, String)> {
                 )
             })
             .collect(),
+        Check::Alert(check) => std::iter::once(("Reference rule", &check.reference))
+            .chain(check.must_refuse.iter().map(|r| ("Near miss (refused)", r)))
+            .map(|(label, rule)| {
+                line(
+                    label,
+                    format!(
+                        "{} — {} {} for {} ({})",
+                        rule.query.trim(),
+                        rule.condition,
+                        rule.threshold,
+                        rule.for_duration,
+                        rule.severity
+                    ),
+                )
+            })
+            .collect(),
         Check::Numeric(check) => vec![line(
             "Graded against",
             format!(

@@ -2,7 +2,11 @@
 //! checks against live traces, and progress in SQLite or PostgreSQL. This module only
 //! translates between the grader's types and the course's views.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use dojo_grader::alerting::Phase;
+use dojo_grader::check::alert;
 use dojo_grader::check::dashboard::{DashboardAnswer, SubmittedPanel};
 use dojo_grader::check::feedback::{Feedback as GraderFeedback, ItemStatus, Verdict};
 use dojo_grader::check::root_cause::Report;
@@ -10,11 +14,12 @@ use dojo_grader::incidents::IncidentError;
 use dojo_grader::progress::Progress;
 use dojo_grader::scenario::variant_for;
 use dojo_grader::service::{Grader, GraderError, Submission as GraderSubmission};
-use dojo_grader::spec::types::{Check, Lab, Variant};
+use dojo_grader::spec::types::{Check, Lab, RuleSpec, Variant};
 
 use crate::backend::{
-    AnswerKeyLab, Attempt, CheckKind, Exercise, ExerciseProgress, Feedback, FeedbackItem, Grading,
-    GradingError, LabDetail, LabSummary, LearnerId, LearnerProgress, QuizQuestion, Submission,
+    AlertProgress, AnswerKeyLab, Attempt, CheckKind, Exercise, ExerciseProgress, Feedback,
+    FeedbackItem, Grading, GradingError, LabDetail, LabSummary, LearnerId, LearnerProgress,
+    QuizQuestion, Submission,
 };
 use crate::session::LearnerKey;
 
@@ -154,6 +159,45 @@ fn their_submission(submission: Submission) -> GraderSubmission {
     }
 }
 
+/// An alert grading's report, in the course's words.
+fn alert_progress(step: &alert::Progress) -> AlertProgress {
+    let phase = |phase: Phase| match phase {
+        Phase::FaultOff => "phase 1 (fault off)",
+        Phase::FaultOn => "phase 2 (fault on)",
+    };
+    match step {
+        alert::Progress::Clearing { until_ms } => AlertProgress {
+            stage:
+                "your own incident had the fault on: waiting for the rule's window to clear of it"
+                    .into(),
+            until_ms: Some(*until_ms),
+            last: None,
+        },
+        alert::Progress::Watching {
+            phase: p,
+            until_ms,
+            sample,
+        } => AlertProgress {
+            stage: phase(*p).into(),
+            until_ms: Some(*until_ms),
+            last: sample.as_ref().map(|s| {
+                format!(
+                    "{}, {}",
+                    s.state,
+                    s.decision
+                        .value
+                        .map_or("no data".to_string(), |v| format!("{v:.3}"))
+                )
+            }),
+        },
+        alert::Progress::Restoring => AlertProgress {
+            stage: "putting the fault back".into(),
+            until_ms: None,
+            last: None,
+        },
+    }
+}
+
 /// A stored submission as a one-line answer, and a report's explanation.
 fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
     match serde_json::from_value::<GraderSubmission>(stored.clone()) {
@@ -175,6 +219,13 @@ fn describe(stored: &serde_json::Value) -> (String, Option<String>) {
         Ok(GraderSubmission::Panels(panels)) => {
             (format!("{} dashboard panels", panels.panels.len()), None)
         }
+        Ok(GraderSubmission::Rule(rule)) => (
+            format!(
+                "alert rule: {} {} {}",
+                rule.query, rule.condition, rule.threshold
+            ),
+            None,
+        ),
         Err(_) => (stored.to_string(), None),
     }
 }
@@ -244,6 +295,9 @@ impl Grading for InProcessGrader {
                         Check::Dashboard(check) => CheckKind::Dashboard {
                             panels: check.panels.iter().map(|p| p.describe.clone()).collect(),
                             service: check.default_service.clone(),
+                        },
+                        Check::Alert(check) => CheckKind::Alert {
+                            fault: check.fault.fault.clone(),
                         },
                         Check::Quiz(check) => {
                             // Each learner's own order; a visitor who has not joined sees
@@ -369,6 +423,29 @@ impl Grading for InProcessGrader {
         let graded = self
             .grader
             .submit(learner, lab, exercise, &their_submission(submission))
+            .await
+            .map_err(grading_error)?;
+        Ok(feedback(&graded.feedback))
+    }
+
+    async fn grade_alert(
+        &self,
+        learner: &LearnerId,
+        lab: &str,
+        exercise: &str,
+        rule: RuleSpec,
+        progress: Arc<dyn Fn(AlertProgress) + Send + Sync>,
+    ) -> Result<Feedback, GradingError> {
+        let report = move |step: alert::Progress| progress(alert_progress(&step));
+        let graded = self
+            .grader
+            .submit_reporting(
+                learner,
+                lab,
+                exercise,
+                &GraderSubmission::Rule(rule),
+                &report,
+            )
             .await
             .map_err(grading_error)?;
         Ok(feedback(&graded.feedback))

@@ -21,13 +21,49 @@ const BOTTOM: f64 = 34.0;
 /// Ticks on the time axis.
 const TIME_TICKS: u64 = 5;
 
-/// What a series is called in the legend: its labels, or "all spans" for an ungrouped query.
-pub fn series_name(labels: &str) -> String {
+/// What a series is called in the legend: its labels; for a query without `by()`, the metrics
+/// function that draws it (`rate()`), and for one quantile of several, that quantile
+/// (`quantile_over_time(duration, 0.95)` rather than `p=0.95`); "all spans" when the query's
+/// function cannot be read.
+pub fn series_name(labels: &str, query: &str) -> String {
+    let function = metrics_function(query);
     if labels.is_empty() {
-        "all spans".to_string()
-    } else {
-        labels.to_string()
+        return function.unwrap_or_else(|| "all spans".to_string());
     }
+    if let (Some(quantile), Some(function)) = (labels.strip_prefix("p="), &function)
+        && !quantile.contains(',')
+        && let Some((name, args)) = function.split_once('(')
+    {
+        let attribute = args.split(',').next().unwrap_or_default().trim();
+        return format!("{name}({attribute}, {quantile})");
+    }
+    labels.to_string()
+}
+
+/// The metrics function a query ends with, as written (`rate()`,
+/// `quantile_over_time(duration, .95)`), without its `by (…)`; `None` when the query does
+/// not end with one.
+fn metrics_function(query: &str) -> Option<String> {
+    let tail = query.rsplit('|').next()?.trim();
+    let open = tail.find('(')?;
+    let name = tail[..open].trim();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (i, c) in tail.char_indices().skip(open) {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(format!("{name}{}", &tail[open..=i]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The colour of each series, in order.
@@ -60,14 +96,19 @@ fn value_scale(largest: f64) -> (f64, f64) {
     ((largest / step).ceil() * step, step)
 }
 
-/// Draws the chart; an answer without series draws the axes and says so.
-pub fn draw(answer: &MetricsAnswer, unit: Unit) -> String {
-    draw_with_threshold(answer, unit, None)
+/// Draws the chart of `query`'s answer; an answer without series draws the axes and says so.
+pub fn draw(answer: &MetricsAnswer, unit: Unit, query: &str) -> String {
+    draw_with_threshold(answer, unit, None, query)
 }
 
 /// Draws the chart with an alert rule's threshold as a dashed red line across it (the value
 /// axis reaches up to the threshold when the series stay below it).
-pub fn draw_with_threshold(answer: &MetricsAnswer, unit: Unit, threshold: Option<f64>) -> String {
+pub fn draw_with_threshold(
+    answer: &MetricsAnswer,
+    unit: Unit,
+    threshold: Option<f64>,
+    query: &str,
+) -> String {
     let intervals = answer
         .series
         .iter()
@@ -161,7 +202,7 @@ pub fn draw_with_threshold(answer: &MetricsAnswer, unit: Unit, threshold: Option
         );
     }
     for (series, colour) in answer.series.iter().zip(series_colours(answer)) {
-        let name = xml(&series_name(&series.labels_text()));
+        let name = xml(&series_name(&series.labels_text(), query));
         let _ = write!(svg, r#"<g class="series" data-series="{name}">"#);
         // One polyline per run of intervals that have values.
         let mut run: Vec<String> = Vec::new();
@@ -242,6 +283,7 @@ mod tests {
                 vec![0.5, 0.5, 0.5, 0.5],
             ]),
             Unit::PerSecond,
+            "{ } | rate() by (resource.service.name)",
         );
         assert!(svg.contains(">12:00:00</text>"), "{svg}");
         assert!(svg.contains(">12:01:00</text>"), "{svg}");
@@ -258,17 +300,36 @@ mod tests {
 
     #[test]
     fn an_empty_answer_says_nothing_matched() {
-        let svg = draw(&answer(Vec::new()), Unit::Count);
+        let svg = draw(&answer(Vec::new()), Unit::Count, "{ } | rate()");
         assert!(svg.contains("No spans matched"), "{svg}");
     }
 
     #[test]
-    fn a_series_is_named_by_its_labels_and_an_ungrouped_one_covers_all_spans() {
-        assert_eq!(series_name(""), "all spans");
-        assert_eq!(series_name("p=0.95"), "p=0.95");
+    fn a_series_is_named_by_its_labels_and_an_ungrouped_one_by_its_function() {
+        assert_eq!(series_name("", "{ } | rate()"), "rate()");
         assert_eq!(
-            series_name("resource.service.name=\"api\""),
+            series_name("", "{ status = error } | count_over_time() "),
+            "count_over_time()"
+        );
+        assert_eq!(
+            series_name(
+                "p=0.95",
+                "{ kind = server } | quantile_over_time(duration, .95)"
+            ),
+            "quantile_over_time(duration, 0.95)"
+        );
+        assert_eq!(
+            series_name("p=0.5", "{ } | quantile_over_time(span.size, .5, .95)"),
+            "quantile_over_time(span.size, 0.5)"
+        );
+        assert_eq!(
+            series_name(
+                "resource.service.name=\"api\"",
+                "{ } | rate() by (resource.service.name)"
+            ),
             "resource.service.name=\"api\""
         );
+        assert_eq!(series_name("", "{ name =~ \"a|b\" }"), "all spans");
+        assert_eq!(series_name("", "not a query ("), "all spans");
     }
 }

@@ -136,7 +136,7 @@ fn rule_view(saved: SavedRule, status: Option<RuleStatus>, state: &CourseState) 
     view.last = evaluation.last.as_ref().map(|d| match &d.series {
         Some(series) => format!(
             "{} = {}{}",
-            series_name(series),
+            series_name(series, &rule.query),
             value_text(d.value),
             if d.breaching { " (breaching)" } else { "" }
         ),
@@ -146,7 +146,9 @@ fn rule_view(saved: SavedRule, status: Option<RuleStatus>, state: &CourseState) 
     view.error = status.error.clone();
     view.chart = status
         .chart_answer(state.inner.settings.alert_interval)
-        .map(|answer| timeseries::draw_with_threshold(&answer, Unit::Count, Some(rule.threshold)));
+        .map(|answer| {
+            timeseries::draw_with_threshold(&answer, Unit::Count, Some(rule.threshold), &rule.query)
+        });
     view.history = evaluation
         .history
         .iter()
@@ -158,7 +160,7 @@ fn rule_view(saved: SavedRule, status: Option<RuleStatus>, state: &CourseState) 
             series: t
                 .series
                 .as_deref()
-                .map_or_else(|| "–".to_string(), series_name),
+                .map_or_else(|| "–".to_string(), |s| series_name(s, &rule.query)),
             value: value_text(t.value),
         })
         .collect();

@@ -155,8 +155,8 @@ async fn panel_view(
     let window = state.inner.settings.window;
     match state.traces_of(learner).metrics(&view.query, window).await {
         Ok(answer) => {
-            view.chart = Some(timeseries::draw(&answer, panel.unit));
-            view.legend = legend(&answer, panel.unit);
+            view.chart = Some(timeseries::draw(&answer, panel.unit, &view.query));
+            view.legend = legend(&answer, panel.unit, &view.query);
             view.table_times = table(&answer, panel.unit);
         }
         Err(error @ BackendError::InvalidQuery { .. }) => {
@@ -167,13 +167,13 @@ async fn panel_view(
     Ok(view)
 }
 
-fn legend(answer: &MetricsAnswer, unit: Unit) -> Vec<LegendEntry> {
+fn legend(answer: &MetricsAnswer, unit: Unit, query: &str) -> Vec<LegendEntry> {
     answer
         .series
         .iter()
         .zip(series_colours(answer))
         .map(|(s, colour)| LegendEntry {
-            name: series_name(&s.labels_text()),
+            name: series_name(&s.labels_text(), query),
             colour,
             last: s
                 .values

@@ -2,6 +2,8 @@
 //! a submission form per kind of check, the grader's feedback inline after a submission,
 //! hints revealed on request, and the learner's own attempts and progress.
 
+use std::sync::Arc;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Form, Path, State};
@@ -9,9 +11,13 @@ use axum::response::Redirect;
 use axum::{Extension, Router, routing::get, routing::post};
 
 use super::layout::Layout;
+use dojo_grader::spec::duration::SpecDuration;
+use dojo_grader::spec::types::RuleSpec;
+
+use crate::alert_grading::{Job, JobState};
 use crate::backend::{
-    CheckKind, ExerciseProgress, Feedback, GradingError, LabDetail, LabSummary, LearnerId,
-    Submission,
+    AlertProgress, CheckKind, ExerciseProgress, Feedback, GradingError, LabDetail, LabSummary,
+    LearnerId, Submission,
 };
 use crate::error::CourseError;
 use crate::markdown::{render_untrusted, render_untrusted_inline};
@@ -161,6 +167,9 @@ pub(crate) enum FormKind {
     /// The panels asked for, by what they show; for a dashboard of the learner's own service,
     /// the service suggested and the setting that marks their run (as for instrumentation).
     Dashboard(Vec<String>, Option<(String, Option<String>)>),
+    /// An alert exercise: the fault the grader switches, the learner's saved rules (id,
+    /// name, the rule in one line), and their grading of this exercise while it runs.
+    Alert(String, Vec<(i64, String, String)>, Option<String>),
 }
 
 /// One line of feedback, its message rendered.
@@ -312,12 +321,145 @@ struct LabPage {
     exercises: Vec<ExerciseView>,
     /// The "another incident" form, once the learner solved this root-cause lab's incident.
     incident: Option<IncidentView>,
+    /// An alert grading runs: the page reloads itself every few seconds to follow it.
+    refresh: bool,
 }
 
 /// Practising again on another incident of the lab's fault scenario.
 pub(crate) struct IncidentView {
     /// What happened to the learner's last request for one.
     pub message: Option<String>,
+}
+
+/// The learner's saved alert rules (id, name, the rule in one line), for a lab with an alert
+/// exercise; empty otherwise, or when alert rules are not kept.
+async fn alert_rules(
+    state: &CourseState,
+    visitor: &Visitor,
+    lab: &LabDetail,
+) -> Vec<(i64, String, String)> {
+    let asks = lab
+        .exercises
+        .iter()
+        .any(|e| matches!(e.kind, CheckKind::Alert { .. }));
+    let (Some((learner, _)), Some(store), true) =
+        (&visitor.learner, state.inner.alerts.get(), asks)
+    else {
+        return Vec::new();
+    };
+    match store.rules(learner).await {
+        Ok(rules) => rules
+            .into_iter()
+            .map(|saved| {
+                let rule = &saved.rule;
+                let line = format!(
+                    "{} — {} {} for {}",
+                    rule.query,
+                    rule.condition.name(),
+                    rule.threshold,
+                    crate::pictures::format_duration(rule.for_duration.as_nanos() as u64)
+                );
+                (saved.id, saved.name, line)
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "the learner's alert rules could not be read");
+            Vec::new()
+        }
+    }
+}
+
+/// A running alert grading in words: `Grading “errors”… phase 2 (fault on), 20 s left. Last
+/// evaluation: pending, 0.350.`
+fn grading_text(job: &Job) -> String {
+    let mut text = format!("Grading your rule “{}”…", job.rule);
+    if let JobState::Running(progress) = &job.state {
+        text.push_str(&format!(" {}", progress.stage));
+        if let Some(until_ms) = progress.until_ms {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                .unwrap_or(0);
+            let left = ((until_ms - now_ms).max(0) + 999) / 1000;
+            text.push_str(&format!(", {left} s left"));
+        }
+        text.push('.');
+        if let Some(last) = &progress.last {
+            text.push_str(&format!(" Last evaluation: {last}."));
+        }
+    } else {
+        text.push_str(" checking that the shop has your traffic.");
+    }
+    text
+}
+
+/// Starts grading the learner's saved rule `rule_id` on an alert exercise, as a job the lab
+/// page follows; a job of theirs that still runs is left to finish, and nothing starts.
+async fn start_alert_grading(
+    state: &CourseState,
+    learner: &LearnerId,
+    lab_id: &str,
+    exercise_id: &str,
+    rule_id: &str,
+) -> Result<(), CourseError> {
+    let store = state.inner.alerts.get().ok_or_else(|| {
+        CourseError::NotFound("Alert rules are not kept in this lab setup.".into())
+    })?;
+    let rules = store
+        .rules(learner)
+        .await
+        .map_err(|e| CourseError::Unavailable(e.to_string()))?;
+    let saved = rule_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| rules.into_iter().find(|r| r.id == id))
+        .ok_or_else(|| {
+            CourseError::BadRequest(
+                "Pick one of your saved rules (save one on the Alerts page first).".into(),
+            )
+        })?;
+    let rule = RuleSpec {
+        query: saved.rule.query.clone(),
+        condition: saved.rule.condition.name().to_string(),
+        threshold: saved.rule.threshold,
+        for_duration: SpecDuration(saved.rule.for_duration),
+        severity: saved.rule.severity.name().to_string(),
+    };
+    let job = Job {
+        lab: lab_id.to_string(),
+        exercise: exercise_id.to_string(),
+        rule: saved.name.clone(),
+        state: JobState::Starting,
+    };
+    if !state.inner.alert_gradings.start(learner, job) {
+        // One alert grading per learner at a time: the page shows the running one.
+        return Ok(());
+    }
+    let (state, learner) = (state.clone(), learner.clone());
+    let (lab_id, exercise_id) = (lab_id.to_string(), exercise_id.to_string());
+    tokio::spawn(async move {
+        let report: Arc<dyn Fn(AlertProgress) + Send + Sync> = {
+            let (state, learner) = (state.clone(), learner.clone());
+            Arc::new(move |progress| {
+                state
+                    .inner
+                    .alert_gradings
+                    .update(&learner, JobState::Running(progress));
+            })
+        };
+        let outcome = state
+            .inner
+            .grading
+            .grade_alert(&learner, &lab_id, &exercise_id, rule, report)
+            .await;
+        let done = match outcome {
+            Ok(feedback) => JobState::Done(feedback),
+            Err(error) => JobState::Failed(error.to_string()),
+        };
+        state.inner.alert_gradings.update(&learner, done);
+    });
+    Ok(())
 }
 
 fn grading_error(error: GradingError) -> CourseError {
@@ -441,6 +583,28 @@ async fn lab_page(
         None => (Vec::new(), Vec::new()),
     };
     let questions = numeric_questions(state, visitor, lab_id, &lab).await?;
+    // An alert grading: while it runs, where it stands (and the page reloads itself); once
+    // done, its feedback, shown once like a verdict just given.
+    let mut fresh = fresh;
+    let mut running = None;
+    if let Some((learner, _)) = &visitor.learner
+        && let Some(job) = state.inner.alert_gradings.take_for_page(learner, lab_id)
+    {
+        match job.state {
+            JobState::Done(feedback) => fresh = Some((job.exercise, feedback, Vec::new())),
+            JobState::Failed(message) => {
+                let feedback = Feedback {
+                    passed: false,
+                    score: 0,
+                    summary: format!("Your rule “{}” could not be graded: {message}", job.rule),
+                    items: Vec::new(),
+                };
+                fresh = Some((job.exercise, feedback, Vec::new()));
+            }
+            JobState::Starting | JobState::Running(_) => running = Some(job),
+        }
+    }
+    let rules = alert_rules(state, visitor, &lab).await;
     let exercises: Vec<ExerciseView> = lab
         .exercises
         .iter()
@@ -501,6 +665,14 @@ async fn lab_page(
                                 }),
                             )
                         }),
+                    ),
+                    CheckKind::Alert { fault } => FormKind::Alert(
+                        fault.clone(),
+                        rules.clone(),
+                        running
+                            .as_ref()
+                            .filter(|job| job.exercise == exercise.id)
+                            .map(grading_text),
                     ),
                     CheckKind::Numeric => FormKind::Numeric(
                         questions
@@ -578,6 +750,7 @@ async fn lab_page(
         passed: exercises.iter().filter(|e| e.passed).count(),
         incident,
         exercises,
+        refresh: running.is_some(),
     })
 }
 
@@ -737,6 +910,20 @@ async fn submit(
                 service: field(&fields, "service").to_string(),
                 panels: panels.into_iter().map(|p| (p.title, p.query)).collect(),
             }
+        }
+        // Graded as a job the lab page follows: minutes, not a request's worth.
+        CheckKind::Alert { .. } => {
+            start_alert_grading(
+                &state,
+                &learner,
+                &lab_id,
+                &exercise_id,
+                field(&fields, "rule"),
+            )
+            .await?;
+            return Ok(Redirect::to(&format!(
+                "/labs/{lab_id}#exercise-{exercise_id}"
+            )));
         }
         CheckKind::Quiz { questions } => Submission::Quiz {
             answers: questions

@@ -123,7 +123,7 @@ async fn a_rule_over_the_learners_errors_fires_and_shows_its_history_series_and_
         .find(&format!("id=\"rule-{}\"", ids[2]))
         .expect("the rule")..];
     assert!(
-        section.contains("p=0.95 = 1.4"),
+        section.contains("quantile_over_time(duration, 0.95) = 1.4"),
         "the p95 of every span in the window: {section}"
     );
 
@@ -341,4 +341,52 @@ async fn rules_download_as_grafana_provisioning_and_as_a_prometheus_rule() {
         "{}",
         refused.body
     );
+}
+
+/// A restart of the course (a second one on the first one's progress database, evaluating
+/// only once an hour) shows each rule where it stood, with its transitions, before it has
+/// evaluated anything itself.
+#[tokio::test]
+async fn a_rule_is_where_it_stood_after_the_course_restarts() {
+    let dir = std::env::temp_dir().join(format!(
+        "dojo-alert-restart-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("progress.db").display());
+    let spawn_on = |interval: Duration| {
+        TestApp::spawn_with(Options {
+            real_grader: true,
+            alert_interval: Some(interval),
+            progress_url: Some(url.clone()),
+            ..Options::default()
+        })
+    };
+    let first = spawn_on(Duration::from_secs(1)).await;
+    let mut ada = first.client();
+    ada.join("Ada").await;
+    let saved = add(&mut ada, "Any errors", ERRORS, "above", "0.001", "2s").await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let ids = rule_ids(&ada.get("/alerts").await.body);
+    wait_for_state(&mut ada, &ids[0], "firing").await;
+
+    let second = spawn_on(Duration::from_secs(3600)).await;
+    let mut ada = ada.moved_to(&second);
+    let page = ada.get("/alerts").await.body;
+    assert_eq!(
+        state_of(&page, &ids[0]).as_deref(),
+        Some("firing"),
+        "the restarted course shows the rule firing: {page}"
+    );
+    for expected in [
+        "<td>pending</td><td>firing</td>",
+        "<td>normal</td><td>pending</td>",
+    ] {
+        assert!(page.contains(expected), "the transitions are kept: {page}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -227,6 +227,10 @@ async fn the_answer_key_is_served_to_the_instructor_and_to_no_learner() {
                         p.reference.trim().to_string(),
                     )
                 })),
+                Check::Alert(check) => secrets.push((
+                    format!("{}/{} reference rule", lab.id, exercise.id),
+                    check.reference.query.trim().to_string(),
+                )),
                 Check::RootCause(_) | Check::Quiz(_) | Check::Numeric(_) => {}
             }
         }

@@ -140,6 +140,7 @@ impl From<&Lab> for LabDetail {
                         Check::Pipeline(_) => {}
                         Check::Numeric(c) => detail.window = Some(c.window.to_string()),
                         Check::Dashboard(c) => detail.window = Some(c.window.to_string()),
+                        Check::Alert(c) => detail.window = Some(c.lookback.to_string()),
                         Check::Quiz(c) => {
                             detail.questions = c
                                 .questions

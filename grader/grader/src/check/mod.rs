@@ -7,11 +7,13 @@
 //! - [`quiz`]: multiple-choice answers, each explained;
 //! - [`pipeline`]: sampling and scrubbing settings, by their effect on traces sent through them;
 //! - [`numeric`]: a number with a unit, against the value computed from the learner's traces;
-//! - [`dashboard`]: the learner's panels, against the asked ones' series over one window.
+//! - [`dashboard`]: the learner's panels, against the asked ones' series over one window;
+//! - [`alert`]: an alert rule, watched while the grader switches a fault off and on.
 //!
 //! A learner's mistake is never an error here: it is feedback with a failing verdict.
 //! [`GradeError`] is for what stops grading itself (the trace store unreachable, a broken spec).
 
+pub mod alert;
 pub mod contrast;
 pub mod dashboard;
 pub mod describe;
@@ -53,6 +55,9 @@ pub struct Settings {
     pub examples: usize,
     /// How long before now the pinned window ends, so spans still in flight stay out of it.
     pub settle: std::time::Duration,
+    /// Multiplies an alert exercise's window, interval, phases and deadline (1: as the spec
+    /// says; tests shorten them).
+    pub alert_time_scale: f64,
 }
 
 impl Default for Settings {
@@ -62,6 +67,7 @@ impl Default for Settings {
             verify_limit: 40,
             examples: 5,
             settle: std::time::Duration::from_secs(10),
+            alert_time_scale: 1.0,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! condition against a threshold, a "for" and a severity (see [`crate::alerting`] for what
 //! they mean). Every statement but the evaluator's [`Progress::all_alert_rules`] names the
 //! learner, so one learner can neither read nor delete another's rule, and the cap is counted
-//! in the same transaction as the insert.
+//! in the same transaction as the insert. Where each rule stands is kept beside it
+//! ([`Progress::save_alert_state`]), so a restart of the course picks up from there.
 
 use serde::Serialize;
 
@@ -153,4 +154,71 @@ impl Progress {
         });
         Ok(deleted > 0)
     }
+
+    /// Records where a rule stands (replacing what was recorded): its state's name, since
+    /// when, when it was last evaluated and its latest transitions as JSON. A rule deleted
+    /// meanwhile records nothing.
+    pub async fn save_alert_state(&self, state: &StoredAlertState) -> Result<(), ProgressError> {
+        on_db!(self, pool => {
+            sqlx::query(
+                "INSERT INTO alert_rule_states (rule_id, state, since_ms, evaluated_at_ms, transitions) \
+                 SELECT id, $2, $3, $4, $5 FROM alert_rules WHERE id = $1 \
+                 ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state, \
+                 since_ms = excluded.since_ms, evaluated_at_ms = excluded.evaluated_at_ms, \
+                 transitions = excluded.transitions",
+            )
+            .bind(state.rule_id)
+            .bind(&state.state)
+            .bind(state.since_ms)
+            .bind(state.evaluated_at_ms)
+            .bind(&state.transitions)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Where every rule stood when last recorded, with its learner, for the course to start
+    /// from after a restart.
+    pub async fn alert_states(&self) -> Result<Vec<(LearnerId, StoredAlertState)>, ProgressError> {
+        let rows: Vec<(i64, String, String, i64, i64, String)> = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT s.rule_id, r.learner_id, s.state, s.since_ms, s.evaluated_at_ms, s.transitions \
+                 FROM alert_rule_states s JOIN alert_rules r ON r.id = s.rule_id ORDER BY s.rule_id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(
+                |(rule_id, learner, state, since_ms, evaluated_at_ms, transitions)| {
+                    let learner = LearnerId::parse(&learner)
+                        .map_err(|_| ProgressError::UnknownLearner(learner.clone()))?;
+                    Ok((
+                        learner,
+                        StoredAlertState {
+                            rule_id,
+                            state,
+                            since_ms,
+                            evaluated_at_ms,
+                            transitions,
+                        },
+                    ))
+                },
+            )
+            .collect()
+    }
+}
+
+/// Where one rule stood when last recorded (the names and the JSON are the reader's to
+/// interpret, as for [`StoredAlertRule`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredAlertState {
+    pub rule_id: i64,
+    /// `normal`, `pending` or `firing`.
+    pub state: String,
+    pub since_ms: i64,
+    pub evaluated_at_ms: i64,
+    /// The latest transitions, a JSON list, oldest first.
+    pub transitions: String,
 }

@@ -13,7 +13,7 @@ mod panels;
 mod store;
 mod write_transaction;
 
-pub use alert_rules::{NewAlertRule, StoredAlertRule};
+pub use alert_rules::{NewAlertRule, StoredAlertRule, StoredAlertState};
 pub use learner::{LearnerId, LearnerIdError};
 pub use panels::{NewPanel, Panel, PanelMove};
 pub use store::{Attempt, Incident, Learner, NewAttempt, Progress, ProgressError, Score};

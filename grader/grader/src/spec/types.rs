@@ -180,6 +180,8 @@ pub enum Check {
     Pipeline(PipelineCheck),
     Numeric(NumericCheck),
     Dashboard(DashboardCheck),
+    /// Boxed: an alert check carries a fault and rules, far larger than the others.
+    Alert(Box<AlertCheck>),
 }
 
 impl Check {
@@ -193,6 +195,7 @@ impl Check {
             Check::Pipeline(_) => CheckKind::Pipeline,
             Check::Numeric(_) => CheckKind::Numeric,
             Check::Dashboard(_) => CheckKind::Dashboard,
+            Check::Alert(_) => CheckKind::Alert,
         }
     }
 }
@@ -208,6 +211,7 @@ pub enum CheckKind {
     Pipeline,
     Numeric,
     Dashboard,
+    Alert,
 }
 
 impl CheckKind {
@@ -220,6 +224,7 @@ impl CheckKind {
             CheckKind::Pipeline => "pipeline",
             CheckKind::Numeric => "numeric",
             CheckKind::Dashboard => "dashboard",
+            CheckKind::Alert => "alert",
         }
     }
 }
@@ -356,6 +361,91 @@ fn default_dashboard_step() -> SpecDuration {
 
 fn default_panel_tolerance() -> f64 {
     5.0
+}
+
+/// An alert rule, checked by switching a fault of the catalogue on for the learner and
+/// watching the rule: it must stay quiet while the fault is off and fire, in time, while it
+/// is on ([`crate::check::alert`] says how the phases are ordered, and why).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertCheck {
+    /// The fault switched on for the learner during the phase "on" (its `version` is not
+    /// used: the fault hits every release).
+    pub fault: FaultToggle,
+    /// A rule that passes (the answer key; never shown to the learner).
+    pub reference: RuleSpec,
+    /// Rules a learner typically writes instead (a threshold the fault never reaches, the
+    /// condition the wrong way round, another service), each of which must be refused; the
+    /// labs test grades them on the live shop.
+    #[serde(default)]
+    pub must_refuse: Vec<RuleSpec>,
+    /// How much traffic each evaluation reads (the Alerts page's window: 60 s).
+    #[serde(default = "default_alert_lookback")]
+    pub lookback: SpecDuration,
+    /// How long before now that window ends, so spans still arriving are left out (10 s).
+    #[serde(default = "default_alert_settle")]
+    pub settle: SpecDuration,
+    /// How often the rule is evaluated while graded.
+    #[serde(default = "default_alert_interval")]
+    pub interval: SpecDuration,
+    /// How long the rule is watched with the fault off, first.
+    #[serde(default = "default_alert_off_phase")]
+    pub off_phase: SpecDuration,
+    /// How long the rule is watched with the fault on, after.
+    #[serde(default = "default_alert_on_phase")]
+    pub on_phase: SpecDuration,
+    /// How soon after the fault goes on the rule must fire (at most `on_phase`).
+    #[serde(default = "default_alert_deadline")]
+    pub deadline: SpecDuration,
+}
+
+/// An alert rule as a lab spec or an answer file writes it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// A TraceQL metrics query. `$learner` is replaced by the learner's id.
+    pub query: String,
+    /// `above` or `below`.
+    pub condition: String,
+    pub threshold: f64,
+    /// How long the condition must hold before the rule fires (`0s`: at once).
+    #[serde(rename = "for", default = "zero_duration")]
+    pub for_duration: SpecDuration,
+    /// `info`, `warning` or `critical`.
+    #[serde(default = "default_severity")]
+    pub severity: String,
+}
+
+fn zero_duration() -> SpecDuration {
+    SpecDuration(std::time::Duration::ZERO)
+}
+
+fn default_severity() -> String {
+    "warning".to_string()
+}
+
+fn default_alert_lookback() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(60))
+}
+
+fn default_alert_settle() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(10))
+}
+
+fn default_alert_interval() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(5))
+}
+
+fn default_alert_off_phase() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(30))
+}
+
+fn default_alert_on_phase() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(100))
+}
+
+fn default_alert_deadline() -> SpecDuration {
+    SpecDuration(std::time::Duration::from_secs(80))
 }
 
 /// An instrumentation change, checked by TraceQL assertions on the learner's live traces.

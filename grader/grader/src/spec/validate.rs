@@ -532,6 +532,36 @@ pub(crate) fn validate(
                     }
                 }
             }
+            Check::Alert(c) => {
+                if !known_faults.contains(&c.fault.fault.as_str()) {
+                    p.add(
+                        format!("{check}.fault.fault"),
+                        format!("`{}` is not a fault in the catalogue", c.fault.fault),
+                        format!("use one of: {}", known_faults.join(", ")),
+                    );
+                }
+                for (field, problem) in crate::check::alert::timing_problems(c) {
+                    p.add(
+                        format!("{check}.{field}"),
+                        problem,
+                        "phases of tens of seconds, a deadline within the phase \"on\"",
+                    );
+                }
+                for (name, rule) in std::iter::once(("reference".to_string(), &c.reference)).chain(
+                    c.must_refuse
+                        .iter()
+                        .enumerate()
+                        .map(|(j, r)| (format!("must_refuse[{j}]"), r)),
+                ) {
+                    if let Some(problem) = crate::check::alert::rule_problem(rule) {
+                        p.add(
+                            format!("{check}.{name}"),
+                            problem,
+                            "write a rule the Alerts page accepts",
+                        );
+                    }
+                }
+            }
             Check::Numeric(c) => {
                 if !(c.tolerance_percent > 0.0 && c.tolerance_percent < 50.0) {
                     p.add(

@@ -634,7 +634,7 @@ mod panels {
 }
 
 mod alert_rules {
-    use dojo_grader::progress::{NewAlertRule, Progress, ProgressError};
+    use dojo_grader::progress::{NewAlertRule, Progress, ProgressError, StoredAlertState};
 
     use super::learner;
     use crate::helpers::databases;
@@ -719,6 +719,59 @@ mod alert_rules {
             let everyone = reopened.all_alert_rules().await.unwrap();
             assert_eq!(everyone.len(), 1, "{name}: only bob's is left");
             assert_eq!(everyone[0].learner, bob, "{name}");
+            reopened.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn where_a_rule_stands_survives_reopening_and_goes_with_the_rule() {
+        let (_dir, dbs) = databases("alert-states").await;
+        for (name, url) in dbs {
+            let ada = learner("ada");
+            let progress = Progress::connect(&url).await.unwrap();
+            progress.join(&ada, "Ada").await.unwrap();
+            let rule = progress
+                .add_alert_rule(&ada, rule("errors"), 10)
+                .await
+                .unwrap()
+                .expect("under the cap");
+            let pending = StoredAlertState {
+                rule_id: rule.id,
+                state: "pending".into(),
+                since_ms: 1_000,
+                evaluated_at_ms: 1_000,
+                transitions: "[]".into(),
+            };
+            progress.save_alert_state(&pending).await.unwrap();
+            let firing = StoredAlertState {
+                state: "firing".into(),
+                since_ms: 16_000,
+                evaluated_at_ms: 31_000,
+                transitions: r#"[{"to":"firing"}]"#.into(),
+                ..pending.clone()
+            };
+            progress.save_alert_state(&firing).await.unwrap();
+            // A rule deleted meanwhile records nothing.
+            progress
+                .save_alert_state(&StoredAlertState {
+                    rule_id: rule.id + 1000,
+                    ..firing.clone()
+                })
+                .await
+                .unwrap();
+            progress.close().await;
+
+            let reopened = Progress::connect(&url).await.unwrap();
+            assert_eq!(
+                reopened.alert_states().await.unwrap(),
+                vec![(ada.clone(), firing.clone())],
+                "{name}: the latest state, read back as written"
+            );
+            assert!(reopened.delete_alert_rule(&ada, rule.id).await.unwrap());
+            assert!(
+                reopened.alert_states().await.unwrap().is_empty(),
+                "{name}: gone with its rule"
+            );
             reopened.close().await;
         }
     }

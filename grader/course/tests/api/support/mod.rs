@@ -130,6 +130,9 @@ pub struct Options {
     /// The store keeps each learner's traffic in their own tenant, as in a workshop (the
     /// shelf's traces are then the class's shared traffic, which no learner reads).
     pub routed_store: bool,
+    /// The real grader's progress database (an in-memory SQLite when unset), to start a
+    /// second course on the first one's data (a restart).
+    pub progress_url: Option<String>,
 }
 
 pub fn labs_dir() -> PathBuf {
@@ -174,9 +177,10 @@ impl TestApp {
         let mut alerts = None;
         let grading: Arc<dyn Grading> = if options.real_grader {
             let labs = load_dir(&labs_dir()).expect("the repository's labs load");
-            let progress = Progress::connect("sqlite::memory:")
-                .await
-                .expect("an in-memory progress store");
+            let progress =
+                Progress::connect(options.progress_url.as_deref().unwrap_or("sqlite::memory:"))
+                    .await
+                    .expect("a progress store");
             panels = Some(Arc::new(ProgressPanels::new(progress.clone())));
             alerts = Some(Arc::new(ProgressAlerts::new(progress.clone())));
             let backend = Arc::new(EmbeddedBackend::new(store));
@@ -384,6 +388,12 @@ impl Client {
     pub async fn join(&mut self, name: &str) -> Page {
         let csrf = self.get("/join").await.csrf();
         self.post("/join", &[("csrf", &csrf), ("name", name)]).await
+    }
+
+    /// The same browser (its cookies) pointed at another course: the one started again.
+    pub fn moved_to(mut self, app: &TestApp) -> Client {
+        self.base = app.url("");
+        self
     }
 
     /// Signs in as the instructor.
