@@ -249,10 +249,7 @@ fn third_party_image_versions_come_from_the_env_file() {
 #[test]
 fn grafana_lets_anonymous_visitors_look_but_not_edit() {
     let file = support::compose_file();
-    let grafana = compose::services(&file)
-        .find(|(name, _)| *name == "grafana")
-        .map(|(_, service)| service)
-        .expect("a grafana service");
+    let grafana = compose_grafana(&file);
     let role = compose::env(grafana, "GF_AUTH_ANONYMOUS_ORG_ROLE");
     assert!(
         matches!(role.as_deref(), None | Some("Viewer")),
@@ -264,14 +261,7 @@ fn grafana_lets_anonymous_visitors_look_but_not_edit() {
         "the admin must be able to sign in"
     );
     for manifest in support::manifests() {
-        for container in manifest.containers() {
-            if !container
-                .image
-                .as_deref()
-                .is_some_and(|i| i.starts_with("grafana/grafana:"))
-            {
-                continue;
-            }
+        for container in grafana_containers(&manifest) {
             let role = dojo_deploy_tests::kube::env_value(container, "GF_AUTH_ANONYMOUS_ORG_ROLE");
             assert!(
                 matches!(role, None | Some("Viewer")),
@@ -318,10 +308,7 @@ fn exported_learner_dashboards_dropped_in_their_folder_are_provisioned_against_t
     let folder = dojo_defaults::GRAFANA_LEARNER_DASHBOARDS_DIR;
     let relative = folder.strip_prefix("compose/").expect("a compose folder");
     let file = support::compose_file();
-    let grafana = compose::services(&file)
-        .find(|(name, _)| *name == "grafana")
-        .map(|(_, service)| service)
-        .expect("a grafana service");
+    let grafana = compose_grafana(&file);
     let mounted = grafana.volumes.iter().any(|volume| {
         matches!(volume, docker_compose_types::Volumes::Simple(spec)
             if spec.starts_with(&format!("./{relative}:/var/lib/grafana/learner-dashboards")))
@@ -363,10 +350,7 @@ fn grafana_can_evaluate_the_alert_rules_learners_export() {
     let folder = repo::path("compose/grafana/provisioning/alerting");
     assert!(folder.is_dir(), "{} is missing", folder.display());
     let file = support::compose_file();
-    let grafana = compose::services(&file)
-        .find(|(name, _)| *name == "grafana")
-        .map(|(_, service)| service)
-        .expect("a grafana service");
+    let grafana = compose_grafana(&file);
     let mounted = grafana.volumes.iter().any(|volume| {
         matches!(volume, docker_compose_types::Volumes::Simple(spec)
             if spec.starts_with("./grafana/provisioning:/etc/grafana/provisioning"))
@@ -382,14 +366,7 @@ fn grafana_can_evaluate_the_alert_rules_learners_export() {
     );
     let mut k8s_grafanas = 0;
     for manifest in support::manifests() {
-        for container in manifest.containers() {
-            if !container
-                .image
-                .as_deref()
-                .is_some_and(|i| i.starts_with("grafana/grafana:"))
-            {
-                continue;
-            }
+        for container in grafana_containers(&manifest) {
             k8s_grafanas += 1;
             assert!(
                 toggles_enable_tempo_alerting(dojo_deploy_tests::kube::env_value(
@@ -402,4 +379,24 @@ fn grafana_can_evaluate_the_alert_rules_learners_export() {
         }
     }
     assert!(k8s_grafanas > 0, "no Grafana in the Kubernetes manifests");
+}
+
+/// compose's Grafana service.
+fn compose_grafana(file: &docker_compose_types::Compose) -> &docker_compose_types::Service {
+    compose::services(file)
+        .find(|(name, _)| *name == "grafana")
+        .map(|(_, service)| service)
+        .expect("a grafana service")
+}
+
+/// The Grafana containers of one Kubernetes manifest.
+fn grafana_containers(
+    manifest: &dojo_deploy_tests::kube::Manifest,
+) -> impl Iterator<Item = &k8s_openapi::api::core::v1::Container> {
+    manifest.containers().iter().filter(|container| {
+        container
+            .image
+            .as_deref()
+            .is_some_and(|image| image.starts_with("grafana/grafana:"))
+    })
 }
