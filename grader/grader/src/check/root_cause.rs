@@ -386,9 +386,10 @@ pub async fn grade(
         items.push(Item::fail(
             "Explanation",
             format!(
-                "Explain in at least {} words how the traces show the fault: which span, what it \
-                 does with its time, and how often (you wrote {words}).",
-                check.min_explanation_words
+                "Explain in at least {} words how the traces show the fault: {} (you wrote \
+                 {words}).",
+                check.min_explanation_words,
+                explanation_asks(truth_kind.map(FaultId::class))
             ),
         ));
     }
@@ -486,6 +487,17 @@ fn where_to_look(class: Option<FaultClass>) -> &'static str {
     }
 }
 
+/// What a good explanation says, for the class of fault the lab hides (without naming it).
+fn explanation_asks(class: Option<FaultClass>) -> &'static str {
+    match class {
+        Some(FaultClass::Propagation) | Some(FaultClass::Sampling) => {
+            "where the traces break or go missing, which hop loses them, and how often"
+        }
+        Some(FaultClass::Errors) => "which span fails, how it fails, and how often",
+        _ => "which span, what it does with its time, and how often",
+    }
+}
+
 /// A hint towards the right kind of fault, without naming it.
 fn kind_advice(class: Option<FaultClass>) -> &'static str {
     match class {
@@ -517,4 +529,23 @@ fn learner_of(trace: &dojo_traceql::model::Trace) -> Option<&str> {
             _ => None,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_explanation_asked_for_fits_the_class_of_fault() {
+        let broken = explanation_asks(Some(FaultId::BrokenPropagation.class()));
+        assert!(broken.contains("hop"), "{broken}");
+        assert!(
+            !broken.contains("time"),
+            "a broken trace is not about time: {broken}"
+        );
+        let failing = explanation_asks(Some(FaultClass::Errors));
+        assert!(failing.contains("fails"), "{failing}");
+        let slow = explanation_asks(Some(FaultClass::Latency));
+        assert!(slow.contains("time"), "{slow}");
+    }
 }
