@@ -84,6 +84,21 @@ impl Relay {
 /// The most request bytes kept for a replay; a longer request is not replayed.
 const MAX_REPLAY: usize = 1024 * 1024;
 
+/// Connects to `first`, the process the connection was sent to when it was accepted. A switch
+/// may have happened since, and that process stopped taking connections as it retired: the
+/// connection then goes to the current one rather than being dropped (the caller would see it
+/// close with no answer).
+async fn connect(first: SocketAddr, relay: &Relay) -> Option<(TcpStream, SocketAddr)> {
+    match TcpStream::connect(first).await {
+        Ok(server) => Some((server, first)),
+        Err(_) => {
+            let current = relay.upstream().filter(|current| *current != first)?;
+            let server = TcpStream::connect(current).await.ok()?;
+            Some((server, current))
+        }
+    }
+}
+
 /// Copies bytes both ways until either side closes.
 ///
 /// A version being replaced closes its idle keep-alive connections when it stops, and a
@@ -95,10 +110,9 @@ const MAX_REPLAY: usize = 1024 * 1024;
 /// processed and sending it again cannot do anything twice.
 async fn relay(client: TcpStream, first: SocketAddr, relay: Relay) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut server) = TcpStream::connect(first).await else {
+    let Some((mut server, mut upstream)) = connect(first, &relay).await else {
         return;
     };
-    let mut upstream = first;
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let (mut client_read, mut client_write) = client.into_split();
@@ -194,6 +208,26 @@ mod tests {
         assert_eq!(read_through(port).await, "old");
         relay.switch_to(named_server("new").await);
         assert_eq!(read_through(port).await, "new");
+    }
+
+    #[tokio::test]
+    async fn a_connection_sent_to_a_process_that_has_since_retired_goes_to_the_current_one() {
+        // Accepted while `retired` was current; by the time it connects, `retired` has stopped
+        // listening and the relay points at `current`.
+        let retired = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("address")
+        };
+        let relay = Relay::bind("api", "127.0.0.1", 0).await.expect("bind");
+        relay.switch_to(named_server("current").await);
+        let front = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let front_address = front.local_addr().expect("address");
+        let mut client = TcpStream::connect(front_address).await.expect("connect");
+        let (accepted, _) = front.accept().await.expect("accept");
+        tokio::spawn(super::relay(accepted, retired, relay.clone()));
+        let mut text = String::new();
+        let _ = client.read_to_string(&mut text).await;
+        assert_eq!(text, "current", "the connection was not dropped");
     }
 
     #[tokio::test]
